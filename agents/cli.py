@@ -1,0 +1,80 @@
+"""``python -m agents run``: the GPU agent's command line.
+
+Every option can also come from an environment variable (for containers);
+the flag wins where both are given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from agents.gpus import BadSimulation
+from agents.runner import AgentConfig, StartupError, default_name, run
+from aima_tasks.routing import Scope
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env = os.environ.get
+    parser = argparse.ArgumentParser(prog="python -m agents",
+                                     description="AIMA GPU agent: serves analysis work on a GPU.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_cmd = commands.add_parser(
+        "run", help="register with the control plane and serve this host's GPU queues",
+        description="Register this host's GPU with the control plane, then consume the "
+                    "GPU queues it can serve until stopped (SIGTERM finishes the task at hand).")
+    run_cmd.add_argument("--control-plane", default=env("AIMA_CONTROL_PLANE_URL"),
+                         metavar="URL",
+                         help="control plane base URL, e.g. https://aima.example.org "
+                              "[env AIMA_CONTROL_PLANE_URL]")
+    run_cmd.add_argument("--token", default=env("AIMA_AGENT_TOKEN"),
+                         help="enrollment token from `manage.py aima_enroll` or the admin "
+                              "[env AIMA_AGENT_TOKEN]")
+    run_cmd.add_argument("--scope", choices=[s.value for s in Scope],
+                         default=env("AIMA_AGENT_SCOPE", Scope.LOCAL.value),
+                         help="local: on-premises host, may take confidential work; cloud: "
+                              "rented host, never does [env AIMA_AGENT_SCOPE, default local]")
+    run_cmd.add_argument("--simulate-gpu", default=env("AIMA_SIMULATE_GPU"),
+                         metavar="NAME:VRAM_GB",
+                         help="run without a GPU, pretending to have this one; shown as "
+                              "simulated in the API and admin [env AIMA_SIMULATE_GPU]")
+    run_cmd.add_argument("--name", default=env("AIMA_AGENT_NAME") or default_name(),
+                         help="host name to report [env AIMA_AGENT_NAME, default: hostname]")
+    run_cmd.add_argument("--location", default=env("AIMA_AGENT_LOCATION", ""),
+                         help="where the host stands, e.g. 'Berlin DC2' [env AIMA_AGENT_LOCATION]")
+    run_cmd.add_argument("--heartbeat", type=float,
+                         default=float(env("AIMA_HEARTBEAT_S", "30")), metavar="SECONDS",
+                         help="seconds between heartbeats [env AIMA_HEARTBEAT_S, default 30]")
+    run_cmd.add_argument("--workdir", type=Path,
+                         default=Path(env("AIMA_AGENT_WORKDIR")
+                                      or Path(tempfile.gettempdir()) / "aima-agent"),
+                         help="where media is kept while a job runs "
+                              "[env AIMA_AGENT_WORKDIR, default: a temp folder]")
+    run_cmd.epilog = ("The broker comes from AIMA_BROKER_URL (default: the embedded "
+                      "filesystem broker under AIMA_VAR_DIR, for a single machine).")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    missing = [flag for flag, value in (("--control-plane", args.control_plane),
+                                        ("--token", args.token)) if not value]
+    if missing:
+        parser.error(f"{' and '.join(missing)} required (or set the matching environment "
+                     "variable; see --help)")
+    config = AgentConfig(control_plane_url=args.control_plane, token=args.token,
+                         scope=Scope(args.scope), simulate_gpu=args.simulate_gpu, name=args.name,
+                         location=args.location, heartbeat_s=args.heartbeat, workdir=args.workdir)
+    try:
+        run(config)
+    except (StartupError, BadSimulation) as exc:
+        print(f"aima agent: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,80 @@
+"""Control-plane tasks: probe, place and finalize, on the control queue.
+
+Each takes a job id, re-reads the job, and may run twice without harm: the
+broker redelivers a task whose worker died before acknowledging it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.utils import timezone
+
+from aima_tasks import pipeline
+from aima_tasks.app import app
+from aima_tasks.probe import NotMedia, probe
+from aima_tasks.routing import TaskName
+from aima_tasks.work import AnalysisOutcome, OutcomeStatus
+from aima_web.jobs import services
+from aima_web.jobs.models import Job
+from aima_web.jobs.states import JobState
+
+log = logging.getLogger(__name__)
+
+# The web process sends the first task before its transaction commits; the
+# worker may look for the job a moment too early.
+UNCOMMITTED_RETRIES = 10
+
+
+@app.task(name=TaskName.PROBE.value, bind=True, max_retries=UNCOMMITTED_RETRIES)
+def probe_task(self, job_id: str) -> None:
+    job = Job.objects.select_related("media").filter(pk=job_id).first()
+    if job is None:
+        raise self.retry(countdown=0.5)
+    if not services.enter(job_id, JobState.PROBING):
+        log.info("job %s is %s: not probing it", job_id, job.state)
+        return
+    asset = job.media
+    if asset.probed_at is None:
+        try:
+            result = probe(asset.path)
+        except NotMedia as exc:
+            services.fail(job_id, str(exc))
+            return
+        except FileNotFoundError:
+            services.fail(job_id, f"the media file {asset.sha256} is missing from storage")
+            return
+        services.record_probe(asset, result, timezone.now())
+
+
+@app.task(name=TaskName.PLACE.value)
+def place_task(job_id: str) -> None:
+    # A job that failed or was cancelled while probing cannot enter placing.
+    if not services.enter(job_id, JobState.PLACING):
+        return
+    job = Job.objects.select_related("media").get(pk=job_id)
+    try:
+        decision, work = services.place(job)
+    except services.SubmissionError as exc:
+        services.fail(job_id, str(exc))
+        return
+    if work is None:
+        services.fail(job_id, decision.reason)
+        return
+    if services.enter(job_id, JobState.QUEUED):
+        pipeline.dispatch(work, decision.queue)
+
+
+@app.task(name=TaskName.FINALIZE.value)
+def finalize_task(outcome: dict, job_id: str) -> str | None:
+    result = AnalysisOutcome.from_dict(outcome)
+    if result.job_id != job_id:
+        services.fail(job_id, f"an agent answered for job {result.job_id} instead")
+        return None
+    if result.status is OutcomeStatus.SKIPPED:
+        return None
+    if result.status is OutcomeStatus.REFUSED:
+        services.fail(job_id, "; ".join(result.errors) or "the agent refused the job")
+        return JobState.FAILED
+    state = services.finish(result)
+    return state.value if state else None

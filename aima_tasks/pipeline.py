@@ -1,0 +1,29 @@
+"""Pipeline builders: the chains a job's work flows through.
+
+probe → place run on the control queue; place then sends analyse → finalize,
+with analyse routed to the GPU queue the placement chose (a queue cannot be
+known before the media has been probed).
+"""
+
+from __future__ import annotations
+
+from celery import chain
+
+from aima_tasks.app import app
+from aima_tasks.routing import TaskName
+from aima_tasks.work import AnalysisWork
+
+
+def start(job_id: str) -> None:
+    chain(
+        app.signature(TaskName.PROBE.value, args=(job_id,), immutable=True),
+        app.signature(TaskName.PLACE.value, args=(job_id,), immutable=True),
+    ).apply_async()
+
+
+def dispatch(work: AnalysisWork, queue: str) -> None:
+    chain(
+        app.signature(TaskName.ANALYSE.value, args=(work.to_dict(),), queue=queue, immutable=True),
+        # finalize(outcome, job_id): the chain hands it the analyse task's return value.
+        app.signature(TaskName.FINALIZE.value, args=(work.job_id,)),
+    ).apply_async()

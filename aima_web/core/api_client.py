@@ -1,0 +1,79 @@
+"""A minimal REST client for AIMA's API (stdlib only), for the demo, the
+end-to-end tests and the benchmarks."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+TERMINAL_STATES = {"succeeded", "failed", "cancelled"}
+
+
+class ApiError(RuntimeError):
+    def __init__(self, status: int, body: str):
+        super().__init__(f"HTTP {status}: {body[:500]}")
+        self.status = status
+        self.body = body
+
+
+@dataclass(frozen=True)
+class ApiClient:
+    base_url: str
+    token: str
+
+    def _call(self, method: str, path: str, data: bytes | None = None,
+              content_type: str | None = None) -> dict | list:
+        request = urllib.request.Request(f"{self.base_url.rstrip('/')}{path}", data=data,
+                                         method=method)
+        request.add_header("Authorization", f"Token {self.token}")
+        request.add_header("Accept", "application/json")
+        if content_type:
+            request.add_header("Content-Type", content_type)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as exc:
+            raise ApiError(exc.code, exc.read().decode(errors="replace")) from None
+
+    def get(self, path: str) -> dict | list:
+        return self._call("GET", path)
+
+    def post(self, path: str) -> dict | list:
+        return self._call("POST", path, b"")
+
+    def submit(self, media: Path, confidentiality: str = "internal", urgency: str = "normal",
+               analyses: list[str] | None = None) -> dict:
+        fields = [("confidentiality", confidentiality), ("urgency", urgency)]
+        fields += [("analyses", name) for name in analyses or []]
+        body, content_type = multipart(fields, "media", media)
+        return self._call("POST", "/api/v1/jobs/", body, content_type)
+
+    def wait(self, job_id: str, timeout_s: float = 120) -> dict:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            job = self.get(f"/api/v1/jobs/{job_id}/")
+            if job["state"] in TERMINAL_STATES:
+                return job
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} still {job['state']} after {timeout_s:g} s")
+            time.sleep(0.2)
+
+
+def multipart(fields: list[tuple[str, str]], file_field: str, path: Path) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts = []
+    for name, value in fields:
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                     f"{value}\r\n".encode())
+    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; '
+                 f'filename="{path.name}"\r\nContent-Type: {mime}\r\n\r\n'.encode())
+    parts.append(path.read_bytes())
+    parts.append(f"\r\n--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"

@@ -1,0 +1,65 @@
+"""How agents authenticate: ``Authorization: Agent <credential>``, and
+``Authorization: Bearer <enrollment token>`` once, to register."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
+from rest_framework import authentication, exceptions, permissions
+
+from aima_web.fleet.credentials import digest
+from aima_web.fleet.models import Agent, EnrollmentToken
+
+
+def _presented(request, keyword: str) -> str | None:
+    header = authentication.get_authorization_header(request).split()
+    if not header or header[0].lower() != keyword.lower().encode():
+        return None
+    if len(header) != 2:
+        raise exceptions.AuthenticationFailed(f"the {keyword} header takes exactly one value")
+    return header[1].decode(errors="replace")
+
+
+class AgentAuthentication(authentication.BaseAuthentication):
+    keyword = "Agent"
+
+    def authenticate(self, request):
+        secret = _presented(request, self.keyword)
+        if secret is None:
+            return None
+        agent = Agent.objects.filter(credential_hash=digest(secret)).first()
+        if agent is None:
+            raise exceptions.AuthenticationFailed("unknown agent credential; register again")
+        return AnonymousUser(), agent
+
+    def authenticate_header(self, request) -> str:
+        return self.keyword
+
+
+class EnrollmentAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        secret = _presented(request, self.keyword)
+        if secret is None:
+            return None
+        token = EnrollmentToken.objects.filter(token_hash=digest(secret)).first()
+        if token is None or not token.usable():
+            raise exceptions.AuthenticationFailed(
+                "enrollment token unknown, expired or revoked; create one with "
+                "`python manage.py aima_enroll`")
+        EnrollmentToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+        return AnonymousUser(), token
+
+    def authenticate_header(self, request) -> str:
+        return self.keyword
+
+
+class IsAgent(permissions.BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.auth, Agent)
+
+
+class HasEnrollmentToken(permissions.BasePermission):
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.auth, EnrollmentToken)

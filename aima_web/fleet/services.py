@@ -1,0 +1,70 @@
+"""Agents joining the fleet and reporting in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from aima_tasks.routing import Scope, queues_served
+from aima_web.audit import trail
+from aima_web.fleet.credentials import digest, new_secret
+from aima_web.fleet.models import Agent, EnrollmentToken, LocalGPU
+
+
+@dataclass(frozen=True)
+class ReportedGpu:
+    uuid: str
+    model: str
+    vram_gb: float
+    cuda_version: str
+    simulated: bool
+
+
+@dataclass(frozen=True)
+class Registration:
+    agent: Agent
+    credential: str
+
+
+def create_enrollment_token(label: str, expires_at=None) -> tuple[EnrollmentToken, str]:
+    secret = new_secret()
+    token = EnrollmentToken.objects.create(label=label, token_hash=digest(secret),
+                                           expires_at=expires_at)
+    trail.record(trail.SYSTEM, "enrollment.created", f"enrollment:{token.id}", label=label)
+    return token, secret
+
+
+@transaction.atomic
+def register(token: EnrollmentToken, name: str, scope: Scope, version: str,
+             gpus: list[ReportedGpu], location: str = "") -> Registration:
+    """Enrol an agent and the GPUs it reported; a GPU seen before keeps its row."""
+    credential = new_secret()
+    queues = sorted({q for gpu in gpus for q in queues_served(scope, gpu.vram_gb)})
+    agent = Agent.objects.create(name=name, scope=scope, version=version,
+                                 credential_hash=digest(credential), enrolled_with=token,
+                                 queues=queues, last_heartbeat=timezone.now())
+    # Cloud GPUs are rented, not part of the local fleet.
+    if scope == Scope.LOCAL:
+        for reported in gpus:
+            gpu = LocalGPU.objects.filter(uuid=reported.uuid).first() or LocalGPU(
+                uuid=reported.uuid)
+            gpu.model = reported.model
+            gpu.vram_gb = reported.vram_gb
+            gpu.cuda_version = reported.cuda_version
+            gpu.host = name
+            gpu.location = gpu.location or location
+            gpu.simulated = reported.simulated
+            gpu.agent = agent
+            if gpu.status == LocalGPU.Status.OFFLINE:
+                gpu.status = LocalGPU.Status.AVAILABLE
+            gpu.full_clean()
+            gpu.save()
+    trail.record(trail.agent_actor(agent.id), "agent.registered", f"agent:{agent.id}",
+                 name=name, scope=scope, gpus=[g.uuid for g in gpus])
+    return Registration(agent=agent, credential=credential)
+
+
+def heartbeat(agent: Agent) -> None:
+    Agent.objects.filter(pk=agent.pk).update(last_heartbeat=timezone.now())

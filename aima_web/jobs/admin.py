@@ -1,0 +1,45 @@
+from django.contrib import admin
+
+from aima_web.jobs.models import AnalysisResult, Job, MediaAsset
+
+
+class AnalysisResultInline(admin.TabularInline):
+    model = AnalysisResult
+    extra = 0
+    can_delete = False
+    fields = ("analysis", "started_at", "finished_at", "gpu_uuid", "data")
+    readonly_fields = fields
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ("id", "owner", "state", "media_type", "confidentiality", "urgency",
+                    "placed_on", "gpu", "created_at", "finished_at")
+    list_filter = ("state", "confidentiality", "urgency", "media__media_type")
+    search_fields = ("id", "media__sha256", "media_name", "owner__username")
+    list_select_related = ("owner", "media", "gpu")
+    readonly_fields = [f.name for f in Job._meta.fields]
+    inlines = [AnalysisResultInline]
+
+    @admin.display(ordering="media__media_type")
+    def media_type(self, job: Job) -> str:
+        return job.media.media_type
+
+    @admin.display(description="placement")
+    def placed_on(self, job: Job) -> str:
+        placement = job.placement or {}
+        return placement.get("queue") or ("not placed" if placement else "—")
+
+    def has_add_permission(self, request) -> bool:
+        return False  # jobs come in through the API, with their media
+
+
+@admin.register(MediaAsset)
+class MediaAssetAdmin(admin.ModelAdmin):
+    list_display = ("sha256", "media_type", "size_bytes", "probed_at", "created_at")
+    list_filter = ("media_type",)
+    search_fields = ("sha256",)
+    readonly_fields = [f.name for f in MediaAsset._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False

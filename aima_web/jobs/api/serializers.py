@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from aima_tasks.analyses import ANALYSES, UnknownAnalysis, check_names
+from aima_web.jobs.models import AnalysisResult, Confidentiality, Job, MediaAsset, Urgency
+
+
+class AnalysesField(serializers.ListField):
+    """A list of analysis names; multipart forms may also send them comma-separated."""
+
+    child = serializers.CharField()
+
+    def to_internal_value(self, data):
+        names = [part.strip() for item in super().to_internal_value(data)
+                 for part in item.split(",") if part.strip()]
+        try:
+            return check_names(names)
+        except UnknownAnalysis as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
+class JobCreateSerializer(serializers.Serializer):
+    media = serializers.FileField(allow_empty_file=False)
+    confidentiality = serializers.ChoiceField(choices=Confidentiality.choices)
+    urgency = serializers.ChoiceField(choices=Urgency.choices, default=Urgency.NORMAL)
+    analyses = AnalysesField(required=False, default=list,
+                             help_text=f"Any of {', '.join(ANALYSES)}; empty: all that apply.")
+
+
+class MediaSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MediaAsset
+        fields = ["sha256", "size_bytes", "media_type", "metadata", "probed_at"]
+
+
+class JobSerializer(serializers.ModelSerializer):
+    media = MediaSerializer(read_only=True)
+    owner = serializers.CharField(source="owner.get_username", read_only=True)
+    gpu = serializers.SerializerMethodField()
+    agent = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = [
+            "id", "owner", "state", "error", "confidentiality", "urgency",
+            "requested_analyses", "analyses", "media_name", "media", "placement", "agent", "gpu",
+            "created_at", "probing_at", "placing_at", "queued_at", "running_at", "finished_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_gpu(self, job: Job) -> dict | None:
+        gpu = job.gpu
+        if gpu is None:
+            return None
+        return {"id": gpu.id, "model": gpu.model, "vram_gb": gpu.vram_gb,
+                "host": gpu.host, "simulated": gpu.simulated}
+
+    def get_agent(self, job: Job) -> dict | None:
+        agent = job.agent
+        return None if agent is None else {"id": agent.id, "name": agent.name,
+                                           "scope": agent.scope}
+
+
+class AnalysisResultSerializer(serializers.ModelSerializer):
+    duration_s = serializers.FloatField(read_only=True)
+
+    class Meta:
+        model = AnalysisResult
+        fields = ["analysis", "data", "gpu_uuid", "started_at", "finished_at", "duration_s"]
+        read_only_fields = fields

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from aima_web.audit import trail
+from aima_web.jobs import services
+from aima_web.jobs.api.serializers import (
+    AnalysisResultSerializer,
+    JobCreateSerializer,
+    JobSerializer,
+)
+from aima_web.jobs.models import Job
+from aima_web.jobs.states import JobState
+
+
+class ServiceUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "service_unavailable"
+
+
+class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Analysis jobs: submit media, follow a job, read its results, cancel it."""
+
+    serializer_class = JobSerializer
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self) -> QuerySet[Job]:
+        jobs = Job.objects.select_related("owner", "media", "gpu", "agent")
+        if not self.request.user.is_staff:
+            # Someone else's job is simply not there (404), not forbidden (403).
+            jobs = jobs.filter(owner=self.request.user)
+        wanted = self.request.query_params.get("state")
+        if wanted and self.action == "list":
+            if wanted not in JobState.values:
+                raise ValidationError(
+                    {"state": f"unknown state {wanted!r}; use one of {', '.join(JobState.values)}"})
+            jobs = jobs.filter(state=wanted)
+        return jobs
+
+    @extend_schema(parameters=[OpenApiParameter("state", str, enum=JobState.values)])
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(request={"multipart/form-data": JobCreateSerializer},
+                   responses={201: JobSerializer})
+    def create(self, request: Request) -> Response:
+        form = JobCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        media = form.validated_data["media"]
+        submission = services.Submission(
+            confidentiality=form.validated_data["confidentiality"],
+            urgency=form.validated_data["urgency"],
+            analyses=tuple(form.validated_data["analyses"]),
+            media_name=media.name or "")
+        try:
+            job = services.submit(request.user, media.chunks(), submission)
+        except services.SubmissionError as exc:
+            raise ValidationError({exc.field: [str(exc)]}) from None
+        except services.BrokerUnavailable as exc:
+            raise ServiceUnavailable(f"{exc}; nothing was stored, try again later") from None
+        return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=AnalysisResultSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def results(self, request: Request, pk: str | None = None) -> Response:
+        job = self.get_object()
+        return Response(AnalysisResultSerializer(job.results.all(), many=True).data)
+
+    @extend_schema(request=None, responses={200: JobSerializer, 409: None})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        job = self.get_object()
+        if not services.cancel(job, trail.user_actor(request.user)):
+            job.refresh_from_db()
+            return Response({"detail": f"the job is already {job.state} and cannot be cancelled"},
+                            status=status.HTTP_409_CONFLICT)
+        job.refresh_from_db()
+        return Response(JobSerializer(job).data)

@@ -1,0 +1,129 @@
+"""Media, jobs and their results."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from aima_tasks.analyses import MediaType
+from aima_web.jobs.states import SOURCES, STAMP_FIELD, JobState
+
+
+class MediaAsset(models.Model):
+    """An uploaded file, stored once by content however often it is submitted."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    size_bytes = models.BigIntegerField()
+    media_type = models.CharField(max_length=8, choices=[(t.value, t.value) for t in MediaType])
+    metadata = models.JSONField(default=dict, blank=True,
+                                help_text="What the probe read from the content.")
+    probed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.media_type} {self.sha256[:12]}"
+
+    @property
+    def path(self) -> Path:
+        return content_path(self.sha256)
+
+
+def content_path(sha256: str) -> Path:
+    return Path(settings.AIMA_MEDIA_ROOT) / sha256[:2] / sha256
+
+
+class Confidentiality(models.TextChoices):
+    PUBLIC = "public"
+    INTERNAL = "internal"
+    CONFIDENTIAL = "confidential"
+
+
+class Urgency(models.TextChoices):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+
+
+class JobQuerySet(models.QuerySet):
+    def transition(self, job_id: uuid.UUID | str, to: JobState, **fields: Any) -> bool:
+        """Move a job to ``to`` if its current state allows it; return whether it moved.
+
+        One conditional UPDATE, so concurrent movers (a cancel racing a worker,
+        a redelivered task) cannot both win.
+        """
+        now = timezone.now()
+        fields[STAMP_FIELD[to]] = now
+        moved = self.filter(pk=job_id, state__in=SOURCES[to]).update(
+            state=to, updated_at=now, **fields)
+        return moved == 1
+
+
+class Job(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                              related_name="jobs")
+    media = models.ForeignKey(MediaAsset, on_delete=models.PROTECT, related_name="jobs")
+    media_name = models.CharField(max_length=255, blank=True,
+                                  help_text="The name given at upload; never trusted for type.")
+    confidentiality = models.CharField(max_length=12, choices=Confidentiality.choices)
+    urgency = models.CharField(max_length=8, choices=Urgency.choices, default=Urgency.NORMAL)
+    requested_analyses = models.JSONField(
+        default=list, blank=True, help_text="Empty: every analysis that applies to the media.")
+    analyses = models.JSONField(default=list, blank=True,
+                                help_text="The analyses placement settled on.")
+    state = models.CharField(max_length=10, choices=JobState.choices, default=JobState.RECEIVED,
+                             db_index=True)
+    error = models.TextField(blank=True)
+    placement = models.JSONField(null=True, blank=True)
+    agent = models.ForeignKey("fleet.Agent", null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="jobs")
+    gpu = models.ForeignKey("fleet.LocalGPU", null=True, blank=True, on_delete=models.SET_NULL,
+                            related_name="jobs")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    probing_at = models.DateTimeField(null=True, blank=True)
+    placing_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    running_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"job {self.id} ({self.state})"
+
+    @property
+    def subject(self) -> str:
+        return f"job:{self.id}"
+
+
+class AnalysisResult(models.Model):
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="results")
+    analysis = models.CharField(max_length=64)
+    data = models.JSONField()
+    agent = models.ForeignKey("fleet.Agent", null=True, blank=True, on_delete=models.SET_NULL)
+    gpu_uuid = models.CharField(max_length=80, blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["job", "analysis"]
+        # A redelivered task writes the same row again instead of a second one.
+        constraints = [models.UniqueConstraint(fields=["job", "analysis"],
+                                               name="one_result_per_analysis")]
+
+    def __str__(self) -> str:
+        return f"{self.analysis} for {self.job_id}"
+
+    @property
+    def duration_s(self) -> float:
+        return (self.finished_at - self.started_at).total_seconds()

@@ -1,0 +1,199 @@
+"""What happens to jobs, in one place: submission, cancellation and every state
+change the control tasks and agents cause."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from kombu.exceptions import OperationalError
+
+from aima_tasks import analyses, pipeline
+from aima_tasks.analyses import MediaType
+from aima_tasks.placement import Decision, JobSpec, LocalGpuState, decide
+from aima_tasks.probe import NotMedia, ProbeResult, sniff
+from aima_tasks.work import AnalysisOutcome, AnalysisWork
+from aima_web.audit import trail
+from aima_web.fleet.models import Agent, LocalGPU
+from aima_web.jobs import storage
+from aima_web.jobs.models import AnalysisResult, Job, MediaAsset
+from aima_web.jobs.states import JobState
+
+log = logging.getLogger(__name__)
+
+
+class SubmissionError(ValueError):
+    """A submission refused for its content; ``field`` names what to fix."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
+class BrokerUnavailable(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Submission:
+    confidentiality: str
+    urgency: str
+    analyses: tuple[str, ...]
+    media_name: str
+
+
+def submit(owner: Any, chunks: Iterable[bytes], submission: Submission) -> Job:
+    """Store the media and a job, and start its pipeline — all of it or none."""
+    try:
+        received = storage.receive(chunks, settings.AIMA_MAX_UPLOAD_BYTES)
+    except storage.UploadTooLarge as exc:
+        raise SubmissionError("media", str(exc)) from None
+    try:
+        media_type = sniff(received.path)
+        not_applicable = [name for name in submission.analyses
+                          if media_type not in analyses.ANALYSES[name].media_types]
+        if not_applicable:
+            raise SubmissionError(
+                "analyses", f"{', '.join(not_applicable)} cannot run on {media_type} media")
+    except NotMedia as exc:
+        storage.discard(received.path)
+        raise SubmissionError("media", str(exc)) from None
+    except SubmissionError:
+        storage.discard(received.path)
+        raise
+
+    created_file = storage.keep(received)
+    try:
+        with transaction.atomic():
+            asset, _ = MediaAsset.objects.get_or_create(
+                sha256=received.sha256,
+                defaults={"size_bytes": received.size_bytes, "media_type": media_type})
+            job = Job.objects.create(
+                owner=owner, media=asset, media_name=submission.media_name[:255],
+                confidentiality=submission.confidentiality, urgency=submission.urgency,
+                requested_analyses=list(submission.analyses))
+            trail.record(trail.user_actor(owner), "job.submitted", job.subject,
+                         media_type=media_type, sha256=received.sha256,
+                         confidentiality=job.confidentiality)
+            # Sent inside the transaction: if the broker refuses, no job is left
+            # behind that nothing will ever work on. The probe task waits for
+            # the commit if it is quicker than it.
+            try:
+                pipeline.start(str(job.id))
+            except OperationalError as exc:
+                raise BrokerUnavailable(f"the message broker is unreachable: {exc}") from exc
+    except BaseException:
+        if created_file:
+            storage.discard(storage.content_path(received.sha256))
+        raise
+    return job
+
+
+def cancel(job: Job, actor: str) -> bool:
+    moved = Job.objects.transition(job.id, JobState.CANCELLED)
+    if moved:
+        trail.record(actor, "job.cancelled", job.subject)
+    return moved
+
+
+def fail(job_id: str, message: str) -> bool:
+    moved = Job.objects.transition(job_id, JobState.FAILED, error=message[:4000])
+    if moved:
+        trail.record(trail.SYSTEM, "job.failed", f"job:{job_id}", error=message[:500])
+    return moved
+
+
+def enter(job_id: str, state: JobState, **fields: Any) -> bool:
+    """Move to ``state``, or carry on if a redelivered task finds the job there already."""
+    if Job.objects.transition(job_id, state, **fields):
+        return True
+    return Job.objects.filter(pk=job_id, state=state).exists()
+
+
+def record_probe(asset: MediaAsset, result: ProbeResult, probed_at: datetime) -> None:
+    asset.metadata = result.to_dict()
+    asset.media_type = result.media_type
+    asset.probed_at = probed_at
+    asset.save(update_fields=["metadata", "media_type", "probed_at"])
+
+
+def fleet_state() -> list[LocalGpuState]:
+    usable = {LocalGPU.Status.AVAILABLE, LocalGPU.Status.BUSY}
+    return [
+        LocalGpuState(gpu_id=gpu.id, model=gpu.model, vram_gb=gpu.vram_gb,
+                      cuda_version=gpu.cuda_version, host=gpu.host,
+                      usable=gpu.status in usable, simulated=gpu.simulated)
+        for gpu in LocalGPU.objects.all()
+    ]
+
+
+def choose_analyses(job: Job) -> list[str]:
+    """The requested analyses, or every one that applies; raise if one cannot run."""
+    media_type = MediaType(job.media.media_type)
+    has_audio = job.media.metadata.get("audio") is not None
+    possible = analyses.applicable(media_type, has_audio)
+    if not job.requested_analyses:
+        return possible
+    impossible = [name for name in job.requested_analyses if name not in possible]
+    if impossible:
+        raise SubmissionError(
+            "analyses", f"{', '.join(impossible)} cannot run on this {media_type}"
+            + ("" if has_audio else " (it has no sound track)"))
+    return list(job.requested_analyses)
+
+
+def place(job: Job) -> tuple[Decision, AnalysisWork | None]:
+    chosen = choose_analyses(job)
+    asset = job.media
+    spec = JobSpec(media_type=MediaType(asset.media_type), size_bytes=asset.size_bytes,
+                   confidentiality=job.confidentiality, urgency=job.urgency,
+                   analyses=tuple(chosen), duration_s=asset.metadata.get("duration_s"))
+    decision = decide(spec, fleet_state())
+    Job.objects.filter(pk=job.pk).update(placement=decision.to_dict(), analyses=chosen)
+    trail.record(trail.SYSTEM, "job.placed" if decision.placed else "job.unplaceable",
+                 job.subject, **decision.to_dict())
+    if not decision.placed:
+        return decision, None
+    work = AnalysisWork(job_id=str(job.id), sha256=asset.sha256, size_bytes=asset.size_bytes,
+                        media_type=asset.media_type, analyses=tuple(chosen),
+                        confidentiality=job.confidentiality)
+    return decision, work
+
+
+def start_running(job: Job, agent: Agent, gpu_uuid: str) -> bool:
+    """An agent takes the job. A redelivered job may be taken over by another agent."""
+    gpu = LocalGPU.objects.filter(uuid=gpu_uuid).first() if gpu_uuid else None
+    fields = {"agent": agent, "gpu": gpu}
+    if Job.objects.transition(job.id, JobState.RUNNING, **fields):
+        trail.record(trail.agent_actor(agent.id), "job.started", job.subject, gpu_uuid=gpu_uuid)
+        return True
+    return Job.objects.filter(pk=job.pk, state=JobState.RUNNING).update(**fields) == 1
+
+
+def finish(outcome: AnalysisOutcome) -> JobState | None:
+    """Store an agent's results, idempotently, and end the job; return its new state."""
+    job_id = outcome.job_id
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.state != JobState.RUNNING:
+            # Cancelled meanwhile, or a redelivered outcome of a finished job.
+            return None
+        for item in outcome.results:
+            AnalysisResult.objects.update_or_create(
+                job=job, analysis=item.analysis,
+                defaults={"data": item.data, "agent_id": outcome.agent_id,
+                          "gpu_uuid": outcome.gpu_uuid,
+                          "started_at": datetime.fromisoformat(item.started_at),
+                          "finished_at": datetime.fromisoformat(item.finished_at)})
+        if outcome.errors:
+            fail(job_id, "; ".join(outcome.errors))
+            return JobState.FAILED
+        Job.objects.transition(job_id, JobState.SUCCEEDED)
+        trail.record(trail.SYSTEM, "job.succeeded", job.subject,
+                     analyses=[r.analysis for r in outcome.results])
+        return JobState.SUCCEEDED

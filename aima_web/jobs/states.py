@@ -1,0 +1,44 @@
+"""A job's state machine: the states, the moves between them, and when each
+state was entered."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class JobState(models.TextChoices):
+    RECEIVED = "received"
+    PROBING = "probing"
+    PLACING = "placing"
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+ACTIVE = frozenset(JobState) - TERMINAL
+
+# Which states a job may enter from which. Failing and cancelling are possible
+# from every active state; nothing leaves a terminal state.
+SOURCES: dict[JobState, frozenset[JobState]] = {
+    JobState.PROBING: frozenset({JobState.RECEIVED}),
+    JobState.PLACING: frozenset({JobState.PROBING}),
+    JobState.QUEUED: frozenset({JobState.PLACING}),
+    JobState.RUNNING: frozenset({JobState.QUEUED}),
+    JobState.SUCCEEDED: frozenset({JobState.RUNNING}),
+    JobState.FAILED: ACTIVE,
+    JobState.CANCELLED: ACTIVE,
+}
+
+# The timestamp field each state stamps on entry.
+STAMP_FIELD: dict[JobState, str] = {
+    JobState.PROBING: "probing_at",
+    JobState.PLACING: "placing_at",
+    JobState.QUEUED: "queued_at",
+    JobState.RUNNING: "running_at",
+    JobState.SUCCEEDED: "finished_at",
+    JobState.FAILED: "finished_at",
+    JobState.CANCELLED: "finished_at",
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Set AIMA up in ./.venv and run it: the two commands of the README's quick start.
+
+    python3 bootstrap.py run    # the whole system on this machine, a sample job, then serve
+    python3 bootstrap.py test   # the test suite (extra arguments go to pytest)
+
+Needs nothing but Python 3.11 with venv and pip. Requirements are installed
+again only when a file under requirements/ changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".aima-requirements"
+PYTHON = VENV / "bin" / "python"
+
+
+def fail(message: str) -> None:
+    print(f"bootstrap: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def requirements_digest(requirements: Path) -> str:
+    digest = hashlib.sha256(requirements.name.encode())
+    for path in sorted((ROOT / "requirements").glob("*.txt")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_venv(requirements: Path) -> None:
+    if sys.version_info[:2] != (3, 11):
+        fail(f"AIMA needs Python 3.11; this is {sys.version.split()[0]}")
+    if not PYTHON.exists():
+        print(f"Creating {VENV} …", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    wanted = requirements_digest(requirements)
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    print(f"Installing {requirements.relative_to(ROOT)} …", flush=True)
+    done = subprocess.run([str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check",
+                           "-q", "-r", str(requirements)])
+    if done.returncode != 0:
+        fail(f"pip could not install {requirements.relative_to(ROOT)} (see above)")
+    STAMP.write_text(wanted)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in ("run", "test"):
+        print(__doc__)
+        return 2
+    command, rest = argv[0], argv[1:]
+    os.chdir(ROOT)
+    if command == "run":
+        ensure_venv(ROOT / "requirements" / "base.txt")
+        args = [str(PYTHON), "manage.py", "aima_demo", *rest]
+    else:
+        ensure_venv(ROOT / "requirements" / "dev.txt")
+        args = [str(PYTHON), "-m", "pytest", *rest]
+    try:
+        return subprocess.run(args).returncode
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

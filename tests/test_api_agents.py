@@ -1,0 +1,153 @@
+"""Agents enrolling, reporting in, taking jobs and fetching media."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from aima_web.fleet.models import Agent, LocalGPU
+from aima_web.fleet.services import create_enrollment_token
+from aima_web.jobs.models import Job
+
+pytestmark = pytest.mark.django_db
+
+GPU = {"uuid": "GPU-1234", "model": "NVIDIA RTX A5000", "vram_gb": 24, "cuda_version": "12.4"}
+
+
+def enroll(scope: str = "local", gpus: list[dict] | None = None, name: str = "gpu-host-1"):
+    _, secret = create_enrollment_token("test")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return client.post("/api/v1/agents/register/",
+                       {"name": name, "scope": scope, "gpus": gpus or [GPU]}, format="json")
+
+
+def as_agent(credential: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Agent {credential}")
+    return client
+
+
+def test_registration_gives_a_credential_and_the_queues(api):
+    response = enroll()
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["queues"] == ["gpu.local.16", "gpu.local.24", "gpu.local.8"]
+    agent = Agent.objects.get(pk=body["agent_id"])
+    assert body["credential"] not in agent.credential_hash  # only the hash is kept
+    gpus = api.get("/api/v1/gpus/").json()["results"]
+    assert [(g["uuid"], g["host"], g["simulated"], g["agent"]["online"]) for g in gpus] == [
+        ("GPU-1234", "gpu-host-1", False, True)]
+
+
+def test_reregistration_keeps_the_gpu(api):
+    enroll()
+    gpu = LocalGPU.objects.get()
+    gpu.location = "Berlin DC2"
+    gpu.save()
+    enroll(gpus=[{**GPU, "cuda_version": "12.6"}])
+    gpu.refresh_from_db()
+    assert LocalGPU.objects.count() == 1
+    assert (gpu.cuda_version, gpu.location) == ("12.6", "Berlin DC2")
+
+
+def test_simulated_gpu_is_shown_as_such(api):
+    enroll(gpus=[{**GPU, "uuid": "SIM-1", "simulated": True}])
+    assert api.get("/api/v1/gpus/").json()["results"][0]["simulated"] is True
+
+
+def test_cloud_agents_do_not_join_the_local_fleet():
+    body = enroll(scope="cloud").json()
+    assert body["queues"] == ["gpu.cloud.16", "gpu.cloud.24", "gpu.cloud.8"]
+    assert LocalGPU.objects.count() == 0
+
+
+@pytest.mark.parametrize("header", ["", "Bearer nope", "Bearer a b"])
+def test_registration_needs_a_valid_token(header):
+    client = APIClient()
+    if header:
+        client.credentials(HTTP_AUTHORIZATION=header)
+    response = client.post("/api/v1/agents/register/",
+                           {"name": "x", "scope": "local", "gpus": [GPU]}, format="json")
+    assert response.status_code == 401
+
+
+def test_revoked_token_is_refused():
+    token, secret = create_enrollment_token("old")
+    token.revoked = True
+    token.save()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    response = client.post("/api/v1/agents/register/",
+                           {"name": "x", "scope": "local", "gpus": [GPU]}, format="json")
+    assert response.status_code == 401
+    assert "aima_enroll" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("gpu, field", [
+    ({**GPU, "vram_gb": 0}, "vram_gb"), ({**GPU, "cuda_version": "twelve"}, "cuda_version")])
+def test_bad_gpu_report_names_the_field(gpu, field):
+    response = enroll(gpus=[gpu])
+    assert response.status_code == 400
+    assert field in str(response.json()["gpus"])
+    assert Agent.objects.count() == 0
+
+
+def test_heartbeat():
+    credential = enroll().json()["credential"]
+    agent = Agent.objects.get()
+    agent.last_heartbeat = None
+    agent.save()
+    assert as_agent(credential).post("/api/v1/agents/heartbeat/").status_code == 204
+    agent.refresh_from_db()
+    assert agent.online
+    assert as_agent("wrong").post("/api/v1/agents/heartbeat/").status_code == 401
+
+
+def queued_job(api, path, confidentiality: str = "internal") -> Job:
+    with path.open("rb") as media:
+        job_id = api.post("/api/v1/jobs/", {"media": media, "confidentiality": confidentiality},
+                          format="multipart").json()["id"]
+    Job.objects.filter(pk=job_id).update(state="queued")
+    return Job.objects.get(pk=job_id)
+
+
+def test_agent_takes_a_job_and_fetches_its_media(api, image_file):
+    credential = enroll().json()["credential"]
+    job = queued_job(api, image_file.path)
+    agent = as_agent(credential)
+    media = agent.get(f"/api/v1/agent-jobs/{job.id}/media/")
+    assert media.status_code == 200
+    assert b"".join(media.streaming_content) == image_file.path.read_bytes()
+    assert media["X-Content-SHA256"] == job.media.sha256
+    assert agent.post(f"/api/v1/agent-jobs/{job.id}/start/", {"gpu_uuid": "GPU-1234"},
+                      format="json").status_code == 204
+    job.refresh_from_db()
+    assert job.state == "running" and job.gpu.uuid == "GPU-1234" and job.running_at
+    # A redelivered task starts it again without harm.
+    assert agent.post(f"/api/v1/agent-jobs/{job.id}/start/", {}, format="json").status_code == 204
+
+
+def test_cancelled_job_is_not_started(api, image_file):
+    credential = enroll().json()["credential"]
+    job = queued_job(api, image_file.path)
+    api.post(f"/api/v1/jobs/{job.id}/cancel/")
+    response = as_agent(credential).post(f"/api/v1/agent-jobs/{job.id}/start/", {},
+                                         format="json")
+    assert response.status_code == 409 and response.json()["state"] == "cancelled"
+    assert as_agent(credential).get(f"/api/v1/agent-jobs/{job.id}/media/").status_code == 409
+
+
+def test_confidential_media_never_reaches_a_cloud_agent(api, image_file):
+    credential = enroll(scope="cloud").json()["credential"]
+    job = queued_job(api, image_file.path, confidentiality="confidential")
+    agent = as_agent(credential)
+    assert agent.get(f"/api/v1/agent-jobs/{job.id}/media/").status_code == 403
+    assert agent.post(f"/api/v1/agent-jobs/{job.id}/start/", {}, format="json").status_code == 403
+    job.refresh_from_db()
+    assert job.state == "queued"
+
+
+def test_users_cannot_use_agent_endpoints(api, image_file):
+    job = queued_job(api, image_file.path)
+    assert api.get(f"/api/v1/agent-jobs/{job.id}/media/").status_code == 401
