@@ -63,6 +63,8 @@ def main(argv: list[str]) -> int:
         args = [str(PYTHON), "manage.py", "aima_demo", *rest]
     else:
         ensure_venv(ROOT / "requirements" / "dev.txt")
+        # Tests keep their database file, broker folder and media apart from a demo's.
+        os.environ.setdefault("AIMA_VAR_DIR", str(ROOT / "var" / "test"))
         args = [str(PYTHON), "-m", "pytest", *rest]
     try:
         return subprocess.run(args).returncode

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-EMBEDDED_BROKER_URL = "filesystem://"
+EMBEDDED_BROKER_URL = "filesystem://localhost//"
 
 
 def var_dir() -> Path:

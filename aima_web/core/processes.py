@@ -67,7 +67,7 @@ class Supervisor:
                     name: str = "agent", extra: tuple[str, ...] = ()) -> Process:
         # An agent is not part of the control plane: no Django settings reach it.
         argv = [sys.executable, "-m", "agents", "run", "--control-plane", control_plane_url,
-                "--token", token, "--simulate-gpu", simulate_gpu, *extra]
+                f"--token={token}", "--simulate-gpu", simulate_gpu, *extra]
         return self.start(name, argv, drop=("DJANGO_SETTINGS_MODULE", "DATABASE_URL"))
 
     def check_alive(self) -> None:

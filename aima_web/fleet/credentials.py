@@ -11,7 +11,9 @@ import secrets
 
 
 def new_secret() -> str:
-    return secrets.token_urlsafe(32)
+    # Hex, not URL-safe base64: a secret starting with "-" reads as an option
+    # on a command line.
+    return secrets.token_hex(32)
 
 
 def digest(secret: str) -> str:

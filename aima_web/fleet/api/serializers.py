@@ -36,7 +36,7 @@ class RegisterSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=150)
     scope = serializers.ChoiceField(choices=[s.value for s in Scope])
     version = serializers.CharField(max_length=40, required=False, default="")
-    location = serializers.CharField(max_length=150, required=False, default="")
+    location = serializers.CharField(max_length=150, required=False, default="", allow_blank=True)
     gpus = ReportedGpuSerializer(many=True, allow_empty=False)
 
 

@@ -29,6 +29,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     """Analysis jobs: submit media, follow a job, read its results, cancel it."""
 
     serializer_class = JobSerializer
+    queryset = Job.objects.all()  # narrowed per user in get_queryset
     parser_classes = [MultiPartParser, FormParser]
 
     def get_queryset(self) -> QuerySet[Job]:
