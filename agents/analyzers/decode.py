@@ -1,0 +1,198 @@
+"""Decoding shared by the analysers: small video frames, resampled audio, upright pictures.
+
+Containers are opened by content (``aima_tasks.probe.open_container``), never by the
+file name, so every analyser sees the file the way the probe classified it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import av
+import numpy as np
+from PIL import Image, ImageOps
+
+from aima_tasks.probe import open_container
+
+ANALYSIS_RATE = 48_000
+PixelFormat = Literal["gray", "rgb24"]
+
+
+class NoAudioTrack(ValueError):
+    """The file has no audio stream to analyse."""
+
+
+class NoVideoTrack(ValueError):
+    """The file has no video stream (cover art does not count)."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    index: int
+    time_s: float
+    pixels: np.ndarray  # (height, width) for gray, (height, width, 3) for rgb24; uint8
+
+
+@dataclass(frozen=True)
+class VideoMeta:
+    fps: float
+    duration_s: float | None
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    samples: np.ndarray  # (channels, n) float32, full scale = 1.0
+    rate: int
+    channels: tuple[str, ...]  # FFmpeg channel names, e.g. ("FL", "FR")
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    image: Image.Image  # RGB, upright, possibly reduced (see load_image)
+    width: int  # full size of the upright picture
+    height: int
+
+
+def _video_stream(container: av.container.InputContainer) -> av.video.VideoStream:
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    raise NoVideoTrack("the file has no video stream")
+
+
+def video_meta(path: Path) -> VideoMeta:
+    with open_container(path) as container:
+        stream = _video_stream(container)
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        duration = None
+        if container.duration:
+            duration = container.duration / av.time_base
+        elif stream.duration and stream.time_base:
+            duration = float(stream.duration * stream.time_base)
+        ctx = stream.codec_context
+        return VideoMeta(float(rate) if rate else 0.0, duration, ctx.width, ctx.height)
+
+
+def iter_frames(
+    path: Path, width: int = 64, height: int = 36, pixel_format: PixelFormat = "gray"
+) -> Iterator[Frame]:
+    """Every frame of the first video stream, scaled down (area average) to width x height."""
+    with open_container(path) as container:
+        stream = _video_stream(container)
+        stream.thread_type = "AUTO"
+        rate = stream.average_rate or stream.guessed_rate
+        fallback_step = 1 / float(rate) if rate else 0.0
+        for index, frame in enumerate(container.decode(stream)):
+            # AREA, not the default bilinear: a 30x reduction must average, not sample.
+            small = frame.reformat(
+                width=width, height=height, format=pixel_format, interpolation="AREA"
+            )
+            time_s = frame.time if frame.time is not None else index * fallback_step
+            yield Frame(index, float(time_s), small.to_ndarray())
+
+
+def iter_audio(
+    path: Path, rate: int = ANALYSIS_RATE, mono: bool = True, chunk_s: float = 60.0
+) -> Iterator[AudioChunk]:
+    """The first audio stream, resampled to float32 at ``rate``, in chunks of ``chunk_s``.
+
+    Every chunk but the last holds exactly ``round(chunk_s * rate)`` samples, so callers
+    can work in fixed blocks without carrying remainders; memory stays bounded.
+    """
+    chunk = max(1, round(chunk_s * rate))
+    with open_container(path) as container:
+        if not container.streams.audio:
+            raise NoAudioTrack("the file has no audio stream")
+        stream = container.streams.audio[0]
+        layout = "mono" if mono else stream.codec_context.layout
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+        names: tuple[str, ...] | None = None
+        pending: list[np.ndarray] = []
+        held = 0
+
+        def resampled() -> Iterator[av.AudioFrame]:
+            for frame in container.decode(stream):
+                yield from resampler.resample(frame)
+            # The resampler keeps a tail for its filter; None flushes it.
+            yield from resampler.resample(None)
+
+        for out in resampled():
+            if names is None:
+                names = tuple(channel.name for channel in out.layout.channels)
+            block = out.to_ndarray()
+            pending.append(block)
+            held += block.shape[1]
+            while held >= chunk:
+                joined = np.concatenate(pending, axis=1)
+                yield AudioChunk(np.ascontiguousarray(joined[:, :chunk]), rate, names)
+                pending, held = [joined[:, chunk:]], joined.shape[1] - chunk
+        if held or names is None:
+            channels = names or (("FC",) if mono else ())
+            width = len(channels) or 1
+            rest = np.concatenate(pending, axis=1) if pending else np.zeros((width, 0))
+            yield AudioChunk(rest.astype(np.float32, copy=False), rate, channels)
+
+
+def decode_audio(path: Path, rate: int = ANALYSIS_RATE, mono: bool = True) -> AudioChunk:
+    """The whole audio track at once (tests, short files); prefer iter_audio for long ones."""
+    chunks = list(iter_audio(path, rate=rate, mono=mono))
+    samples = np.concatenate([c.samples for c in chunks], axis=1)
+    return AudioChunk(samples, rate, chunks[0].channels)
+
+
+def load_image(path: Path, max_side: int | None = None) -> LoadedImage:
+    """The picture, upright (EXIF orientation applied), RGB, alpha flattened on white.
+
+    With ``max_side`` the picture may come back reduced (never below max_side where it
+    was larger): JPEGs decode straight at a lower scale, which is much faster.
+    """
+    try:
+        with Image.open(path) as opened:
+            full = _upright_size(opened)
+            if max_side is not None:
+                opened.draft("RGB", (max_side, max_side))
+            image = ImageOps.exif_transpose(opened)
+            image.load()
+    except (OSError, ValueError, SyntaxError):
+        # A still picture Pillow cannot read but FFmpeg can (the probe allows those).
+        image = _first_frame_image(path)
+        full = image.size
+    if max_side is not None and max(image.size) > max_side:
+        image = image.copy()
+        image.thumbnail((max_side, max_side), Image.Resampling.BOX)
+    return LoadedImage(_flatten_rgb(image), full[0], full[1])
+
+
+def load_rgb(path: Path, max_side: int | None = None) -> np.ndarray:
+    """The upright picture as an (height, width, 3) uint8 array."""
+    return np.asarray(load_image(path, max_side).image)
+
+
+def _upright_size(image: Image.Image) -> tuple[int, int]:
+    width, height = image.size
+    if image.getexif().get(0x0112) in {5, 6, 7, 8}:  # orientations that turn a quarter
+        return height, width
+    return width, height
+
+
+def _flatten_rgb(image: Image.Image) -> Image.Image:
+    if image.mode == "RGB":
+        return image
+    if image.mode in {"RGBA", "LA", "PA"} or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _first_frame_image(path: Path) -> Image.Image:
+    with open_container(path) as container:
+        stream = _video_stream(container)
+        for frame in container.decode(stream):
+            return frame.to_image()
+    raise NoVideoTrack("no picture could be decoded")
