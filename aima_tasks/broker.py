@@ -30,10 +30,13 @@ def is_embedded(url: str) -> bool:
 def transport_options(url: str) -> dict:
     if is_embedded(url):
         folder = var_dir() / "broker"
-        folder.mkdir(parents=True, exist_ok=True)
+        control = folder / "control"
+        control.mkdir(parents=True, exist_ok=True)
         return {
             "data_folder_in": str(folder),
             "data_folder_out": str(folder),
+            # Exchange bindings; kombu would put them in ./control otherwise.
+            "control_folder": str(control),
             "store_processed": False,
             # Each hop of a pipeline waits up to one poll; keep hops short.
             "polling_interval": 0.1,

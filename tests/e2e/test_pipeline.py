@@ -31,6 +31,10 @@ def assert_silence_found(data: dict, expected: tuple[float, float]) -> None:
     assert any(abs(a - expected[0]) < 0.1 and abs(b - expected[1]) < 0.1 for a, b in spans), spans
 
 
+def channel_gap(a: list[int], b: tuple[int, int, int]) -> int:
+    return max(abs(x - y) for x, y in zip(a, b, strict=True))
+
+
 def test_video_image_and_audio_end_to_end(stack: Stack, tmp_path: Path):
     video = samples.write_video(tmp_path / "clip.mp4")
     image = samples.write_image(tmp_path / "photo.jpg")
@@ -66,8 +70,8 @@ def test_video_image_and_audio_end_to_end(stack: Stack, tmp_path: Path):
     assert len(found["phash"]["phash"]) == 16
     colours = found["colours"]["colours"]
     for rgb, share in image.colours:
-        match = min(colours, key=lambda c: sum(abs(a - b) for a, b in zip(c["rgb"], rgb)))
-        assert max(abs(a - b) for a, b in zip(match["rgb"], rgb)) <= 12
+        match = min(colours, key=lambda c: channel_gap(c["rgb"], rgb))
+        assert channel_gap(match["rgb"], rgb) <= 12
         assert match["share"] == pytest.approx(share, abs=0.06)
 
     job = jobs["audio"]

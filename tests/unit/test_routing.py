@@ -1,0 +1,50 @@
+"""The queue topology: GPU classes, which queues a card serves, task routing."""
+
+from __future__ import annotations
+
+import pytest
+
+from aima_tasks import routing
+from aima_tasks.routing import Scope
+
+
+@pytest.mark.parametrize("need, gpu_class", [(1, 8), (8, 8), (8.5, 16), (16, 16), (24, 24),
+                                             (30, 48), (80, 80)])
+def test_class_for_need_is_the_smallest_that_holds_it(need, gpu_class):
+    assert routing.class_for_need(need) == gpu_class
+
+
+def test_need_beyond_the_largest_class():
+    with pytest.raises(routing.NoGpuClass, match="largest GPU class"):
+        routing.class_for_need(81)
+
+
+@pytest.mark.parametrize("vram, classes", [
+    (6, []), (8, [8]), (23.99, [8, 16, 24]), (24, [8, 16, 24]), (40, [8, 16, 24]),
+    (79.6, [8, 16, 24, 48, 80]),  # an H100 80 GB as NVML reports it
+])
+def test_classes_served(vram, classes):
+    assert routing.classes_served(vram) == classes
+
+
+def test_queues_stay_in_their_scope():
+    assert routing.queues_served(Scope.CLOUD, 24) == ["gpu.cloud.8", "gpu.cloud.16", "gpu.cloud.24"]
+    assert all(q.startswith("gpu.local.") for q in routing.queues_served(Scope.LOCAL, 80))
+
+
+def test_every_queue_is_declared_durable():
+    queues = routing.declared_queues()
+    assert [q.name for q in queues] == routing.all_queues()
+    assert all(q.durable and q.exchange.durable for q in queues)
+    assert routing.CONTROL_QUEUE in routing.all_queues()
+
+
+def test_gpu_queue_rejects_a_non_class():
+    with pytest.raises(ValueError, match="not a GPU class"):
+        routing.gpu_queue(Scope.LOCAL, 12)
+
+
+def test_control_tasks_route_to_control_and_gpu_work_is_left_to_placement():
+    for name in (routing.TaskName.PROBE, routing.TaskName.PLACE, routing.TaskName.FINALIZE):
+        assert routing.route_task(name.value, (), {}, {}) == {"queue": routing.CONTROL_QUEUE}
+    assert routing.route_task(routing.TaskName.ANALYSE.value, (), {}, {}) == {}
