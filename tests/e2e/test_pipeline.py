@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from aima_web.core import samples
-from tests.e2e.conftest import Stack
+from aima_web.core.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

@@ -1,35 +1,22 @@
 """``python manage.py aima_demo``: the whole system on one machine.
 
-Migrates, starts the web server, a control worker and one local agent with a
-simulated GPU, submits a sample video over REST, prints its results, and keeps
+Starts the web server, a control worker and one local agent with a simulated
+GPU, submits a sample video over REST, prints its results, and keeps
 everything running until Ctrl-C (or stops at once with --once).
 """
 
 from __future__ import annotations
 
 import json
-import secrets
+import os
 import signal
-import socket
 import threading
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
-from rest_framework.authtoken.models import Token
 
-from aima_web.core import samples
+from aima_web.core import samples, stack
 from aima_web.core.api_client import ApiClient
-from aima_web.core.processes import Supervisor, http_up, wait_for
-from aima_web.fleet.services import create_enrollment_token
-
-DEMO_USER = "demo"
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
 class Command(BaseCommand):
@@ -44,63 +31,44 @@ class Command(BaseCommand):
                             help="stop everything after the sample job instead of serving on")
 
     def handle(self, *args, port: int, gpu: str, once: bool, **options) -> None:
-        if not port_free(port):
-            raise CommandError(f"port {port} is already in use; pass --port with a free one")
-        call_command("migrate", interactive=False, verbosity=0)
-        password, token = self.demo_user()
-        _, enrollment = create_enrollment_token("demo agent")
-        base = f"http://127.0.0.1:{port}"
-        supervisor = Supervisor(log_dir=settings.VAR_DIR / "log")
+        self.stdout.write("Starting web server, control worker and agent …")
         try:
-            self.stdout.write("Starting web server, control worker and agent …")
-            supervisor.start_web(port)
-            supervisor.start_control_worker()
-            wait_for("the web server", http_up(f"{base}/api/schema/"), 60, supervisor)
-            supervisor.start_agent(base, enrollment, gpu)
-            api = ApiClient(base, token)
-            wait_for("the agent to register its GPU", lambda: any(
-                g["agent"] and g["agent"]["online"] for g in api.get("/api/v1/gpus/")["results"]),
-                90, supervisor)
-            self.run_sample(api)
+            running = stack.start(dict(os.environ), settings.VAR_DIR / "log", port, gpu)
+        except stack.StackError as exc:
+            raise CommandError(str(exc)) from None
+        try:
+            self.run_sample(running.api)
             self.stdout.write(self.style.SUCCESS(
-                f"\nAIMA is up.\n  API docs:  {base}/api/docs/\n  Admin:     {base}/admin/  "
-                f"(user {DEMO_USER}, password {password})\n  API token: {token}\n"
-                f"  Logs:      {supervisor.log_dir}\n"))
+                f"\nAIMA is up.\n  API docs:  {running.base_url}/api/docs/\n"
+                f"  Admin:     {running.base_url}/admin/  "
+                f"(user {running.username}, password {running.password})\n"
+                f"  API token: {running.api.token}\n"
+                f"  Logs:      {running.supervisor.log_dir}\n"))
             if not once:
                 self.stdout.write("Serving until Ctrl-C.")
-                self.serve(supervisor)
+                self.serve(running)
         finally:
-            supervisor.stop_all()
-
-    def demo_user(self) -> tuple[str, str]:
-        password = secrets.token_urlsafe(9)
-        user, _ = get_user_model().objects.get_or_create(
-            username=DEMO_USER, defaults={"is_staff": True, "is_superuser": True})
-        user.set_password(password)
-        user.save()
-        token, _ = Token.objects.get_or_create(user=user)
-        return password, token.key
+            running.stop()
 
     def run_sample(self, api: ApiClient) -> None:
         sample = samples.write_video(settings.VAR_DIR / "demo" / "sample.mp4")
         self.stdout.write(f"Submitting {sample.path.name} ({sample.duration_s:g} s video, "
                           f"cuts at {', '.join(f'{t:g} s' for t in sample.cut_times_s)}) …")
-        job = api.submit(sample.path, confidentiality="internal")
-        job = api.wait(job["id"])
-        self.stdout.write(f"Job {job['id']}: {job['state']} on {job['placement']['queue']}"
-                          if job["placement"] else f"Job {job['id']}: {job['state']}")
+        job = api.wait(api.submit(sample.path, confidentiality="internal")["id"])
+        placement = job["placement"] or {}
+        self.stdout.write(f"Job {job['id']}: {job['state']}; {placement.get('reason', '')}")
         if job["state"] != "succeeded":
             raise CommandError(f"the sample job ended {job['state']}: {job['error']}")
         for result in api.get(f"/api/v1/jobs/{job['id']}/results/"):
             self.stdout.write(f"\n[{result['analysis']}] "
                               f"{json.dumps(summarise(result['data']), indent=1)}")
 
-    def serve(self, supervisor: Supervisor) -> None:
+    def serve(self, running: stack.Stack) -> None:
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
             while not stop.wait(1):
-                supervisor.check_alive()
+                running.supervisor.check_alive()
         except KeyboardInterrupt:
             pass
 
