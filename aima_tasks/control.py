@@ -44,6 +44,10 @@ def probe_task(self, job_id: str) -> None:
         except FileNotFoundError:
             services.fail(job_id, f"the media file {asset.sha256} is missing from storage")
             return
+        except Exception as exc:
+            log.exception("probing job %s failed", job_id)
+            services.fail(job_id, f"probing failed: {exc}")
+            return
         services.record_probe(asset, result, timezone.now())
 
 
@@ -57,6 +61,11 @@ def place_task(job_id: str) -> None:
         decision, work = services.place(job)
     except services.SubmissionError as exc:
         services.fail(job_id, str(exc))
+        return
+    except Exception as exc:
+        # A job must never be left in "placing" with nothing working on it.
+        log.exception("placing job %s failed", job_id)
+        services.fail(job_id, f"placement failed: {exc}")
         return
     if work is None:
         services.fail(job_id, decision.reason)

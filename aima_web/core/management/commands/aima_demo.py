@@ -51,7 +51,9 @@ class Command(BaseCommand):
             running.stop()
 
     def run_sample(self, api: ApiClient) -> None:
-        sample = samples.write_video(settings.VAR_DIR / "demo" / "sample.mp4")
+        folder = settings.VAR_DIR / "demo"
+        folder.mkdir(parents=True, exist_ok=True)
+        sample = samples.write_video(folder / "sample.mp4")
         self.stdout.write(f"Submitting {sample.path.name} ({sample.duration_s:g} s video, "
                           f"cuts at {', '.join(f'{t:g} s' for t in sample.cut_times_s)}) …")
         job = api.wait(api.submit(sample.path, confidentiality="internal")["id"])
@@ -60,8 +62,8 @@ class Command(BaseCommand):
         if job["state"] != "succeeded":
             raise CommandError(f"the sample job ended {job['state']}: {job['error']}")
         for result in api.get(f"/api/v1/jobs/{job['id']}/results/"):
-            self.stdout.write(f"\n[{result['analysis']}] "
-                              f"{json.dumps(summarise(result['data']), indent=1)}")
+            self.stdout.write(f"[{result['analysis']}] "
+                              f"{json.dumps(summarise(result['data']))}")
 
     def serve(self, running: stack.Stack) -> None:
         stop = threading.Event()
