@@ -21,16 +21,18 @@ from aima_web.jobs.states import JobState
 
 log = logging.getLogger(__name__)
 
-# The web process sends the first task before its transaction commits; the
-# worker may look for the job a moment too early.
-UNCOMMITTED_RETRIES = 10
+# The web process sends the first task before its transaction commits (so that
+# a refused send leaves no job behind); the worker may look for the job a
+# moment too early, and looks again every 0.1 s for up to 5 s.
+UNCOMMITTED_RETRIES = 50
+UNCOMMITTED_RETRY_S = 0.1
 
 
 @app.task(name=TaskName.PROBE.value, bind=True, max_retries=UNCOMMITTED_RETRIES)
 def probe_task(self, job_id: str) -> None:
     job = Job.objects.select_related("media").filter(pk=job_id).first()
     if job is None:
-        raise self.retry(countdown=0.5)
+        raise self.retry(countdown=UNCOMMITTED_RETRY_S)
     if not services.enter(job_id, JobState.PROBING):
         log.info("job %s is %s: not probing it", job_id, job.state)
         return
