@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-TERMINAL_STATES = {"succeeded", "failed", "cancelled"}
+from aima_web.jobs.states import TERMINAL
 
 
 class ApiError(RuntimeError):
@@ -44,9 +44,6 @@ class ApiClient:
     def get(self, path: str) -> dict | list:
         return self._call("GET", path)
 
-    def post(self, path: str) -> dict | list:
-        return self._call("POST", path, b"")
-
     def submit(self, media: Path, confidentiality: str = "internal", urgency: str = "normal",
                analyses: list[str] | None = None) -> dict:
         fields = [("confidentiality", confidentiality), ("urgency", urgency)]
@@ -58,7 +55,7 @@ class ApiClient:
         deadline = time.monotonic() + timeout_s
         while True:
             job = self.get(f"/api/v1/jobs/{job_id}/")
-            if job["state"] in TERMINAL_STATES:
+            if job["state"] in TERMINAL:
                 return job
             if time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} still {job['state']} after {timeout_s:g} s")

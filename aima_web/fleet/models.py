@@ -22,11 +22,6 @@ def validate_cuda_version(value: str) -> None:
         raise ValidationError(f"{value!r} is not a CUDA version; write it like 12.4")
 
 
-def cuda_tuple(value: str) -> tuple[int, int]:
-    major, minor = value.split(".")
-    return int(major), int(minor)
-
-
 class EnrollmentToken(models.Model):
     """A bootstrap token an agent exchanges for its own credential."""
 

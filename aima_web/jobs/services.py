@@ -3,7 +3,6 @@ change the control tasks and agents cause."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,8 +22,6 @@ from aima_web.fleet.models import Agent, LocalGPU
 from aima_web.jobs import storage
 from aima_web.jobs.models import AnalysisResult, Job, MediaAsset
 from aima_web.jobs.states import JobState
-
-log = logging.getLogger(__name__)
 
 
 class SubmissionError(ValueError):
