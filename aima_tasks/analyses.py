@@ -54,7 +54,8 @@ ANALYSES: dict[str, AnalysisSpec] = {
         AnalysisSpec(
             "loudness",
             frozenset({MediaType.AUDIO, MediaType.VIDEO}),
-            "Integrated loudness (ITU-R BS.1770, LUFS), sample peak and a per-second loudness curve.",
+            "Integrated loudness (ITU-R BS.1770, LUFS), sample peak and a per-second "
+            "loudness curve.",
             needs_audio_track=True,
         ),
         AnalysisSpec(
