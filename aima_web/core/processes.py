@@ -1,5 +1,5 @@
-"""Starting and stopping AIMA's processes side by side on one machine: the
-demo uses it, and so do the end-to-end tests."""
+"""Starting and stopping AIMA's processes side by side on one machine, for
+the demo, the end-to-end tests and the benchmarks (through ``stack``)."""
 
 from __future__ import annotations
 
@@ -38,8 +38,7 @@ class Supervisor:
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     processes: list[Process] = field(default_factory=list)
 
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None,
-              drop: tuple[str, ...] = ()) -> Process:
+    def start(self, name: str, argv: list[str], drop: tuple[str, ...] = ()) -> Process:
         """Start ``argv`` logging to ``<log_dir>/<name>.log``; ``drop`` names
         variables the child must not inherit."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -48,7 +47,7 @@ class Supervisor:
         with log_path.open("wb") as log:
             popen = subprocess.Popen(
                 argv, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
-                env={**child_env, "PYTHONUNBUFFERED": "1", **(env or {})},
+                env={**child_env, "PYTHONUNBUFFERED": "1"},
                 # Own process group: stopping it stops the worker's pool children too.
                 start_new_session=True)
         process = Process(name=name, popen=popen, log_path=log_path)
