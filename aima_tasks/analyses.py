@@ -30,7 +30,14 @@ class AnalysisSpec:
     name: str
     media_types: frozenset[MediaType]
     description: str
+    # Seconds per work unit (media second, or image) on the reference GPU
+    # (placement.performance); a planning figure until benchmarks and finished
+    # jobs say better.
+    reference_s_per_unit: float
     needs_audio_track: bool = False
+    # Beyond the media type's own need (MEDIA_VRAM_GB, MIN_CUDA).
+    min_vram_gb: float = 0.0
+    min_cuda: str = MIN_CUDA
 
 
 ANALYSES: dict[str, AnalysisSpec] = {
@@ -40,28 +47,33 @@ ANALYSES: dict[str, AnalysisSpec] = {
             "shots",
             frozenset({MediaType.VIDEO}),
             "Shot boundaries (hard cuts) and one keyframe per shot.",
+            reference_s_per_unit=0.02,
         ),
         AnalysisSpec(
             "phash",
             frozenset({MediaType.IMAGE}),
             "Perceptual hashes (DCT pHash and dHash) for near-duplicate search.",
+            reference_s_per_unit=0.05,
         ),
         AnalysisSpec(
             "colours",
             frozenset({MediaType.IMAGE}),
             "Dominant colours with their share of the picture.",
+            reference_s_per_unit=0.2,
         ),
         AnalysisSpec(
             "loudness",
             frozenset({MediaType.AUDIO, MediaType.VIDEO}),
             "Integrated loudness (ITU-R BS.1770, LUFS), sample peak and a per-second "
             "loudness curve.",
+            reference_s_per_unit=0.004,
             needs_audio_track=True,
         ),
         AnalysisSpec(
             "silence",
             frozenset({MediaType.AUDIO, MediaType.VIDEO}),
             "Silent segments (below -40 dBFS for at least 0.3 s) and the speech/sound share.",
+            reference_s_per_unit=0.003,
             needs_audio_track=True,
         ),
     )

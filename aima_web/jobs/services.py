@@ -10,11 +10,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from aima_tasks import analyses, pipeline
+from aima_tasks import analyses, pipeline, schedule
 from aima_tasks.analyses import MediaType
-from aima_tasks.placement import Decision, JobSpec, LocalGpuState, decide
+from aima_tasks.classification import Confidentiality, GpuStatus, Urgency
+from aima_tasks.placement import EMPTY, Decision, FleetState, JobSpec, LocalGpu, Policy, decide
 from aima_tasks.probe import NotMedia, ProbeResult, sniff
 from aima_tasks.work import AnalysisOutcome, AnalysisWork
 from aima_web.audit import trail
@@ -119,14 +121,14 @@ def record_probe(asset: MediaAsset, result: ProbeResult, probed_at: datetime) ->
     asset.save(update_fields=["metadata", "media_type", "probed_at"])
 
 
-def fleet_state() -> list[LocalGpuState]:
-    usable = {LocalGPU.Status.AVAILABLE, LocalGPU.Status.BUSY}
-    return [
-        LocalGpuState(gpu_id=gpu.id, model=gpu.model, vram_gb=gpu.vram_gb,
-                      cuda_version=gpu.cuda_version, host=gpu.host,
-                      usable=gpu.status in usable, simulated=gpu.simulated)
-        for gpu in LocalGPU.objects.all()
-    ]
+def fleet_state() -> FleetState:
+    gpus = tuple(
+        LocalGpu(gpu_id=gpu.id, model=gpu.model, vram_gb=gpu.vram_gb,
+                 cuda_version=gpu.cuda_version, host=gpu.host, status=GpuStatus(gpu.status),
+                 access_groups=frozenset(gpu.access_restrictions),
+                 schedule=schedule.parse(gpu.availability_schedule), simulated=gpu.simulated)
+        for gpu in LocalGPU.objects.all())
+    return FleetState(gpus=gpus, now=timezone.localtime())
 
 
 def choose_analyses(job: Job) -> list[str]:
@@ -148,9 +150,10 @@ def place(job: Job) -> tuple[Decision, AnalysisWork | None]:
     chosen = choose_analyses(job)
     asset = job.media
     spec = JobSpec(media_type=MediaType(asset.media_type), size_bytes=asset.size_bytes,
-                   confidentiality=job.confidentiality, urgency=job.urgency,
-                   analyses=tuple(chosen), duration_s=asset.metadata.get("duration_s"))
-    decision = decide(spec, fleet_state())
+                   confidentiality=Confidentiality(job.confidentiality),
+                   urgency=Urgency(job.urgency), analyses=tuple(chosen),
+                   duration_s=asset.metadata.get("duration_s"))
+    decision = decide(spec, fleet_state(), EMPTY, Policy())
     Job.objects.filter(pk=job.pk).update(placement=decision.to_dict(), analyses=chosen)
     trail.record(trail.SYSTEM, "job.placed" if decision.placed else "job.unplaceable",
                  job.subject, **decision.to_dict())

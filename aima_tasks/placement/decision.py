@@ -1,0 +1,137 @@
+"""What the placement engine answers: the choice, why, and what lost."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+
+
+class Code(StrEnum):
+    """Reason codes: why a job went where it went, or why an option lost."""
+
+    # Why the choice won.
+    CONFIDENTIAL_LOCAL_ONLY = "confidential_local_only"
+    NO_LOCAL_FIT = "no_local_fit"
+    NO_CLOUD_FIT = "no_cloud_fit"
+    URGENT_LOCAL_WAIT = "urgent_local_wait"
+    LARGE_MEDIA_LOCAL = "large_media_local"
+    LOCAL_WITHIN_TOLERANCE = "local_within_tolerance"
+    CLOUD_CHEAPER = "cloud_cheaper"
+    PUBLIC_CLOUD_PREFERRED = "public_cloud_preferred"
+    LOCAL_CHEAPER = "local_cheaper"
+    CHEAPEST = "cheapest"
+    LOCAL_FIRST = "local_first"
+    PROVIDER_PRIORITY = "provider_priority"
+    SPOT = "spot"
+    SPOT_NOT_FOR_URGENCY = "spot_not_for_urgency"
+    UNKNOWN_GPU_MODEL = "unknown_gpu_model"
+    # Why nothing was chosen.
+    TOO_LARGE = "too_large"
+    CONFIDENTIAL_NO_LOCAL = "confidential_no_local"
+    NO_FIT = "no_fit"
+    # Why an option was excluded or lost.
+    VRAM_TOO_SMALL = "vram_too_small"
+    CUDA_TOO_OLD = "cuda_too_old"
+    GPU_UNAVAILABLE = "gpu_unavailable"
+    ACCESS_DENIED = "access_denied"
+    LOCAL_WAIT_TOO_LONG = "local_wait_too_long"
+    PROVIDER_DISABLED = "provider_disabled"
+    REGION = "region"
+    STALE_PRICE = "stale_price"
+    LOW_RELIABILITY = "low_reliability"
+    OVER_HOURLY_CAP = "over_hourly_cap"
+    OVER_JOB_COST_CAP = "over_job_cost_cap"
+    OVER_MONTHLY_BUDGET = "over_monthly_budget"
+    MORE_EXPENSIVE = "more_expensive"
+    FINISHES_LATER = "finishes_later"
+    LOWER_PROVIDER_RANK = "lower_provider_rank"
+    NOT_LOCAL = "not_local"
+    LOST_TO_RULE = "lost_to_rule"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One way to run the job, with its estimates."""
+
+    scope: str
+    provider: str
+    gpu_model: str
+    spot: bool
+    price_per_hour: float
+    # Seconds from now until the job starts: queue and schedule locally,
+    # boot and upload in the cloud.
+    wait_s: float
+    runtime_s: float
+    # Expected cost, spot interruption risk included.
+    cost: float
+    runtime_source: str
+    gpu_id: int | None = None
+    host: str = ""
+    offer_id: str = ""
+    instance_type: str = ""
+    region: str = ""
+    vram_gb: float = 0.0
+    upload_s: float = 0.0
+    interruption_risk: float = 0.0
+
+    @property
+    def duration_s(self) -> float:
+        return self.wait_s + self.runtime_s
+
+    @property
+    def label(self) -> str:
+        if self.scope == "local":
+            return f"local GPU #{self.gpu_id} ({self.gpu_model} @ {self.host})"
+        mode = "spot" if self.spot else "on-demand"
+        return f"{self.provider} {self.instance_type} {mode} in {self.region or 'any region'}"
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "duration_s": self.duration_s, "label": self.label}
+
+
+@dataclass(frozen=True)
+class Alternative:
+    option: Option
+    lost: Code
+    why: str
+
+    def to_dict(self) -> dict:
+        return {**self.option.to_dict(), "lost": self.lost.value, "why": self.why}
+
+
+@dataclass(frozen=True)
+class Decision:
+    placed: bool
+    code: Code
+    reason: str
+    strategy: str
+    vram_need_gb: float
+    min_cuda: str
+    gpu_class: int | None = None
+    scope: str | None = None
+    queue: str | None = None
+    choice: Option | None = None
+    reasons: tuple[Code, ...] = ()
+    alternatives: tuple[Alternative, ...] = ()
+    # How many options each rule excluded, by reason code.
+    excluded: dict[str, int] = field(default_factory=dict)
+    # When nothing fits: what a person could do about it.
+    suggestions: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {
+            "placed": self.placed,
+            "code": self.code.value,
+            "reason": self.reason,
+            "strategy": self.strategy,
+            "vram_need_gb": self.vram_need_gb,
+            "min_cuda": self.min_cuda,
+            "gpu_class": self.gpu_class,
+            "scope": self.scope,
+            "queue": self.queue,
+            "choice": self.choice.to_dict() if self.choice else None,
+            "reasons": [code.value for code in self.reasons],
+            "alternatives": [alt.to_dict() for alt in self.alternatives],
+            "excluded": dict(self.excluded),
+            "suggestions": list(self.suggestions),
+        }
