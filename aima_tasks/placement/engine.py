@@ -152,7 +152,7 @@ def _local_options(spec: JobSpec, fleet: FleetState, policy: Policy, min_vram: f
 def _cloud_options(spec: JobSpec, fleet: FleetState, book: OfferBook, policy: Policy,
                    min_vram: float, min_cuda: str, excluded: Counter[str],
                    notes: list[str]) -> list[Option]:
-    """The best on-demand and the best spot option of each provider."""
+    """Each provider's best on-demand and spot option, and the next cheapest overall."""
     if not len(book):
         return []
     enabled = policy.enabled_providers
@@ -194,10 +194,15 @@ def _cloud_options(spec: JobSpec, fleet: FleetState, book: OfferBook, policy: Po
         notes.append(Code.SPOT_NOT_FOR_URGENCY)
     rate = np.where(np.isnan(book.interruption_per_hour), policy.spot_interruption_per_hour,
                     book.interruption_per_hour)
-    # An interruption costs a new boot and upload and, on average, half the work.
-    risk = 1.0 - np.exp(-rate * billed / 3600)
-    spot_runtime = runtime + risk * (setup + runtime / 2)
-    spot_cost = book.spot_price * (setup + spot_runtime) / 3600
+    # An interrupted job starts over (boot, upload and all its work): with
+    # interruptions as a Poisson process of rate r, an attempt of h hours is
+    # expected to take (e^(r*h) - 1) / r hours until one runs through.
+    hours = billed / 3600
+    safe_rate = np.maximum(rate, 1e-12)
+    expected_hours = np.where(rate > 0, np.expm1(safe_rate * hours) / safe_rate, hours)
+    risk = -np.expm1(-rate * hours)
+    spot_runtime = expected_hours * 3600 - setup
+    spot_cost = book.spot_price * expected_hours
 
     modes = [(False, eligible.copy(), book.price, on_demand_cost, runtime)]
     if spot_allowed:
@@ -224,25 +229,37 @@ def _cloud_options(spec: JobSpec, fleet: FleetState, book: OfferBook, policy: Po
     for code, failed in first_failure.items():
         _count(excluded, code, failed & ~survivors)
 
-    options: list[Option] = []
-    for provider, (start, end) in zip(book.providers, book.provider_slices, strict=True):
-        for spot, mask, price, cost, run in modes:
-            window = np.where(mask[start:end], cost[start:end], np.inf)
-            if not np.isfinite(window).any():
-                continue
-            cheapest = float(window.min())
-            # Equal costs: the sooner finish, then the book's order.
-            tied = np.flatnonzero(window == cheapest) + start
-            best = int(tied[np.argmin(setup[tied] + run[tied])])
-            offer = book.offers[best]
-            options.append(Option(
-                scope=routing.Scope.CLOUD.value, provider=provider, gpu_model=offer.gpu_model,
-                spot=spot, price_per_hour=float(price[best]), wait_s=float(setup[best]),
-                runtime_s=float(run[best]), cost=float(cost[best]),
-                runtime_source=source_by_model[int(book.model_idx[best])],
-                offer_id=offer.key, instance_type=offer.instance_type, region=offer.region,
-                vram_gb=offer.vram_gb, upload_s=float(upload[best]),
-                interruption_risk=float(risk[best]) if spot else 0.0))
+    picks: dict[tuple[bool, int], None] = {}
+    runners_up = policy.alternatives + 1
+    for spot, mask, _price, cost, run in modes:
+        masked = np.where(mask, cost, np.inf)
+        for start, end in book.provider_slices:
+            window = masked[start:end]
+            cheapest = window.min()
+            if np.isfinite(cheapest):
+                # Equal costs: the sooner finish, then the book's order.
+                tied = np.flatnonzero(window == cheapest) + start
+                picks[(spot, int(tied[np.argmin(setup[tied] + run[tied])]))] = None
+        # The next cheapest anywhere, to show what else was close.
+        top = (np.argpartition(masked, runners_up)[:runners_up]
+               if len(masked) > runners_up else np.arange(len(masked)))
+        for index in top:
+            if np.isfinite(masked[index]):
+                picks[(spot, int(index))] = None
+
+    by_mode = {spot: (price, cost, run) for spot, _mask, price, cost, run in modes}
+    options = []
+    for spot, index in picks:
+        price, cost, run = by_mode[spot]
+        offer = book.offers[index]
+        options.append(Option(
+            scope=routing.Scope.CLOUD.value, provider=offer.provider, gpu_model=offer.gpu_model,
+            spot=spot, price_per_hour=float(price[index]), wait_s=float(setup[index]),
+            runtime_s=float(run[index]), cost=float(cost[index]),
+            runtime_source=source_by_model[int(book.model_idx[index])],
+            offer_id=offer.key, instance_type=offer.instance_type, region=offer.region,
+            vram_gb=offer.vram_gb, upload_s=float(upload[index]),
+            interruption_risk=float(risk[index]) if spot else 0.0))
     return options
 
 
