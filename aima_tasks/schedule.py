@@ -12,11 +12,13 @@ zone: callers pass ``now`` in that zone.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from bisect import bisect_right
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-WEEK_MIN = 7 * 24 * 60
+DAY_S = 24 * 3600
+WEEK_S = 7 * DAY_S
 ALWAYS_TEXT = "24/7"
 
 _WINDOW = re.compile(
@@ -29,51 +31,55 @@ class ScheduleError(ValueError):
 
 @dataclass(frozen=True)
 class Schedule:
-    """Open intervals in minutes of the week (Monday 00:00 = 0), sorted, merged."""
+    """Open intervals in seconds of the week (Monday 00:00 = 0): sorted,
+    merged, within one week (a window past Sunday midnight is split)."""
 
     intervals: tuple[tuple[int, int], ...]
     text: str = ALWAYS_TEXT
+    always: bool = field(init=False, repr=False, compare=False)
+    # Open seconds of the week before each interval starts, and in all.
+    _before: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _ends: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
-    @property
-    def always(self) -> bool:
-        return self.intervals == ((0, WEEK_MIN),)
+    def __post_init__(self) -> None:
+        # Asked for every GPU in every placement: worked out once.
+        object.__setattr__(self, "always", self.intervals == ((0, WEEK_S),))
+        before = [0]
+        for start, end in self.intervals:
+            before.append(before[-1] + end - start)
+        object.__setattr__(self, "_before", tuple(before))
+        object.__setattr__(self, "_ends", tuple(end for _, end in self.intervals))
 
     def is_open(self, at: datetime) -> bool:
-        minute = _minute_of_week(at)
-        return any(start <= minute < end for start, end in self._unrolled())
+        offset = second_of_week(at)
+        i = bisect_right(self._ends, offset)
+        return i < len(self.intervals) and self.intervals[i][0] <= offset
 
     def wait_s(self, at: datetime, work_s: float = 0.0) -> float:
         """Seconds from ``at`` until the GPU is open after ``work_s`` seconds of
-        open time have been spent on work already queued ahead."""
+        open time have gone to work already queued ahead of the job."""
+        return self.wait_from(second_of_week(at), work_s)
+
+    def wait_from(self, offset: float, work_s: float = 0.0) -> float:
+        """``wait_s`` for a moment given as seconds since Monday 00:00."""
         if self.always:
             return work_s
-        if not self.intervals:
+        weekly = self._before[-1]
+        if not weekly:
             return float("inf")
-        offset_s = _minute_of_week(at) * 60 + at.second + at.microsecond / 1e6
-        remaining = work_s
-        # Week -1 holds the tail of a window that started last Sunday.
-        week = -1
-        while True:
-            for start_min, end_min in self.intervals:
-                start = start_min * 60 + week * WEEK_MIN * 60
-                end = end_min * 60 + week * WEEK_MIN * 60
-                if end <= offset_s:
-                    continue
-                begin = max(start, offset_s)
-                # Queued work is consumed only in open time; the job starts in
-                # the first open moment after it is done.
-                if remaining < end - begin:
-                    return begin + remaining - offset_s
-                remaining -= end - begin
-            week += 1
-
-    def _unrolled(self) -> tuple[tuple[int, int], ...]:
-        # Windows that run past Sunday midnight continue on Monday.
-        return self.intervals + tuple((s - WEEK_MIN, e - WEEK_MIN) for s, e in self.intervals
-                                      if e > WEEK_MIN)
+        # Open time from the start of the week to ``at``, plus the queued work:
+        # the job starts when that much open time has passed.
+        i = bisect_right(self._ends, offset)
+        consumed = self._before[i]
+        if i < len(self.intervals) and self.intervals[i][0] < offset:
+            consumed += offset - self.intervals[i][0]
+        weeks, rest = divmod(consumed + work_s, weekly)
+        j = bisect_right(self._before, rest) - 1
+        start = weeks * WEEK_S + self.intervals[j][0] + (rest - self._before[j])
+        return max(start - offset, 0.0)
 
 
-ALWAYS = Schedule(((0, WEEK_MIN),))
+ALWAYS = Schedule(((0, WEEK_S),))
 
 
 def parse(text: str) -> Schedule:
@@ -88,10 +94,14 @@ def parse(text: str) -> Schedule:
                 f"{part!r} is not a time window; write e.g. 'Mon-Fri 18:00-08:00' "
                 "(windows separated by ';', or 24/7)")
         start, end = _clock(match["start"], part), _clock(match["end"], part)
-        length = end - start if end > start else end + 24 * 60 - start
+        length = end - start if end > start else end + DAY_S - start
         for day in _days(match["days"], part):
-            begin = day * 24 * 60 + start
-            intervals.append((begin, begin + length))
+            begin = day * DAY_S + start
+            if begin + length > WEEK_S:
+                intervals.append((0, begin + length - WEEK_S))
+                intervals.append((begin, WEEK_S))
+            else:
+                intervals.append((begin, begin + length))
     return Schedule(_merge(intervals), text=cleaned)
 
 
@@ -99,7 +109,7 @@ def _clock(value: str, part: str) -> int:
     hours, minutes = (int(x) for x in value.split(":"))
     if hours > 24 or minutes > 59 or (hours == 24 and minutes):
         raise ScheduleError(f"{value!r} in {part!r} is not a time of day (00:00 to 24:00)")
-    return hours * 60 + minutes
+    return hours * 3600 + minutes * 60
 
 
 def _days(spec: str, part: str) -> list[int]:
@@ -126,13 +136,12 @@ def _merge(intervals: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
-    if len(merged) == 1 and merged[0][0] == 0 and merged[0][1] >= WEEK_MIN:
-        return ALWAYS.intervals
     return tuple((s, e) for s, e in merged)
 
 
-def _minute_of_week(at: datetime) -> int:
-    return at.weekday() * 24 * 60 + at.hour * 60 + at.minute
+def second_of_week(at: datetime) -> float:
+    return (at.weekday() * DAY_S + at.hour * 3600 + at.minute * 60 + at.second
+            + at.microsecond / 1e6)
 
 
 def next_open(schedule: Schedule, at: datetime) -> datetime:

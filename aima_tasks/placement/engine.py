@@ -15,6 +15,8 @@ Order of reasoning (seeds 002 §2 and 003 §1):
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 from collections import Counter
 from collections.abc import Callable
@@ -35,6 +37,7 @@ from aima_tasks.placement.inputs import (
 )
 from aima_tasks.placement.offers import OfferBook, cuda_number
 from aima_tasks.placement.performance import RuntimeSource, runtime_s
+from aima_tasks.schedule import second_of_week
 
 GB = 1e9
 
@@ -105,15 +108,20 @@ def decide(spec: JobSpec, fleet: FleetState, offers: OfferBook, policy: Policy) 
 def _local_options(spec: JobSpec, fleet: FleetState, policy: Policy, min_vram: float,
                    min_cuda: str, excluded: Counter[str],
                    ) -> tuple[list[Option], list[tuple[LocalGpu, Code, float]]]:
-    """Options on local GPUs, and the GPUs that have the VRAM but cannot take
-    the job now (with why, and the wait where that is the reason)."""
-    options: list[Option] = []
+    """The best few options on local GPUs, and the GPUs that have the VRAM but
+    cannot take the job now (with why, and the wait where that is the reason)."""
     blocked: list[tuple[LocalGpu, Code, float]] = []
     cuda_needed = cuda_tuple(min_cuda)
+    week_offset, groups, max_wait = second_of_week(fleet.now), spec.groups, policy.max_local_wait_s
     runtimes: dict[str, tuple[float, RuntimeSource]] = {}
-    for gpu in sorted(fleet.gpus, key=lambda g: g.gpu_id):
+    by_finish = policy.strategy == Strategy.LOCAL_FIRST
+    # Light tuples, ranked as ``_ranking`` ranks options of one provider; only
+    # the few that can matter become Options.
+    ranked: list[tuple[float, float, int, LocalGpu, float, float, RuntimeSource]] = []
+    too_small = 0
+    for gpu in fleet.gpus:
         if gpu.vram_gb < min_vram:
-            excluded[Code.VRAM_TOO_SMALL] += 1
+            too_small += 1
             continue
         code = None
         wait = 0.0
@@ -121,11 +129,13 @@ def _local_options(spec: JobSpec, fleet: FleetState, policy: Policy, min_vram: f
             code = Code.GPU_UNAVAILABLE
         elif cuda_tuple(gpu.cuda_version) < cuda_needed:
             code = Code.CUDA_TOO_OLD
-        elif gpu.access_groups and not gpu.access_groups & spec.groups:
+        elif gpu.access_groups and not gpu.access_groups & groups:
             code = Code.ACCESS_DENIED
         else:
-            wait = gpu.schedule.wait_s(fleet.now, gpu.backlog_s)
-            if wait > policy.max_local_wait_s:
+            schedule = gpu.schedule
+            wait = (gpu.backlog_s if schedule.always
+                    else schedule.wait_from(week_offset, gpu.backlog_s))
+            if wait > max_wait:
                 code = Code.LOCAL_WAIT_TOO_LONG
         if code is not None:
             excluded[code] += 1
@@ -139,15 +149,55 @@ def _local_options(spec: JobSpec, fleet: FleetState, policy: Policy, min_vram: f
                 runtimes[gpu.model] = runtime_s(spec.analyses, spec.work_units, gpu.model,
                                                 fleet.knowledge)
             runtime, source = runtimes[gpu.model]
-        options.append(Option(
-            scope=routing.Scope.LOCAL.value, provider=LOCAL, gpu_model=gpu.model, spot=False,
-            price_per_hour=gpu.cost_per_hour, wait_s=wait, runtime_s=runtime,
-            cost=gpu.cost_per_hour * runtime / 3600, runtime_source=source.value,
-            gpu_id=gpu.gpu_id, host=gpu.host, vram_gb=gpu.vram_gb))
-    return options, blocked
+        cost = gpu.cost_per_hour * runtime / 3600
+        finish = wait + runtime
+        first, second = (finish, cost) if by_finish else (cost, finish)
+        ranked.append((first, second, gpu.gpu_id, gpu, wait, runtime, source))
+    if too_small:
+        excluded[Code.VRAM_TOO_SMALL] += too_small
+    blocked.sort(key=lambda item: item[0].gpu_id)
+    best = heapq.nsmallest(policy.alternatives + 1, ranked, key=lambda item: item[:3])
+    return [Option(
+        scope=routing.Scope.LOCAL.value, provider=LOCAL, gpu_model=gpu.model, spot=False,
+        price_per_hour=gpu.cost_per_hour, wait_s=wait, runtime_s=runtime,
+        cost=gpu.cost_per_hour * runtime / 3600, runtime_source=source.value,
+        gpu_id=gpu.gpu_id, host=gpu.host, vram_gb=gpu.vram_gb)
+        for *_, gpu, wait, runtime, source in best], blocked
 
 
 # ---------------------------------------------------------------- cloud offers
+
+def _static_filter(spec: JobSpec, book: OfferBook, policy: Policy, min_vram: float,
+                   min_cuda: str) -> tuple[np.ndarray, dict[Code, int]]:
+    """Offers that pass every filter that does not change between jobs of the
+    same needs, and how many each filter excluded; remembered per book."""
+    key = (min_vram, min_cuda, (spec.region or "").upper(), policy.enabled_providers,
+           policy.min_reliability)
+    if key in book.memo:
+        return book.memo[key]
+    filters: list[tuple[Code, np.ndarray]] = []
+    if policy.enabled_providers is not None:
+        allowed = np.array([p in policy.enabled_providers for p in book.providers], dtype=bool)
+        filters.append((Code.PROVIDER_DISABLED, allowed[book.provider_idx]))
+    filters.append((Code.VRAM_TOO_SMALL, book.vram_gb >= min_vram))
+    filters.append((Code.CUDA_TOO_OLD, book.cuda >= cuda_number(min_cuda)))
+    if spec.region:
+        prefix = spec.region.upper()
+        region_ok = np.array([r.upper().startswith(prefix) for r in book.regions], dtype=bool)
+        filters.append((Code.REGION, region_ok[book.region_idx]))
+    filters.append((Code.LOW_RELIABILITY, book.reliability >= policy.min_reliability))
+    eligible = np.ones(len(book), dtype=bool)
+    counts: dict[Code, int] = {}
+    for code, passed in filters:
+        failed = int(np.count_nonzero(eligible & ~passed))
+        if failed:
+            counts[code] = failed
+        eligible &= passed
+    if len(book.memo) > 256:
+        book.memo.clear()
+    book.memo[key] = (eligible, counts)
+    return eligible, counts
+
 
 def _cloud_options(spec: JobSpec, fleet: FleetState, book: OfferBook, policy: Policy,
                    min_vram: float, min_cuda: str, excluded: Counter[str],
@@ -155,45 +205,32 @@ def _cloud_options(spec: JobSpec, fleet: FleetState, book: OfferBook, policy: Po
     """Each provider's best on-demand and spot option, and the next cheapest overall."""
     if not len(book):
         return []
-    enabled = policy.enabled_providers
-    filters: list[tuple[Code, np.ndarray]] = []
-    if enabled is not None:
-        allowed = np.array([p in enabled for p in book.providers], dtype=bool)
-        per_offer = np.zeros(len(book), dtype=bool)
-        for (start, end), ok in zip(book.provider_slices, allowed, strict=True):
-            per_offer[start:end] = ok
-        filters.append((Code.PROVIDER_DISABLED, per_offer))
-    filters.append((Code.VRAM_TOO_SMALL, book.vram_gb >= min_vram))
-    filters.append((Code.CUDA_TOO_OLD, book.cuda >= cuda_number(min_cuda)))
-    if spec.region:
-        prefix = spec.region.upper()
-        region_ok = np.array([r.upper().startswith(prefix) for r in book.regions], dtype=bool)
-        filters.append((Code.REGION, region_ok[book.region_idx]))
-    filters.append((Code.STALE_PRICE,
-                    fleet.now.timestamp() - book.priced_at <= policy.max_price_age_s))
-    filters.append((Code.LOW_RELIABILITY, book.reliability >= policy.min_reliability))
-
-    eligible = np.ones(len(book), dtype=bool)
-    for code, passed in filters:
-        _count(excluded, code, eligible & ~passed)
-        eligible &= passed
-    if not eligible.any():
+    static, counts = _static_filter(spec, book, policy, min_vram, min_cuda)
+    excluded.update(counts)
+    fresh = book.priced_at >= fleet.now.timestamp() - policy.max_price_age_s
+    _count(excluded, Code.STALE_PRICE, static & ~fresh)
+    # From here on, only the eligible offers: in book order, so still grouped
+    # by provider and cheapest first within each.
+    index = np.flatnonzero(static & fresh)
+    if not len(index):
         return []
 
     runtime_by_model, source_by_model = _runtimes_by_model(spec, fleet, book)
-    runtime = runtime_by_model[book.model_idx]
-    bandwidth = np.minimum(book.bandwidth_mbps, policy.upload_mbps)
+    runtime = runtime_by_model[book.model_idx[index]]
+    bandwidth = np.minimum(book.bandwidth_mbps[index], policy.upload_mbps)
     upload = spec.size_bytes * 8 / (bandwidth * 1e6)
-    setup = book.boot_s + upload
+    setup = book.boot_s[index] + upload
     billed = setup + runtime
-    on_demand_cost = book.price * billed / 3600
+    price = book.price[index]
+    on_demand_cost = price * billed / 3600
 
+    spot_price = book.spot_price[index]
+    has_spot = ~np.isnan(spot_price)
     spot_allowed = spec.urgency in policy.spot_urgencies
-    has_spot = ~np.isnan(book.spot_price)
-    if not spot_allowed and (eligible & has_spot).any():
+    if not spot_allowed and has_spot.any():
         notes.append(Code.SPOT_NOT_FOR_URGENCY)
-    rate = np.where(np.isnan(book.interruption_per_hour), policy.spot_interruption_per_hour,
-                    book.interruption_per_hour)
+    rate = book.interruption_per_hour[index]
+    rate = np.where(np.isnan(rate), policy.spot_interruption_per_hour, rate)
     # An interrupted job starts over (boot, upload and all its work): with
     # interruptions as a Poisson process of rate r, an attempt of h hours is
     # expected to take (e^(r*h) - 1) / r hours until one runs through.
@@ -202,12 +239,11 @@ def _cloud_options(spec: JobSpec, fleet: FleetState, book: OfferBook, policy: Po
     expected_hours = np.where(rate > 0, np.expm1(safe_rate * hours) / safe_rate, hours)
     risk = -np.expm1(-rate * hours)
     spot_runtime = expected_hours * 3600 - setup
-    spot_cost = book.spot_price * expected_hours
+    spot_cost = spot_price * expected_hours
 
-    modes = [(False, eligible.copy(), book.price, on_demand_cost, runtime)]
+    modes = [(False, np.ones(len(index), dtype=bool), price, on_demand_cost, runtime)]
     if spot_allowed:
-        modes.append((True, eligible & has_spot, book.spot_price, spot_cost, spot_runtime))
-    survivors = np.zeros(len(book), dtype=bool)
+        modes.append((True, has_spot, spot_price, spot_cost, spot_runtime))
     caps: list[tuple[Code, Callable[[np.ndarray, np.ndarray], np.ndarray]]] = []
     if policy.max_hourly_price is not None:
         cap = policy.max_hourly_price
@@ -218,22 +254,28 @@ def _cloud_options(spec: JobSpec, fleet: FleetState, book: OfferBook, policy: Po
     if policy.monthly_budget is not None:
         left = policy.monthly_budget - fleet.month_spend
         caps.append((Code.OVER_MONTHLY_BUDGET, lambda price, cost: cost <= left))
-    first_failure: dict[Code, np.ndarray] = {}
-    for _spot, mask, price, cost, _run in modes:
-        for code, test in caps:
-            passed = test(price, cost)
-            if code not in first_failure:
-                first_failure[code] = mask & ~passed
-            mask &= passed
-        survivors |= mask
-    for code, failed in first_failure.items():
-        _count(excluded, code, failed & ~survivors)
+    if caps:
+        survivors = np.zeros(len(index), dtype=bool)
+        first_failure: dict[Code, np.ndarray] = {}
+        for _spot, mask, mode_price, cost, _run in modes:
+            for code, test in caps:
+                passed = test(mode_price, cost)
+                if code not in first_failure:
+                    first_failure[code] = mask & ~passed
+                mask &= passed
+            survivors |= mask
+        for code, failed in first_failure.items():
+            _count(excluded, code, failed & ~survivors)
 
+    provider_of = book.provider_idx[index]
+    bounds = np.searchsorted(provider_of, np.arange(len(book.providers) + 1))
     picks: dict[tuple[bool, int], None] = {}
     runners_up = policy.alternatives + 1
     for spot, mask, _price, cost, run in modes:
         masked = np.where(mask, cost, np.inf)
-        for start, end in book.provider_slices:
+        for start, end in itertools.pairwise(bounds):
+            if start == end:
+                continue
             window = masked[start:end]
             cheapest = window.min()
             if np.isfinite(cheapest):
@@ -243,23 +285,24 @@ def _cloud_options(spec: JobSpec, fleet: FleetState, book: OfferBook, policy: Po
         # The next cheapest anywhere, to show what else was close.
         top = (np.argpartition(masked, runners_up)[:runners_up]
                if len(masked) > runners_up else np.arange(len(masked)))
-        for index in top:
-            if np.isfinite(masked[index]):
-                picks[(spot, int(index))] = None
+        for position in top:
+            if np.isfinite(masked[position]):
+                picks[(spot, int(position))] = None
 
-    by_mode = {spot: (price, cost, run) for spot, _mask, price, cost, run in modes}
+    by_mode = {spot: (mode_price, cost, run) for spot, _mask, mode_price, cost, run in modes}
     options = []
-    for spot, index in picks:
-        price, cost, run = by_mode[spot]
-        offer = book.offers[index]
+    for spot, position in picks:
+        mode_price, cost, run = by_mode[spot]
+        offer = book.offers[int(index[position])]
         options.append(Option(
             scope=routing.Scope.CLOUD.value, provider=offer.provider, gpu_model=offer.gpu_model,
-            spot=spot, price_per_hour=float(price[index]), wait_s=float(setup[index]),
-            runtime_s=float(run[index]), cost=float(cost[index]),
-            runtime_source=source_by_model[int(book.model_idx[index])],
+            spot=spot, price_per_hour=float(mode_price[position]),
+            wait_s=float(setup[position]), runtime_s=float(run[position]),
+            cost=float(cost[position]),
+            runtime_source=source_by_model[int(book.model_idx[index[position]])],
             offer_id=offer.key, instance_type=offer.instance_type, region=offer.region,
-            vram_gb=offer.vram_gb, upload_s=float(upload[index]),
-            interruption_risk=float(risk[index]) if spot else 0.0))
+            vram_gb=offer.vram_gb, upload_s=float(upload[position]),
+            interruption_risk=float(risk[position]) if spot else 0.0))
     return options
 
 

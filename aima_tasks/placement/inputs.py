@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 
 from aima_tasks.analyses import ANALYSES, MEDIA_VRAM_GB, MIN_CUDA, MediaType
 from aima_tasks.classification import Confidentiality, GpuStatus, Urgency
@@ -27,6 +28,7 @@ class Strategy(StrEnum):
     PROVIDER_PRIORITY = "provider_priority"
 
 
+@lru_cache(maxsize=256)
 def cuda_tuple(version: str) -> tuple[int, int]:
     major, _, minor = version.partition(".")
     return int(major), int(minor or 0)

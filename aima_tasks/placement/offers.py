@@ -5,7 +5,7 @@ operations rather than a Python loop."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -20,10 +20,10 @@ def cuda_number(version: str) -> int:
 @dataclass(frozen=True, eq=False)
 class OfferBook:
     # Sorted by provider, then price, then key: the order ties are broken in,
-    # and each provider's offers are one contiguous slice.
+    # and each provider's offers are one contiguous run.
     offers: tuple[Offer, ...]
     providers: tuple[str, ...]
-    provider_slices: tuple[tuple[int, int], ...]
+    provider_idx: np.ndarray
     models: tuple[str, ...]
     model_idx: np.ndarray
     regions: tuple[str, ...]
@@ -37,6 +37,8 @@ class OfferBook:
     boot_s: np.ndarray
     priced_at: np.ndarray  # POSIX seconds
     interruption_per_hour: np.ndarray  # NaN: the policy's default
+    # Filter results by job needs and policy, computed once per book (engine).
+    memo: dict = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.offers)
@@ -45,14 +47,7 @@ class OfferBook:
     def build(cls, offers: Iterable[Offer]) -> OfferBook:
         ordered = tuple(sorted(offers, key=lambda o: (o.provider, o.price_per_hour, o.key)))
         providers = tuple(dict.fromkeys(o.provider for o in ordered))
-        slices = []
-        start = 0
-        for provider in providers:
-            end = start
-            while end < len(ordered) and ordered[end].provider == provider:
-                end += 1
-            slices.append((start, end))
-            start = end
+        provider_pos = {p: i for i, p in enumerate(providers)}
         models = tuple(sorted({o.gpu_model for o in ordered}))
         regions = tuple(sorted({o.region for o in ordered}))
         model_pos = {m: i for i, m in enumerate(models)}
@@ -63,7 +58,8 @@ class OfferBook:
 
         nan = float("nan")
         return cls(
-            offers=ordered, providers=providers, provider_slices=tuple(slices),
+            offers=ordered, providers=providers,
+            provider_idx=column((provider_pos[o.provider] for o in ordered), np.intp),
             models=models, model_idx=column((model_pos[o.gpu_model] for o in ordered), np.intp),
             regions=regions,
             region_idx=column((region_pos[o.region] for o in ordered), np.intp),
