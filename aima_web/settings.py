@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "aima_web.audit",
     "aima_web.fleet",
     "aima_web.jobs",
+    "aima_web.placement",
 ]
 
 MIDDLEWARE = [

@@ -5,6 +5,7 @@ from django.http import HttpRequest
 from aima_web.audit import trail
 from aima_web.fleet.credentials import digest, new_secret
 from aima_web.fleet.models import Agent, EnrollmentToken, LocalGPU
+from aima_web.placement.models import PlacementPolicy
 
 
 @admin.register(LocalGPU)
@@ -15,11 +16,24 @@ class LocalGPUAdmin(admin.ModelAdmin):
                     "simulated", "agent", "registered_at")
     list_filter = ("status", "simulated", "location")
     search_fields = ("model", "host", "uuid", "location")
-    readonly_fields = ("uuid", "simulated", "agent", "registered_at", "retired_at")
-    fields = ("model", "vram_gb", "cuda_version", "host", "location", "availability_schedule",
-              "access_restrictions", "status", "uuid", "simulated", "agent", "registered_at",
-              "retired_at")
+    readonly_fields = ("uuid", "simulated", "agent", "registered_at", "retired_at",
+                       "cost_per_hour")
+    fieldsets = (
+        (None, {"fields": ("model", "vram_gb", "cuda_version", "host", "location",
+                           "availability_schedule", "access_restrictions", "status")}),
+        ("Cost and speed", {"fields": ("power_watts", "purchase_price", "lifetime_hours",
+                                       "cost_per_hour", "performance_profile")}),
+        ("Reported by the agent", {"fields": ("uuid", "simulated", "agent", "registered_at",
+                                              "retired_at")}),
+    )
     actions = ["retire"]
+
+    @admin.display(description="cost per hour")
+    def cost_per_hour(self, gpu: LocalGPU) -> str:
+        policy = PlacementPolicy.current()
+        return (f"{gpu.cost_per_hour_at(float(policy.energy_price_per_kwh)):.4f} "
+                f"{policy.currency} (energy at {policy.energy_price_per_kwh} per kWh from the "
+                f"placement policy, plus depreciation)")
 
     def save_model(self, request: HttpRequest, obj: LocalGPU, form, change: bool) -> None:
         super().save_model(request, obj, form, change)

@@ -3,8 +3,11 @@ that serve them, and the enrollment tokens agents join with."""
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
+from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -12,14 +15,44 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
+from aima_tasks import schedule
+from aima_tasks.analyses import ANALYSES
+from aima_tasks.classification import GpuStatus
+from aima_tasks.placement import local_cost_per_hour
 from aima_tasks.routing import Scope
+from aima_web.core.choices import choices
+from aima_web.placement.models import PlacementPolicy
 
 CUDA_VERSION_RE = re.compile(r"^\d{1,2}\.\d{1,2}$")
+# Three years around the clock: a common write-off period for GPUs.
+DEFAULT_LIFETIME_HOURS = 3 * 365 * 24
 
 
 def validate_cuda_version(value: str) -> None:
     if not CUDA_VERSION_RE.match(value):
         raise ValidationError(f"{value!r} is not a CUDA version; write it like 12.4")
+
+
+def validate_schedule(value: str) -> None:
+    try:
+        schedule.parse(value)
+    except schedule.ScheduleError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+def validate_performance_profile(value: Any) -> None:
+    example = 'write an object of analysis name to seconds per work unit, e.g. {"shots": 0.02}'
+    if not isinstance(value, dict):
+        raise ValidationError(example)
+    unknown = sorted(name for name in value if name not in ANALYSES)
+    if unknown:
+        raise ValidationError(f"unknown analysis {', '.join(unknown)}; "
+                              f"choose from {', '.join(sorted(ANALYSES))}")
+    bad = sorted(name for name, seconds in value.items()
+                 if isinstance(seconds, bool) or not isinstance(seconds, int | float)
+                 or not math.isfinite(seconds) or seconds < 0)
+    if bad:
+        raise ValidationError(f"{', '.join(bad)}: not a number of seconds (0 or more); {example}")
 
 
 class EnrollmentToken(models.Model):
@@ -69,13 +102,6 @@ class Agent(models.Model):
 class LocalGPU(models.Model):
     """An on-premises GPU: the only place confidential media may be analysed."""
 
-    class Status(models.TextChoices):
-        AVAILABLE = "available"
-        BUSY = "busy"
-        OFFLINE = "offline"
-        MAINTENANCE = "maintenance"
-        RETIRED = "retired"
-
     model = models.CharField(max_length=100, help_text="e.g. NVIDIA GeForce RTX 4090")
     uuid = models.CharField(max_length=80, unique=True, null=True, blank=True,
                             help_text="NVML UUID; filled in by the agent that serves this GPU.")
@@ -85,12 +111,31 @@ class LocalGPU(models.Model):
     host = models.CharField(max_length=150)
     location = models.CharField(max_length=150, blank=True)
     availability_schedule = models.CharField(
-        max_length=200, default="24/7",
-        help_text="When the GPU may take work, e.g. 24/7 or Mon-Fri 18:00-08:00.")
+        max_length=200, default=schedule.ALWAYS_TEXT, validators=[validate_schedule],
+        help_text="When the GPU may take work, e.g. 24/7 or Mon-Fri 18:00-08:00; days Mon..Sun "
+                  "or daily, windows separated by ';', in the control plane's time zone.")
     access_restrictions = models.JSONField(
         default=list, blank=True,
         help_text='Groups allowed to use this GPU, e.g. ["forensics"]; empty means everyone.')
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.AVAILABLE)
+    status = models.CharField(max_length=12, choices=choices(GpuStatus),
+                              default=GpuStatus.AVAILABLE.value)
+    power_watts = models.FloatField(
+        default=0, validators=[MinValueValidator(0)], verbose_name="power (W)",
+        help_text="Typical draw under load, for the energy cost of an hour's work; "
+                  "0: energy is not counted.")
+    purchase_price = models.DecimalField(
+        max_digits=12, decimal_places=2, default=Decimal("0"), validators=[MinValueValidator(0)],
+        help_text="What the GPU cost, in the placement policy's currency; written off over its "
+                  "lifetime.")
+    lifetime_hours = models.FloatField(
+        default=DEFAULT_LIFETIME_HOURS, validators=[MinValueValidator(0)],
+        help_text="Hours of work the purchase price is written off over "
+                  f"(three years around the clock: {DEFAULT_LIFETIME_HOURS}).")
+    performance_profile = models.JSONField(
+        default=dict, blank=True, validators=[validate_performance_profile],
+        help_text='Seconds per work unit (media second, or image) by analysis, e.g. '
+                  '{"shots": 0.02}; agents fill it in from benchmarks, empty: estimated '
+                  "from the GPU model.")
     simulated = models.BooleanField(
         default=False, help_text="No real GPU behind it: an agent run with --simulate-gpu.")
     agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL,
@@ -111,8 +156,20 @@ class LocalGPU(models.Model):
         if not isinstance(restrictions, list) or not all(isinstance(g, str) for g in restrictions):
             raise ValidationError(
                 {"access_restrictions": 'a list of group names, e.g. ["forensics"]'})
+        if self.purchase_price and not self.lifetime_hours:
+            raise ValidationError(
+                {"lifetime_hours": "set the hours of work to write the purchase price off over"})
+
+    def cost_per_hour_at(self, price_per_kwh: float) -> float:
+        return local_cost_per_hour(self.power_watts, price_per_kwh, float(self.purchase_price),
+                                   self.lifetime_hours)
+
+    @property
+    def cost_per_hour(self) -> float:
+        """Energy at the placement policy's price plus depreciation."""
+        return self.cost_per_hour_at(float(PlacementPolicy.current().energy_price_per_kwh))
 
     def retire(self) -> None:
-        self.status = self.Status.RETIRED
+        self.status = GpuStatus.RETIRED
         self.retired_at = timezone.now()
         self.save(update_fields=["status", "retired_at"])

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from aima_tasks.classification import GpuStatus
 from aima_tasks.routing import Scope, queues_served
 from aima_web.audit import trail
 from aima_web.fleet.credentials import digest, new_secret
@@ -57,8 +58,8 @@ def register(token: EnrollmentToken, name: str, scope: Scope, version: str,
             gpu.location = gpu.location or location
             gpu.simulated = reported.simulated
             gpu.agent = agent
-            if gpu.status == LocalGPU.Status.OFFLINE:
-                gpu.status = LocalGPU.Status.AVAILABLE
+            if gpu.status == GpuStatus.OFFLINE:
+                gpu.status = GpuStatus.AVAILABLE
             gpu.full_clean()
             gpu.save()
     trail.record(trail.agent_actor(agent.id), "agent.registered", f"agent:{agent.id}",

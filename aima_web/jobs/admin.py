@@ -1,6 +1,9 @@
 from django.contrib import admin
+from django.utils.safestring import SafeString
 
 from aima_web.jobs.models import AnalysisResult, Job, MediaAsset
+from aima_web.placement.html import decision_html
+from aima_web.placement.models import PlacementPolicy
 
 
 class AnalysisResultInline(admin.TabularInline):
@@ -18,7 +21,12 @@ class JobAdmin(admin.ModelAdmin):
     list_filter = ("state", "confidentiality", "urgency", "media__media_type")
     search_fields = ("id", "media__sha256", "media_name", "owner__username")
     list_select_related = ("owner", "media", "gpu")
-    readonly_fields = [f.name for f in Job._meta.fields]
+    readonly_fields = [*(f.name for f in Job._meta.fields), "placement_decision"]
+    fieldsets = (
+        (None, {"fields": [f.name for f in Job._meta.fields if f.name != "placement"]}),
+        ("Placement", {"fields": ["placement_decision"]}),
+        ("Placement record (JSON)", {"fields": ["placement"], "classes": ["collapse"]}),
+    )
     inlines = [AnalysisResultInline]
 
     @admin.display(ordering="media__media_type")
@@ -29,6 +37,10 @@ class JobAdmin(admin.ModelAdmin):
     def placed_on(self, job: Job) -> str:
         placement = job.placement or {}
         return placement.get("queue") or ("not placed" if placement else "—")
+
+    @admin.display(description="decision")
+    def placement_decision(self, job: Job) -> SafeString:
+        return decision_html(job.placement, PlacementPolicy.current().currency)
 
     def has_add_permission(self, request) -> bool:
         return False  # jobs come in through the API, with their media

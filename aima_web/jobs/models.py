@@ -7,10 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
 from aima_tasks.analyses import MediaType
+from aima_tasks.classification import Confidentiality, Urgency
+from aima_web.core.choices import choices
 from aima_web.jobs.states import SOURCES, STAMP_FIELD, JobState
 
 
@@ -37,16 +40,9 @@ def content_path(sha256: str) -> Path:
     return Path(settings.AIMA_MEDIA_ROOT) / sha256[:2] / sha256
 
 
-class Confidentiality(models.TextChoices):
-    PUBLIC = "public"
-    INTERNAL = "internal"
-    CONFIDENTIAL = "confidential"
-
-
-class Urgency(models.TextChoices):
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
+validate_region = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9-]*$",
+    "write a region or its prefix, e.g. EU, EU-NL or us-east-1 (letters, digits, hyphens)")
 
 
 class JobQuerySet(models.QuerySet):
@@ -70,8 +66,14 @@ class Job(models.Model):
     media = models.ForeignKey(MediaAsset, on_delete=models.PROTECT, related_name="jobs")
     media_name = models.CharField(max_length=255, blank=True,
                                   help_text="The name given at upload; never trusted for type.")
-    confidentiality = models.CharField(max_length=12, choices=Confidentiality.choices)
-    urgency = models.CharField(max_length=8, choices=Urgency.choices, default=Urgency.NORMAL)
+    confidentiality = models.CharField(max_length=12, choices=choices(Confidentiality))
+    urgency = models.CharField(max_length=8, choices=choices(Urgency),
+                               default=Urgency.NORMAL.value)
+    region = models.CharField(
+        max_length=32, blank=True, validators=[validate_region],
+        help_text="Data residency: cloud offers must be in a region starting with this, e.g. "
+                  "EU; empty: any region.")
+    priority = models.IntegerField(default=0, help_text="Higher runs first where jobs queue.")
     requested_analyses = models.JSONField(
         default=list, blank=True, help_text="Empty: every analysis that applies to the media.")
     analyses = models.JSONField(default=list, blank=True,

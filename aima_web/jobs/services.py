@@ -10,13 +10,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from aima_tasks import analyses, pipeline, schedule
+from aima_tasks import analyses, pipeline
 from aima_tasks.analyses import MediaType
-from aima_tasks.classification import Confidentiality, GpuStatus, Urgency
-from aima_tasks.placement import EMPTY, Decision, FleetState, JobSpec, LocalGpu, Policy, decide
+from aima_tasks.placement import Decision
 from aima_tasks.probe import NotMedia, ProbeResult, sniff
 from aima_tasks.work import AnalysisOutcome, AnalysisWork
 from aima_web.audit import trail
@@ -24,6 +22,7 @@ from aima_web.fleet.models import Agent, LocalGPU
 from aima_web.jobs import storage
 from aima_web.jobs.models import AnalysisResult, Job, MediaAsset
 from aima_web.jobs.states import JobState
+from aima_web.placement import services as placement
 
 
 class SubmissionError(ValueError):
@@ -44,6 +43,8 @@ class Submission:
     urgency: str
     analyses: tuple[str, ...]
     media_name: str
+    region: str = ""
+    priority: int = 0
 
 
 def submit(owner: Any, chunks: Iterable[bytes], submission: Submission) -> Job:
@@ -75,6 +76,7 @@ def submit(owner: Any, chunks: Iterable[bytes], submission: Submission) -> Job:
             job = Job.objects.create(
                 owner=owner, media=asset, media_name=submission.media_name[:255],
                 confidentiality=submission.confidentiality, urgency=submission.urgency,
+                region=submission.region, priority=submission.priority,
                 requested_analyses=list(submission.analyses))
             trail.record(trail.user_actor(owner), "job.submitted", job.subject,
                          media_type=media_type, sha256=received.sha256,
@@ -121,16 +123,6 @@ def record_probe(asset: MediaAsset, result: ProbeResult, probed_at: datetime) ->
     asset.save(update_fields=["metadata", "media_type", "probed_at"])
 
 
-def fleet_state() -> FleetState:
-    gpus = tuple(
-        LocalGpu(gpu_id=gpu.id, model=gpu.model, vram_gb=gpu.vram_gb,
-                 cuda_version=gpu.cuda_version, host=gpu.host, status=GpuStatus(gpu.status),
-                 access_groups=frozenset(gpu.access_restrictions),
-                 schedule=schedule.parse(gpu.availability_schedule), simulated=gpu.simulated)
-        for gpu in LocalGPU.objects.all())
-    return FleetState(gpus=gpus, now=timezone.localtime())
-
-
 def choose_analyses(job: Job) -> list[str]:
     """The requested analyses, or every one that applies; raise if one cannot run."""
     media_type = MediaType(job.media.media_type)
@@ -149,11 +141,7 @@ def choose_analyses(job: Job) -> list[str]:
 def place(job: Job) -> tuple[Decision, AnalysisWork | None]:
     chosen = choose_analyses(job)
     asset = job.media
-    spec = JobSpec(media_type=MediaType(asset.media_type), size_bytes=asset.size_bytes,
-                   confidentiality=Confidentiality(job.confidentiality),
-                   urgency=Urgency(job.urgency), analyses=tuple(chosen),
-                   duration_s=asset.metadata.get("duration_s"))
-    decision = decide(spec, fleet_state(), EMPTY, Policy())
+    decision = placement.decide_for(placement.job_spec(job, chosen))
     Job.objects.filter(pk=job.pk).update(placement=decision.to_dict(), analyses=chosen)
     trail.record(trail.SYSTEM, "job.placed" if decision.placed else "job.unplaceable",
                  job.subject, **decision.to_dict())

@@ -11,11 +11,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from aima_tasks.classification import Confidentiality
 from aima_tasks.routing import Scope
 from aima_web.fleet.auth import AgentAuthentication, IsAgent
 from aima_web.fleet.models import Agent
 from aima_web.jobs import services
-from aima_web.jobs.models import Confidentiality, Job
+from aima_web.jobs.models import Job
 from aima_web.jobs.states import JobState
 
 

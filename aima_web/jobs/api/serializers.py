@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from aima_tasks.analyses import ANALYSES, UnknownAnalysis, check_names
-from aima_web.jobs.models import AnalysisResult, Confidentiality, Job, MediaAsset, Urgency
+from aima_tasks.classification import Confidentiality, Urgency
+from aima_web.core.choices import choices
+from aima_web.jobs.models import AnalysisResult, Job, MediaAsset, validate_region
+from aima_web.placement.api.schema import DecisionSerializer
 
 
 class AnalysesField(serializers.ListField):
@@ -22,10 +26,21 @@ class AnalysesField(serializers.ListField):
 
 class JobCreateSerializer(serializers.Serializer):
     media = serializers.FileField(allow_empty_file=False)
-    confidentiality = serializers.ChoiceField(choices=Confidentiality.choices)
-    urgency = serializers.ChoiceField(choices=Urgency.choices, default=Urgency.NORMAL)
+    confidentiality = serializers.ChoiceField(choices=choices(Confidentiality))
+    urgency = serializers.ChoiceField(choices=choices(Urgency), default=Urgency.NORMAL.value)
     analyses = AnalysesField(required=False, default=list,
                              help_text=f"Any of {', '.join(ANALYSES)}; empty: all that apply.")
+    region = serializers.CharField(
+        max_length=32, required=False, default="", allow_blank=True, validators=[validate_region],
+        help_text="Data residency: only cloud offers in regions starting with this, e.g. EU.")
+    priority = serializers.IntegerField(
+        required=False, default=0, min_value=-1000, max_value=1000,
+        help_text="Higher runs first where jobs queue (-1000 to 1000).")
+
+
+@extend_schema_field(DecisionSerializer(allow_null=True))
+class PlacementField(serializers.JSONField):
+    """The placement decision record, as the engine wrote it."""
 
 
 class MediaSerializer(serializers.ModelSerializer):
@@ -39,11 +54,12 @@ class JobSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.get_username", read_only=True)
     gpu = serializers.SerializerMethodField()
     agent = serializers.SerializerMethodField()
+    placement = PlacementField(read_only=True, allow_null=True)
 
     class Meta:
         model = Job
         fields = [
-            "id", "owner", "state", "error", "confidentiality", "urgency",
+            "id", "owner", "state", "error", "confidentiality", "urgency", "region", "priority",
             "requested_analyses", "analyses", "media_name", "media", "placement", "agent", "gpu",
             "created_at", "probing_at", "placing_at", "queued_at", "running_at", "finished_at",
             "updated_at",

@@ -59,7 +59,9 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             confidentiality=form.validated_data["confidentiality"],
             urgency=form.validated_data["urgency"],
             analyses=tuple(form.validated_data["analyses"]),
-            media_name=media.name or "")
+            media_name=media.name or "",
+            region=form.validated_data["region"],
+            priority=form.validated_data["priority"])
         try:
             job = services.submit(request.user, media.chunks(), submission)
         except services.SubmissionError as exc:

@@ -1,0 +1,228 @@
+"""The placement engine's inputs, read from the database, and decisions over them.
+
+The engine (``aima_tasks.placement``) is pure; this module is the one place that
+turns rows into its plain records: a job into a ``JobSpec``, the local GPUs and
+their queued work into a ``FleetState``, stored offers into an ``OfferBook``,
+and the stored policy into a ``Policy``.
+
+Local GPUs' availability schedules are wall-clock windows in the control
+plane's time zone (``TIME_ZONE``, from ``AIMA_TIME_ZONE``; UTC by default), so
+``now`` is always ``timezone.localtime()``.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from aima_tasks import schedule
+from aima_tasks.analyses import MediaType
+from aima_tasks.classification import Confidentiality, GpuStatus, Urgency
+from aima_tasks.placement import (
+    Decision,
+    FleetState,
+    JobSpec,
+    LocalGpu,
+    Offer,
+    OfferBook,
+    RuntimeKnowledge,
+    decide,
+)
+from aima_tasks.placement.performance import normalise
+from aima_tasks.routing import Scope
+from aima_web.fleet.models import LocalGPU
+from aima_web.jobs.models import AnalysisResult, Job
+from aima_web.jobs.states import JobState
+from aima_web.placement.models import CloudOffer, PlacementPolicy
+
+# How many recent results the observed runtimes are the median of.
+OBSERVED_RESULTS = 500
+# Rows per statement when offers are replaced by key (SQLite caps bound variables).
+KEY_BATCH = 500
+
+
+def job_spec(job: Job, analyses: Sequence[str] | None = None) -> JobSpec:
+    """What the engine needs to know of a job; ``analyses`` default to the job's."""
+    asset = job.media
+    return JobSpec(
+        media_type=MediaType(asset.media_type), size_bytes=asset.size_bytes,
+        analyses=tuple(job.analyses if analyses is None else analyses),
+        confidentiality=Confidentiality(job.confidentiality), urgency=Urgency(job.urgency),
+        priority=job.priority, duration_s=asset.metadata.get("duration_s"),
+        region=job.region or None, groups=group_names(job.owner))
+
+
+def group_names(user: Any) -> frozenset[str]:
+    if user is None or not user.is_authenticated:
+        return frozenset()
+    return frozenset(user.groups.values_list("name", flat=True))
+
+
+def decide_for(spec: JobSpec, now: datetime | None = None) -> Decision:
+    """Where ``spec`` should run now, under the stored policy and offers."""
+    policy = PlacementPolicy.current()
+    fleet = fleet_state(now or timezone.localtime(), policy)
+    return decide(spec, fleet, offer_book(), policy.to_policy())
+
+
+# ---------------------------------------------------------------- the local fleet
+
+def fleet_state(now: datetime, policy: PlacementPolicy | None = None) -> FleetState:
+    policy = policy or PlacementPolicy.current()
+    energy_price = float(policy.energy_price_per_kwh)
+    # A retired GPU is gone, not merely unavailable: nothing to suggest about it.
+    rows = list(LocalGPU.objects.exclude(status=GpuStatus.RETIRED))
+    backlog = backlog_by_gpu(now)
+    gpus = tuple(
+        LocalGpu(gpu_id=gpu.id, model=gpu.model, vram_gb=gpu.vram_gb,
+                 cuda_version=gpu.cuda_version, host=gpu.host, status=GpuStatus(gpu.status),
+                 access_groups=frozenset(gpu.access_restrictions),
+                 schedule=schedule.parse(gpu.availability_schedule),
+                 cost_per_hour=gpu.cost_per_hour_at(energy_price),
+                 backlog_s=backlog.get(gpu.id, 0.0), profile=dict(gpu.performance_profile),
+                 simulated=gpu.simulated)
+        for gpu in rows)
+    knowledge = RuntimeKnowledge(benchmarks=benchmarks(rows), observed=observed_runtimes())
+    return FleetState(gpus=gpus, now=now, month_spend=month_spend(now), knowledge=knowledge)
+
+
+def backlog_by_gpu(now: datetime) -> dict[int, float]:
+    """Estimated seconds of work still ahead of each local GPU: queued jobs
+    placed on it, and what is left of the jobs running on it."""
+    backlog: dict[int, float] = defaultdict(float)
+    active = Job.objects.filter(state__in=(JobState.QUEUED, JobState.RUNNING),
+                                placement__scope=Scope.LOCAL.value)
+    for state, placement, gpu_id, running_at in active.values_list(
+            "state", "placement", "gpu_id", "running_at"):
+        choice = placement.get("choice") or {}
+        remaining = float(choice.get("runtime_s") or 0.0)
+        target = choice.get("gpu_id")
+        if state == JobState.RUNNING:
+            # Any GPU serving the class queue may have taken it: count it where it runs.
+            target = gpu_id or target
+            if running_at is not None:
+                remaining -= (now - running_at).total_seconds()
+        if target is not None:
+            backlog[target] += max(remaining, 0.0)
+    return dict(backlog)
+
+
+def month_spend(now: datetime) -> float:
+    """Cloud spend this calendar month (in the control plane's time zone).
+
+    An estimate: the placement's expected cost of every cloud-placed job
+    created this month that did not fail or get cancelled before it ran. It
+    becomes the billed amount once instances and their billing are recorded.
+    """
+    start = timezone.localtime(now).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    placements = (Job.objects.filter(created_at__gte=start, placement__scope=Scope.CLOUD.value)
+                  .exclude(state__in=(JobState.FAILED, JobState.CANCELLED),
+                           running_at__isnull=True)
+                  .values_list("placement", flat=True))
+    return sum(float((p.get("choice") or {}).get("cost") or 0.0) for p in placements)
+
+
+def benchmarks(gpus: Iterable[LocalGPU]) -> dict[tuple[str, str], float]:
+    """Benchmarked seconds per work unit by (normalised model, analysis): the
+    median over the GPUs of a model, so that cloud offers of it profit too."""
+    measured: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for gpu in gpus:
+        for analysis, seconds in gpu.performance_profile.items():
+            measured[(normalise(gpu.model), analysis)].append(float(seconds))
+    return {key: statistics.median(values) for key, values in measured.items()}
+
+
+def observed_runtimes(limit: int = OBSERVED_RESULTS) -> dict[tuple[str, str], float]:
+    """Median seconds per work unit of recent successful results, by
+    (normalised GPU model, analysis)."""
+    rows = (AnalysisResult.objects
+            .filter(job__state=JobState.SUCCEEDED, job__gpu__isnull=False)
+            .order_by("-finished_at")
+            .values_list("analysis", "started_at", "finished_at", "job__gpu__model",
+                         "job__media__media_type", "job__media__metadata__duration_s")[:limit])
+    per_unit: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for analysis, started, finished, model, media_type, duration_s in rows:
+        units = JobSpec(media_type=MediaType(media_type), size_bytes=0, analyses=(),
+                        duration_s=duration_s).work_units
+        seconds = (finished - started).total_seconds()
+        if seconds >= 0:
+            per_unit[(normalise(model), analysis)].append(seconds / units)
+    return {key: statistics.median(values) for key, values in per_unit.items()}
+
+
+# ---------------------------------------------------------------- cloud offers
+
+_book: tuple[tuple[Any, ...], OfferBook] | None = None
+
+
+def offer_book() -> OfferBook:
+    """The stored offers as an ``OfferBook``, built again only when they change:
+    one small query per placement instead of ten thousand rows."""
+    global _book
+    stamp = CloudOffer.objects.aggregate(count=Count("id"), newest=Max("priced_at"),
+                                         last_id=Max("id"), loaded=Max("loaded_at"))
+    key = (stamp["count"], stamp["newest"], stamp["last_id"], stamp["loaded"])
+    cached = _book
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    book = OfferBook.build(row.to_offer() for row in CloudOffer.objects.iterator(chunk_size=2000))
+    _book = (key, book)
+    return book
+
+
+@dataclass(frozen=True)
+class OfferLoad:
+    stored: int
+    # Stored offers of the same key, replaced by the new ones.
+    replaced: int
+    # Stored offers dropped because ``replace`` asked for the whole list anew.
+    removed: int
+    # Rows whose key came again later in the input: the later one counts.
+    duplicates: int
+
+
+def store_offers(offers: Sequence[Offer], replace: bool = False) -> OfferLoad:
+    """Store offers all at once or not at all. An offer of a key already
+    stored replaces it; with ``replace`` every other stored offer goes too."""
+    rows = {offer.key: CloudOffer.from_offer(offer) for offer in offers}
+    replaced = removed = 0
+    with transaction.atomic():
+        if replace:
+            removed = CloudOffer.objects.all().delete()[0]
+        else:
+            keys = list(rows)
+            for start in range(0, len(keys), KEY_BATCH):
+                batch = keys[start:start + KEY_BATCH]
+                replaced += CloudOffer.objects.filter(key__in=batch).delete()[0]
+        CloudOffer.objects.bulk_create(rows.values(), batch_size=KEY_BATCH)
+    return OfferLoad(stored=len(rows), replaced=replaced, removed=removed,
+                     duplicates=len(offers) - len(rows))
+
+
+# ---------------------------------------------------------------- the policy
+
+def policy_changes(before: PlacementPolicy | None,
+                   after: PlacementPolicy) -> dict[str, list[Any]]:
+    """Each changed field as [old, new], in values the audit trail can store."""
+    changes: dict[str, list[Any]] = {}
+    for field in PlacementPolicy._meta.concrete_fields:
+        if field.name in ("id", "updated_at"):
+            continue
+        old = None if before is None else getattr(before, field.attname)
+        new = getattr(after, field.attname)
+        if old != new:
+            changes[field.name] = [_plain(old), _plain(new)]
+    return changes
+
+
+def _plain(value: Any) -> Any:
+    return str(value) if isinstance(value, Decimal) else value
