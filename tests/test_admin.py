@@ -12,7 +12,9 @@ pytestmark = pytest.mark.django_db
 
 GPU_FORM = {"model": "NVIDIA RTX 4090", "vram_gb": "24", "cuda_version": "12.4",
             "host": "ws-17", "location": "Lab 2", "availability_schedule": "Mon-Fri 18:00-08:00",
-            "access_restrictions": '["forensics"]', "status": "available"}
+            "access_restrictions": '["forensics"]', "status": "available",
+            "power_watts": "450", "purchase_price": "1800", "lifetime_hours": "26280",
+            "performance_profile": "{}"}
 
 
 @pytest.fixture
