@@ -331,9 +331,11 @@ def _ranking(policy: Policy) -> Callable[[Option], tuple]:
         return (round(option.cost, 9), option.duration_s, option.provider, option.offer_id,
                 option.gpu_id or 0, option.spot)
 
-    def by_finish(option: Option) -> tuple:
-        return (option.duration_s, round(option.cost, 9), option.provider, option.offer_id,
-                option.gpu_id or 0, option.spot)
+    def local_by_finish(option: Option) -> tuple:
+        # Local first: the local GPU that finishes first, else the cheapest cloud.
+        if option.provider == LOCAL:
+            return (0, option.duration_s, round(option.cost, 9), option.gpu_id or 0)
+        return (1, *by_cost(option))
 
     if policy.strategy == Strategy.PROVIDER_PRIORITY:
         order = {name: i for i, name in enumerate(policy.provider_order)}
@@ -342,7 +344,7 @@ def _ranking(policy: Policy) -> Callable[[Option], tuple]:
             return (order.get(option.provider, len(order)), *by_cost(option))
         return by_rank
     if policy.strategy == Strategy.LOCAL_FIRST:
-        return by_finish
+        return local_by_finish
     return by_cost
 
 

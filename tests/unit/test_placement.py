@@ -305,6 +305,14 @@ def test_cost_first_weighs_speed_not_just_price_per_hour():
     assert decision.alternatives[0].lost == Code.MORE_EXPENSIVE
 
 
+def test_local_first_without_a_local_fit_takes_the_cheapest_cloud_offer():
+    offers = book(offer("vastai", 0.40, instance_type="slow-cheap", boot_s=600),
+                  offer("runpod", 3.00, model="H100", vram=80, boot_s=30))
+    decision = decide(job(work_h=1), fleet(gpu(1, 16)), offers,
+                      Policy(strategy=Strategy.LOCAL_FIRST))
+    assert decision.choice.instance_type == "slow-cheap" and decision.code == Code.NO_LOCAL_FIT
+
+
 def test_local_first_picks_the_gpu_that_finishes_first():
     fleet_ = fleet(gpu(1, backlog_s=600), gpu(2, model="RTX 3090", backlog_s=0), gpu(3))
     decision = decide(job(duration_s=60), fleet_, EMPTY, Policy(strategy=Strategy.LOCAL_FIRST))
