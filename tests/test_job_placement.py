@@ -150,3 +150,9 @@ def test_schedules_are_read_in_the_control_planes_time_zone(api, settings):
                     {"media_type": "image", "size_bytes": 1000}, format="json").json()
     assert body["placed"] is True
     assert body["choice"]["wait_s"] == 0
+
+
+def test_the_admin_shows_a_job_not_yet_placed(api, admin_client, audio_file):
+    job_id = submit(api, audio_file.path).json()["id"]
+    page = admin_client.get(f"/admin/jobs/job/{job_id}/change/")
+    assert page.status_code == 200 and b"Not placed yet." in page.content
