@@ -16,7 +16,6 @@ Order of reasoning (seeds 002 §2 and 003 §1):
 from __future__ import annotations
 
 import heapq
-import itertools
 import math
 from collections import Counter
 from collections.abc import Callable
@@ -36,7 +35,7 @@ from aima_tasks.placement.inputs import (
     cuda_tuple,
 )
 from aima_tasks.placement.offers import OfferBook, cuda_number
-from aima_tasks.placement.performance import RuntimeSource, runtime_s
+from aima_tasks.placement.performance import RuntimeSource, rate
 from aima_tasks.schedule import second_of_week
 
 GB = 1e9
@@ -113,7 +112,8 @@ def _local_options(spec: JobSpec, fleet: FleetState, policy: Policy, min_vram: f
     blocked: list[tuple[LocalGpu, Code, float]] = []
     cuda_needed = cuda_tuple(min_cuda)
     week_offset, groups, max_wait = second_of_week(fleet.now), spec.groups, policy.max_local_wait_s
-    runtimes: dict[str, tuple[float, RuntimeSource]] = {}
+    units = spec.work_units
+    rates: dict[str, tuple[float, float, RuntimeSource]] = {}
     by_finish = policy.strategy == Strategy.LOCAL_FIRST
     # Light tuples, ranked as ``_ranking`` ranks options of one provider; only
     # the few that can matter become Options.
@@ -142,13 +142,13 @@ def _local_options(spec: JobSpec, fleet: FleetState, policy: Policy, min_vram: f
             blocked.append((gpu, code, wait))
             continue
         if gpu.profile:
-            runtime, source = runtime_s(spec.analyses, spec.work_units, gpu.model,
-                                        fleet.knowledge, dict(gpu.profile))
+            overhead, per_unit, source = rate(spec.analyses, gpu.model, fleet.knowledge,
+                                              gpu.profile)
         else:
-            if gpu.model not in runtimes:
-                runtimes[gpu.model] = runtime_s(spec.analyses, spec.work_units, gpu.model,
-                                                fleet.knowledge)
-            runtime, source = runtimes[gpu.model]
+            if gpu.model not in rates:
+                rates[gpu.model] = rate(spec.analyses, gpu.model, fleet.knowledge)
+            overhead, per_unit, source = rates[gpu.model]
+        runtime = overhead + per_unit * units
         cost = gpu.cost_per_hour * runtime / 3600
         finish = wait + runtime
         first, second = (finish, cost) if by_finish else (cost, finish)
@@ -215,8 +215,9 @@ def _cloud_options(spec: JobSpec, fleet: FleetState, book: OfferBook, policy: Po
     if not len(index):
         return []
 
-    runtime_by_model, source_by_model = _runtimes_by_model(spec, fleet, book)
-    runtime = runtime_by_model[book.model_idx[index]]
+    overheads, per_units, source_by_model = _rates_by_model(spec, fleet, book)
+    models = book.model_idx[index]
+    runtime = overheads[models] + per_units[models] * spec.work_units
     bandwidth = np.minimum(book.bandwidth_mbps[index], policy.upload_mbps)
     upload = spec.size_bytes * 8 / (bandwidth * 1e6)
     setup = book.boot_s[index] + upload
@@ -224,26 +225,25 @@ def _cloud_options(spec: JobSpec, fleet: FleetState, book: OfferBook, policy: Po
     price = book.price[index]
     on_demand_cost = price * billed / 3600
 
+    modes = [(False, np.ones(len(index), dtype=bool), price, on_demand_cost, runtime)]
     spot_price = book.spot_price[index]
     has_spot = ~np.isnan(spot_price)
-    spot_allowed = spec.urgency in policy.spot_urgencies
-    if not spot_allowed and has_spot.any():
-        notes.append(Code.SPOT_NOT_FOR_URGENCY)
-    rate = book.interruption_per_hour[index]
-    rate = np.where(np.isnan(rate), policy.spot_interruption_per_hour, rate)
-    # An interrupted job starts over (boot, upload and all its work): with
-    # interruptions as a Poisson process of rate r, an attempt of h hours is
-    # expected to take (e^(r*h) - 1) / r hours until one runs through.
-    hours = billed / 3600
-    safe_rate = np.maximum(rate, 1e-12)
-    expected_hours = np.where(rate > 0, np.expm1(safe_rate * hours) / safe_rate, hours)
-    risk = -np.expm1(-rate * hours)
-    spot_runtime = expected_hours * 3600 - setup
-    spot_cost = spot_price * expected_hours
-
-    modes = [(False, np.ones(len(index), dtype=bool), price, on_demand_cost, runtime)]
-    if spot_allowed:
-        modes.append((True, has_spot, spot_price, spot_cost, spot_runtime))
+    risk = np.zeros(len(index))
+    if spec.urgency not in policy.spot_urgencies:
+        if has_spot.any():
+            notes.append(Code.SPOT_NOT_FOR_URGENCY)
+    elif has_spot.any():
+        rate = book.interruption_per_hour[index]
+        rate = np.where(np.isnan(rate), policy.spot_interruption_per_hour, rate)
+        # An interrupted job starts over (boot, upload and all its work): with
+        # interruptions as a Poisson process of rate r, an attempt of h hours
+        # is expected to take (e^(r*h) - 1) / r hours until one runs through.
+        hours = billed / 3600
+        safe_rate = np.maximum(rate, 1e-12)
+        expected_hours = np.where(rate > 0, np.expm1(safe_rate * hours) / safe_rate, hours)
+        risk = -np.expm1(-rate * hours)
+        modes.append((True, has_spot, spot_price, spot_price * expected_hours,
+                      expected_hours * 3600 - setup))
     caps: list[tuple[Code, Callable[[np.ndarray, np.ndarray], np.ndarray]]] = []
     if policy.max_hourly_price is not None:
         cap = policy.max_hourly_price
@@ -268,26 +268,30 @@ def _cloud_options(spec: JobSpec, fleet: FleetState, book: OfferBook, policy: Po
             _count(excluded, code, failed & ~survivors)
 
     provider_of = book.provider_idx[index]
-    bounds = np.searchsorted(provider_of, np.arange(len(book.providers) + 1))
+    starts = np.flatnonzero(provider_of[1:] != provider_of[:-1]) + 1
+    starts = np.concatenate((np.zeros(1, dtype=starts.dtype), starts))
+    sizes = np.diff(np.append(starts, len(index)))
     picks: dict[tuple[bool, int], None] = {}
     runners_up = policy.alternatives + 1
     for spot, mask, _price, cost, run in modes:
         masked = np.where(mask, cost, np.inf)
-        for start, end in itertools.pairwise(bounds):
-            if start == end:
-                continue
-            window = masked[start:end]
-            cheapest = window.min()
-            if np.isfinite(cheapest):
-                # Equal costs: the sooner finish, then the book's order.
-                tied = np.flatnonzero(window == cheapest) + start
-                picks[(spot, int(tied[np.argmin(setup[tied] + run[tied])]))] = None
+        # Each provider's cheapest; equal costs: the sooner finish, then the
+        # book's order.
+        cheapest = np.minimum.reduceat(masked, starts)
+        tied = np.flatnonzero((masked == np.repeat(cheapest, sizes)) & np.isfinite(masked))
+        finish = setup[tied] + run[tied]
+        best: dict[int, tuple[float, int]] = {}
+        for position, seconds, provider in zip(tied.tolist(), finish.tolist(),
+                                               provider_of[tied].tolist(), strict=True):
+            if provider not in best or seconds < best[provider][0]:
+                best[provider] = (seconds, position)
+        for _, position in best.values():
+            picks[(spot, position)] = None
         # The next cheapest anywhere, to show what else was close.
         top = (np.argpartition(masked, runners_up)[:runners_up]
                if len(masked) > runners_up else np.arange(len(masked)))
-        for position in top:
-            if np.isfinite(masked[position]):
-                picks[(spot, int(position))] = None
+        for position in top[np.isfinite(masked[top])].tolist():
+            picks[(spot, position)] = None
 
     by_mode = {spot: (mode_price, cost, run) for spot, _mask, mode_price, cost, run in modes}
     options = []
@@ -306,12 +310,20 @@ def _cloud_options(spec: JobSpec, fleet: FleetState, book: OfferBook, policy: Po
     return options
 
 
-def _runtimes_by_model(spec: JobSpec, fleet: FleetState,
-                       book: OfferBook) -> tuple[np.ndarray, list[str]]:
-    estimates = [runtime_s(spec.analyses, spec.work_units, model, fleet.knowledge)
-                 for model in book.models]
-    return (np.array([seconds for seconds, _ in estimates], dtype=np.float64),
-            [source.value for _, source in estimates])
+def _rates_by_model(spec: JobSpec, fleet: FleetState,
+                    book: OfferBook) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Per GPU model of the book: fixed and per-unit seconds, and their source;
+    remembered per book for the same analyses and the same knowledge."""
+    key = ("rates", spec.analyses)
+    known = book.memo.get(key)
+    if known is not None and known[0] is fleet.knowledge:
+        return known[1:]
+    estimates = [rate(spec.analyses, model, fleet.knowledge) for model in book.models]
+    rates = (np.array([overhead for overhead, _, _ in estimates], dtype=np.float64),
+             np.array([per_unit for _, per_unit, _ in estimates], dtype=np.float64),
+             [source.value for _, _, source in estimates])
+    book.memo[key] = (fleet.knowledge, *rates)
+    return rates
 
 
 def _counts(excluded: Counter[str]) -> dict[str, int]:
@@ -328,13 +340,13 @@ def _count(excluded: Counter[str], code: Code, failed: np.ndarray) -> None:
 
 def _ranking(policy: Policy) -> Callable[[Option], tuple]:
     def by_cost(option: Option) -> tuple:
-        return (round(option.cost, 9), option.duration_s, option.provider, option.offer_id,
+        return (option.cost, option.duration_s, option.provider, option.offer_id,
                 option.gpu_id or 0, option.spot)
 
     def local_by_finish(option: Option) -> tuple:
         # Local first: the local GPU that finishes first, else the cheapest cloud.
         if option.provider == LOCAL:
-            return (0, option.duration_s, round(option.cost, 9), option.gpu_id or 0)
+            return (0, option.duration_s, option.cost, option.gpu_id or 0)
         return (1, *by_cost(option))
 
     if policy.strategy == Strategy.PROVIDER_PRIORITY:

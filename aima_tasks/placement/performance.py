@@ -17,6 +17,7 @@ bandwidth, which is why measured figures replace it as soon as there are any.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from functools import lru_cache
 
@@ -89,29 +90,43 @@ def relative_performance(model: str) -> float | None:
     return TENSOR_TFLOPS[max(known, key=len)] / REFERENCE_TFLOPS
 
 
-def runtime_s(analyses: tuple[str, ...], units: float, model: str,
-              knowledge: RuntimeKnowledge,
-              profile: dict[str, float] | None = None) -> tuple[float, RuntimeSource]:
-    """Seconds the analyses take on one GPU of ``model``, and the weakest source used."""
+# Weakest last: a runtime is only as good as its weakest part.
+_STRENGTH = {source: rank for rank, source in enumerate(RuntimeSource)}
+
+
+def rate(analyses: tuple[str, ...], model: str, knowledge: RuntimeKnowledge,
+         profile: Mapping[str, float] | None = None,
+         ) -> tuple[float, float, RuntimeSource]:
+    """Fixed seconds per job and seconds per work unit of the analyses on one
+    GPU of ``model``, and the weakest source either came from."""
     name = normalise(model)
     relative = relative_performance(model)
-    total = JOB_OVERHEAD_S / (relative or UNKNOWN_RELATIVE)
+    overhead = JOB_OVERHEAD_S / (relative or UNKNOWN_RELATIVE)
+    per_unit = 0.0
     weakest = RuntimeSource.BENCHMARK
-    order = list(RuntimeSource)
     for analysis in analyses:
         key = (name, analysis)
         if profile and analysis in profile:
-            per_unit, source = profile[analysis], RuntimeSource.BENCHMARK
+            seconds, source = profile[analysis], RuntimeSource.BENCHMARK
         elif key in knowledge.benchmarks:
-            per_unit, source = knowledge.benchmarks[key], RuntimeSource.BENCHMARK
+            seconds, source = knowledge.benchmarks[key], RuntimeSource.BENCHMARK
         elif key in knowledge.observed:
-            per_unit, source = knowledge.observed[key], RuntimeSource.OBSERVED
+            seconds, source = knowledge.observed[key], RuntimeSource.OBSERVED
         elif relative is not None:
-            per_unit, source = ANALYSES[analysis].reference_s_per_unit / relative, \
-                RuntimeSource.TABLE
+            seconds = ANALYSES[analysis].reference_s_per_unit / relative
+            source = RuntimeSource.TABLE
         else:
-            per_unit = ANALYSES[analysis].reference_s_per_unit / UNKNOWN_RELATIVE
+            seconds = ANALYSES[analysis].reference_s_per_unit / UNKNOWN_RELATIVE
             source = RuntimeSource.UNKNOWN_MODEL
-        total += per_unit * units
-        weakest = max(weakest, source, key=order.index)
-    return total, weakest
+        per_unit += seconds
+        if _STRENGTH[source] > _STRENGTH[weakest]:
+            weakest = source
+    return overhead, per_unit, weakest
+
+
+def runtime_s(analyses: tuple[str, ...], units: float, model: str,
+              knowledge: RuntimeKnowledge,
+              profile: Mapping[str, float] | None = None) -> tuple[float, RuntimeSource]:
+    """Seconds the analyses take on one GPU of ``model``, and the weakest source used."""
+    overhead, per_unit, source = rate(analyses, model, knowledge, profile)
+    return overhead + per_unit * units, source
