@@ -16,6 +16,7 @@ from aima_tasks.placement.inputs import (
     RuntimeKnowledge,
     Strategy,
     local_cost_per_hour,
+    work_units,
 )
 from aima_tasks.placement.offers import EMPTY, OfferBook
 
@@ -36,4 +37,5 @@ __all__ = [
     "Strategy",
     "decide",
     "local_cost_per_hour",
+    "work_units",
 ]

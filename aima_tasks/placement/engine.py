@@ -96,7 +96,7 @@ def decide(spec: JobSpec, fleet: FleetState, offers: OfferBook, policy: Policy) 
         placed=True, code=code, strategy=policy.strategy, vram_need_gb=need, min_cuda=min_cuda,
         gpu_class=gpu_class, scope=scope, queue=routing.gpu_queue(scope, gpu_class),
         choice=choice, reasons=tuple(reasons),
-        reason=_sentence(spec, choice, code, rule),
+        reason=_sentence(spec, choice, rule, policy.currency),
         alternatives=_alternatives(policy, choice, code, rule, local, cloud, dropped, rank),
         excluded=_counts(excluded),
     )
@@ -434,9 +434,11 @@ def _why_lost(policy: Policy, choice: Option, code: Code, rule: str,
     if policy.strategy == Strategy.LOCAL_FIRST and option.duration_s > choice.duration_s:
         return later
     if option.cost > choice.cost:
-        return Code.MORE_EXPENSIVE, f"costs {_money(option.cost)} vs {_money(choice.cost)}"
+        return Code.MORE_EXPENSIVE, (f"costs {_money(option.cost, policy.currency)} vs "
+                                     f"{_money(choice.cost, policy.currency)}")
     if option.scope != choice.scope:
-        return Code.LOST_TO_RULE, f"{rule} ({_money(option.cost)} vs {_money(choice.cost)})"
+        return Code.LOST_TO_RULE, (f"{rule} ({_money(option.cost, policy.currency)} vs "
+                                    f"{_money(choice.cost, policy.currency)})")
     return later
 
 
@@ -501,11 +503,11 @@ def _cheapest_fitting_model(offers: OfferBook, min_vram: float) -> str | None:
 
 # ---------------------------------------------------------------- words
 
-def _sentence(spec: JobSpec, choice: Option, code: Code, rule: str) -> str:
+def _sentence(spec: JobSpec, choice: Option, rule: str, currency: str) -> str:
     where = choice.label
     return (f"{spec.media_type} job ({spec.vram_need_gb:g} GB VRAM) goes to {where}: {rule}. "
             f"Starts in about {_minutes(choice.wait_s)}, runs about "
-            f"{_minutes(choice.runtime_s)}, costs about {_money(choice.cost)}.")
+            f"{_minutes(choice.runtime_s)}, costs about {_money(choice.cost, currency)}.")
 
 
 def _minutes(seconds: float) -> str:
@@ -516,5 +518,6 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _money(amount: float) -> str:
-    return f"${amount:.4f}" if amount < 0.01 else f"${amount:.2f}"
+def _money(amount: float, currency: str) -> str:
+    figure = f"{amount:.4f}" if amount < 0.01 else f"{amount:.2f}"
+    return f"${figure}" if currency == "USD" else f"{figure} {currency}"

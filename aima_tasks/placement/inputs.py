@@ -61,10 +61,14 @@ class JobSpec:
 
     @property
     def work_units(self) -> float:
-        """Media seconds for video and audio, one for an image."""
-        if self.media_type == MediaType.IMAGE:
-            return 1.0
-        return max(self.duration_s or 0.0, 1.0)
+        return work_units(self.media_type, self.duration_s)
+
+
+def work_units(media_type: MediaType, duration_s: float | None) -> float:
+    """What runtimes scale with: media seconds for video and audio, one per image."""
+    if media_type == MediaType.IMAGE:
+        return 1.0
+    return max(duration_s or 0.0, 1.0)
 
 
 def local_cost_per_hour(watts: float, price_per_kwh: float, purchase_price: float,
@@ -166,3 +170,5 @@ class Policy:
     max_job_cost: float | None = None
     monthly_budget: float | None = None
     alternatives: int = 3
+    # Of every price, cost and cap; for the words only, nothing is converted.
+    currency: str = "USD"

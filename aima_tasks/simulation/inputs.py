@@ -342,6 +342,10 @@ def policy_value(name: str, annotation: str, value: object, where: str = "policy
         if not _is_int(value) or value < 0:
             raise bad(f"{value!r} is not a whole number >= 0")
         return value
+    if base == "str":
+        if not isinstance(value, str) or not value.strip():
+            raise bad(f"{value!r} is not a name")
+        return value.strip()
     if base == "tuple[str, ...]":
         return tuple(_strings(value, bad))
     if base == "frozenset[str]":

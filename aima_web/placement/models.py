@@ -176,6 +176,7 @@ class PlacementPolicy(models.Model):
             enabled_providers=frozenset(self.enabled_providers) or None,
             spot_urgencies=frozenset(Urgency(u) for u in self.spot_urgencies),
             alternatives=self.alternatives,
+            currency=self.currency,
             **{name: float(getattr(self, name)) for name in FLOAT_RULES},
             **{name: _float_or_none(getattr(self, name)) for name in MONEY_CAPS},
         )

@@ -36,6 +36,7 @@ from aima_tasks.placement import (
     OfferBook,
     RuntimeKnowledge,
     decide,
+    work_units,
 )
 from aima_tasks.placement.performance import normalise
 from aima_tasks.routing import Scope
@@ -151,8 +152,7 @@ def observed_runtimes(limit: int = OBSERVED_RESULTS) -> dict[tuple[str, str], fl
                          "job__media__media_type", "job__media__metadata__duration_s")[:limit])
     per_unit: dict[tuple[str, str], list[float]] = defaultdict(list)
     for analysis, started, finished, model, media_type, duration_s in rows:
-        units = JobSpec(media_type=MediaType(media_type), size_bytes=0, analyses=(),
-                        duration_s=duration_s).work_units
+        units = work_units(MediaType(media_type), duration_s)
         seconds = (finished - started).total_seconds()
         if seconds >= 0:
             per_unit[(normalise(model), analysis)].append(seconds / units)

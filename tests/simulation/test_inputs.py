@@ -185,6 +185,7 @@ def test_every_policy_field_but_the_strategy_can_be_overridden():
         "max_local_wait_s": 7200, "spot_urgencies": ["low"], "spot_interruption_per_hour": 0.5,
         "upload_mbps": 50, "min_reliability": 0.5, "max_price_age_s": 60,
         "max_hourly_price": 2.5, "max_job_cost": None, "monthly_budget": 100, "alternatives": 1,
+        "currency": "EUR",
     }
     # A new Policy field must be taught to the fleet file (and to this test).
     assert set(overrides) == {f.name for f in fields(Policy)} - {"strategy"}
@@ -194,6 +195,7 @@ def test_every_policy_field_but_the_strategy_can_be_overridden():
     assert policy.spot_urgencies == frozenset({Urgency.LOW})
     assert policy.max_job_cost is None
     assert (policy.monthly_budget, policy.alternatives, policy.upload_mbps) == (100, 1, 50)
+    assert policy.currency == "EUR"
 
 
 # ---------------------------------------------------------------- offers

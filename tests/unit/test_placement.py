@@ -477,4 +477,6 @@ def test_the_decision_record_is_json_ready_and_explains_itself():
         record["choice"]["wait_s"] + record["choice"]["runtime_s"])
     assert {alt["lost"] for alt in record["alternatives"]} <= {c.value for c in Code}
     assert "goes to" in record["reason"] and "costs about $" in record["reason"]
+    in_euro = decide(job(), fleet(gpu(1)), EMPTY, Policy(currency="EUR"))
+    assert in_euro.reason.endswith(" EUR.") and "$" not in in_euro.reason
     assert len(record["alternatives"]) == 2
