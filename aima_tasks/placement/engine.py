@@ -519,5 +519,5 @@ def _minutes(seconds: float) -> str:
 
 
 def _money(amount: float, currency: str) -> str:
-    figure = f"{amount:.4f}" if amount < 0.01 else f"{amount:.2f}"
+    figure = f"{amount:.4f}" if 0 < amount < 0.01 else f"{amount:.2f}"
     return f"${figure}" if currency == "USD" else f"{figure} {currency}"
