@@ -30,7 +30,8 @@ def fail(message: str) -> None:
 
 def requirements_digest(requirements: Path) -> str:
     digest = hashlib.sha256(requirements.name.encode())
-    for path in sorted((ROOT / "requirements").glob("*.txt")):
+    # pyproject.toml declares the entry points an editable install registers.
+    for path in [*sorted((ROOT / "requirements").glob("*.txt")), ROOT / "pyproject.toml"]:
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -49,6 +50,11 @@ def ensure_venv(requirements: Path) -> None:
                            "-q", "-r", str(requirements)])
     if done.returncode != 0:
         fail(f"pip could not install {requirements.relative_to(ROOT)} (see above)")
+    # The project itself, so that its provider plugins are found by entry point.
+    done = subprocess.run([str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check",
+                           "-q", "--no-deps", "-e", str(ROOT)])
+    if done.returncode != 0:
+        fail("pip could not install the project itself (see above)")
     STAMP.write_text(wanted)
 
 

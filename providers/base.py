@@ -1,0 +1,158 @@
+"""The provider interface and the plain data that crosses it.
+
+A provider is a small module over one vendor's SDK. It speaks these records
+and raises these errors; everything vendor-specific stays inside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from aima_tasks.placement import Offer
+
+__all__ = [
+    "AuthError",
+    "CapacityError",
+    "Health",
+    "Instance",
+    "InstanceState",
+    "LaunchSpec",
+    "NotFoundError",
+    "NotSupportedError",
+    "Offer",
+    "Provider",
+    "ProviderError",
+    "QuotaError",
+    "Requirements",
+    "TransientError",
+]
+
+# The tag every instance of this deployment carries, so that the reconciler
+# can find all of them, and only them, at every provider.
+DEPLOYMENT_TAG = "aima-deployment"
+
+
+class ProviderError(Exception):
+    """Something a provider refused or failed to do; ``retryable`` says whether
+    the same call may succeed later."""
+
+    retryable = False
+
+
+class CapacityError(ProviderError):
+    """No machine of that offer is free now: try another offer or provider."""
+
+
+class QuotaError(ProviderError):
+    """An account limit or a spending limit at the provider."""
+
+
+class AuthError(ProviderError):
+    """Missing or rejected credentials."""
+
+
+class TransientError(ProviderError):
+    """A timeout, a 5xx, a rate limit: worth retrying with backoff."""
+
+    retryable = True
+
+
+class NotFoundError(ProviderError):
+    """No such instance (any more)."""
+
+
+class NotSupportedError(ProviderError):
+    """The provider cannot do this (e.g. pause and resume)."""
+
+
+@dataclass(frozen=True)
+class Requirements:
+    min_vram_gb: float = 0.0
+    min_cuda: str = "11.8"
+    gpu_count: int = 1
+    spot: bool | None = None  # None: on-demand and spot offers alike
+    max_price_per_hour: float | None = None
+    min_reliability: float = 0.0
+    # Region prefixes an offer may be in (e.g. "EU"); empty: anywhere.
+    regions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """What to start on a new instance: the agent image and how to run it."""
+
+    name: str
+    image: str
+    env: Mapping[str, str]
+    # Shell command the instance runs at boot (Vast.ai onstart, RunPod docker
+    # args, the subprocess provider's command line).
+    command: str
+    # cloud-init user data, for providers that boot a VM (AWS).
+    user_data: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    spot: bool = False
+    # Highest spot/interruptible price to bid per hour; None: the offer's price.
+    bid_per_hour: float | None = None
+    disk_gb: int = 40
+
+
+class InstanceState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    TERMINATED = "terminated"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Instance:
+    provider: str
+    instance_id: str
+    state: InstanceState
+    offer_id: str = ""
+    gpu_model: str = ""
+    price_per_hour: float = 0.0
+    spot: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)
+    launched_at: datetime | None = None
+    address: str = ""
+
+
+@dataclass(frozen=True)
+class Health:
+    ok: bool
+    message: str
+
+
+@runtime_checkable
+class Provider(Protocol):
+    name: str
+    supports_pause: bool
+
+    def offers(self, requirements: Requirements) -> list[Offer]:
+        """Live offers that meet the requirements, priced now."""
+        ...
+
+    def launch(self, offer: Offer, spec: LaunchSpec) -> Instance: ...
+
+    def describe(self, instance_id: str) -> Instance:
+        """Raises NotFoundError for an instance the provider no longer knows."""
+        ...
+
+    def list_instances(self, tags: Mapping[str, str]) -> list[Instance]:
+        """Every instance carrying all of ``tags`` (this deployment's tag)."""
+        ...
+
+    def terminate(self, instance_id: str) -> None:
+        """Idempotent: terminating a gone instance is not an error."""
+        ...
+
+    def pause(self, instance_id: str) -> None: ...
+
+    def resume(self, instance_id: str) -> None: ...
+
+    def health(self) -> Health: ...
