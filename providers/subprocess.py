@@ -1,0 +1,263 @@
+"""The ``subprocess`` provider: "rents" a GPU host by starting the instance's
+command as a local process. A real lifecycle with no cloud account: it boots
+(after a configurable delay), bills by the second at a configured price, can
+fail on purpose, and is found again after a control-plane restart, because
+every instance is a record on disk next to its process group.
+
+Settings (``AIMA_SUBPROCESS_<KEY>``):
+
+| key | default | meaning |
+| --- | --- | --- |
+| ``state_dir`` | ``$AIMA_VAR_DIR/subprocess-instances`` | where instance records live |
+| ``gpu`` | ``Subprocess GPU:24`` | the GPU model and VRAM (GB) its offers claim |
+| ``gpu_count`` | ``1`` | GPUs per instance |
+| ``price_per_hour`` | ``0.50`` | on-demand price |
+| ``spot_price_per_hour`` | (none) | spot price; no spot offers without it |
+| ``boot_delay_s`` | ``1.0`` | seconds before the command starts |
+| ``fail_launch_share`` | ``0`` | share of launches that fail, 0 to 1 |
+| ``fail_as`` | ``capacity`` | how they fail: ``capacity``, ``transient`` or ``quota`` |
+| ``fail_seed`` | ``0`` | seed of the failure draws, for repeatable tests |
+| ``region`` | ``LOCAL`` | the offers' region |
+
+The process gets only the instance's environment plus what any process needs
+to start (``PATH``, ``HOME``, the locale, the virtualenv): a rented host knows
+nothing of the control plane's secrets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import signal
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from subprocess import DEVNULL, Popen
+
+from aima_tasks.broker import var_dir
+from providers.base import (
+    CapacityError,
+    Health,
+    Instance,
+    InstanceState,
+    LaunchSpec,
+    NotFoundError,
+    NotSupportedError,
+    Offer,
+    ProviderError,
+    QuotaError,
+    Requirements,
+    TransientError,
+)
+
+NAME = "subprocess"
+INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH",
+                 "SYSTEMROOT")
+FAILURES: dict[str, type[ProviderError]] = {
+    "capacity": CapacityError, "transient": TransientError, "quota": QuotaError}
+STOP_GRACE_S = 10.0
+
+
+@dataclass(frozen=True)
+class Config:
+    state_dir: Path
+    gpu_model: str
+    vram_gb: float
+    gpu_count: int
+    price_per_hour: float
+    spot_price_per_hour: float | None
+    boot_delay_s: float
+    fail_launch_share: float
+    fail_as: type[ProviderError]
+    fail_seed: int
+    region: str
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, str]) -> Config:
+        def number(key: str, default: str) -> float:
+            raw = settings.get(key, default)
+            try:
+                return float(raw)
+            except ValueError:
+                raise ValueError(f"AIMA_SUBPROCESS_{key.upper()}={raw!r} is not a number") \
+                    from None
+
+        model, _, vram = settings.get("gpu", "Subprocess GPU:24").rpartition(":")
+        try:
+            vram_gb = float(vram)
+        except ValueError:
+            raise ValueError(f"AIMA_SUBPROCESS_GPU={settings['gpu']!r}: write NAME:VRAM_GB, "
+                             "e.g. 'Subprocess GPU:24'") from None
+        fail_as = settings.get("fail_as", "capacity")
+        if fail_as not in FAILURES:
+            raise ValueError(f"AIMA_SUBPROCESS_FAIL_AS={fail_as!r}: use one of "
+                             f"{', '.join(FAILURES)}")
+        share = number("fail_launch_share", "0")
+        if not 0 <= share <= 1:
+            raise ValueError(f"AIMA_SUBPROCESS_FAIL_LAUNCH_SHARE={share} must be between 0 and 1")
+        spot = settings.get("spot_price_per_hour")
+        return cls(
+            state_dir=Path(settings.get("state_dir") or var_dir() / "subprocess-instances"),
+            gpu_model=model or "Subprocess GPU", vram_gb=vram_gb,
+            gpu_count=int(number("gpu_count", "1")),
+            price_per_hour=number("price_per_hour", "0.50"),
+            spot_price_per_hour=float(spot) if spot else None,
+            boot_delay_s=number("boot_delay_s", "1.0"), fail_launch_share=share,
+            fail_as=FAILURES[fail_as], fail_seed=int(number("fail_seed", "0")),
+            region=settings.get("region", "LOCAL"))
+
+
+class SubprocessProvider:
+    name = NAME
+    supports_pause = False
+
+    def __init__(self, settings: Mapping[str, str]):
+        self.config = Config.from_settings(settings)
+        self.config.state_dir.mkdir(parents=True, exist_ok=True)
+        self._draws = random.Random(self.config.fail_seed)
+
+    # ------------------------------------------------------------ offers
+
+    def offers(self, requirements: Requirements) -> list[Offer]:
+        config = self.config
+        if config.vram_gb < requirements.min_vram_gb or config.gpu_count < requirements.gpu_count:
+            return []
+        if requirements.regions and not any(
+                config.region.upper().startswith(r.upper()) for r in requirements.regions):
+            return []
+        if requirements.spot and config.spot_price_per_hour is None:
+            return []
+        cap = requirements.max_price_per_hour
+        price = config.spot_price_per_hour if requirements.spot else config.price_per_hour
+        if cap is not None and price is not None and price > cap:
+            return []
+        return [Offer(
+            provider=NAME, instance_type=f"{config.gpu_count}x-local-process",
+            gpu_model=config.gpu_model, vram_gb=config.vram_gb, gpu_count=config.gpu_count,
+            price_per_hour=config.price_per_hour, spot_price_per_hour=config.spot_price_per_hour,
+            region=config.region, boot_s=config.boot_delay_s + 3.0,
+            priced_at=datetime.now(UTC), offer_id=f"{NAME}:{config.region}")]
+
+    # ------------------------------------------------------------ lifecycle
+
+    def launch(self, offer: Offer, spec: LaunchSpec) -> Instance:
+        if self._draws.random() < self.config.fail_launch_share:
+            raise self.config.fail_as(f"injected {self.config.fail_as.__name__} on launch")
+        instance_id = f"sp-{uuid.uuid4().hex[:12]}"
+        env = {key: os.environ[key] for key in INHERITED_ENV if key in os.environ}
+        env.update(spec.env)
+        log_path = self.config.state_dir / f"{instance_id}.log"
+        # Booting is the delay before the command: a shell that sleeps, then execs it.
+        command = f"sleep {self.config.boot_delay_s:g} && exec {spec.command}"
+        with log_path.open("ab") as log:
+            process = Popen(["/bin/sh", "-c", command], env=env, stdin=DEVNULL, stdout=log,
+                            stderr=log, start_new_session=True)
+        price = (spec.bid_per_hour or offer.spot_price_per_hour or offer.price_per_hour) \
+            if spec.spot else offer.price_per_hour
+        record = {
+            "instance_id": instance_id, "pid": process.pid, "offer_id": offer.key,
+            "gpu_model": offer.gpu_model, "price_per_hour": price, "spot": spec.spot,
+            "tags": dict(spec.tags), "name": spec.name,
+            "launched_at": datetime.now(UTC).isoformat(), "terminated": False}
+        self._write(record)
+        return self._instance(record)
+
+    def describe(self, instance_id: str) -> Instance:
+        return self._instance(self._read(instance_id))
+
+    def list_instances(self, tags: Mapping[str, str]) -> list[Instance]:
+        found = []
+        for path in sorted(self.config.state_dir.glob("sp-*.json")):
+            record = json.loads(path.read_text())
+            instance = self._instance(record)
+            if instance.state == InstanceState.TERMINATED:
+                continue
+            if all(record["tags"].get(k) == v for k, v in tags.items()):
+                found.append(instance)
+        return found
+
+    def terminate(self, instance_id: str) -> None:
+        try:
+            record = self._read(instance_id)
+        except NotFoundError:
+            return
+        _stop_group(record["pid"])
+        record["terminated"] = True
+        self._write(record)
+
+    def pause(self, instance_id: str) -> None:
+        raise NotSupportedError("the subprocess provider cannot pause or resume an instance")
+
+    resume = pause
+
+    def health(self) -> Health:
+        writable = os.access(self.config.state_dir, os.W_OK)
+        return Health(ok=writable, message=f"instances kept in {self.config.state_dir}"
+                      if writable else f"{self.config.state_dir} is not writable")
+
+    # ------------------------------------------------------------ records
+
+    def _path(self, instance_id: str) -> Path:
+        if not instance_id.startswith("sp-") or "/" in instance_id:
+            raise NotFoundError(f"no subprocess instance {instance_id!r}")
+        return self.config.state_dir / f"{instance_id}.json"
+
+    def _read(self, instance_id: str) -> dict:
+        path = self._path(instance_id)
+        if not path.exists():
+            raise NotFoundError(f"no subprocess instance {instance_id!r}")
+        return json.loads(path.read_text())
+
+    def _write(self, record: dict) -> None:
+        path = self._path(record["instance_id"])
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(record))
+        temporary.replace(path)
+
+    def _instance(self, record: dict) -> Instance:
+        alive = not record["terminated"] and _alive(record["pid"])
+        launched = datetime.fromisoformat(record["launched_at"])
+        return Instance(
+            provider=NAME, instance_id=record["instance_id"],
+            state=InstanceState.RUNNING if alive else InstanceState.TERMINATED,
+            offer_id=record["offer_id"], gpu_model=record["gpu_model"],
+            price_per_hour=record["price_per_hour"], spot=record["spot"],
+            tags=record["tags"], launched_at=launched, address="127.0.0.1")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        # A child that exited but was not reaped yet is gone for our purposes.
+        finished, _ = os.waitpid(pid, os.WNOHANG)
+        if finished:
+            return False
+    except ChildProcessError:
+        pass  # not our child (a control plane restarted since): ask the kernel
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _stop_group(pid: int) -> None:
+    """SIGTERM the instance's process group, SIGKILL what is left after a grace."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + STOP_GRACE_S
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            break
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+    _alive(pid)  # reap it if it is our child
