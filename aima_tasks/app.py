@@ -11,4 +11,22 @@ from aima_tasks.celery_config import make_app
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aima_web.settings")
 
 app = make_app("aima-control")
-app.conf.include = ["aima_tasks.control"]
+app.conf.include = ["aima_tasks.control", "aima_tasks.instances"]
+
+
+@app.on_after_finalize.connect
+def schedule_periodic_tasks(sender: object, **kwargs: object) -> None:
+    """The beat's work (run with ``aima_worker --beat``): instance upkeep,
+    reconciling with the providers, fresh prices. Intervals are settings."""
+    from django.conf import settings
+
+    from aima_tasks.routing import TaskName
+
+    app.conf.beat_schedule = {
+        "instances-tick": {"task": TaskName.TICK.value,
+                           "schedule": float(settings.AIMA_INSTANCE_TICK_S)},
+        "instances-reconcile": {"task": TaskName.RECONCILE.value,
+                                "schedule": float(settings.AIMA_RECONCILE_S)},
+        "offers-refresh": {"task": TaskName.REFRESH_OFFERS.value,
+                           "schedule": float(settings.AIMA_PRICE_REFRESH_S)},
+    }

@@ -13,7 +13,7 @@ from django.utils import timezone
 from aima_tasks import pipeline
 from aima_tasks.app import app
 from aima_tasks.probe import NotMedia, probe
-from aima_tasks.routing import TaskName
+from aima_tasks.routing import Scope, TaskName
 from aima_tasks.work import AnalysisOutcome, OutcomeStatus
 from aima_web.jobs import services
 from aima_web.jobs.models import Job
@@ -74,6 +74,9 @@ def place_task(job_id: str) -> None:
         return
     if services.enter(job_id, JobState.QUEUED):
         pipeline.dispatch(work, decision.queue)
+        if decision.scope == Scope.CLOUD:
+            # Rent a GPU for it now rather than at the next tick.
+            app.send_task(TaskName.PROVISION.value)
 
 
 @app.task(name=TaskName.FINALIZE.value)

@@ -34,6 +34,15 @@ class TaskName(StrEnum):
     PLACE = "aima.place"
     ANALYSE = "aima.analyse"
     FINALIZE = "aima.finalize"
+    PROVISION = "aima.provision"
+    LAUNCH = "aima.launch"
+    TICK = "aima.instances.tick"
+    RECONCILE = "aima.instances.reconcile"
+    REFRESH_OFFERS = "aima.offers.refresh"
+
+
+# Everything but the GPU work itself runs on the control plane.
+CONTROL_TASKS = frozenset(TaskName) - {TaskName.ANALYSE}
 
 
 class NoGpuClass(ValueError):
@@ -76,6 +85,6 @@ def declared_queues() -> list[Queue]:
 def route_task(name: str, args: object, kwargs: object, options: dict, task=None, **kw) -> dict:
     """Celery router: control tasks go to the control queue; GPU work is routed
     by the placement decision (``queue=`` set when the pipeline is built)."""
-    if name in (TaskName.PROBE, TaskName.PLACE, TaskName.FINALIZE):
+    if name in CONTROL_TASKS:
         return {"queue": CONTROL_QUEUE}
     return {}

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "aima_web.fleet",
     "aima_web.jobs",
     "aima_web.placement",
+    "aima_web.instances",
 ]
 
 MIDDLEWARE = [
@@ -166,3 +167,30 @@ AIMA_MEDIA_ROOT = Path(os.environ.get("AIMA_MEDIA_ROOT") or VAR_DIR / "media")
 AIMA_MAX_UPLOAD_BYTES = env_int("AIMA_MAX_UPLOAD_MB", 4096) * 1024 * 1024
 # An agent counts as online while its last heartbeat is younger than this.
 AIMA_AGENT_OFFLINE_AFTER_S = env_int("AIMA_AGENT_OFFLINE_AFTER_S", 90)
+
+# --- Cloud instances (providers/, aima_web/instances) ---------------------------
+# Tagged on every instance this control plane launches; the reconciler
+# terminates any instance with this tag that the database does not know.
+AIMA_DEPLOYMENT_ID = os.environ.get("AIMA_DEPLOYMENT_ID", "aima-default")
+# The URL cloud agents reach this control plane at.
+AIMA_PUBLIC_URL = os.environ.get("AIMA_PUBLIC_URL", "http://127.0.0.1:8000")
+# The broker URL cloud agents use (their own, restricted RabbitMQ user in production).
+AIMA_AGENT_BROKER_URL = os.environ.get("AIMA_AGENT_BROKER_URL") or broker.broker_url()
+# What an instance runs: the agent image (container providers) and its command.
+AIMA_AGENT_IMAGE = os.environ.get("AIMA_AGENT_IMAGE", "ghcr.io/aima/agent:latest")
+AIMA_AGENT_COMMAND = os.environ.get("AIMA_AGENT_COMMAND", "python -m agents run")
+# An instance whose agent has not registered this long after launch is
+# terminated and the next offer tried.
+AIMA_BOOT_TIMEOUT_S = env_int("AIMA_BOOT_TIMEOUT_S", 600)
+# An idle instance is terminated this long after its last job (0: at once).
+AIMA_IDLE_GRACE_S = env_int("AIMA_IDLE_GRACE_S", 60)
+# Launch attempts per wanted instance, over offers and providers, with backoff.
+AIMA_LAUNCH_ATTEMPTS = env_int("AIMA_LAUNCH_ATTEMPTS", 4)
+# Caps: instances per provider and GPU class, and cloud spend per hour (0: none).
+AIMA_MAX_INSTANCES_PER_CLASS = env_int("AIMA_MAX_INSTANCES_PER_CLASS", 4)
+AIMA_MAX_SPEND_PER_HOUR = float(os.environ.get("AIMA_MAX_SPEND_PER_HOUR") or 0)
+# How often the control worker's beat checks instances, reconciles with the
+# providers and refreshes prices (seconds).
+AIMA_INSTANCE_TICK_S = env_int("AIMA_INSTANCE_TICK_S", 5)
+AIMA_RECONCILE_S = env_int("AIMA_RECONCILE_S", 60)
+AIMA_PRICE_REFRESH_S = env_int("AIMA_PRICE_REFRESH_S", 900)

@@ -98,4 +98,3 @@ def test_schema_describes_the_decision_record(api):
     assert set(AlternativeSerializer().fields) >= set(placed["choice"])
     schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     assert {"/api/v1/placement/explain/", "/api/v1/placement/policy/"} <= set(schema["paths"])
-    assert "/api/v1/offers/" not in schema["paths"]

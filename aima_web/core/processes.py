@@ -58,9 +58,9 @@ class Supervisor:
         return self.start("web", [sys.executable, "manage.py", "runserver",
                                   f"127.0.0.1:{port}", "--noreload"])
 
-    def start_control_worker(self) -> Process:
+    def start_control_worker(self, beat: bool = False) -> Process:
         return self.start("control-worker", [sys.executable, "manage.py", "aima_worker",
-                                             "--concurrency", "1"])
+                                             "--concurrency", "1", *(["--beat"] if beat else [])])
 
     def start_agent(self, control_plane_url: str, token: str, simulate_gpu: str,
                     name: str = "agent", extra: tuple[str, ...] = ()) -> Process:

@@ -51,7 +51,7 @@ def port_free(port: int) -> bool:
 
 
 def start(env: dict[str, str], log_dir: Path, port: int, gpu: str, username: str = "demo",
-          heartbeat_s: float = 30) -> Stack:
+          heartbeat_s: float = 30, beat: bool = False) -> Stack:
     """Migrate, create an admin and an enrollment token, start the processes and
     wait until the agent's GPU is online. On failure, everything started is stopped
     and the error carries the logs."""
@@ -64,7 +64,7 @@ def start(env: dict[str, str], log_dir: Path, port: int, gpu: str, username: str
     supervisor = Supervisor(log_dir=log_dir, env=dict(env))
     try:
         supervisor.start_web(port)
-        supervisor.start_control_worker()
+        supervisor.start_control_worker(beat=beat)
         wait_for("the web server", http_up(f"{base_url}/api/schema/"), 60, supervisor)
         supervisor.start_agent(base_url, enrollment, gpu,
                                extra=("--heartbeat", f"{heartbeat_s:g}"))

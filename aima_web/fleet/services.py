@@ -10,6 +10,7 @@ from django.utils import timezone
 from aima_tasks.classification import GpuStatus
 from aima_tasks.routing import Scope, queues_served
 from aima_web.audit import trail
+from aima_web.fleet import signals
 from aima_web.fleet.credentials import digest, new_secret
 from aima_web.fleet.models import Agent, EnrollmentToken, LocalGPU
 
@@ -64,6 +65,7 @@ def register(token: EnrollmentToken, name: str, scope: Scope, version: str,
             gpu.save()
     trail.record(trail.agent_actor(agent.id), "agent.registered", f"agent:{agent.id}",
                  name=name, scope=scope, gpus=[g.uuid for g in gpus])
+    signals.agent_registered.send(sender=Agent, agent=agent, token=token)
     return Registration(agent=agent, credential=credential)
 
 

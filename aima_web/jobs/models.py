@@ -86,6 +86,12 @@ class Job(models.Model):
                               related_name="jobs")
     gpu = models.ForeignKey("fleet.LocalGPU", null=True, blank=True, on_delete=models.SET_NULL,
                             related_name="jobs")
+    cost = models.FloatField(null=True, blank=True,
+                             help_text="What its run cost on a rented instance: running "
+                                       "seconds times the instance's price per hour.")
+    wait_reason = models.CharField(
+        max_length=300, blank=True,
+        help_text="Why a queued job has no GPU yet, e.g. a cap on cloud instances.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     probing_at = models.DateTimeField(null=True, blank=True)
     placing_at = models.DateTimeField(null=True, blank=True)

@@ -19,7 +19,7 @@ from aima_tasks.probe import NotMedia, ProbeResult, sniff
 from aima_tasks.work import AnalysisOutcome, AnalysisWork
 from aima_web.audit import trail
 from aima_web.fleet.models import Agent, LocalGPU
-from aima_web.jobs import storage
+from aima_web.jobs import signals, storage
 from aima_web.jobs.models import AnalysisResult, Job, MediaAsset
 from aima_web.jobs.states import JobState
 from aima_web.placement import services as placement
@@ -159,8 +159,12 @@ def start_running(job: Job, agent: Agent, gpu_uuid: str) -> bool:
     fields = {"agent": agent, "gpu": gpu}
     if Job.objects.transition(job.id, JobState.RUNNING, **fields):
         trail.record(trail.agent_actor(agent.id), "job.started", job.subject, gpu_uuid=gpu_uuid)
+        signals.job_started.send(sender=Job, job_id=str(job.id), agent_id=agent.id)
         return True
-    return Job.objects.filter(pk=job.pk, state=JobState.RUNNING).update(**fields) == 1
+    taken_over = Job.objects.filter(pk=job.pk, state=JobState.RUNNING).update(**fields) == 1
+    if taken_over:
+        signals.job_started.send(sender=Job, job_id=str(job.id), agent_id=agent.id)
+    return taken_over
 
 
 def finish(outcome: AnalysisOutcome) -> JobState | None:
@@ -180,8 +184,11 @@ def finish(outcome: AnalysisOutcome) -> JobState | None:
                           "finished_at": datetime.fromisoformat(item.finished_at)})
         if outcome.errors:
             fail(job_id, "; ".join(outcome.errors))
-            return JobState.FAILED
-        Job.objects.transition(job_id, JobState.SUCCEEDED)
-        trail.record(trail.SYSTEM, "job.succeeded", job.subject,
-                     analyses=[r.analysis for r in outcome.results])
-        return JobState.SUCCEEDED
+            ended = JobState.FAILED
+        else:
+            Job.objects.transition(job_id, JobState.SUCCEEDED)
+            trail.record(trail.SYSTEM, "job.succeeded", job.subject,
+                         analyses=[r.analysis for r in outcome.results])
+            ended = JobState.SUCCEEDED
+        signals.job_finished.send(sender=Job, job_id=str(job_id))
+        return ended

@@ -61,8 +61,8 @@ class JobSerializer(serializers.ModelSerializer):
         fields = [
             "id", "owner", "state", "error", "confidentiality", "urgency", "region", "priority",
             "requested_analyses", "analyses", "media_name", "media", "placement", "agent", "gpu",
-            "created_at", "probing_at", "placing_at", "queued_at", "running_at", "finished_at",
-            "updated_at",
+            "cost", "wait_reason", "created_at", "probing_at", "placing_at", "queued_at",
+            "running_at", "finished_at", "updated_at",
         ]
         read_only_fields = fields
 

@@ -24,7 +24,8 @@ class Command(BaseCommand):
     help = "Load cloud price snapshots (CSV) for placement, or list the stored offers."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        actions = parser.add_subparsers(dest="action", required=True, metavar="{load,list}")
+        actions = parser.add_subparsers(dest="action", required=True,
+                                        metavar="{load,refresh,list}")
         load = actions.add_parser(
             "load", help="store the offers of snapshot CSV files, all of them or none",
             description="Columns: provider, instance_type, gpu_name, gpu_count, "
@@ -39,6 +40,9 @@ class Command(BaseCommand):
                           help="when rows without a priced_at column were priced: an ISO 8601 "
                                "time (UTC without an offset) or 'now'; default: each file's "
                                "modification time")
+        actions.add_parser(
+            "refresh", help="fetch live offers from every enabled provider (AIMA_PROVIDERS) "
+                            "in place of their stored ones")
         listing = actions.add_parser("list", help="print the stored offers as a table")
         listing.add_argument("--min-vram", type=float, default=0.0, metavar="GB",
                              help="only offers with at least this much VRAM per GPU")
@@ -46,8 +50,26 @@ class Command(BaseCommand):
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         if action == "load":
             self.load(options["files"], options["replace"], options["priced_at"])
+        elif action == "refresh":
+            self.refresh()
         else:
             self.show(options["min_vram"])
+
+    def refresh(self) -> None:
+        from aima_web.instances import services as instances
+
+        registry = instances.providers()
+        for name, problem in registry.broken.items():
+            self.stderr.write(f"{name}: not loaded: {problem}")
+        failures = instances.refresh_offers()
+        for name, problem in failures.items():
+            self.stderr.write(f"{name}: offers not refreshed: {problem}")
+        counts = {name: CloudOffer.objects.filter(provider=name).count()
+                  for name in registry.providers if name != "local" and name not in failures}
+        self.stdout.write("refreshed: " + (", ".join(f"{n} {c} offer(s)"
+                                                     for n, c in counts.items()) or "nothing"))
+        if failures or not counts:
+            raise CommandError("some providers gave no offers (see above)")
 
     def load(self, files: list[str], replace: bool, priced_at_text: str | None) -> None:
         priced_at = parse_priced_at(priced_at_text) if priced_at_text else None

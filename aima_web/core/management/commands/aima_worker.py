@@ -1,3 +1,6 @@
+from pathlib import Path
+
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from aima_tasks.app import app
@@ -5,16 +8,22 @@ from aima_tasks.routing import CONTROL_QUEUE
 
 
 class Command(BaseCommand):
-    help = "Run the control-plane Celery worker (probe, place, finalize) on the control queue."
+    help = ("Run the control-plane Celery worker (probe, place, finalize, instances) on the "
+            "control queue.")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--concurrency", type=int, default=2,
                             help="worker processes (default 2; a 4-vCPU VPS needs no more)")
         parser.add_argument("--loglevel", default="INFO")
+        parser.add_argument("--beat", action="store_true",
+                            help="also run the periodic tasks (instance upkeep, reconciler, "
+                                 "price refresh); exactly one control worker should")
 
-    def handle(self, *args, concurrency: int, loglevel: str, **options) -> None:
-        app.worker_main([
-            "worker", "--queues", CONTROL_QUEUE, "--concurrency", str(concurrency),
-            "--hostname", "control@%h", "--without-mingle", "--without-gossip",
-            "--loglevel", loglevel,
-        ])
+    def handle(self, *args, concurrency: int, loglevel: str, beat: bool, **options) -> None:
+        argv = ["worker", "--queues", CONTROL_QUEUE, "--concurrency", str(concurrency),
+                "--hostname", "control@%h", "--without-mingle", "--without-gossip",
+                "--loglevel", loglevel]
+        if beat:
+            schedule = Path(settings.VAR_DIR) / "celerybeat-schedule"
+            argv += ["--beat", "--schedule", str(schedule)]
+        app.worker_main(argv)

@@ -1,0 +1,13 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from aima_web.instances.api.views import InstanceViewSet, OffersView, ProvidersView
+
+router = SimpleRouter()
+router.register("instances", InstanceViewSet, basename="instance")
+
+urlpatterns = [
+    path("providers/", ProvidersView.as_view(), name="providers"),
+    path("offers/", OffersView.as_view(), name="offers"),
+    *router.urls,
+]

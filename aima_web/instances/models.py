@@ -1,0 +1,74 @@
+"""Cloud GPU instances AIMA rents, and where each one is in its life."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+
+from aima_web.fleet.models import Agent, EnrollmentToken
+
+
+class InstanceState(models.TextChoices):
+    REQUESTED = "requested"        # wanted; nothing asked of a provider yet
+    PROVISIONING = "provisioning"  # the provider is being asked for it
+    BOOTING = "booting"            # launched; its agent has not registered yet
+    READY = "ready"                # its agent registered; no job has run yet
+    BUSY = "busy"                  # running a job
+    IDLE = "idle"                  # between jobs; terminated after the idle grace
+    TERMINATING = "terminating"
+    TERMINATED = "terminated"
+    FAILED = "failed"              # never became ready; terminated at the provider
+
+
+# States in which the provider may be billing for it.
+BILLABLE = (InstanceState.PROVISIONING, InstanceState.BOOTING, InstanceState.READY,
+            InstanceState.BUSY, InstanceState.IDLE, InstanceState.TERMINATING)
+# States that will take (or are taking) a job of their class.
+SERVING = (InstanceState.REQUESTED, InstanceState.PROVISIONING, InstanceState.BOOTING,
+           InstanceState.READY, InstanceState.BUSY, InstanceState.IDLE)
+ENDED = (InstanceState.TERMINATED, InstanceState.FAILED)
+
+
+class CloudInstance(models.Model):
+    provider = models.CharField(max_length=60, db_index=True)
+    offer_id = models.CharField(max_length=255)
+    instance_type = models.CharField(max_length=120, blank=True)
+    gpu_model = models.CharField(max_length=100, blank=True)
+    gpu_class = models.PositiveSmallIntegerField(help_text="The GPU queue class it serves (GB).")
+    region = models.CharField(max_length=60, blank=True)
+    spot = models.BooleanField(default=False)
+    price_per_hour = models.FloatField(default=0.0)
+    provider_instance_id = models.CharField(max_length=120, blank=True, db_index=True)
+    state = models.CharField(max_length=12, choices=InstanceState.choices,
+                             default=InstanceState.REQUESTED, db_index=True)
+    enrollment_token = models.OneToOneField(EnrollmentToken, null=True, blank=True,
+                                            on_delete=models.SET_NULL, related_name="instance")
+    agent = models.OneToOneField(Agent, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="instance")
+    # Offers that failed to launch for this instance, so the next try skips them.
+    tried_offers = models.JSONField(default=list, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    requested_at = models.DateTimeField(default=timezone.now)
+    launched_at = models.DateTimeField(null=True, blank=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    idle_since = models.DateTimeField(null=True, blank=True)
+    terminated_at = models.DateTimeField(null=True, blank=True)
+    cost = models.FloatField(null=True, blank=True,
+                             help_text="Billed seconds times the price per hour, once terminated.")
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.provider} {self.instance_type or self.offer_id}, {self.state})"
+
+    @property
+    def name(self) -> str:
+        return f"aima-{self.pk}"
+
+    def billed_seconds(self, until=None) -> float:
+        if self.launched_at is None:
+            return 0.0
+        end = self.terminated_at or until or timezone.now()
+        return max((end - self.launched_at).total_seconds(), 0.0)

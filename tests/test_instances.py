@@ -1,0 +1,188 @@
+"""The instance lifecycle in the control plane, against the real `subprocess`
+provider: demand, caps, launch failures and the next offer, boot timeouts,
+idle termination with cost, and the reconciler after a crash."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from aima_web.fleet import services as fleet
+from aima_web.fleet.models import Agent
+from aima_web.instances import services
+from aima_web.instances.models import CloudInstance, InstanceState
+from aima_web.jobs.models import Job
+from aima_web.jobs.states import JobState
+from aima_web.placement.models import CloudOffer
+from providers.base import DEPLOYMENT_TAG, LaunchSpec
+from providers.base import InstanceState as ProviderState
+from tests.placing import run_to_queue
+from tests.test_api_jobs import submit
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def cloud(monkeypatch, tmp_path, settings):
+    """The subprocess provider, booting slowly enough that no agent ever starts."""
+    monkeypatch.setenv("AIMA_PROVIDERS", "subprocess")
+    monkeypatch.setenv("AIMA_SUBPROCESS_STATE_DIR", str(tmp_path / "instances"))
+    monkeypatch.setenv("AIMA_SUBPROCESS_BOOT_DELAY_S", "120")
+    monkeypatch.setenv("AIMA_SUBPROCESS_PRICE_PER_HOUR", "0.9")
+    settings.AIMA_DEPLOYMENT_ID = "test-deployment"
+    services.reload_providers()
+    assert services.refresh_offers() == {}
+    yield services.providers().get("subprocess")
+    for instance in services.providers().get("subprocess").list_instances({}):
+        services.providers().get("subprocess").terminate(instance.instance_id)
+    services.reload_providers()
+
+
+def queued_cloud_job(api, video_file) -> Job:
+    job = run_to_queue(submit(api, video_file.path, confidentiality="public").json()["id"])
+    assert job.state == JobState.QUEUED and job.placement["scope"] == "cloud"
+    return job
+
+
+def test_one_instance_per_queued_cloud_job_and_no_more(cloud, api, video_file):
+    queued_cloud_job(api, video_file)
+    created = services.ensure_capacity()
+    assert len(created) == 1
+    assert services.ensure_capacity() == []  # the first one is on its way
+    instance = CloudInstance.objects.get(pk=created[0])
+    assert (instance.provider, instance.gpu_class, instance.state) == ("subprocess", 24,
+                                                                       InstanceState.REQUESTED)
+
+
+def test_a_cap_holds_the_job_with_its_reason(cloud, api, video_file, settings):
+    settings.AIMA_MAX_INSTANCES_PER_CLASS = 1
+    queued_cloud_job(api, video_file)
+    second = queued_cloud_job(api, video_file)
+    assert len(services.ensure_capacity()) == 1
+    second.refresh_from_db()
+    assert "AIMA_MAX_INSTANCES_PER_CLASS" in second.wait_reason
+    assert CloudInstance.objects.count() == 1
+
+
+def test_launch_boots_then_a_boot_timeout_ends_it_billed(cloud, api, video_file, settings):
+    queued_cloud_job(api, video_file)
+    [instance_id] = services.ensure_capacity()
+    assert services.launch(instance_id) == "launched"
+    instance = CloudInstance.objects.get(pk=instance_id)
+    assert instance.state == InstanceState.BOOTING and instance.provider_instance_id
+    assert cloud.describe(instance.provider_instance_id).state == ProviderState.RUNNING
+    later = timezone.now() + timedelta(seconds=settings.AIMA_BOOT_TIMEOUT_S + 1)
+    CloudInstance.objects.filter(pk=instance_id).update(
+        launched_at=timezone.now() - timedelta(seconds=settings.AIMA_BOOT_TIMEOUT_S + 1))
+    counts = services.tick(now=later)
+    instance.refresh_from_db()
+    assert counts["boot_timeouts"] == 1 and instance.state == InstanceState.FAILED
+    assert "did not register" in instance.error
+    assert cloud.describe(instance.provider_instance_id).state == ProviderState.TERMINATED
+    assert instance.cost == pytest.approx(0.9 * (settings.AIMA_BOOT_TIMEOUT_S + 1) / 3600,
+                                          rel=0.01)
+    # The job still waits: the tick asks for a new instance for it.
+    assert counts["requested"] == 1
+
+
+def test_a_refused_launch_moves_on_to_the_next_offer(cloud, api, video_file, monkeypatch):
+    queued_cloud_job(api, video_file)
+    [instance_id] = services.ensure_capacity()
+    # A dearer second offer of another region, and a provider that refuses every launch.
+    offer = CloudOffer.objects.get(provider="subprocess")
+    CloudOffer.objects.create(**{**{f.name: getattr(offer, f.name) for f in offer._meta.fields
+                                    if f.name not in ("id",)},
+                                 "key": "subprocess:OTHER", "region": "OTHER",
+                                 "offer_id": "subprocess:OTHER", "price_per_hour": 1.5})
+    monkeypatch.setenv("AIMA_SUBPROCESS_FAIL_LAUNCH_SHARE", "1")
+    services.reload_providers()
+    assert services.launch(instance_id) == "retry"
+    instance = CloudInstance.objects.get(pk=instance_id)
+    assert instance.state == InstanceState.REQUESTED and instance.offer_id == "subprocess:OTHER"
+    assert instance.tried_offers == ["subprocess:LOCAL"] and "CapacityError" in instance.error
+    assert services.launch(instance_id) == "failed"  # nothing left to try
+    instance.refresh_from_db()
+    assert instance.state == InstanceState.FAILED
+    assert cloud.list_instances({}) == []
+
+
+def test_ready_busy_idle_then_terminated_after_the_grace(cloud, api, video_file, settings):
+    settings.AIMA_IDLE_GRACE_S = 30
+    job = queued_cloud_job(api, video_file)
+    [instance_id] = services.ensure_capacity()
+    services.launch(instance_id)
+    instance = CloudInstance.objects.get(pk=instance_id)
+    # The instance's agent enrols with the token made for it.
+    agent = Agent.objects.create(name=instance.name, scope="cloud", credential_hash="x" * 64,
+                                 enrolled_with=instance.enrollment_token)
+    services.agent_registered(agent, instance.enrollment_token)
+    assert CloudInstance.objects.get(pk=instance_id).state == InstanceState.READY
+    Job.objects.transition(job.pk, JobState.RUNNING, agent=agent)
+    services.job_started(agent.pk)
+    assert CloudInstance.objects.get(pk=instance_id).state == InstanceState.BUSY
+    Job.objects.transition(job.pk, JobState.SUCCEEDED)
+    services.job_finished(str(job.pk))
+    job.refresh_from_db()
+    assert job.cost is not None and job.cost >= 0
+    assert CloudInstance.objects.get(pk=instance_id).state == InstanceState.IDLE
+    assert services.tick()["idle_ended"] == 0  # within the grace
+    ended = services.tick(now=timezone.now() + timedelta(seconds=31))
+    instance.refresh_from_db()
+    assert ended["idle_ended"] == 1 and instance.state == InstanceState.TERMINATED
+    assert instance.cost == pytest.approx(
+        0.9 * instance.billed_seconds() / 3600, rel=0.01)
+    # The instance's enrollment token can enrol nothing any more.
+    assert instance.enrollment_token.revoked
+
+
+def test_reconciler_ends_what_a_crashed_control_plane_left_behind(cloud, api, video_file):
+    # The control worker died right after the provider launched: the database
+    # never learnt the instance's id.
+    queued_cloud_job(api, video_file)
+    [instance_id] = services.ensure_capacity()
+    CloudInstance.objects.filter(pk=instance_id).update(state=InstanceState.PROVISIONING)
+    [offer] = cloud.offers(services.Requirements())
+    orphan = cloud.launch(offer, LaunchSpec(
+        name="aima-orphan", image="", env={}, command="sleep 60",
+        tags={DEPLOYMENT_TAG: "test-deployment", "aima-instance": str(instance_id)}))
+    stranger = cloud.launch(offer, LaunchSpec(name="other", image="", env={},
+                                              command="sleep 60",
+                                              tags={DEPLOYMENT_TAG: "someone-else"}))
+    report = services.reconcile()
+    assert report["terminated_unknown"] == [f"subprocess:{orphan.instance_id}"]
+    assert cloud.describe(orphan.instance_id).state == ProviderState.TERMINATED
+    # Another deployment's instances are none of our business.
+    assert cloud.describe(stranger.instance_id).state == ProviderState.RUNNING
+    # The stuck launch is given up after the boot timeout.
+    later = timezone.now() + timedelta(seconds=3600)
+    CloudInstance.objects.filter(pk=instance_id).update(
+        requested_at=timezone.now() - timedelta(seconds=3600))
+    assert services.tick(now=later)["stuck"] == 1
+    assert cloud.list_instances({DEPLOYMENT_TAG: "test-deployment"}) == []
+
+
+def test_an_instance_gone_at_the_provider_is_marked_terminated(cloud, api, video_file):
+    queued_cloud_job(api, video_file)
+    [instance_id] = services.ensure_capacity()
+    services.launch(instance_id)
+    instance = CloudInstance.objects.get(pk=instance_id)
+    cloud.terminate(instance.provider_instance_id)  # e.g. a spot interruption
+    CloudInstance.objects.filter(pk=instance_id).update(
+        launched_at=timezone.now() - timedelta(seconds=120))
+    report = services.reconcile()
+    assert report["marked_vanished"] == [f"subprocess:{instance.provider_instance_id}"]
+    instance.refresh_from_db()
+    assert instance.state == InstanceState.TERMINATED and instance.cost > 0
+
+
+def test_registration_with_an_instance_token_marks_it_ready(cloud, api, video_file):
+    queued_cloud_job(api, video_file)
+    [instance_id] = services.ensure_capacity()
+    services.launch(instance_id)
+    instance = CloudInstance.objects.get(pk=instance_id)
+    registration = fleet.register(instance.enrollment_token, name=instance.name, scope="cloud",
+                                  version="test", gpus=[])
+    instance.refresh_from_db()
+    assert instance.state == InstanceState.READY and instance.agent_id == registration.agent.id
