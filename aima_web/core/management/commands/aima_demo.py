@@ -33,7 +33,7 @@ class Command(BaseCommand):
     def handle(self, *args, port: int, gpu: str, once: bool, **options) -> None:
         self.stdout.write("Starting web server, control worker and agent …")
         try:
-            running = stack.start(dict(os.environ), settings.VAR_DIR / "log", port, gpu)
+            running = stack.start(dict(os.environ), settings.VAR_DIR / "log", port, gpu, beat=True)
         except stack.StackError as exc:
             raise CommandError(str(exc)) from None
         try:

@@ -1,0 +1,34 @@
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from aima_web.audit import trail
+from aima_web.instances import services
+from aima_web.instances.models import CloudInstance
+
+
+@admin.register(CloudInstance)
+class CloudInstanceAdmin(admin.ModelAdmin):
+    """What AIMA rents, what it costs, and a way to end it by hand."""
+
+    list_display = ("name", "provider", "instance_type", "gpu_class", "spot", "state",
+                    "price_per_hour", "launched_at", "terminated_at", "cost")
+    list_filter = ("state", "provider", "gpu_class", "spot")
+    search_fields = ("provider_instance_id", "offer_id", "gpu_model")
+    actions = ["terminate"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: CloudInstance | None = None):
+        return [field.name for field in CloudInstance._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # instances are rented by placement, not by hand
+
+    @admin.action(description="Terminate the selected instances now")
+    def terminate(self, request: HttpRequest, queryset: QuerySet[CloudInstance]) -> None:
+        ended = 0
+        for instance in queryset:
+            if services.terminate(instance, f"terminated by {request.user} in the admin"):
+                ended += 1
+                trail.record(trail.user_actor(request.user), "instance.terminated_by_hand",
+                             f"instance:{instance.pk}")
+        self.message_user(request, f"Terminated {ended} instance(s).")
