@@ -60,7 +60,9 @@ INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "PYT
                  "SYSTEMROOT")
 FAILURES: dict[str, type[ProviderError]] = {
     "capacity": CapacityError, "transient": TransientError, "quota": QuotaError}
-STOP_GRACE_S = 10.0
+# A cloud takes a terminated machine away at once; the agent gets a moment to
+# give its unfinished task back, no more.
+STOP_GRACE_S = 2.0
 
 
 @dataclass(frozen=True)
