@@ -248,15 +248,22 @@ def launch_spec(instance: CloudInstance, secret: str) -> LaunchSpec:
 
 
 def launch_failed(instance: CloudInstance, exc: Exception) -> str:
+    """A transient error tries the same offer again; a refusal (capacity,
+    quota, credentials) moves on to the next offer; both with backoff, up to
+    ``AIMA_LAUNCH_ATTEMPTS``."""
     error = f"{type(exc).__name__}: {exc}"
-    tried = [*instance.tried_offers, instance.offer_id]
     attempts = instance.attempts + 1
     log.warning("launching %s on %s failed: %s", instance.name, instance.offer_id, error)
     trail.record(trail.SYSTEM, "instance.launch_failed", f"instance:{instance.pk}",
                  offer=instance.offer_id, error=error[:500])
-    # Bad credentials will not get better by trying that provider again.
-    skip = {instance.provider} if isinstance(exc, AuthError | LookupError) else set()
-    following = next_offer(instance.gpu_class, tried, skip)
+    if isinstance(exc, ProviderError) and exc.retryable:
+        tried, following = instance.tried_offers, offer_for_retry(instance)
+    else:
+        tried = [*instance.tried_offers, instance.offer_id]
+        # Bad credentials will not get better by trying that provider again.
+        skip = {instance.provider} if isinstance(exc, AuthError | LookupError) else set()
+        following = next_offer(instance.gpu_class, tried, skip)
+    same = following is not None and following.key == instance.offer_id
     if attempts >= settings.AIMA_LAUNCH_ATTEMPTS or following is None:
         move(instance.pk, InstanceState.FAILED, [InstanceState.PROVISIONING],
              error=error[:4000], tried_offers=tried, attempts=attempts,
@@ -266,8 +273,18 @@ def launch_failed(instance: CloudInstance, exc: Exception) -> str:
          error=error[:4000], tried_offers=tried, attempts=attempts,
          provider=following.provider, offer_id=following.key,
          instance_type=following.instance_type, gpu_model=following.gpu_model,
-         region=following.region, price_per_hour=following.price_per_hour, spot=False)
+         region=following.region,
+         # The same offer again keeps its terms (a spot bid stays a spot bid).
+         price_per_hour=instance.price_per_hour if same else following.price_per_hour,
+         spot=instance.spot and same)
     return "retry"
+
+
+def offer_for_retry(instance: CloudInstance) -> Offer | None:
+    try:
+        return offer_for(instance)
+    except (ProviderError, LookupError):
+        return None
 
 
 def next_offer(gpu_class: int, tried: list[str], skip_providers: set[str]) -> Offer | None:

@@ -4,6 +4,7 @@ launches the cloud agent as a real process too."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -90,3 +91,60 @@ def test_a_cloud_job_rents_an_instance_and_gives_it_back(cloud_stack, tmp_path: 
 def _at(stamp: str) -> float:
     from datetime import datetime
     return datetime.fromisoformat(stamp).timestamp()
+
+
+@pytest.fixture(scope="module")
+def flaky_stack(database_url: str, tmp_path_factory) -> Iterator[tuple[local_stack.Stack, Path]]:
+    """A provider that refuses half its launches, and room for one instance only."""
+    port = local_stack.free_port()
+    instances = tmp_path_factory.mktemp("flaky-instances")
+    env = {**os.environ, "DATABASE_URL": database_url,
+           "AIMA_MEDIA_ROOT": str(tmp_path_factory.mktemp("media")),
+           "AIMA_PUBLIC_URL": f"http://127.0.0.1:{port}",
+           "AIMA_PROVIDERS": "subprocess",
+           "AIMA_SUBPROCESS_STATE_DIR": str(instances),
+           "AIMA_SUBPROCESS_BOOT_DELAY_S": "0.5",
+           "AIMA_SUBPROCESS_FAIL_LAUNCH_SHARE": "0.5", "AIMA_SUBPROCESS_FAIL_AS": "transient",
+           "AIMA_SUBPROCESS_FAIL_SEED": "1", "AIMA_LAUNCH_ATTEMPTS": "8",
+           "AIMA_MAX_INSTANCES_PER_CLASS": "1",
+           "AIMA_DEPLOYMENT_ID": f"e2e-{uuid.uuid4().hex[:8]}",
+           "AIMA_IDLE_GRACE_S": "1", "AIMA_INSTANCE_TICK_S": "1", "AIMA_RECONCILE_S": "3"}
+    app.control.purge()
+    local_stack.manage(env, "migrate", "--noinput")
+    local_stack.manage(env, "aima_offers", "refresh")
+    running = local_stack.start(env, tmp_path_factory.mktemp("logs"), port, LOCAL_GPU,
+                                username="flaky", heartbeat_s=2, beat=True)
+    yield running, instances
+    running.stop()
+
+
+def test_failing_launches_and_a_cap_still_serve_every_job_and_leave_nothing(
+        flaky_stack, tmp_path: Path):
+    stack, instances = flaky_stack
+    video = samples.write_video(tmp_path / "clip.mp4")
+    submitted = [stack.api.submit(video.path, confidentiality="public") for _ in range(2)]
+    # One waits for the only instance the cap allows, and says so meanwhile.
+    reasons = wait_until("a job held by the cap", lambda: [
+        j["wait_reason"] for j in (stack.api.get(f"/api/v1/jobs/{s['id']}/") for s in submitted)
+        if "AIMA_MAX_INSTANCES_PER_CLASS" in j["wait_reason"]], timeout_s=60)
+    assert reasons
+    jobs = [stack.api.wait(s["id"], timeout_s=180) for s in submitted]
+    assert all(job["state"] == "succeeded" for job in jobs), [j["error"] for j in jobs]
+    rented = wait_until("every instance to end", lambda: (lambda rows: rows if rows and all(
+        i["state"] in ("terminated", "failed") for i in rows) else None)(
+        stack.api.get("/api/v1/instances/")["results"]), timeout_s=60)
+    # The provider refused some launches: those instances tried again.
+    assert sum(i["attempts"] for i in rented) > len(rented) or any(
+        "TransientError" in i["error"] for i in rented)
+    # Nothing left running at the provider either.
+    records = [json.loads(p.read_text()) for p in instances.glob("sp-*.json")]
+    assert records and all(not _running(r["pid"]) for r in records)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = Path(f"/proc/{pid}/stat")
+    return state.exists() and state.read_text().split()[2] != "Z"
