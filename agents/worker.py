@@ -7,6 +7,7 @@ processes are forked from it and inherit it.
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -97,7 +98,9 @@ def run_worker(context: AgentContext, queues: list[str], name: str) -> None:
     CONTEXT = context
     app.worker_main([
         "worker", "--queues", ",".join(queues), "--concurrency", "1",
-        "--hostname", f"agent-{context.agent_id}@{name}",
+        # Unique on the broker even where two control planes' agents share a
+        # name and id (their pidbox queues are exclusive).
+        "--hostname", f"agent-{context.agent_id}-{os.getpid()}@{name}",
         # Mingle and gossip only slow the start and add chatter on the broker.
         "--without-mingle", "--without-gossip", "--loglevel", "INFO",
     ])

@@ -239,13 +239,17 @@ def _alive(pid: int) -> bool:
         if finished:
             return False
     except ChildProcessError:
-        pass  # not our child (a control plane restarted since): ask the kernel
+        pass  # not our child (another worker process launched it): ask the kernel
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
+    # Exited, but its parent has not reaped it: a zombie is not running.
+    stat = Path(f"/proc/{pid}/stat")
+    with contextlib.suppress(OSError):
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
     return True
 
 

@@ -25,5 +25,6 @@ class Command(BaseCommand):
                 "--loglevel", loglevel]
         if beat:
             schedule = Path(settings.VAR_DIR) / "celerybeat-schedule"
+            schedule.parent.mkdir(parents=True, exist_ok=True)
             argv += ["--beat", "--schedule", str(schedule)]
         app.worker_main(argv)

@@ -1,0 +1,67 @@
+"""What the cloud end-to-end tests share: a stack whose only cloud is the
+`subprocess` provider, on a database and a var folder of its own."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from aima_tasks.app import app
+from aima_web.core import stack as local_stack
+from providers.subprocess import SubprocessProvider
+
+# Too small for video: a video job must go to the cloud.
+LOCAL_GPU = "E2E small (simulated):8"
+T = TypeVar("T")
+
+
+def start(database_url: str, folder: Path, **settings: str) -> local_stack.Stack:
+    port = local_stack.free_port()
+    env = {**os.environ, "DATABASE_URL": database_url,
+           # Its own beat schedule, broker folder (embedded) and media.
+           "AIMA_VAR_DIR": str(folder / "var"), "AIMA_MEDIA_ROOT": str(folder / "media"),
+           "AIMA_PUBLIC_URL": f"http://127.0.0.1:{port}",
+           "AIMA_PROVIDERS": "subprocess",
+           "AIMA_SUBPROCESS_STATE_DIR": str(folder / "instances"),
+           "AIMA_SUBPROCESS_BOOT_DELAY_S": "0.5",
+           "AIMA_DEPLOYMENT_ID": f"e2e-{uuid.uuid4().hex[:8]}",
+           "AIMA_INSTANCE_TICK_S": "1", "AIMA_RECONCILE_S": "5", **settings}
+    # Messages left by earlier tests must not reach these workers (RabbitMQ).
+    app.control.purge()
+    local_stack.manage(env, "migrate", "--noinput")
+    local_stack.manage(env, "aima_offers", "refresh")
+    return local_stack.start(env, folder / "logs", port, LOCAL_GPU, username="cloud",
+                             heartbeat_s=2, beat=True)
+
+
+def stop(running: local_stack.Stack, folder: Path) -> None:
+    """Stop the stack, and end every instance it rented even if a test failed
+    before the control plane could: nothing may outlive the test."""
+    running.stop()
+    provider = SubprocessProvider({"state_dir": str(folder / "instances")})
+    for record in (folder / "instances").glob("sp-*.json"):
+        provider.terminate(record.stem)
+
+
+def wait_until(what: str, check: Callable[[], T | None], timeout_s: float = 90) -> T:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.5)
+
+
+def running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = Path(f"/proc/{pid}/stat")
+    return state.exists() and state.read_text().split()[2] != "Z"
