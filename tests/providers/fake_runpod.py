@@ -72,9 +72,11 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.providers.fake_server import FakeServer
 
 NO_CAPACITY = ("There are no longer any instances available with the requested "
                "specifications. Please refresh and try again.")
@@ -460,7 +462,7 @@ def _pod_id() -> str:
     return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(14))
 
 
-class FakeRunPod:
+class FakeRunPod(FakeServer):
     """``with FakeRunPod() as fake:`` serves on ``fake.url`` until the block ends."""
 
     def __init__(self, api_key: str = "rpa_FAKE0TEST0KEY0123456789"):
@@ -475,23 +477,7 @@ class FakeRunPod:
         self.spot_removed = False
         self._faults: list[tuple[int, str, str]] = []
         self._lock = threading.RLock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        # A short poll: shutdown() waits for it, once per test.
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
-                                        daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FakeRunPod:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(_handler(self))
 
     # ---------------------------------------------------------- test controls
 

@@ -70,9 +70,11 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.providers.fake_server import FakeServer
 
 API_KEY = "vast-test-key-5f2e9c1d7a"
 HOURS_PER_MONTH = 730.0
@@ -147,7 +149,7 @@ def error(status: int, code: str, msg: str) -> Answer:
     return Answer(status, {"success": False, "error": code, "msg": msg})
 
 
-class FakeVastAi:
+class FakeVastAi(FakeServer):
     """The fake server: state, fault injection and a record of requests.
 
     Use as a context manager; ``url`` is what the provider's ``url`` setting takes.
@@ -162,25 +164,8 @@ class FakeVastAi:
         self._faults: list[Fault] = []
         self._next_instance = 7_000_001
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self._server.fake = self  # type: ignore[attr-defined]
-        # A short poll: shutdown() waits for it, once per test.
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
-                                        daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FakeVastAi:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
     # ---- what tests arrange
 
