@@ -66,6 +66,16 @@ def test_a_cap_holds_the_job_with_its_reason(cloud, api, video_file, settings):
     assert CloudInstance.objects.count() == 1
 
 
+def test_a_spend_cap_holds_the_job_with_its_reason(cloud, api, video_file, settings):
+    settings.AIMA_MAX_SPEND_PER_HOUR = 1.0  # room for one instance at 0.90 per hour
+    queued_cloud_job(api, video_file)
+    second = queued_cloud_job(api, video_file)
+    assert len(services.ensure_capacity()) == 1
+    second.refresh_from_db()
+    assert "cost 0.90 per hour" in second.wait_reason
+    assert "AIMA_MAX_SPEND_PER_HOUR" in second.wait_reason
+
+
 def test_launch_boots_then_a_boot_timeout_ends_it_billed(cloud, api, video_file, settings):
     queued_cloud_job(api, video_file)
     [instance_id] = services.ensure_capacity()

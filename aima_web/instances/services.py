@@ -169,8 +169,8 @@ def cap_reason(provider: str, gpu_class: int, price_per_hour: float) -> str:
                 f"running already (AIMA_MAX_INSTANCES_PER_CLASS)")
     cap = settings.AIMA_MAX_SPEND_PER_HOUR
     if cap:
-        spend = live.filter(state__in=BILLABLE).aggregate(
-            total=Sum("price_per_hour"))["total"] or 0.0
+        # Instances asked for but not launched yet will bill too.
+        spend = live.aggregate(total=Sum("price_per_hour"))["total"] or 0.0
         if spend + price_per_hour > cap:
             return (f"waiting: instances already cost {spend:.2f} per hour; one more would "
                     f"pass the cap of {cap:.2f} (AIMA_MAX_SPEND_PER_HOUR)")
