@@ -91,13 +91,21 @@ def load_trace(path: str | os.PathLike[str]) -> list[TraceJob]:
     return jobs
 
 
-def _trace_job(record: object, where: str) -> TraceJob:
-    if not isinstance(record, dict):
-        raise InputError(f"{where}: not a JSON object; write one job object per line")
-    unknown = sorted(set(record) - _TRACE_FIELDS)
+def _known_fields(data: object, where: str, known: frozenset[str] | set[str],
+                  not_object: str) -> dict:
+    """``data`` as a JSON object holding only ``known`` fields; else an error naming them."""
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: {not_object}")
+    unknown = sorted(set(data) - known)
     if unknown:
         raise InputError(f"{where}: unknown field {', '.join(map(repr, unknown))}; "
-                         f"known: {', '.join(sorted(_TRACE_FIELDS))}")
+                         f"known: {', '.join(sorted(known))}")
+    return data
+
+
+def _trace_job(record: object, where: str) -> TraceJob:
+    record = _known_fields(record, where, _TRACE_FIELDS,
+                           "not a JSON object; write one job object per line")
 
     def bad(name: str, what: str) -> InputError:
         return InputError(f"{where}: field {name!r}: {what}")
@@ -205,12 +213,7 @@ def load_fleet(path: str | os.PathLike[str], idle_grace_s: float | None = None) 
 
 def fleet_from_dict(data: object, where: str = "fleet",
                     idle_grace_s: float | None = None) -> Fleet:
-    if not isinstance(data, dict):
-        raise InputError(f"{where}: must be a JSON object with a \"gpus\" list")
-    unknown = sorted(set(data) - _FLEET_FIELDS)
-    if unknown:
-        raise InputError(f"{where}: unknown field {', '.join(map(repr, unknown))}; "
-                         f"known: {', '.join(sorted(_FLEET_FIELDS))}")
+    data = _known_fields(data, where, _FLEET_FIELDS, "must be a JSON object with a \"gpus\" list")
 
     def bad(name: str) -> Callable[[str], InputError]:
         return lambda what: InputError(f"{where}: field {name!r}: {what}")
@@ -249,12 +252,7 @@ def fleet_from_dict(data: object, where: str = "fleet",
 
 
 def _gpu(entry: object, where: str, energy_price: float) -> LocalGpu:
-    if not isinstance(entry, dict):
-        raise InputError(f"{where}: must be a JSON object")
-    unknown = sorted(set(entry) - _GPU_FIELDS)
-    if unknown:
-        raise InputError(f"{where}: unknown field {', '.join(map(repr, unknown))}; "
-                         f"known: {', '.join(sorted(_GPU_FIELDS))}")
+    entry = _known_fields(entry, where, _GPU_FIELDS, "must be a JSON object")
 
     def bad(name: str) -> Callable[[str], InputError]:
         return lambda what: InputError(f"{where}: field {name!r}: {what}")
