@@ -21,7 +21,9 @@ Settings (``AIMA_SUBPROCESS_<KEY>``):
 
 The process gets only the instance's environment plus what any process needs
 to start (``PATH``, ``HOME``, the locale, the virtualenv): a rented host knows
-nothing of the control plane's secrets.
+nothing of the control plane's secrets. ``python`` on its ``PATH`` is this
+interpreter, and ``AIMA_SIMULATE_GPU`` says the GPU its offers claim, so the
+agent command an image would run works here unchanged.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import json
 import os
 import random
 import signal
+import sys
 import time
 import uuid
 from collections.abc import Mapping
@@ -152,6 +155,10 @@ class SubprocessProvider:
             raise self.config.fail_as(f"injected {self.config.fail_as.__name__} on launch")
         instance_id = f"sp-{uuid.uuid4().hex[:12]}"
         env = {key: os.environ[key] for key in INHERITED_ENV if key in os.environ}
+        # "python" in the command is this interpreter, as on an image built for it.
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        # A GPU that says what it is: the one this provider's offers claim.
+        env["AIMA_SIMULATE_GPU"] = f"{self.config.gpu_model}:{self.config.vram_gb:g}"
         env.update(spec.env)
         log_path = self.config.state_dir / f"{instance_id}.log"
         # Booting is the delay before the command: a shell that sleeps, then execs it.

@@ -9,8 +9,6 @@ update, so the beat's tick, launch tasks and agent callbacks may race safely.
 from __future__ import annotations
 
 import logging
-import shlex
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +19,7 @@ from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from aima_tasks import broker
 from aima_tasks.routing import Scope
 from aima_web.audit import trail
 from aima_web.fleet.credentials import digest, new_secret
@@ -234,16 +233,13 @@ def launch_spec(instance: CloudInstance, secret: str) -> LaunchSpec:
         "AIMA_AGENT_NAME": instance.name,
         "AIMA_BROKER_URL": settings.AIMA_AGENT_BROKER_URL,
     }
-    command = settings.AIMA_AGENT_COMMAND
-    if instance.provider == "subprocess":
-        # A process on this machine: this interpreter, a GPU that says what it is.
-        command = f"{shlex.quote(sys.executable)} -m agents run"
-        env["AIMA_SIMULATE_GPU"] = f"{instance.gpu_model}:{instance.gpu_class}"
+    if broker.is_embedded(settings.AIMA_AGENT_BROKER_URL):
+        # The embedded broker is a folder: only an agent on this machine,
+        # sharing it, can reach it.
         env["AIMA_VAR_DIR"] = str(settings.VAR_DIR)
-        env["AIMA_HEARTBEAT_S"] = "5"
     tags = {**deployment_tags(), "aima-instance": str(instance.pk)}
     return LaunchSpec(name=instance.name, image=settings.AIMA_AGENT_IMAGE, env=env,
-                      command=command, tags=tags, spot=instance.spot,
+                      command=settings.AIMA_AGENT_COMMAND, tags=tags, spot=instance.spot,
                       bid_per_hour=instance.price_per_hour if instance.spot else None)
 
 
