@@ -35,6 +35,14 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name}={raw!r}: must be a whole number") from None
 
 
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name) or str(default)
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r}: must be a number") from None
+
+
 BASE_DIR = broker.PROJECT_ROOT
 VAR_DIR = broker.var_dir()
 
@@ -188,7 +196,7 @@ AIMA_IDLE_GRACE_S = env_int("AIMA_IDLE_GRACE_S", 60)
 AIMA_LAUNCH_ATTEMPTS = env_int("AIMA_LAUNCH_ATTEMPTS", 4)
 # Caps: instances per provider and GPU class, and cloud spend per hour (0: none).
 AIMA_MAX_INSTANCES_PER_CLASS = env_int("AIMA_MAX_INSTANCES_PER_CLASS", 4)
-AIMA_MAX_SPEND_PER_HOUR = float(os.environ.get("AIMA_MAX_SPEND_PER_HOUR") or 0)
+AIMA_MAX_SPEND_PER_HOUR = env_float("AIMA_MAX_SPEND_PER_HOUR", 0.0)
 # How often the control worker's beat checks instances, reconciles with the
 # providers and refreshes prices (seconds).
 AIMA_INSTANCE_TICK_S = env_int("AIMA_INSTANCE_TICK_S", 5)
