@@ -14,18 +14,15 @@ log = logging.getLogger(__name__)
 @app.task(name=TaskName.PROVISION.value)
 def provision_task() -> list[int]:
     created = services.ensure_capacity()
-    for instance_id in created:
-        app.send_task(TaskName.LAUNCH.value, args=(instance_id,))
+    send_due_launches()
     return created
 
 
 @app.task(name=TaskName.LAUNCH.value)
 def launch_task(instance_id: int) -> str:
+    # A retry waits in the row (its due time), not in a delayed message that
+    # a dying worker would take with it; the tick sends it when it is due.
     outcome = services.launch(instance_id)
-    if outcome == "retry":
-        attempts = services.CloudInstance.objects.get(pk=instance_id).attempts
-        app.send_task(TaskName.LAUNCH.value, args=(instance_id,),
-                      countdown=services.retry_delay_s(attempts))
     log.info("launch of instance %s: %s", instance_id, outcome)
     return outcome
 
@@ -33,10 +30,15 @@ def launch_task(instance_id: int) -> str:
 @app.task(name=TaskName.TICK.value)
 def tick_task() -> dict[str, int]:
     counts = services.tick()
-    for instance_id in services.CloudInstance.objects.filter(
-            state=services.InstanceState.REQUESTED, attempts=0).values_list("pk", flat=True):
-        app.send_task(TaskName.LAUNCH.value, args=(instance_id,))
+    counts["launches_sent"] = len(send_due_launches())
     return counts
+
+
+def send_due_launches() -> list[int]:
+    claimed = services.claim_due_launches()
+    for instance_id in claimed:
+        app.send_task(TaskName.LAUNCH.value, args=(instance_id,))
+    return claimed
 
 
 @app.task(name=TaskName.RECONCILE.value)

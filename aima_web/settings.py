@@ -192,6 +192,13 @@ AIMA_AGENT_COMMAND = os.environ.get("AIMA_AGENT_COMMAND", "python -m agents run"
 AIMA_BOOT_TIMEOUT_S = env_int("AIMA_BOOT_TIMEOUT_S", 600)
 # An idle instance is terminated this long after its last job (0: at once).
 AIMA_IDLE_GRACE_S = env_int("AIMA_IDLE_GRACE_S", 60)
+# A launch (the provider's API call) still unfinished this long after it began
+# is taken for lost with its control worker: the instance is looked for at the
+# provider by its tag and adopted, or launched again.
+AIMA_LAUNCH_TIMEOUT_S = env_int("AIMA_LAUNCH_TIMEOUT_S", 300)
+# An offer whose instance failed to boot is passed over for this long when
+# another offer of its class exists.
+AIMA_FAILED_OFFER_COOLDOWN_S = env_int("AIMA_FAILED_OFFER_COOLDOWN_S", 3600)
 # Launch attempts per wanted instance, over offers and providers, with backoff.
 AIMA_LAUNCH_ATTEMPTS = env_int("AIMA_LAUNCH_ATTEMPTS", 4)
 # Caps: instances per provider and GPU class, and cloud spend per hour (0: none).

@@ -34,6 +34,9 @@ __all__ = [
 # The tag every instance of this deployment carries, so that the reconciler
 # can find all of them, and only them, at every provider.
 DEPLOYMENT_TAG = "aima-deployment"
+# The tag that names the database row an instance was launched for, so that an
+# instance whose launch was cut short can still be matched to it.
+INSTANCE_TAG = "aima-instance"
 
 
 class ProviderError(Exception):

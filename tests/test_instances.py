@@ -15,7 +15,7 @@ from aima_web.instances import services
 from aima_web.instances.models import CloudInstance, InstanceState
 from aima_web.jobs.models import Job
 from aima_web.jobs.states import JobState
-from aima_web.placement.models import CloudOffer
+from aima_web.placement.models import CloudOffer, PlacementPolicy
 from providers.base import DEPLOYMENT_TAG, LaunchSpec
 from providers.base import InstanceState as ProviderState
 from tests.placing import run_to_queue
@@ -93,19 +93,56 @@ def test_launch_boots_then_a_boot_timeout_ends_it_billed(cloud, api, video_file,
     assert cloud.describe(instance.provider_instance_id).state == ProviderState.TERMINATED
     assert instance.cost == pytest.approx(0.9 * (settings.AIMA_BOOT_TIMEOUT_S + 1) / 3600,
                                           rel=0.01)
-    # The job still waits: the tick asks for a new instance for it.
+    # The job still waits: the tick asks for a new instance for it, on the
+    # same offer, there being no other.
     assert counts["requested"] == 1
+    [replacement] = CloudInstance.objects.filter(state=InstanceState.REQUESTED)
+    assert replacement.offer_id == instance.offer_id
+
+
+def test_after_a_failed_boot_another_offer_is_preferred(cloud, api, video_file, settings):
+    queued_cloud_job(api, video_file)
+    add_offer("subprocess:OTHER", price_per_hour=1.5)
+    [instance_id] = services.ensure_capacity()
+    services.launch(instance_id)
+    CloudInstance.objects.filter(pk=instance_id).update(
+        launched_at=timezone.now() - timedelta(seconds=settings.AIMA_BOOT_TIMEOUT_S + 1))
+    assert services.tick()["boot_timeouts"] == 1
+    [replacement] = CloudInstance.objects.filter(state=InstanceState.REQUESTED)
+    assert (replacement.offer_id, replacement.price_per_hour) == ("subprocess:OTHER", 1.5)
+
+
+def test_a_spent_monthly_budget_holds_the_job(cloud, api, video_file):
+    job = queued_cloud_job(api, video_file)  # placed while the budget allowed it
+    # An instance that has billed 2.00 this month.
+    CloudInstance.objects.create(provider="subprocess", offer_id="x", gpu_class=24,
+                                 price_per_hour=2.0, state=InstanceState.TERMINATED,
+                                 launched_at=timezone.now() - timedelta(hours=1),
+                                 terminated_at=timezone.now())
+    PlacementPolicy.objects.filter(pk=PlacementPolicy.current().pk).update(monthly_budget=2)
+    assert services.ensure_capacity() == []
+    job.refresh_from_db()
+    assert "2.00 of this month's cloud budget of 2.00 is spent" in job.wait_reason
+    PlacementPolicy.objects.filter(pk=PlacementPolicy.current().pk).update(monthly_budget=3)
+    assert len(services.ensure_capacity()) == 1
+    job.refresh_from_db()
+    assert job.wait_reason == ""
+
+
+def add_offer(key: str, price_per_hour: float) -> None:
+    """A dearer second offer of the subprocess provider, in another region."""
+    offer = CloudOffer.objects.get(provider="subprocess")
+    CloudOffer.objects.create(**{**{f.name: getattr(offer, f.name) for f in offer._meta.fields
+                                    if f.name != "id"},
+                                 "key": key, "region": key.split(":")[1], "offer_id": key,
+                                 "price_per_hour": price_per_hour})
 
 
 def test_a_refused_launch_moves_on_to_the_next_offer(cloud, api, video_file, monkeypatch):
     queued_cloud_job(api, video_file)
     [instance_id] = services.ensure_capacity()
-    # A dearer second offer of another region, and a provider that refuses every launch.
-    offer = CloudOffer.objects.get(provider="subprocess")
-    CloudOffer.objects.create(**{**{f.name: getattr(offer, f.name) for f in offer._meta.fields
-                                    if f.name not in ("id",)},
-                                 "key": "subprocess:OTHER", "region": "OTHER",
-                                 "offer_id": "subprocess:OTHER", "price_per_hour": 1.5})
+    # A dearer second offer, and a provider that refuses every launch.
+    add_offer("subprocess:OTHER", price_per_hour=1.5)
     monkeypatch.setenv("AIMA_SUBPROCESS_FAIL_LAUNCH_SHARE", "1")
     services.reload_providers()
     assert services.launch(instance_id) == "retry"
@@ -148,29 +185,117 @@ def test_ready_busy_idle_then_terminated_after_the_grace(cloud, api, video_file,
 
 
 def test_reconciler_ends_what_a_crashed_control_plane_left_behind(cloud, api, video_file):
-    # The control worker died right after the provider launched: the database
-    # never learnt the instance's id.
     queued_cloud_job(api, video_file)
     [instance_id] = services.ensure_capacity()
     CloudInstance.objects.filter(pk=instance_id).update(state=InstanceState.PROVISIONING)
     [offer] = cloud.offers(services.Requirements())
-    orphan = cloud.launch(offer, LaunchSpec(
-        name="aima-orphan", image="", env={}, command="sleep 60",
-        tags={DEPLOYMENT_TAG: "test-deployment", "aima-instance": str(instance_id)}))
+    ours = {DEPLOYMENT_TAG: "test-deployment"}
+    # A host of this deployment the database has no row for (a lost database,
+    # a launch by hand), and one for a row that ended long ago.
+    unknown = cloud.launch(offer, LaunchSpec(name="aima-orphan", image="", env={},
+                                             command="sleep 60", tags=ours))
+    ended = CloudInstance.objects.create(provider="subprocess", offer_id="x", gpu_class=24,
+                                         state=InstanceState.FAILED)
+    leftover = cloud.launch(offer, LaunchSpec(name="aima-old", image="", env={},
+                                              command="sleep 60",
+                                              tags=services.instance_tags(ended.pk)))
     stranger = cloud.launch(offer, LaunchSpec(name="other", image="", env={},
                                               command="sleep 60",
                                               tags={DEPLOYMENT_TAG: "someone-else"}))
     report = services.reconcile()
-    assert report["terminated_unknown"] == [f"subprocess:{orphan.instance_id}"]
-    assert cloud.describe(orphan.instance_id).state == ProviderState.TERMINATED
+    assert sorted(report["terminated_unknown"]) == sorted(
+        f"subprocess:{i.instance_id}" for i in (unknown, leftover))
+    assert cloud.describe(unknown.instance_id).state == ProviderState.TERMINATED
     # Another deployment's instances are none of our business.
     assert cloud.describe(stranger.instance_id).state == ProviderState.RUNNING
-    # The stuck launch is given up after the boot timeout.
-    later = timezone.now() + timedelta(seconds=3600)
-    CloudInstance.objects.filter(pk=instance_id).update(
-        requested_at=timezone.now() - timedelta(seconds=3600))
-    assert services.tick(now=later)["stuck"] == 1
-    assert cloud.list_instances({DEPLOYMENT_TAG: "test-deployment"}) == []
+    # The launch that never finished, and started nothing, is tried again
+    # once its time is up.
+    CloudInstance.objects.filter(pk=instance_id).update(due_at=timezone.now())
+    assert services.tick()["recovered"] == 1
+    instance = CloudInstance.objects.get(pk=instance_id)
+    assert instance.state == InstanceState.REQUESTED and "control worker was lost" in instance.error
+    assert cloud.list_instances(ours) == []
+
+
+def test_a_launch_cut_short_is_adopted_from_its_tag(cloud, api, video_file):
+    """The control worker died after the provider started the host but before
+    the database learnt its id: the tick finds it by its tag and keeps it."""
+    queued_cloud_job(api, video_file)
+    [instance_id] = services.ensure_capacity()
+    CloudInstance.objects.filter(pk=instance_id).update(state=InstanceState.PROVISIONING)
+    [offer] = cloud.offers(services.Requirements())
+    started = cloud.launch(offer, LaunchSpec(name="aima-x", image="", env={}, command="sleep 60",
+                                             tags=services.instance_tags(instance_id)))
+    # While its launch may still be under way, the reconciler leaves it be.
+    assert services.reconcile()["terminated_unknown"] == []
+    CloudInstance.objects.filter(pk=instance_id).update(due_at=timezone.now())
+    assert services.tick()["recovered"] == 1
+    instance = CloudInstance.objects.get(pk=instance_id)
+    assert instance.state == InstanceState.BOOTING
+    assert instance.provider_instance_id == started.instance_id
+    assert cloud.describe(started.instance_id).state == ProviderState.RUNNING
+    assert services.reconcile() == {"terminated_unknown": [], "adopted": [],
+                                    "marked_vanished": []}
+
+
+def test_an_agent_faster_than_its_launch_keeps_its_instance(cloud, api, video_file):
+    """The agent enrols while the provider's API has not answered yet."""
+    queued_cloud_job(api, video_file)
+    [instance_id] = services.ensure_capacity()
+    CloudInstance.objects.filter(pk=instance_id).update(state=InstanceState.PROVISIONING)
+    instance = CloudInstance.objects.get(pk=instance_id)
+    secret = services.enrol(instance)
+    [offer] = cloud.offers(services.Requirements())
+    started = cloud.launch(offer, services.launch_spec(instance, secret))
+    fleet.register(instance.enrollment_token, name=instance.name, scope="cloud",
+                   version="test", gpus=[])
+    assert CloudInstance.objects.get(pk=instance_id).state == InstanceState.READY
+    # The reconciler, running before the launch is recorded, learns the id.
+    assert services.reconcile()["adopted"] == [f"subprocess:{started.instance_id}"]
+    instance = CloudInstance.objects.get(pk=instance_id)
+    assert instance.state == InstanceState.READY
+    assert instance.provider_instance_id == started.instance_id
+
+
+def test_a_second_host_for_one_instance_is_terminated(cloud, api, video_file):
+    queued_cloud_job(api, video_file)
+    [instance_id] = services.ensure_capacity()
+    services.launch(instance_id)
+    kept = CloudInstance.objects.get(pk=instance_id).provider_instance_id
+    # A first launch that timed out at our end but started a host after all.
+    [offer] = cloud.offers(services.Requirements())
+    extra = cloud.launch(offer, LaunchSpec(name="aima-x", image="", env={}, command="sleep 60",
+                                           tags=services.instance_tags(instance_id)))
+    assert services.reconcile()["terminated_unknown"] == [f"subprocess:{extra.instance_id}"]
+    assert cloud.describe(kept).state == ProviderState.RUNNING
+
+
+def test_launches_are_sent_once_when_due_and_again_when_lost(cloud, api, video_file):
+    queued_cloud_job(api, video_file)
+    [instance_id] = services.ensure_capacity()
+    now = timezone.now()
+    assert services.claim_due_launches(now) == [instance_id]
+    assert services.claim_due_launches(now) == []  # its message is on its way
+    # Taken by no worker (it died): sent again once the lease is over.
+    later = now + timedelta(seconds=services.DISPATCH_LEASE_S + 1)
+    assert services.claim_due_launches(later) == [instance_id]
+
+
+def test_a_retry_waits_its_backoff_in_the_row(cloud, api, video_file, monkeypatch, settings):
+    settings.AIMA_LAUNCH_ATTEMPTS = 3
+    queued_cloud_job(api, video_file)
+    [instance_id] = services.ensure_capacity()
+    monkeypatch.setenv("AIMA_SUBPROCESS_FAIL_LAUNCH_SHARE", "1")
+    monkeypatch.setenv("AIMA_SUBPROCESS_FAIL_AS", "transient")
+    services.reload_providers()
+    before = timezone.now()
+    assert services.launch(instance_id) == "retry"
+    instance = CloudInstance.objects.get(pk=instance_id)
+    assert instance.offer_id == "subprocess:LOCAL"  # a transient error: the same offer
+    delay = (instance.due_at - before).total_seconds()
+    assert services.retry_delay_s(1) <= delay < services.retry_delay_s(1) + 5
+    assert services.claim_due_launches(before) == []
+    assert services.claim_due_launches(instance.due_at) == [instance_id]
 
 
 def test_an_instance_gone_at_the_provider_is_marked_terminated(cloud, api, video_file):

@@ -12,6 +12,8 @@ from django.utils.html import escape
 
 from aima_tasks.classification import Urgency
 from aima_tasks.placement.performance import normalise
+from aima_web.instances import billing
+from aima_web.instances.models import CloudInstance, InstanceState
 from aima_web.jobs.models import AnalysisResult, Job, MediaAsset
 from aima_web.jobs.states import JobState
 from aima_web.placement import services
@@ -116,14 +118,34 @@ def test_a_queued_job_is_backlog_for_its_gpu(api, video_file):
     assert services.backlog_by_gpu(now)[gpu.id] == pytest.approx(runtime * 1.5)
 
 
-def test_failed_and_cancelled_cloud_jobs_are_not_spent(alice):
+def test_month_spend_is_the_bill_plus_the_work_waiting_for_the_cloud(alice):
     asset = MediaAsset.objects.create(sha256="cd" * 32, size_bytes=10, media_type="audio")
     cloud = {"scope": "cloud", "choice": {"cost": 1.25}}
-    for state, running in ((JobState.QUEUED, False), (JobState.FAILED, False),
-                           (JobState.CANCELLED, False), (JobState.FAILED, True)):
+    # Only a job still waiting is as good as spent; the others are billed, or never will be.
+    for state in (JobState.QUEUED, JobState.FAILED, JobState.CANCELLED, JobState.SUCCEEDED):
         Job.objects.create(owner=alice, media=asset, confidentiality="public", placement=cloud,
-                           state=state, running_at=timezone.now() if running else None)
-    assert services.month_spend(timezone.localtime()) == pytest.approx(2.5)
+                           state=state)
+    now = timezone.now()
+    start = billing.month_start(now)
+    elapsed = now - start
+    rented = {"provider": "subprocess", "offer_id": "o", "gpu_class": 24}
+    # A fifth of the month so far at 0.5 per hour, ended.
+    CloudInstance.objects.create(**rented, price_per_hour=0.5, state=InstanceState.TERMINATED,
+                                 launched_at=start + elapsed * 0.1,
+                                 terminated_at=start + elapsed * 0.3)
+    # Running for its last half at 1.0: billed until now.
+    CloudInstance.objects.create(**rented, price_per_hour=1.0, state=InstanceState.BUSY,
+                                 launched_at=start + elapsed * 0.5)
+    # Launched last month: only this month's part counts; ended last month: nothing.
+    CloudInstance.objects.create(**rented, price_per_hour=2.0, state=InstanceState.TERMINATED,
+                                 launched_at=start - timedelta(days=1),
+                                 terminated_at=start + elapsed * 0.5)
+    CloudInstance.objects.create(**rented, price_per_hour=7.0, state=InstanceState.TERMINATED,
+                                 launched_at=start - timedelta(days=2),
+                                 terminated_at=start - timedelta(days=1))
+    hours = elapsed.total_seconds() / 3600
+    expected = 1.25 + hours * (0.5 * 0.2 + 1.0 * 0.5 + 2.0 * 0.5)
+    assert services.month_spend(now) == pytest.approx(expected, rel=1e-6)
 
 
 def test_knowledge_from_benchmarks_and_finished_jobs(alice):

@@ -50,6 +50,9 @@ class CloudInstance(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
     requested_at = models.DateTimeField(default=timezone.now)
+    # When the beat looks at it next: a requested instance's launch is due
+    # then; a provisioning one's launch has taken too long by then.
+    due_at = models.DateTimeField(null=True, blank=True, db_index=True)
     launched_at = models.DateTimeField(null=True, blank=True)
     ready_at = models.DateTimeField(null=True, blank=True)
     idle_since = models.DateTimeField(null=True, blank=True)

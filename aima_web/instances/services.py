@@ -24,6 +24,7 @@ from aima_tasks.routing import Scope
 from aima_web.audit import trail
 from aima_web.fleet.credentials import digest, new_secret
 from aima_web.fleet.models import Agent, EnrollmentToken
+from aima_web.instances import billing
 from aima_web.instances.models import (
     BILLABLE,
     ENDED,
@@ -33,16 +34,18 @@ from aima_web.instances.models import (
 from aima_web.jobs.models import Job
 from aima_web.jobs.states import JobState
 from aima_web.placement import services as placement
-from aima_web.placement.models import CloudOffer
+from aima_web.placement.models import CloudOffer, PlacementPolicy
 from providers import registry as provider_registry
 from providers.base import (
     DEPLOYMENT_TAG,
+    INSTANCE_TAG,
     AuthError,
     LaunchSpec,
     NotFoundError,
     Offer,
     ProviderError,
     Requirements,
+    TransientError,
 )
 from providers.base import (
     InstanceState as ProviderState,
@@ -53,6 +56,10 @@ log = logging.getLogger(__name__)
 # Waiting for a launch slot (REQUESTED) or an agent: these take queued work.
 WAITING_FOR_WORK = (InstanceState.REQUESTED, InstanceState.PROVISIONING,
                     InstanceState.BOOTING, InstanceState.READY, InstanceState.IDLE)
+
+# A launch message sent and not yet taken is not sent again for this long; a
+# lost one (its control worker died before taking it) is sent again after it.
+DISPATCH_LEASE_S = 60
 
 _registry: provider_registry.Registry | None = None
 
@@ -139,16 +146,15 @@ def ensure_capacity(now: datetime | None = None) -> list[int]:
             if job.wait_reason:
                 Job.objects.filter(pk=job.pk).update(wait_reason="")
             continue
-        choice = job.placement["choice"]
-        reason = cap_reason(choice["provider"], gpu_class, choice["price_per_hour"])
+        offer = offer_to_rent(job.placement["choice"], gpu_class, now)
+        reason = cap_reason(offer.provider, gpu_class, offer.price_per_hour, now)
         if reason:
             held.append((str(job.pk), reason))
             continue
         instance = CloudInstance.objects.create(
-            provider=choice["provider"], offer_id=choice["offer_id"],
-            instance_type=choice.get("instance_type", ""), gpu_model=choice["gpu_model"],
-            gpu_class=gpu_class, region=choice.get("region", ""), spot=choice["spot"],
-            price_per_hour=choice["price_per_hour"], requested_at=now)
+            provider=offer.provider, offer_id=offer.offer_id, instance_type=offer.instance_type,
+            gpu_model=offer.gpu_model, gpu_class=gpu_class, region=offer.region, spot=offer.spot,
+            price_per_hour=offer.price_per_hour, requested_at=now, due_at=now)
         trail.record(trail.SYSTEM, "instance.requested", f"instance:{instance.pk}",
                      job=str(job.pk), provider=instance.provider, offer=instance.offer_id)
         created.append(instance.pk)
@@ -159,7 +165,42 @@ def ensure_capacity(now: datetime | None = None) -> list[int]:
     return created
 
 
-def cap_reason(provider: str, gpu_class: int, price_per_hour: float) -> str:
+@dataclass(frozen=True)
+class Rental:
+    """The offer an instance is asked for."""
+
+    provider: str
+    offer_id: str
+    instance_type: str
+    gpu_model: str
+    region: str
+    spot: bool
+    price_per_hour: float
+
+
+def offer_to_rent(choice: dict[str, Any], gpu_class: int, now: datetime) -> Rental:
+    """The placement's choice, unless an instance of that offer failed to
+    boot lately (a broken host, an image that does not start there): then the
+    cheapest stored offer of the class that has not. With no other offer, the
+    choice again: better another try than a stranded job."""
+    since = now - timedelta(seconds=settings.AIMA_FAILED_OFFER_COOLDOWN_S)
+    failed = list(CloudInstance.objects.filter(
+        state=InstanceState.FAILED, gpu_class=gpu_class, terminated_at__gte=since,
+        launched_at__isnull=False).values_list("offer_id", flat=True).distinct())
+    if choice["offer_id"] in failed:
+        other = next_offer(gpu_class, failed, set())
+        if other is not None:
+            return Rental(provider=other.provider, offer_id=other.key,
+                          instance_type=other.instance_type, gpu_model=other.gpu_model,
+                          region=other.region, spot=False, price_per_hour=other.price_per_hour)
+    return Rental(provider=choice["provider"], offer_id=choice["offer_id"],
+                  instance_type=choice.get("instance_type", ""), gpu_model=choice["gpu_model"],
+                  region=choice.get("region", ""), spot=choice["spot"],
+                  price_per_hour=choice["price_per_hour"])
+
+
+def cap_reason(provider: str, gpu_class: int, price_per_hour: float,
+               now: datetime | None = None) -> str:
     """Why one more instance may not be launched now, or '' if it may."""
     live = CloudInstance.objects.exclude(state__in=ENDED)
     limit = settings.AIMA_MAX_INSTANCES_PER_CLASS
@@ -173,7 +214,31 @@ def cap_reason(provider: str, gpu_class: int, price_per_hour: float) -> str:
         if spend + price_per_hour > cap:
             return (f"waiting: instances already cost {spend:.2f} per hour; one more would "
                     f"pass the cap of {cap:.2f} (AIMA_MAX_SPEND_PER_HOUR)")
+    budget = PlacementPolicy.current().monthly_budget
+    if budget is not None:
+        # Placed within the budget, but the bill has reached it since.
+        billed = billing.billed_this_month(now or timezone.now())
+        if billed >= budget:
+            return (f"waiting: {billed:.2f} of this month's cloud budget of {budget:.2f} is "
+                    f"spent (the placement policy's monthly budget)")
     return ""
+
+
+# ---------------------------------------------------------------- dispatching launches
+
+def claim_due_launches(now: datetime | None = None) -> list[int]:
+    """The requested instances whose launch is due, each claimed for one
+    launch message: the caller sends them."""
+    now = now or timezone.now()
+    due = CloudInstance.objects.filter(state=InstanceState.REQUESTED).filter(
+        Q(due_at__lte=now) | Q(due_at__isnull=True))
+    claimed = []
+    for instance_id in due.values_list("pk", flat=True):
+        if CloudInstance.objects.filter(pk=instance_id, state=InstanceState.REQUESTED).filter(
+                Q(due_at__lte=now) | Q(due_at__isnull=True)).update(
+                due_at=now + timedelta(seconds=DISPATCH_LEASE_S)):
+            claimed.append(instance_id)
+    return claimed
 
 
 # ---------------------------------------------------------------- launching
@@ -181,27 +246,40 @@ def cap_reason(provider: str, gpu_class: int, price_per_hour: float) -> str:
 def launch(instance_id: int) -> str:
     """Ask the provider for the instance; on a refusal, pick the next offer.
     Returns what happened, for the task's log: launched, retry, failed, skipped."""
-    if not move(instance_id, InstanceState.PROVISIONING, [InstanceState.REQUESTED]):
+    started = timezone.now()
+    if not move(instance_id, InstanceState.PROVISIONING, [InstanceState.REQUESTED],
+                due_at=started + timedelta(seconds=settings.AIMA_LAUNCH_TIMEOUT_S)):
         return "skipped"
     instance = CloudInstance.objects.get(pk=instance_id)
     try:
         provider = providers().get(instance.provider)
         offer = offer_for(instance)
-        token, secret = enrollment_for(instance)
+        # Stored before the provider is asked: an agent that comes up after
+        # its control worker died is still recognised as this instance's.
+        secret = enrol(instance)
         launched = provider.launch(offer, launch_spec(instance, secret))
     except (ProviderError, LookupError) as exc:
         return launch_failed(instance, exc)
+    launched_fields = {"provider_instance_id": launched.instance_id, "launched_at": started,
+                       "price_per_hour": launched.price_per_hour or instance.price_per_hour,
+                       "attempts": instance.attempts + 1}
     if not move(instance_id, InstanceState.BOOTING, [InstanceState.PROVISIONING],
-                provider_instance_id=launched.instance_id, launched_at=timezone.now(),
-                price_per_hour=launched.price_per_hour or instance.price_per_hour,
-                enrollment_token=token, attempts=instance.attempts + 1):
-        # Cancelled while the provider was asked: give it back at once.
+                **launched_fields):
+        # Its agent registered before the provider answered: it is running.
+        if CloudInstance.objects.filter(pk=instance_id, provider_instance_id="").exclude(
+                state__in=(*ENDED, InstanceState.TERMINATING)).update(**launched_fields):
+            return "launched"
+        # Ended while the provider was asked: give it back at once.
         provider.terminate(launched.instance_id)
         return "skipped"
     trail.record(trail.SYSTEM, "instance.launched", f"instance:{instance_id}",
                  provider=instance.provider, provider_instance_id=launched.instance_id,
                  offer=offer.key, price_per_hour=launched.price_per_hour)
     return "launched"
+
+
+def instance_tags(instance_id: int) -> dict[str, str]:
+    return {**deployment_tags(), INSTANCE_TAG: str(instance_id)}
 
 
 def offer_for(instance: CloudInstance) -> Offer:
@@ -216,13 +294,22 @@ def offer_for(instance: CloudInstance) -> Offer:
     raise LookupError(f"offer {instance.offer_id} is no longer offered")
 
 
-def enrollment_for(instance: CloudInstance) -> tuple[EnrollmentToken, str]:
-    """A token only this instance's agent can enrol with, valid while it boots."""
+def enrol(instance: CloudInstance) -> str:
+    """Give the instance a token only its agent can enrol with, valid while it
+    boots, in place of an earlier attempt's; return the token's secret."""
     secret = new_secret()
     token = EnrollmentToken.objects.create(
         label=f"{instance.name} ({instance.provider})", token_hash=digest(secret),
         expires_at=timezone.now() + timedelta(seconds=settings.AIMA_BOOT_TIMEOUT_S * 2))
-    return token, secret
+    revoke_enrollment(instance)
+    CloudInstance.objects.filter(pk=instance.pk).update(enrollment_token=token)
+    instance.enrollment_token = token
+    return secret
+
+
+def revoke_enrollment(instance: CloudInstance) -> None:
+    if instance.enrollment_token_id:
+        EnrollmentToken.objects.filter(pk=instance.enrollment_token_id).update(revoked=True)
 
 
 def launch_spec(instance: CloudInstance, secret: str) -> LaunchSpec:
@@ -237,7 +324,7 @@ def launch_spec(instance: CloudInstance, secret: str) -> LaunchSpec:
         # The embedded broker is a folder: only an agent on this machine,
         # sharing it, can reach it.
         env["AIMA_VAR_DIR"] = str(settings.VAR_DIR)
-    tags = {**deployment_tags(), "aima-instance": str(instance.pk)}
+    tags = instance_tags(instance.pk)
     return LaunchSpec(name=instance.name, image=settings.AIMA_AGENT_IMAGE, env=env,
                       command=settings.AIMA_AGENT_COMMAND, tags=tags, spot=instance.spot,
                       bid_per_hour=instance.price_per_hour if instance.spot else None)
@@ -249,6 +336,8 @@ def launch_failed(instance: CloudInstance, exc: Exception) -> str:
     ``AIMA_LAUNCH_ATTEMPTS``."""
     error = f"{type(exc).__name__}: {exc}"
     attempts = instance.attempts + 1
+    # A host the failed call started anyway must not enrol: the reconciler ends it.
+    revoke_enrollment(instance)
     log.warning("launching %s on %s failed: %s", instance.name, instance.offer_id, error)
     trail.record(trail.SYSTEM, "instance.launch_failed", f"instance:{instance.pk}",
                  offer=instance.offer_id, error=error[:500])
@@ -267,6 +356,7 @@ def launch_failed(instance: CloudInstance, exc: Exception) -> str:
         return "failed"
     move(instance.pk, InstanceState.REQUESTED, [InstanceState.PROVISIONING],
          error=error[:4000], tried_offers=tried, attempts=attempts,
+         due_at=timezone.now() + timedelta(seconds=retry_delay_s(attempts)),
          provider=following.provider, offer_id=following.key,
          instance_type=following.instance_type, gpu_model=following.gpu_model,
          region=following.region,
@@ -305,7 +395,9 @@ def agent_registered(agent: Agent, token: EnrollmentToken) -> None:
     if instance is None:
         return
     now = timezone.now()
-    if move(instance.pk, InstanceState.READY, [InstanceState.BOOTING], agent=agent,
+    # Provisioning too: the agent may come up before the provider's API answers.
+    if move(instance.pk, InstanceState.READY,
+            [InstanceState.PROVISIONING, InstanceState.BOOTING], agent=agent,
             ready_at=now, idle_since=now):
         trail.record(trail.SYSTEM, "instance.ready", f"instance:{instance.pk}",
                      agent=agent.pk, boot_s=(now - instance.launched_at).total_seconds()
@@ -359,8 +451,7 @@ def finish_termination(instance_id: int, why: str, failed: bool = False) -> None
     move(instance_id, InstanceState.FAILED if failed else InstanceState.TERMINATED,
          [InstanceState.TERMINATING], terminated_at=now, cost=cost,
          **({"error": why} if failed else {}))
-    if instance.enrollment_token_id:
-        EnrollmentToken.objects.filter(pk=instance.enrollment_token_id).update(revoked=True)
+    revoke_enrollment(instance)
     trail.record(trail.SYSTEM, "instance.failed" if failed else "instance.terminated",
                  f"instance:{instance_id}", why=why, cost=round(cost, 6),
                  billed_s=round(instance.billed_seconds(until=now), 1))
@@ -370,15 +461,11 @@ def tick(now: datetime | None = None) -> dict[str, int]:
     """The periodic pass: boot timeouts, dead instances, idle ones past their
     grace, busy ones with no job left; then capacity for queued work."""
     now = now or timezone.now()
-    counts = {"boot_timeouts": 0, "died": 0, "idle_ended": 0, "stuck": 0}
+    counts = {"boot_timeouts": 0, "died": 0, "idle_ended": 0, "recovered": 0}
     boot_limit = now - timedelta(seconds=settings.AIMA_BOOT_TIMEOUT_S)
-    # A control worker that died while asking the provider leaves an instance
-    # "provisioning" for good; what the provider started meanwhile carries our
-    # tag, and the reconciler ends it.
     for instance in CloudInstance.objects.filter(state=InstanceState.PROVISIONING,
-                                                 requested_at__lt=boot_limit):
-        counts["stuck"] += move(instance.pk, InstanceState.FAILED, [InstanceState.PROVISIONING],
-                                error="the launch never completed", terminated_at=now)
+                                                 due_at__lte=now):
+        counts["recovered"] += recover_launch(instance, now)
     for instance in CloudInstance.objects.filter(state=InstanceState.BOOTING):
         if instance.launched_at and instance.launched_at < boot_limit:
             counts["boot_timeouts"] += terminate(
@@ -406,6 +493,41 @@ def tick(now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
+def recover_launch(instance: CloudInstance, now: datetime) -> bool:
+    """A launch that never finished: its control worker died while asking the
+    provider. Whatever the provider started carries the instance's tag: adopt
+    it, or launch again. Returns whether the instance moved on."""
+    try:
+        found = providers().get(instance.provider).list_instances(instance_tags(instance.pk))
+    except (ProviderError, LookupError) as exc:
+        log.warning("recovering the launch of %s: %s", instance.name, exc)
+        return False
+    if not found:
+        return launch_failed(instance, TransientError(
+            f"the launch did not finish within {settings.AIMA_LAUNCH_TIMEOUT_S} s "
+            f"(its control worker was lost)")) != "failed"
+    adopted = found[0]
+    for extra in found[1:]:  # one launch, one instance: anything more is a leak
+        terminate_at_provider(instance.provider, extra.instance_id)
+    launched_at = adopted.launched_at or now - timedelta(seconds=settings.AIMA_LAUNCH_TIMEOUT_S)
+    moved = move(instance.pk, InstanceState.BOOTING, [InstanceState.PROVISIONING],
+                 provider_instance_id=adopted.instance_id, launched_at=launched_at,
+                 attempts=instance.attempts + 1)
+    if moved:
+        trail.record(trail.SYSTEM, "instance.adopted", f"instance:{instance.pk}",
+                     provider=instance.provider, provider_instance_id=adopted.instance_id)
+    return moved
+
+
+def terminate_at_provider(provider: str, instance_id: str) -> bool:
+    try:
+        providers().get(provider).terminate(instance_id)
+    except (ProviderError, LookupError) as exc:
+        log.warning("terminating %s:%s failed: %s", provider, instance_id, exc)
+        return False
+    return True
+
+
 def gone_at_provider(instance: CloudInstance) -> bool:
     if not instance.provider_instance_id:
         return False
@@ -431,10 +553,12 @@ def terminate_again(instance: CloudInstance) -> None:
 
 def reconcile(now: datetime | None = None) -> dict[str, list[str]]:
     """Make the providers and the database agree: terminate every tagged
-    instance the database does not know or has ended, and mark instances the
-    provider no longer has as terminated."""
+    instance the database does not know, has ended or already has another
+    instance for; learn the id of one whose launch was cut short; and mark
+    instances the provider no longer has as terminated."""
     now = now or timezone.now()
-    report: dict[str, list[str]] = {"terminated_unknown": [], "marked_vanished": []}
+    report: dict[str, list[str]] = {"terminated_unknown": [], "adopted": [],
+                                    "marked_vanished": []}
     for name, provider in providers().providers.items():
         try:
             listed = provider.list_instances(deployment_tags())
@@ -442,20 +566,29 @@ def reconcile(now: datetime | None = None) -> dict[str, list[str]]:
             log.warning("reconciling %s: could not list instances: %s", name, exc)
             continue
         seen = {instance.instance_id for instance in listed}
-        known = {row.provider_instance_id: row for row in CloudInstance.objects.filter(
-            provider=name, provider_instance_id__in=seen)}
+        rows = CloudInstance.objects.filter(provider=name).filter(
+            Q(provider_instance_id__in=seen) | Q(pk__in=[
+                int(i.tags[INSTANCE_TAG]) for i in listed
+                if i.tags.get(INSTANCE_TAG, "").isdigit()]))
+        by_id = {row.provider_instance_id: row for row in rows if row.provider_instance_id}
+        by_tag = {str(row.pk): row for row in rows}
         for instance in listed:
-            row = known.get(instance.instance_id)
-            if row is None or row.state in ENDED:
-                try:
-                    provider.terminate(instance.instance_id)
-                except ProviderError as exc:
-                    log.warning("reconciling %s: could not terminate %s: %s", name,
-                                instance.instance_id, exc)
-                    continue
-                report["terminated_unknown"].append(f"{name}:{instance.instance_id}")
-                trail.record(trail.SYSTEM, "instance.reconciled", f"{name}:{instance.instance_id}",
-                             why="billed by the provider but unknown or ended here")
+            row = by_id.get(instance.instance_id) or by_tag.get(
+                instance.tags.get(INSTANCE_TAG, ""))
+            verdict = reconciled(row, instance.instance_id)
+            if verdict == "keep":
+                continue
+            subject = f"{name}:{instance.instance_id}"
+            if verdict == "adopt":
+                if CloudInstance.objects.filter(pk=row.pk, provider_instance_id="").update(
+                        provider_instance_id=instance.instance_id):
+                    report["adopted"].append(subject)
+                continue
+            if not terminate_at_provider(name, instance.instance_id):
+                continue
+            report["terminated_unknown"].append(subject)
+            trail.record(trail.SYSTEM, "instance.reconciled", subject,
+                         why="billed by the provider but unknown, ended or a duplicate here")
         # Launched a while ago, billable here, but gone at the provider.
         settled = now - timedelta(seconds=30)
         for row in CloudInstance.objects.filter(provider=name, state__in=BILLABLE,
@@ -465,3 +598,17 @@ def reconcile(now: datetime | None = None) -> dict[str, list[str]]:
             finish_termination(row.pk, "vanished at the provider")
             report["marked_vanished"].append(f"{name}:{row.provider_instance_id}")
     return report
+
+
+def reconciled(row: CloudInstance | None, instance_id: str) -> str:
+    """What to do with an instance a provider bills for: keep, adopt (learn
+    its id) or terminate."""
+    if row is None or row.state in ENDED:
+        return "terminate"
+    if row.provider_instance_id == instance_id:
+        return "keep"
+    if row.provider_instance_id:
+        return "terminate"  # a second host for one row: a launch that was retried
+    if row.state in (InstanceState.REQUESTED, InstanceState.PROVISIONING):
+        return "keep"  # its launch is under way; the tick recovers one that was lost
+    return "adopt"  # its agent enrolled before the launch was recorded

@@ -41,6 +41,7 @@ from aima_tasks.placement import (
 from aima_tasks.placement.performance import normalise
 from aima_tasks.routing import Scope
 from aima_web.fleet.models import LocalGPU
+from aima_web.instances import billing
 from aima_web.jobs.models import AnalysisResult, Job
 from aima_web.jobs.states import JobState
 from aima_web.placement.models import CloudOffer, PlacementPolicy
@@ -118,18 +119,15 @@ def backlog_by_gpu(now: datetime) -> dict[int, float]:
 
 
 def month_spend(now: datetime) -> float:
-    """Cloud spend this calendar month (in the control plane's time zone).
-
-    An estimate: the placement's expected cost of every cloud-placed job
-    created this month that did not fail or get cancelled before it ran. It
-    becomes the billed amount once instances and their billing are recorded.
-    """
-    start = timezone.localtime(now).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    placements = (Job.objects.filter(created_at__gte=start, placement__scope=Scope.CLOUD.value)
-                  .exclude(state__in=(JobState.FAILED, JobState.CANCELLED),
-                           running_at__isnull=True)
-                  .values_list("placement", flat=True))
-    return sum(float((p.get("choice") or {}).get("cost") or 0.0) for p in placements)
+    """Cloud spend this calendar month (in the control plane's time zone):
+    what instances have been billed, and the expected cost of the cloud-placed
+    jobs still waiting for one, which are as good as spent."""
+    start = billing.month_start(now)
+    waiting = (Job.objects.filter(created_at__gte=start, state=JobState.QUEUED,
+                                  placement__scope=Scope.CLOUD.value)
+               .values_list("placement", flat=True))
+    expected = sum(float((p.get("choice") or {}).get("cost") or 0.0) for p in waiting)
+    return billing.billed_this_month(now) + expected
 
 
 def benchmarks(gpus: Iterable[LocalGPU]) -> dict[tuple[str, str], float]:
