@@ -14,8 +14,10 @@ Settings (``AIMA_SUBPROCESS_<KEY>``):
 | ``price_per_hour`` | ``0.50`` | on-demand price |
 | ``spot_price_per_hour`` | (none) | spot price; no spot offers without it |
 | ``boot_delay_s`` | ``1.0`` | seconds before the command starts |
+| ``launch_delay_s`` | ``0`` | seconds a launch call takes once its host exists |
 | ``fail_launch_share`` | ``0`` | share of launches that fail, 0 to 1 |
 | ``fail_as`` | ``capacity`` | how they fail: ``capacity``, ``transient`` or ``quota`` |
+| ``never_register_share`` | ``0`` | share of hosts that boot but never run the command |
 | ``fail_seed`` | ``0`` | seed of the failure draws, for repeatable tests |
 | ``region`` | ``LOCAL`` | the offers' region |
 
@@ -77,7 +79,9 @@ class Config:
     price_per_hour: float
     spot_price_per_hour: float | None
     boot_delay_s: float
+    launch_delay_s: float
     fail_launch_share: float
+    never_register_share: float
     fail_as: type[ProviderError]
     fail_seed: int
     region: str
@@ -102,9 +106,13 @@ class Config:
         if fail_as not in FAILURES:
             raise ValueError(f"AIMA_SUBPROCESS_FAIL_AS={fail_as!r}: use one of "
                              f"{', '.join(FAILURES)}")
-        share = number("fail_launch_share", "0")
-        if not 0 <= share <= 1:
-            raise ValueError(f"AIMA_SUBPROCESS_FAIL_LAUNCH_SHARE={share} must be between 0 and 1")
+        def share(key: str) -> float:
+            value = number(key, "0")
+            if not 0 <= value <= 1:
+                raise ValueError(f"AIMA_SUBPROCESS_{key.upper()}={value:g} must be between "
+                                 "0 and 1")
+            return value
+
         spot = settings.get("spot_price_per_hour")
         return cls(
             state_dir=Path(settings.get("state_dir") or var_dir() / "subprocess-instances"),
@@ -112,7 +120,10 @@ class Config:
             gpu_count=int(number("gpu_count", "1")),
             price_per_hour=number("price_per_hour", "0.50"),
             spot_price_per_hour=float(spot) if spot else None,
-            boot_delay_s=number("boot_delay_s", "1.0"), fail_launch_share=share,
+            boot_delay_s=number("boot_delay_s", "1.0"),
+            launch_delay_s=number("launch_delay_s", "0"),
+            fail_launch_share=share("fail_launch_share"),
+            never_register_share=share("never_register_share"),
             fail_as=FAILURES[fail_as], fail_seed=int(number("fail_seed", "0")),
             region=settings.get("region", "LOCAL"))
 
@@ -163,6 +174,10 @@ class SubprocessProvider:
         log_path = self.config.state_dir / f"{instance_id}.log"
         # Booting is the delay before the command: a shell that sleeps, then execs it.
         command = f"sleep {self.config.boot_delay_s:g} && exec {spec.command}"
+        # Drawn only when asked for, so that the failure draws of a seed stay as they were.
+        if self.config.never_register_share and \
+                self._draws.random() < self.config.never_register_share:
+            command = "exec sleep infinity"
         with log_path.open("ab") as log:
             process = Popen(["/bin/sh", "-c", command], env=env, stdin=DEVNULL, stdout=log,
                             stderr=log, start_new_session=True)
@@ -174,6 +189,8 @@ class SubprocessProvider:
             "tags": dict(spec.tags), "name": spec.name,
             "launched_at": datetime.now(UTC).isoformat(), "terminated": False}
         self._write(record)
+        # The host exists (and bills) before the API call returns.
+        time.sleep(self.config.launch_delay_s)
         return self._instance(record)
 
     def describe(self, instance_id: str) -> Instance:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,38 @@ def test_injected_launch_failures_are_seeded(tmp_path, fail_as, error):
 def test_pause_is_not_supported(tmp_path):
     with pytest.raises(NotSupportedError):
         provider(tmp_path).pause("sp-x")
+
+
+def test_a_broken_host_boots_but_never_runs_its_command(tmp_path):
+    sp = provider(tmp_path, never_register_share="1")
+    [offer] = sp.offers(Requirements())
+    instance = sp.launch(offer, spec())
+    try:
+        time.sleep(1.0)  # well past the boot delay of 0.2 s
+        assert sp.describe(instance.instance_id).state == InstanceState.RUNNING
+        assert "agent=" not in (tmp_path / f"{instance.instance_id}.log").read_text()
+    finally:
+        sp.terminate(instance.instance_id)
+    assert sp.list_instances({}) == []
+
+
+def test_the_host_exists_before_a_slow_launch_call_returns(tmp_path):
+    sp = provider(tmp_path, launch_delay_s="1.5")
+    [offer] = sp.offers(Requirements())
+    with ThreadPoolExecutor(1) as pool:
+        launching = pool.submit(sp.launch, offer, spec("slow"))
+        # A control plane that lost the call still finds the host by its tags.
+        wait_for(lambda: sp.list_instances({"aima-deployment": "slow"}), timeout=1.2)
+        assert not launching.done()
+        instance = launching.result()
+    try:
+        [found] = sp.list_instances({"aima-deployment": "slow"})
+        assert found.instance_id == instance.instance_id
+    finally:
+        sp.terminate(instance.instance_id)
+
+
+@pytest.mark.parametrize("key", ["fail_launch_share", "never_register_share"])
+def test_a_share_outside_zero_to_one_is_refused_by_name(tmp_path, key):
+    with pytest.raises(ValueError, match=f"AIMA_SUBPROCESS_{key.upper()}=1.5 must be between"):
+        provider(tmp_path, **{key: "1.5"})
