@@ -255,6 +255,7 @@ def test_an_agent_faster_than_its_launch_keeps_its_instance(cloud, api, video_fi
     instance = CloudInstance.objects.get(pk=instance_id)
     assert instance.state == InstanceState.READY
     assert instance.provider_instance_id == started.instance_id
+    assert instance.launched_at == started.launched_at  # billed from the provider's start
 
 
 def test_a_second_host_for_one_instance_is_terminated(cloud, api, video_file):
@@ -321,3 +322,23 @@ def test_registration_with_an_instance_token_marks_it_ready(cloud, api, video_fi
                                   version="test", gpus=[])
     instance.refresh_from_db()
     assert instance.state == InstanceState.READY and instance.agent_id == registration.agent.id
+
+
+def test_ending_an_instance_whose_launch_was_cut_short_ends_its_host(cloud, api, video_file,
+                                                                      settings):
+    settings.AIMA_IDLE_GRACE_S = 0
+    job = queued_cloud_job(api, video_file)
+    [instance_id] = services.ensure_capacity()
+    CloudInstance.objects.filter(pk=instance_id).update(state=InstanceState.PROVISIONING)
+    instance = CloudInstance.objects.get(pk=instance_id)
+    [offer] = cloud.offers(services.Requirements())
+    host = cloud.launch(offer, services.launch_spec(instance, services.enrol(instance)))
+    fleet.register(instance.enrollment_token, name=instance.name, scope="cloud",
+                   version="test", gpus=[])
+    Job.objects.filter(pk=job.pk).update(state=JobState.CANCELLED)
+    assert services.tick()["idle_ended"] == 1
+    instance.refresh_from_db()
+    assert instance.state == InstanceState.TERMINATED
+    assert instance.provider_instance_id == host.instance_id
+    assert instance.launched_at == host.launched_at and instance.cost > 0
+    assert cloud.describe(host.instance_id).state == ProviderState.TERMINATED

@@ -47,6 +47,7 @@ from providers.base import (
     Requirements,
     TransientError,
 )
+from providers.base import Instance as ProviderInstance
 from providers.base import (
     InstanceState as ProviderState,
 )
@@ -432,16 +433,32 @@ def terminate(instance: CloudInstance, why: str, failed: bool = False) -> bool:
     ending = BILLABLE if not failed else (*BILLABLE, InstanceState.REQUESTED)
     if not move(instance.pk, InstanceState.TERMINATING, ending):
         return False
-    if instance.provider_instance_id:
-        try:
-            providers().get(instance.provider).terminate(instance.provider_instance_id)
-        except (ProviderError, LookupError) as exc:
-            # Stays "terminating": the next tick tries again, the reconciler too.
-            log.warning("terminating %s failed: %s", instance.name, exc)
-            CloudInstance.objects.filter(pk=instance.pk).update(error=str(exc)[:4000])
-            return False
+    try:
+        provider = providers().get(instance.provider)
+        if instance.provider_instance_id:
+            provider.terminate(instance.provider_instance_id)
+        elif instance.state != InstanceState.REQUESTED:
+            # Its launch was cut short: the provider knows its host by the tag.
+            hosts = provider.list_instances(instance_tags(instance.pk))
+            if hosts:
+                record_host(instance, hosts[0])
+            for host in hosts:
+                provider.terminate(host.instance_id)
+    except (ProviderError, LookupError) as exc:
+        # Stays "terminating": the next tick tries again, the reconciler too.
+        log.warning("terminating %s failed: %s", instance.name, exc)
+        CloudInstance.objects.filter(pk=instance.pk).update(error=str(exc)[:4000])
+        return False
     finish_termination(instance.pk, why, failed)
     return True
+
+
+def record_host(instance: CloudInstance, host: ProviderInstance) -> bool:
+    """Learn the provider's id of an instance whose launch was not recorded,
+    and bill it from when the provider started it (as far as it says)."""
+    return CloudInstance.objects.filter(pk=instance.pk, provider_instance_id="").update(
+        provider_instance_id=host.instance_id,
+        launched_at=instance.launched_at or host.launched_at or instance.requested_at) == 1
 
 
 def finish_termination(instance_id: int, why: str, failed: bool = False) -> None:
@@ -465,7 +482,7 @@ def tick(now: datetime | None = None) -> dict[str, int]:
     boot_limit = now - timedelta(seconds=settings.AIMA_BOOT_TIMEOUT_S)
     for instance in CloudInstance.objects.filter(state=InstanceState.PROVISIONING,
                                                  due_at__lte=now):
-        counts["recovered"] += recover_launch(instance, now)
+        counts["recovered"] += recover_launch(instance)
     for instance in CloudInstance.objects.filter(state=InstanceState.BOOTING):
         if instance.launched_at and instance.launched_at < boot_limit:
             counts["boot_timeouts"] += terminate(
@@ -493,7 +510,7 @@ def tick(now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
-def recover_launch(instance: CloudInstance, now: datetime) -> bool:
+def recover_launch(instance: CloudInstance) -> bool:
     """A launch that never finished: its control worker died while asking the
     provider. Whatever the provider started carries the instance's tag: adopt
     it, or launch again. Returns whether the instance moved on."""
@@ -506,13 +523,12 @@ def recover_launch(instance: CloudInstance, now: datetime) -> bool:
         return launch_failed(instance, TransientError(
             f"the launch did not finish within {settings.AIMA_LAUNCH_TIMEOUT_S} s "
             f"(its control worker was lost)")) != "failed"
-    adopted = found[0]
-    for extra in found[1:]:  # one launch, one instance: anything more is a leak
-        terminate_at_provider(instance.provider, extra.instance_id)
-    launched_at = adopted.launched_at or now - timedelta(seconds=settings.AIMA_LAUNCH_TIMEOUT_S)
-    moved = move(instance.pk, InstanceState.BOOTING, [InstanceState.PROVISIONING],
-                 provider_instance_id=adopted.instance_id, launched_at=launched_at,
-                 attempts=instance.attempts + 1)
+    adopted, *extra = found
+    for host in extra:  # one launch, one host: any more is a leak
+        terminate_at_provider(instance.provider, host.instance_id)
+    moved = record_host(instance, adopted) and move(
+        instance.pk, InstanceState.BOOTING, [InstanceState.PROVISIONING],
+        attempts=instance.attempts + 1)
     if moved:
         trail.record(trail.SYSTEM, "instance.adopted", f"instance:{instance.pk}",
                      provider=instance.provider, provider_instance_id=adopted.instance_id)
@@ -580,8 +596,7 @@ def reconcile(now: datetime | None = None) -> dict[str, list[str]]:
                 continue
             subject = f"{name}:{instance.instance_id}"
             if verdict == "adopt":
-                if CloudInstance.objects.filter(pk=row.pk, provider_instance_id="").update(
-                        provider_instance_id=instance.instance_id):
+                if record_host(row, instance):
                     report["adopted"].append(subject)
                 continue
             if not terminate_at_provider(name, instance.instance_id):
