@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -12,6 +13,7 @@ from typing import TypeVar
 
 from aima_tasks.app import app
 from aima_web.core import stack as local_stack
+from aima_web.core.api_client import ApiClient
 from providers.subprocess import SubprocessProvider
 
 # Too small for video: a video job must go to the cloud.
@@ -47,7 +49,8 @@ def stop(running: local_stack.Stack, folder: Path) -> None:
         provider.terminate(record.stem)
 
 
-def wait_until(what: str, check: Callable[[], T | None], timeout_s: float = 90) -> T:
+def wait_until(what: str, check: Callable[[], T | None], timeout_s: float = 90,
+               every_s: float = 0.5) -> T:
     deadline = time.monotonic() + timeout_s
     while True:
         found = check()
@@ -55,7 +58,21 @@ def wait_until(what: str, check: Callable[[], T | None], timeout_s: float = 90) 
             return found
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.5)
+        time.sleep(every_s)
+
+
+def all_ended(api: ApiClient, timeout_s: float = 60) -> list[dict]:
+    """Every instance the control plane rented, once all of them have ended."""
+    def ended() -> list[dict] | None:
+        rows = api.get("/api/v1/instances/")["results"]
+        return rows if rows and all(i["state"] in ("terminated", "failed") for i in rows) \
+            else None
+    return wait_until("every instance to end", ended, timeout_s)
+
+
+def records(instances: Path) -> list[dict]:
+    """The subprocess provider's records of the hosts it started."""
+    return [json.loads(p.read_text()) for p in sorted(instances.glob("sp-*.json"))]
 
 
 def running(pid: int) -> bool:

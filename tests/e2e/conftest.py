@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -18,12 +20,13 @@ from aima_web.core import stack as local_stack
 SIMULATED_GPU = "E2E RTX (simulated):24"
 
 
-@pytest.fixture(scope="module")
-def database_url(tmp_path_factory) -> Iterator[str]:
-    """A fresh, empty database on the server the suite is configured for."""
+@contextmanager
+def new_database(folder: Path) -> Iterator[str]:
+    """A fresh, empty database on the server the suite is configured for,
+    dropped afterwards; on SQLite, a file in ``folder``."""
     db = settings.DATABASES["default"]
     if db["ENGINE"].endswith("sqlite3"):
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'e2e.sqlite3'}"
+        yield f"sqlite:///{folder / 'e2e.sqlite3'}"
         return
     name = f"aima_e2e_{uuid.uuid4().hex[:10]}"
     server = {"host": db.get("HOST") or "127.0.0.1", "port": db.get("PORT") or 5432,
@@ -33,9 +36,25 @@ def database_url(tmp_path_factory) -> Iterator[str]:
     credentials = server["user"] or ""
     if server["password"]:
         credentials += f":{server['password']}"
-    yield f"postgres://{credentials}@{server['host']}:{server['port']}/{name}"
-    with psycopg.connect(dbname=db["NAME"], autocommit=True, **server) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield f"postgres://{credentials}@{server['host']}:{server['port']}/{name}"
+    finally:
+        with psycopg.connect(dbname=db["NAME"], autocommit=True, **server) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def database_url(tmp_path_factory) -> Iterator[str]:
+    """A database for the tests of one module."""
+    with new_database(tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+@pytest.fixture
+def own_database_url(tmp_path_factory) -> Iterator[str]:
+    """A database for one test."""
+    with new_database(tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

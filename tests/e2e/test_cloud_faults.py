@@ -3,7 +3,6 @@ of one instance still serve every job, and leave nothing running."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,11 +39,9 @@ def test_failing_launches_and_a_cap_still_serve_every_job_and_leave_nothing(
     assert reasons
     jobs = [stack.api.wait(s["id"], timeout_s=180) for s in submitted]
     assert all(job["state"] == "succeeded" for job in jobs), [j["error"] for j in jobs]
-    rented = cloud.wait_until("every instance to end", lambda: (lambda rows: rows if rows and all(
-        i["state"] in ("terminated", "failed") for i in rows) else None)(
-        stack.api.get("/api/v1/instances/")["results"]), timeout_s=60)
+    rented = cloud.all_ended(stack.api)
     # The provider refused launches: the instances tried again.
     assert any("TransientError" in i["error"] for i in rented)
     # Nothing left running at the provider either.
-    records = [json.loads(p.read_text()) for p in instances.glob("sp-*.json")]
+    records = cloud.records(instances)
     assert records and not any(cloud.running(r["pid"]) for r in records)
