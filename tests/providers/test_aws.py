@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shlex
 import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from providers import aws_prices, registry
+from providers import aws, aws_prices, registry
 from providers.aws import AwsProvider, boot_script
 from providers.base import (
     DEPLOYMENT_TAG,
@@ -33,6 +36,7 @@ from providers.base import (
 
 REGION = "us-east-1"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+IMAGE = "ghcr.io/aima/agent:1.4"
 
 
 @pytest.fixture
@@ -67,8 +71,9 @@ def provider(ami: str = "", **settings: str) -> AwsProvider:
     return AwsProvider({"region": REGION, "ami": ami, **settings})
 
 
-def spec(deployment: str = "d1", **kw) -> LaunchSpec:
-    return LaunchSpec(name="agent-1", image="(ami)", command="/opt/aima/agent --serve",
+def spec(deployment: str = "d1", image: str = "", **kw) -> LaunchSpec:
+    """Without an image by default: an AMI with the agent installed."""
+    return LaunchSpec(name="agent-1", image=image, command="/opt/aima/agent --serve",
                       env={"AIMA_AGENT_TOKEN": "t0k", "NOTE": "it's $(not run) `either`"},
                       tags={DEPLOYMENT_TAG: deployment}, **kw)
 
@@ -273,6 +278,79 @@ def test_boot_script_exports_values_exactly_as_given(tmp_path) -> None:
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ProviderError, match="shell name"):
         boot_script("true", {"BAD-NAME": "x"})
+
+
+def test_launch_with_an_image_runs_the_agent_in_its_container(ec2, ami: str) -> None:
+    p = provider(ami)
+    with_image = spec(image=IMAGE)
+    instance = p.launch(offer_for(p), with_image)
+    encoded = ec2.describe_instance_attribute(InstanceId=instance.instance_id,
+                                              Attribute="userData")["UserData"]["Value"]
+    script = base64.b64decode(encoded).decode()
+    assert script == boot_script(with_image.command, with_image.env, image=IMAGE,
+                                 name="agent-1")
+    run = script.splitlines()[-1]
+    assert shlex.split(run) == [
+        "docker", "run", "--rm", "--init", "--gpus", "all", "--network", "host",
+        "--name", "agent-1", "--env-file", "/run/aima/agent.env", IMAGE,
+        "sh", "-c", "/opt/aima/agent --serve"]
+    assert "t0k" not in run and "export" not in script
+
+
+def container_run(tmp_path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
+                  command: str = "python -m agents run") -> tuple[list[str], Path]:
+    """Runs the container script with a stand-in docker; returns the docker run
+    arguments and the env file the script wrote."""
+    monkeypatch.setattr(aws, "ENV_DIR", str(tmp_path / "run" / "aima"))
+    script = boot_script(command, env, image=IMAGE, name="aima-7")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    docker = bin_dir / "docker"
+    docker.write_text('#!/bin/sh\n[ "$1" = info ] && exit 0\n'
+                      'for a in "$@"; do printf "%s\\0" "$a"; done > "$DOCKER_ARGS"\n')
+    docker.chmod(0o755)
+    work = tmp_path / "work"
+    work.mkdir()
+    subprocess.run(["bash", "-c", script], cwd=work, check=True, env={
+        **os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "DOCKER_ARGS": str(tmp_path / "docker-args")})
+    assert list(work.iterdir()) == [], "nothing in the values ran"
+    args = (tmp_path / "docker-args").read_text().split("\0")[:-1]
+    return args, tmp_path / "run" / "aima" / "agent.env"
+
+
+def test_container_script_keeps_the_env_in_a_root_only_file(tmp_path, monkeypatch) -> None:
+    env = {"AIMA_AGENT_TOKEN": SECRET, "PLAIN": "v",
+           "TRICKY": "it's $(touch pwned) `touch pwned2` \"q\" \\ $HOME a=b #c  "}
+    args, env_file = container_run(tmp_path, monkeypatch, env)
+    assert env_file.read_text() == "".join(f"{k}={v}\n" for k, v in env.items())
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    assert env_file.parent.stat().st_mode & 0o777 == 0o700
+    assert args == ["run", "--rm", "--init", "--gpus", "all", "--network", "host",
+                    "--name", "aima-7", "--env-file", str(env_file), IMAGE,
+                    "sh", "-c", "python -m agents run"]
+    assert not any(SECRET in a or "pwned" in a for a in args)
+
+
+def test_container_script_without_a_command_runs_the_images_own(tmp_path, monkeypatch) -> None:
+    args, env_file = container_run(tmp_path, monkeypatch, {}, command="")
+    assert args[-1] == IMAGE
+    assert env_file.read_text().strip() == ""
+
+
+@pytest.mark.parametrize("env, image, name, message", [
+    ({"TOKEN": "a\nb"}, IMAGE, "aima-1", "line break"),
+    ({"TOKEN": "a\r"}, IMAGE, "aima-1", "line break"),
+    ({}, "--privileged", "aima-1", "image reference"),
+    ({}, "ghcr.io/aima/agent:1.4 --rm", "aima-1", "image reference"),
+    ({}, IMAGE, "", "container name"),
+    ({}, IMAGE, "aima 1", "container name"),
+    ({"BAD-NAME": "x"}, IMAGE, "aima-1", "shell name"),
+])
+def test_container_script_refuses_what_docker_would_misread(env, image, name,
+                                                              message) -> None:
+    with pytest.raises(ProviderError, match=message):
+        boot_script("true", env, image=image, name=name)
 
 
 def test_launch_without_an_ami_says_to_set_it(ec2) -> None:
