@@ -199,6 +199,8 @@ AIMA_LAUNCH_TIMEOUT_S = env_int("AIMA_LAUNCH_TIMEOUT_S", 300)
 # An offer whose instance failed to boot is passed over for this long when
 # another offer of its class exists.
 AIMA_FAILED_OFFER_COOLDOWN_S = env_int("AIMA_FAILED_OFFER_COOLDOWN_S", 3600)
+# Launches one control worker runs side by side (threads waiting on provider APIs).
+AIMA_PARALLEL_LAUNCHES = env_int("AIMA_PARALLEL_LAUNCHES", 8)
 # Launch attempts per wanted instance, over offers and providers, with backoff.
 AIMA_LAUNCH_ATTEMPTS = env_int("AIMA_LAUNCH_ATTEMPTS", 4)
 # Caps: instances per provider and GPU class, and cloud spend per hour (0: none).

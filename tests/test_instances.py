@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from aima_tasks.instances import launch_task
 from aima_web.fleet import services as fleet
 from aima_web.fleet.models import Agent
 from aima_web.instances import services
@@ -342,3 +343,22 @@ def test_ending_an_instance_whose_launch_was_cut_short_ends_its_host(cloud, api,
     assert instance.provider_instance_id == host.instance_id
     assert instance.launched_at == host.launched_at and instance.cost > 0
     assert cloud.describe(host.instance_id).state == ProviderState.TERMINATED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_instances_wanted_together_are_launched_side_by_side(cloud, api, video_file,
+                                                              monkeypatch):
+    # Each launch call takes a second after its host exists, as a cloud API's does.
+    monkeypatch.setenv("AIMA_SUBPROCESS_LAUNCH_DELAY_S", "1")
+    services.reload_providers()
+    services.refresh_offers()
+    for _ in range(3):
+        queued_cloud_job(api, video_file)
+    created = services.ensure_capacity()
+    outcomes = launch_task(services.claim_due_launches())
+    assert outcomes == {str(i): "launched" for i in created}
+    hosts = sorted(cloud.list_instances({}), key=lambda h: h.launched_at)
+    # Every host was started before the first launch call returned.
+    assert len(hosts) == 3
+    assert (hosts[-1].launched_at - hosts[0].launched_at).total_seconds() < 1
+    assert set(CloudInstance.objects.values_list("state", flat=True)) == {InstanceState.BOOTING}

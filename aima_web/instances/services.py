@@ -9,6 +9,7 @@ update, so the beat's tick, launch tasks and agent callbacks may race safely.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -63,19 +64,22 @@ WAITING_FOR_WORK = (InstanceState.REQUESTED, InstanceState.PROVISIONING,
 DISPATCH_LEASE_S = 60
 
 _registry: provider_registry.Registry | None = None
+_registry_lock = threading.Lock()
 
 
 def providers() -> provider_registry.Registry:
-    """The enabled providers, loaded once per process."""
+    """The enabled providers, loaded once per process (launch threads share them)."""
     global _registry
-    if _registry is None:
-        _registry = provider_registry.load()
-        local = _registry.providers.get("local")
-        if local is not None:
-            local.fleet_source = lambda: list(placement.fleet_state(timezone.localtime()).gpus)
-        for name, problem in _registry.broken.items():
-            log.error("provider %s is enabled but broken: %s", name, problem)
-    return _registry
+    with _registry_lock:
+        if _registry is None:
+            _registry = provider_registry.load()
+            local = _registry.providers.get("local")
+            if local is not None:
+                local.fleet_source = lambda: list(
+                    placement.fleet_state(timezone.localtime()).gpus)
+            for name, problem in _registry.broken.items():
+                log.error("provider %s is enabled but broken: %s", name, problem)
+        return _registry
 
 
 def reload_providers() -> provider_registry.Registry:
