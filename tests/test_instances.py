@@ -362,3 +362,19 @@ def test_instances_wanted_together_are_launched_side_by_side(cloud, api, video_f
     assert len(hosts) == 3
     assert (hosts[-1].launched_at - hosts[0].launched_at).total_seconds() < 1
     assert set(CloudInstance.objects.values_list("state", flat=True)) == {InstanceState.BOOTING}
+
+
+def test_an_instance_whose_agent_fell_silent_is_ended(cloud, api, video_file, settings):
+    queued_cloud_job(api, video_file)
+    [instance_id] = services.ensure_capacity()
+    services.launch(instance_id)
+    instance = CloudInstance.objects.get(pk=instance_id)
+    registration = fleet.register(instance.enrollment_token, name=instance.name, scope="cloud",
+                                  version="test", gpus=[])
+    assert services.tick()["agent_lost"] == 0
+    Agent.objects.filter(pk=registration.agent.pk).update(
+        last_heartbeat=timezone.now() - timedelta(seconds=settings.AIMA_AGENT_OFFLINE_AFTER_S + 1))
+    assert services.tick()["agent_lost"] == 1
+    instance.refresh_from_db()
+    assert instance.state == InstanceState.FAILED and "no heartbeat" in instance.error
+    assert cloud.describe(instance.provider_instance_id).state == ProviderState.TERMINATED

@@ -17,7 +17,7 @@ class InstanceState(models.TextChoices):
     IDLE = "idle"                  # between jobs; terminated after the idle grace
     TERMINATING = "terminating"
     TERMINATED = "terminated"
-    FAILED = "failed"              # never became ready; terminated at the provider
+    FAILED = "failed"              # never became ready, or lost its agent; terminated
 
 
 # States in which the provider may be billing for it.

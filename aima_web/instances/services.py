@@ -482,7 +482,7 @@ def tick(now: datetime | None = None) -> dict[str, int]:
     """The periodic pass: boot timeouts, dead instances, idle ones past their
     grace, busy ones with no job left; then capacity for queued work."""
     now = now or timezone.now()
-    counts = {"boot_timeouts": 0, "died": 0, "idle_ended": 0, "recovered": 0}
+    counts = {"boot_timeouts": 0, "died": 0, "agent_lost": 0, "idle_ended": 0, "recovered": 0}
     boot_limit = now - timedelta(seconds=settings.AIMA_BOOT_TIMEOUT_S)
     for instance in CloudInstance.objects.filter(state=InstanceState.PROVISIONING,
                                                  due_at__lte=now):
@@ -495,6 +495,16 @@ def tick(now: datetime | None = None) -> dict[str, int]:
         elif gone_at_provider(instance):
             counts["died"] += terminate(instance, "it ended at the provider while booting",
                                         failed=True)
+    # An agent that stopped reporting (crashed, its host hung): the host
+    # bills for nothing. Its unfinished job goes back to the queue when its
+    # broker connection drops (acks_late).
+    silent = now - timedelta(seconds=settings.AIMA_AGENT_OFFLINE_AFTER_S)
+    for instance in CloudInstance.objects.filter(
+            state__in=[InstanceState.READY, InstanceState.BUSY, InstanceState.IDLE],
+            agent__last_heartbeat__lt=silent):
+        counts["agent_lost"] += terminate(
+            instance, f"its agent sent no heartbeat for {settings.AIMA_AGENT_OFFLINE_AFTER_S} s",
+            failed=True)
     # A busy instance whose job ended without telling us (cancelled, lost) is idle.
     for instance in CloudInstance.objects.filter(state=InstanceState.BUSY):
         if not Job.objects.filter(agent_id=instance.agent_id, state=JobState.RUNNING).exists():
