@@ -378,3 +378,27 @@ def test_an_instance_whose_agent_fell_silent_is_ended(cloud, api, video_file, se
     instance.refresh_from_db()
     assert instance.state == InstanceState.FAILED and "no heartbeat" in instance.error
     assert cloud.describe(instance.provider_instance_id).state == ProviderState.TERMINATED
+
+
+def test_a_busy_instance_about_to_finish_takes_the_next_job(cloud, api, video_file):
+    running = queued_cloud_job(api, video_file)
+    [instance_id] = services.ensure_capacity()
+    services.launch(instance_id)
+    instance = CloudInstance.objects.get(pk=instance_id)
+    agent = fleet.register(instance.enrollment_token, name=instance.name, scope="cloud",
+                           version="test", gpus=[]).agent
+    runtime = running.placement["choice"]["runtime_s"]
+    # Two seconds of its estimated run left: less than a new instance's boot.
+    Job.objects.transition(running.pk, JobState.RUNNING, agent=agent)
+    Job.objects.filter(pk=running.pk).update(
+        running_at=timezone.now() - timedelta(seconds=runtime - 2))
+    services.job_started(agent.pk)
+    queued = queued_cloud_job(api, video_file)
+    assert queued.placement["choice"]["wait_s"] > 2
+    assert services.ensure_capacity() == []
+    queued.refresh_from_db()
+    assert f"{instance.name} finishes its job in about 2 s" in queued.wait_reason
+    # Past its estimate, the running job says nothing of when it ends: rent.
+    Job.objects.filter(pk=running.pk).update(
+        running_at=timezone.now() - timedelta(seconds=runtime + 1))
+    assert len(services.ensure_capacity()) == 1

@@ -134,14 +134,16 @@ def queued_cloud_jobs() -> list[Job]:
 
 
 def ensure_capacity(now: datetime | None = None) -> list[int]:
-    """Request an instance for every queued cloud job no instance is waiting
-    to take, within the caps; return the new instances' ids."""
+    """Request an instance for every queued cloud job that no instance is
+    waiting to take and no busy one will be free for sooner than a new one
+    boots, within the caps; return the new instances' ids."""
     now = now or timezone.now()
     jobs = queued_cloud_jobs()
     waiting: dict[int, int] = {}
     for gpu_class in {job.placement["gpu_class"] for job in jobs}:
         waiting[gpu_class] = CloudInstance.objects.filter(
             gpu_class=gpu_class, state__in=WAITING_FOR_WORK).count()
+    finishing = finishing_soon(now)
     created: list[int] = []
     held: list[tuple[str, str]] = []
     for job in jobs:
@@ -150,6 +152,14 @@ def ensure_capacity(now: datetime | None = None) -> list[int]:
             waiting[gpu_class] -= 1
             if job.wait_reason:
                 Job.objects.filter(pk=job.pk).update(wait_reason="")
+            continue
+        # A busy instance that is done sooner than a new one would boot takes it next.
+        free_in = finishing.get(gpu_class, [])
+        if free_in and free_in[0][1] <= job.placement["choice"].get("wait_s", 0.0):
+            name, seconds = free_in.pop(0)
+            held.append((str(job.pk), f"waiting: {name} finishes its job in about "
+                                      f"{seconds:.0f} s, sooner than a new instance would "
+                                      f"boot"))
             continue
         offer = offer_to_rent(job.placement["choice"], gpu_class, now)
         reason = cap_reason(offer.provider, gpu_class, offer.price_per_hour, now)
@@ -202,6 +212,26 @@ def offer_to_rent(choice: dict[str, Any], gpu_class: int, now: datetime) -> Rent
                   instance_type=choice.get("instance_type", ""), gpu_model=choice["gpu_model"],
                   region=choice.get("region", ""), spot=choice["spot"],
                   price_per_hour=choice["price_per_hour"])
+
+
+def finishing_soon(now: datetime) -> dict[int, list[tuple[str, float]]]:
+    """Busy instances by class, with the seconds their running job is
+    expected to take still, soonest first. A job past its estimate says
+    nothing of when it ends: its instance is left out."""
+    found: dict[int, list[tuple[str, float]]] = {}
+    for instance in CloudInstance.objects.filter(state=InstanceState.BUSY,
+                                                 agent__isnull=False):
+        job = Job.objects.filter(agent_id=instance.agent_id, state=JobState.RUNNING,
+                                 running_at__isnull=False).first()
+        if job is None:
+            continue
+        expected = float((job.placement.get("choice") or {}).get("runtime_s") or 0.0)
+        left = expected - (now - job.running_at).total_seconds()
+        if left >= 0:
+            found.setdefault(instance.gpu_class, []).append((instance.name, left))
+    for queue in found.values():
+        queue.sort(key=lambda item: item[1])
+    return found
 
 
 def cap_reason(provider: str, gpu_class: int, price_per_hour: float,
