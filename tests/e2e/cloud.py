@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
+from aima_tasks import broker
 from aima_tasks.app import app
 from aima_web.core import stack as local_stack
 from aima_web.core.api_client import ApiClient
@@ -38,6 +42,34 @@ def start(database_url: str, folder: Path, **settings: str) -> local_stack.Stack
     local_stack.manage(env, "aima_offers", "refresh")
     return local_stack.start(env, folder / "logs", port, LOCAL_GPU, username="cloud",
                              heartbeat_s=2, beat=True)
+
+
+# The permissions deploy/README.md gives cloud agents' RabbitMQ user: anything
+# but the local GPU queues, so that no cloud host can read confidential work.
+CLOUD_AGENT_PERMISSION = r"^(?!gpu\.local\.).*"
+
+
+@contextmanager
+def cloud_agent_broker_user() -> Iterator[str | None]:
+    """A RabbitMQ user with the cloud agents' permissions, as the deployment
+    guide makes one, and its broker URL; None on the embedded broker."""
+    url = broker.broker_url()
+    if broker.is_embedded(url):
+        yield None
+        return
+    user, password = f"aima-cloud-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    rabbitmqctl("add_user", user, password)
+    try:
+        rabbitmqctl("set_permissions", "-p", "/", user, *[CLOUD_AGENT_PERMISSION] * 3)
+        parts = urlsplit(url)
+        yield urlunsplit(parts._replace(netloc=f"{user}:{password}@{parts.hostname}:"
+                                               f"{parts.port or 5672}"))
+    finally:
+        rabbitmqctl("delete_user", user)
+
+
+def rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
 
 
 def stop(running: local_stack.Stack, folder: Path) -> None:
