@@ -366,13 +366,9 @@ def test_instances_wanted_together_are_launched_side_by_side(cloud, api, video_f
 
 def test_an_instance_whose_agent_fell_silent_is_ended(cloud, api, video_file, settings):
     queued_cloud_job(api, video_file)
-    [instance_id] = services.ensure_capacity()
-    services.launch(instance_id)
-    instance = CloudInstance.objects.get(pk=instance_id)
-    registration = fleet.register(instance.enrollment_token, name=instance.name, scope="cloud",
-                                  version="test", gpus=[])
+    instance, agent = ready_instance()
     assert services.tick()["agent_lost"] == 0
-    Agent.objects.filter(pk=registration.agent.pk).update(
+    Agent.objects.filter(pk=agent.pk).update(
         last_heartbeat=timezone.now() - timedelta(seconds=settings.AIMA_AGENT_OFFLINE_AFTER_S + 1))
     assert services.tick()["agent_lost"] == 1
     instance.refresh_from_db()
@@ -382,11 +378,7 @@ def test_an_instance_whose_agent_fell_silent_is_ended(cloud, api, video_file, se
 
 def test_a_busy_instance_about_to_finish_takes_the_next_job(cloud, api, video_file):
     running = queued_cloud_job(api, video_file)
-    [instance_id] = services.ensure_capacity()
-    services.launch(instance_id)
-    instance = CloudInstance.objects.get(pk=instance_id)
-    agent = fleet.register(instance.enrollment_token, name=instance.name, scope="cloud",
-                           version="test", gpus=[]).agent
+    instance, agent = ready_instance()
     runtime = running.placement["choice"]["runtime_s"]
     # Two seconds of its estimated run left: less than a new instance's boot.
     Job.objects.transition(running.pk, JobState.RUNNING, agent=agent)
@@ -402,3 +394,62 @@ def test_a_busy_instance_about_to_finish_takes_the_next_job(cloud, api, video_fi
     Job.objects.filter(pk=running.pk).update(
         running_at=timezone.now() - timedelta(seconds=runtime + 1))
     assert len(services.ensure_capacity()) == 1
+
+
+def ready_instance() -> tuple[CloudInstance, Agent]:
+    """A launched instance whose agent has enrolled."""
+    [instance_id] = services.ensure_capacity()
+    services.launch(instance_id)
+    instance = CloudInstance.objects.get(pk=instance_id)
+    agent = fleet.register(instance.enrollment_token, name=instance.name, scope="cloud",
+                           version="test", gpus=[]).agent
+    instance.refresh_from_db()
+    return instance, agent
+
+
+def test_a_job_ending_after_its_successor_started_leaves_the_instance_busy(
+        cloud, api, video_file, settings):
+    settings.AIMA_IDLE_GRACE_S = 0
+    first = queued_cloud_job(api, video_file)
+    instance, agent = ready_instance()
+    second = queued_cloud_job(api, video_file)
+    for job in (first, second):
+        Job.objects.transition(job.pk, JobState.RUNNING, agent=agent)
+        services.job_started(agent.pk)
+    # The first job's end reaches the control plane after the second started.
+    Job.objects.transition(first.pk, JobState.SUCCEEDED)
+    services.job_finished(str(first.pk))
+    instance.refresh_from_db()
+    assert instance.state == InstanceState.BUSY
+    assert services.tick()["idle_ended"] == 0
+    # Told of too late by a lost message: the reaper still sees the running job.
+    CloudInstance.objects.filter(pk=instance.pk).update(state=InstanceState.IDLE,
+                                                        idle_since=timezone.now())
+    assert services.tick()["idle_ended"] == 0
+    assert CloudInstance.objects.get(pk=instance.pk).state == InstanceState.BUSY
+
+
+def test_a_job_stranded_on_an_ended_instance_gets_a_new_one_or_is_given_up(
+        cloud, api, video_file):
+    job = queued_cloud_job(api, video_file)
+    instance, agent = ready_instance()
+    Job.objects.transition(job.pk, JobState.RUNNING, agent=agent)
+    services.job_started(agent.pk)
+    # Its host died under it (a spot interruption, a silent agent).
+    services.terminate(CloudInstance.objects.get(pk=instance.pk), "test", failed=True)
+    [replacement_id] = services.ensure_capacity()
+    services.launch(replacement_id)
+    replacement = CloudInstance.objects.get(pk=replacement_id)
+    fleet.register(replacement.enrollment_token, name=replacement.name, scope="cloud",
+                   version="test", gpus=[])
+    # The new instance is kept for it, and waits for its task to come back.
+    assert services.tick()["lost_jobs"] == 0
+    assert CloudInstance.objects.get(pk=replacement_id).state == InstanceState.READY
+    # Idle beside it for a minute: the task is gone; the job fails, saying why.
+    CloudInstance.objects.filter(pk=replacement_id).update(
+        idle_since=timezone.now() - timedelta(seconds=services.LOST_JOB_WAIT_S + 1))
+    assert services.tick()["lost_jobs"] == 1
+    job.refresh_from_db()
+    assert job.state == JobState.FAILED
+    assert f"its instance {instance.name} ended while it ran" in job.error
+    assert services.ensure_capacity() == []

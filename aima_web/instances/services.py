@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from aima_tasks import broker
@@ -32,6 +32,7 @@ from aima_web.instances.models import (
     CloudInstance,
     InstanceState,
 )
+from aima_web.jobs import services as jobs
 from aima_web.jobs.models import Job
 from aima_web.jobs.states import JobState
 from aima_web.placement import services as placement
@@ -59,6 +60,9 @@ log = logging.getLogger(__name__)
 WAITING_FOR_WORK = (InstanceState.REQUESTED, InstanceState.PROVISIONING,
                     InstanceState.BOOTING, InstanceState.READY, InstanceState.IDLE)
 
+# A job stranded on an ended instance is given up once a newer instance of its
+# class has been idle this long (at least the idle grace) without taking it.
+LOST_JOB_WAIT_S = 60
 # A launch message sent and not yet taken is not sent again for this long; a
 # lost one (its control worker died before taking it) is sent again after it.
 DISPATCH_LEASE_S = 60
@@ -122,15 +126,36 @@ def refresh_offers() -> dict[str, str]:
 
 # ---------------------------------------------------------------- demand
 
-@dataclass(frozen=True)
-class Want:
-    gpu_class: int
-    offer: dict  # the placement's choice for the oldest waiting job
+def cloud_demand() -> list[Job]:
+    """The cloud jobs that want an instance, most urgent first: those queued,
+    and those stranded on an instance that ended under them."""
+    queued = Job.objects.filter(placement__scope=Scope.CLOUD.value, state=JobState.QUEUED)
+    return list((queued | stranded_jobs()).order_by("-priority", "queued_at"))
 
 
-def queued_cloud_jobs() -> list[Job]:
-    return list(Job.objects.filter(state=JobState.QUEUED, placement__scope=Scope.CLOUD.value)
-                .order_by("-priority", "queued_at"))
+def stranded_jobs() -> QuerySet[Job]:
+    """Cloud jobs still running on an instance that has ended: their task goes
+    back to the queue when the agent's broker connection drops (acks_late),
+    for a new instance to take up."""
+    return Job.objects.filter(placement__scope=Scope.CLOUD.value, state=JobState.RUNNING,
+                              agent__instance__state__in=(*ENDED, InstanceState.TERMINATING))
+
+
+def give_up_lost_jobs(now: datetime) -> int:
+    """Fail the stranded jobs that a newer instance of their class has been
+    idle next to for ``LOST_JOB_WAIT_S`` without taking them up: their task is
+    gone (it finished with its result undelivered, or was dropped)."""
+    waited = now - timedelta(seconds=max(settings.AIMA_IDLE_GRACE_S, LOST_JOB_WAIT_S))
+    lost = 0
+    for job in stranded_jobs().select_related("agent__instance"):
+        ended = job.agent.instance
+        if CloudInstance.objects.filter(
+                gpu_class=job.placement["gpu_class"], ready_at__gt=ended.terminated_at or now,
+                state__in=[InstanceState.READY, InstanceState.IDLE],
+                idle_since__lte=waited).exists():
+            lost += jobs.fail(str(job.pk), f"lost: its instance {ended.name} ended while it ran, "
+                                           f"and no instance took it up again")
+    return lost
 
 
 def ensure_capacity(now: datetime | None = None) -> list[int]:
@@ -138,7 +163,7 @@ def ensure_capacity(now: datetime | None = None) -> list[int]:
     waiting to take and no busy one will be free for sooner than a new one
     boots, within the caps; return the new instances' ids."""
     now = now or timezone.now()
-    jobs = queued_cloud_jobs()
+    jobs = cloud_demand()
     waiting: dict[int, int] = {}
     for gpu_class in {job.placement["gpu_class"] for job in jobs}:
         waiting[gpu_class] = CloudInstance.objects.filter(
@@ -457,7 +482,10 @@ def job_finished(job_id: str) -> None:
     if job.running_at is not None:
         seconds = ((job.finished_at or now) - job.running_at).total_seconds()
         Job.objects.filter(pk=job_id).update(cost=instance.price_per_hour * seconds / 3600)
-    move(instance.pk, InstanceState.IDLE, [InstanceState.BUSY], idle_since=now)
+    # Jobs end on the control worker after the agent has moved on: the next
+    # one may be running already.
+    if not Job.objects.filter(agent_id=job.agent_id, state=JobState.RUNNING).exists():
+        move(instance.pk, InstanceState.IDLE, [InstanceState.BUSY], idle_since=now)
 
 
 # ---------------------------------------------------------------- ending
@@ -540,16 +568,20 @@ def tick(now: datetime | None = None) -> dict[str, int]:
         if not Job.objects.filter(agent_id=instance.agent_id, state=JobState.RUNNING).exists():
             move(instance.pk, InstanceState.IDLE, [InstanceState.BUSY], idle_since=now)
     grace = now - timedelta(seconds=settings.AIMA_IDLE_GRACE_S)
-    demand = {c["placement__gpu_class"] for c in Job.objects.filter(
-        state=JobState.QUEUED, placement__scope=Scope.CLOUD.value).values("placement__gpu_class")}
+    demand = {job.placement["gpu_class"] for job in cloud_demand()}
     for instance in CloudInstance.objects.filter(
             state__in=[InstanceState.READY, InstanceState.IDLE], idle_since__lte=grace):
         # Queued work of its class is on its way to it: keep it.
         if instance.gpu_class in demand:
             continue
+        # A job it took just now, told of after the one before it ended.
+        if Job.objects.filter(agent_id=instance.agent_id, state=JobState.RUNNING).exists():
+            move(instance.pk, InstanceState.BUSY, [instance.state], idle_since=None)
+            continue
         counts["idle_ended"] += terminate(instance, f"idle for {settings.AIMA_IDLE_GRACE_S} s")
     for instance in CloudInstance.objects.filter(state=InstanceState.TERMINATING):
         terminate_again(instance)
+    counts["lost_jobs"] = give_up_lost_jobs(now)
     counts["requested"] = len(ensure_capacity(now))
     return counts
 
