@@ -19,24 +19,18 @@ median and p95 of:
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
 import time
-import uuid
-from datetime import datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import cloud_stack
+from cloud_stack import at
 
 from aima_tasks.broker import broker_url
-from aima_web.core import samples, stack
+from aima_web.core import samples
 from aima_web.core.api_client import ApiClient
-
-
-def at(stamp: str) -> float:
-    return datetime.fromisoformat(stamp).timestamp()
 
 
 def p95(values: list[float]) -> float:
@@ -52,19 +46,9 @@ def main() -> int:
                         help="the subprocess provider's boot delay in seconds (default 1)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="aima-bench-"))
-    port = stack.free_port()
-    env = {**os.environ, "AIMA_VAR_DIR": str(work / "var"),
-           "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{work}/bench.db"),
-           "AIMA_PUBLIC_URL": f"http://127.0.0.1:{port}", "AIMA_PROVIDERS": "subprocess",
-           "AIMA_SUBPROCESS_STATE_DIR": str(work / "instances"),
-           "AIMA_SUBPROCESS_GPU": "Bench Cloud GPU:24",
-           "AIMA_SUBPROCESS_BOOT_DELAY_S": f"{args.boot_delay:g}",
-           "AIMA_DEPLOYMENT_ID": f"bench-{uuid.uuid4().hex[:8]}",
-           "AIMA_IDLE_GRACE_S": f"{args.idle_grace:g}", "AIMA_INSTANCE_TICK_S": "1"}
     video = samples.write_video(work / "clip.mp4").path
-    stack.manage(env, "migrate", "--noinput")
-    stack.manage(env, "aima_offers", "refresh")
-    running = stack.start(env, work / "log", port, "Bench small GPU:8", "bench", beat=True)
+    running = cloud_stack.start(work, AIMA_SUBPROCESS_BOOT_DELAY_S=f"{args.boot_delay:g}",
+                                AIMA_IDLE_GRACE_S=f"{args.idle_grace:g}")
     ready, done, gone = [], [], []
     try:
         api = running.api
