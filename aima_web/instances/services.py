@@ -290,15 +290,12 @@ def claim_due_launches(now: datetime | None = None) -> list[int]:
     """The requested instances whose launch is due, each claimed for one
     launch message: the caller sends them."""
     now = now or timezone.now()
-    due = CloudInstance.objects.filter(state=InstanceState.REQUESTED).filter(
-        Q(due_at__lte=now) | Q(due_at__isnull=True))
-    claimed = []
-    for instance_id in due.values_list("pk", flat=True):
-        if CloudInstance.objects.filter(pk=instance_id, state=InstanceState.REQUESTED).filter(
-                Q(due_at__lte=now) | Q(due_at__isnull=True)).update(
-                due_at=now + timedelta(seconds=DISPATCH_LEASE_S)):
-            claimed.append(instance_id)
-    return claimed
+    due = CloudInstance.objects.filter(Q(due_at__lte=now) | Q(due_at__isnull=True),
+                                       state=InstanceState.REQUESTED)
+    lease = now + timedelta(seconds=DISPATCH_LEASE_S)
+    # One by one and conditionally: two ticks racing claim each instance once.
+    return [instance_id for instance_id in due.values_list("pk", flat=True)
+            if due.filter(pk=instance_id).update(due_at=lease)]
 
 
 # ---------------------------------------------------------------- launching
