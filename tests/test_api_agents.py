@@ -151,3 +151,24 @@ def test_confidential_media_never_reaches_a_cloud_agent(api, image_file):
 def test_users_cannot_use_agent_endpoints(api, image_file):
     job = queued_job(api, image_file.path)
     assert api.get(f"/api/v1/agent-jobs/{job.id}/media/").status_code == 401
+
+
+def test_an_agent_starting_again_keeps_its_identity_with_a_new_credential():
+    first = enroll().json()
+    again = enroll(gpus=[GPU]).json()  # another token, same GPU: the same host restarted
+    assert again["agent_id"] == first["agent_id"] and Agent.objects.count() == 1
+    assert as_agent(first["credential"]).post("/api/v1/agents/heartbeat/").status_code == 401
+    assert as_agent(again["credential"]).post("/api/v1/agents/heartbeat/").status_code < 300
+    # Another host is another agent.
+    other = enroll(gpus=[{**GPU, "uuid": "GPU-5678"}], name="gpu-host-2").json()
+    assert other["agent_id"] != first["agent_id"]
+
+
+def test_a_cloud_agent_restarting_with_its_token_keeps_its_identity():
+    _, secret = create_enrollment_token("instance")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    report = {"name": "aima-7", "scope": "cloud", "gpus": [GPU]}
+    first = client.post("/api/v1/agents/register/", report, format="json").json()
+    again = client.post("/api/v1/agents/register/", report, format="json").json()
+    assert again["agent_id"] == first["agent_id"] and Agent.objects.count() == 1

@@ -41,12 +41,20 @@ def create_enrollment_token(label: str, expires_at=None) -> tuple[EnrollmentToke
 @transaction.atomic
 def register(token: EnrollmentToken, name: str, scope: Scope, version: str,
              gpus: list[ReportedGpu], location: str = "") -> Registration:
-    """Enrol an agent and the GPUs it reported; a GPU seen before keeps its row."""
+    """Enrol an agent and the GPUs it reported. A GPU seen before keeps its
+    row, and an agent starting again keeps its identity with a new credential."""
     credential = new_secret()
     queues = sorted({q for gpu in gpus for q in queues_served(scope, gpu.vram_gb)})
-    agent = Agent.objects.create(name=name, scope=scope, version=version,
-                                 credential_hash=digest(credential), enrolled_with=token,
-                                 queues=queues, last_heartbeat=timezone.now())
+    fields = {"name": name, "scope": scope, "version": version, "queues": queues,
+              "credential_hash": digest(credential), "enrolled_with": token,
+              "last_heartbeat": timezone.now()}
+    agent = returning_agent(token, name, scope, gpus)
+    if agent is None:
+        agent = Agent.objects.create(**fields)
+    else:
+        # The old credential dies with the process that held it.
+        Agent.objects.filter(pk=agent.pk).update(**fields)
+        agent.refresh_from_db()
     # Cloud GPUs are rented, not part of the local fleet.
     if scope == Scope.LOCAL:
         for reported in gpus:
@@ -67,6 +75,20 @@ def register(token: EnrollmentToken, name: str, scope: Scope, version: str,
                  name=name, scope=scope, gpus=[g.uuid for g in gpus])
     signals.agent_registered.send(sender=Agent, agent=agent, token=token)
     return Registration(agent=agent, credential=credential)
+
+
+def returning_agent(token: EnrollmentToken, name: str, scope: Scope,
+                    gpus: list[ReportedGpu]) -> Agent | None:
+    """The agent this registration restarts: the one serving any of the
+    reported local GPUs (a GPU's UUID is its identity), else the one of that
+    name enrolled with the same token (a cloud instance's agent restarting)."""
+    if scope == Scope.LOCAL and gpus:
+        serving = Agent.objects.filter(scope=scope, gpus__uuid__in=[g.uuid for g in gpus])
+        found = serving.order_by("-registered_at").first()
+        if found is not None:
+            return found
+    return (Agent.objects.filter(scope=scope, name=name, enrolled_with=token)
+            .order_by("-registered_at").first())
 
 
 def heartbeat(agent: Agent) -> None:
