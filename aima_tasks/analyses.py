@@ -25,6 +25,11 @@ MEDIA_VRAM_GB: dict[MediaType, float] = {
 MIN_CUDA = "11.8"
 
 
+def cuda_tuple(version: str) -> tuple[int, int]:
+    major, _, minor = version.partition(".")
+    return int(major), int(minor or 0)
+
+
 @dataclass(frozen=True)
 class AnalysisSpec:
     name: str

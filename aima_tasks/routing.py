@@ -13,6 +13,8 @@ from enum import StrEnum
 
 from kombu import Exchange, Queue
 
+from aima_tasks.analyses import MIN_CUDA, cuda_tuple
+
 
 class Scope(StrEnum):
     LOCAL = "local"
@@ -68,7 +70,11 @@ def classes_served(vram_gb: float) -> list[int]:
     return [c for c in GPU_CLASSES if vram_gb >= c * VRAM_TOLERANCE]
 
 
-def queues_served(scope: Scope, vram_gb: float) -> list[str]:
+def queues_served(scope: Scope, vram_gb: float, cuda_version: str = MIN_CUDA) -> list[str]:
+    """The queues a GPU consumes: every class it can hold, in its scope; none
+    if its CUDA is older than any analysis runs on."""
+    if cuda_tuple(cuda_version) < cuda_tuple(MIN_CUDA):
+        return []
     return [gpu_queue(scope, c) for c in classes_served(vram_gb)]
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
 
-from aima_tasks.analyses import ANALYSES, MEDIA_VRAM_GB, MIN_CUDA, MediaType
+from aima_tasks.analyses import ANALYSES, MEDIA_VRAM_GB, MIN_CUDA, MediaType, cuda_tuple
 from aima_tasks.classification import Confidentiality, GpuStatus, Urgency
 from aima_tasks.schedule import ALWAYS, Schedule
 
@@ -29,11 +29,6 @@ class Strategy(StrEnum):
 
 
 @lru_cache(maxsize=256)
-def cuda_tuple(version: str) -> tuple[int, int]:
-    major, _, minor = version.partition(".")
-    return int(major), int(minor or 0)
-
-
 @dataclass(frozen=True)
 class JobSpec:
     media_type: MediaType

@@ -48,3 +48,11 @@ def test_control_tasks_route_to_control_and_gpu_work_is_left_to_placement():
     for name in (routing.TaskName.PROBE, routing.TaskName.PLACE, routing.TaskName.FINALIZE):
         assert routing.route_task(name.value, (), {}, {}) == {"queue": routing.CONTROL_QUEUE}
     assert routing.route_task(routing.TaskName.ANALYSE.value, (), {}, {}) == {}
+
+
+def test_a_gpu_whose_cuda_is_too_old_serves_no_queue():
+    assert routing.queues_served(Scope.LOCAL, 24, "11.7") == []
+    assert routing.queues_served(Scope.LOCAL, 24, "11.8") == [
+        "gpu.local.8", "gpu.local.16", "gpu.local.24"]
+    assert routing.queues_served(Scope.LOCAL, 24, "12.10") == routing.queues_served(
+        Scope.LOCAL, 24, "12.4")
