@@ -25,8 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run_cmd = commands.add_parser(
         "run", help="register with the control plane and serve this host's GPU queues",
-        description="Register this host's GPU with the control plane, then consume the "
-                    "GPU queues it can serve until stopped (SIGTERM finishes the task at hand).")
+        description="Register this host's GPUs with the control plane, then run one worker "
+                    "process per GPU (pinned with CUDA_VISIBLE_DEVICES) that consumes the GPU "
+                    "queues that GPU can serve, until stopped: SIGTERM lets each finish the "
+                    "task at hand; a killed agent takes its workers with it and the broker "
+                    "gives their tasks to other agents.")
     run_cmd.add_argument("--control-plane", default=env("AIMA_CONTROL_PLANE_URL"),
                          metavar="URL",
                          help="control plane base URL, e.g. https://aima.example.org "
@@ -39,9 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="local: on-premises host, may take confidential work; cloud: "
                               "rented host, never does [env AIMA_AGENT_SCOPE, default local]")
     run_cmd.add_argument("--simulate-gpu", default=env("AIMA_SIMULATE_GPU"),
-                         metavar="NAME:VRAM_GB",
-                         help="run without a GPU, pretending to have this one; shown as "
-                              "simulated in the API and admin [env AIMA_SIMULATE_GPU]")
+                         metavar="NAME:VRAM_GB[,…]",
+                         help="run without a GPU, pretending to have this one (several: "
+                              "separate them with commas); shown as simulated in the API and "
+                              "admin [env AIMA_SIMULATE_GPU]")
     run_cmd.add_argument("--name", default=env("AIMA_AGENT_NAME") or default_name(),
                          help="host name to report [env AIMA_AGENT_NAME, default: hostname]")
     run_cmd.add_argument("--location", default=env("AIMA_AGENT_LOCATION", ""),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import threading
 from dataclasses import dataclass
@@ -11,8 +12,10 @@ from pathlib import Path
 from agents import nvml
 from agents.control_plane import ControlPlane, ControlPlaneError
 from agents.gpus import GpuInfo, simulated
-from agents.worker import AgentContext, run_worker
-from aima_tasks.routing import Scope, queues_served
+from agents.supervisor import GpuWork, Workers
+from agents.worker import AgentContext
+from aima_tasks.analyses import MIN_CUDA
+from aima_tasks.routing import GPU_CLASSES, VRAM_TOLERANCE, Scope, queues_served
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,7 @@ class StartupError(RuntimeError):
     """The agent cannot start; the message says what to fix."""
 
 
-def find_gpu(config: AgentConfig) -> GpuInfo:
+def find_gpus(config: AgentConfig) -> list[GpuInfo]:
     if config.simulate_gpu:
         return simulated(config.simulate_gpu, config.name)
     try:
@@ -46,8 +49,27 @@ def find_gpu(config: AgentConfig) -> GpuInfo:
             "to run without one (shown as simulated everywhere)") from None
     if not gpus:
         raise StartupError("NVML found no GPU on this host")
-    # One worker per GPU is the agent issue's work; until then, the first GPU.
-    return gpus[0]
+    return gpus
+
+
+def plan_work(config: AgentConfig, gpus: list[GpuInfo]) -> list[GpuWork]:
+    """What each GPU serves; a GPU that can serve no queue is left idle, said why."""
+    works = []
+    for gpu in gpus:
+        queues = queues_served(config.scope, gpu.vram_gb, gpu.cuda_version)
+        if queues:
+            works.append(GpuWork(gpu=gpu, queues=tuple(queues)))
+        else:
+            log.warning("GPU %s (%s, %g GB VRAM, CUDA %s) can serve no queue: it needs at "
+                        "least %g GB and CUDA %s", gpu.index, gpu.model, gpu.vram_gb,
+                        gpu.cuda_version, GPU_CLASSES[0] * VRAM_TOLERANCE, MIN_CUDA)
+    if not works:
+        raise StartupError("no GPU of this host can serve any queue: "
+                           + "; ".join(f"{g.model} has {g.vram_gb:g} GB VRAM and CUDA "
+                                       f"{g.cuda_version}" for g in gpus)
+                           + f" (the smallest GPU class is {GPU_CLASSES[0]} GB; CUDA must be "
+                             f"{MIN_CUDA} or newer)")
+    return works
 
 
 def heartbeat_loop(control_plane: ControlPlane, every_s: float, stop: threading.Event) -> None:
@@ -59,30 +81,32 @@ def heartbeat_loop(control_plane: ControlPlane, every_s: float, stop: threading.
 
 
 def run(config: AgentConfig) -> None:
-    gpu = find_gpu(config)
-    queues = queues_served(config.scope, gpu.vram_gb)
-    if not queues:
-        raise StartupError(f"{gpu.model} has {gpu.vram_gb:g} GB VRAM: too little for any "
-                           "GPU class, so there is no queue it could serve")
+    gpus = find_gpus(config)
+    works = plan_work(config, gpus)
     control_plane = ControlPlane(config.control_plane_url)
     report = {"name": config.name, "scope": config.scope.value, "version": VERSION,
-              "location": config.location, "gpus": [gpu.to_report()]}
+              "location": config.location, "gpus": [gpu.to_report() for gpu in gpus]}
     try:
         enrolled = control_plane.register(config.token, report)
     except ControlPlaneError as exc:
         raise StartupError(f"could not register with {config.control_plane_url}: {exc}") from None
-    log.info("registered as agent %s with %s%s; serving %s", enrolled.agent_id, gpu.model,
-             " (simulated)" if gpu.simulated else "", ", ".join(queues))
+    for work in works:
+        log.info("registered as agent %s; GPU %s: %s%s serves %s", enrolled.agent_id,
+                 work.gpu.index, work.gpu.model, " (simulated)" if work.gpu.simulated else "",
+                 ", ".join(work.queues))
 
+    config.workdir.mkdir(parents=True, exist_ok=True)
+    context = AgentContext(control_plane=control_plane, agent_id=enrolled.agent_id,
+                           scope=config.scope, gpu_uuid="", workdir=config.workdir)
+    workers = Workers(context, works, config.name)
+    signal.signal(signal.SIGTERM, workers.stop)
+    signal.signal(signal.SIGINT, workers.stop)
     stop = threading.Event()
     beat = threading.Thread(target=heartbeat_loop, name="heartbeat", daemon=True,
                             args=(control_plane, config.heartbeat_s, stop))
     beat.start()
-    config.workdir.mkdir(parents=True, exist_ok=True)
-    context = AgentContext(control_plane=control_plane, agent_id=enrolled.agent_id,
-                           scope=config.scope, gpu_uuid=gpu.uuid, workdir=config.workdir)
     try:
-        run_worker(context, queues, config.name)
+        workers.run()
     finally:
         stop.set()
 

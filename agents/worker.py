@@ -6,12 +6,17 @@ processes are forked from it and inherit it.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import signal
+import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from celery.signals import worker_process_init
 
 from agents import analyzers
 from agents.control_plane import ControlPlane, ControlPlaneError, JobNotWanted, Unreachable
@@ -24,6 +29,7 @@ log = logging.getLogger(__name__)
 app = make_app("aima-agent")
 
 MAX_RETRIES = 5
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -92,7 +98,24 @@ def analyse(self, work_data: dict) -> dict:
     return outcome(OutcomeStatus.DONE, results=tuple(results), errors=tuple(errors))
 
 
-def run_worker(context: AgentContext, queues: list[str], name: str) -> None:
+def die_with_parent() -> None:
+    """Be killed when the process that started this one dies, however it died."""
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+        log.warning("PR_SET_PDEATHSIG failed (errno %s): a killed agent may leave this "
+                    "process behind", ctypes.get_errno())
+
+
+@worker_process_init.connect
+def _pool_process_dies_with_its_worker(**_kwargs: object) -> None:
+    # A pool process outliving a killed worker would run on with its task
+    # while the broker gives the task to another agent.
+    die_with_parent()
+
+
+def run_worker(context: AgentContext, queues: list[str], name: str, gpu_index: int = 0) -> None:
     """Consume ``queues`` until told to stop (SIGTERM: finish the task at hand)."""
     global CONTEXT
     CONTEXT = context
@@ -100,7 +123,7 @@ def run_worker(context: AgentContext, queues: list[str], name: str) -> None:
         "worker", "--queues", ",".join(queues), "--concurrency", "1",
         # Unique on the broker even where two control planes' agents share a
         # name and id (their pidbox queues are exclusive).
-        "--hostname", f"agent-{context.agent_id}-{os.getpid()}@{name}",
+        "--hostname", f"agent-{context.agent_id}-gpu{gpu_index}-{os.getpid()}@{name}",
         # Mingle and gossip only slow the start and add chatter on the broker.
         "--without-mingle", "--without-gossip", "--loglevel", "INFO",
     ])

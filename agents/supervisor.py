@@ -1,0 +1,102 @@
+"""One Celery worker process per GPU, kept running by the agent process.
+
+Each worker sees only its own GPU (``CUDA_VISIBLE_DEVICES`` set to the GPU's
+UUID, which unlike an index means the same card to CUDA and NVML) and
+consumes exactly the queues the topology gives that GPU. The agent process
+passes SIGTERM on (each worker finishes the task at hand and stops), starts a
+worker again that died, and takes its workers with it when it is killed
+(``PR_SET_PDEATHSIG``), so that the broker redelivers what they held.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import time
+from dataclasses import dataclass, replace
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
+
+from agents.gpus import GpuInfo
+from agents.worker import AgentContext, die_with_parent, run_worker
+
+log = logging.getLogger(__name__)
+
+# A worker that died is started again after this long, so that one failing at
+# start does not spin.
+RESTART_DELAY_S = 5.0
+
+
+@dataclass(frozen=True)
+class GpuWork:
+    gpu: GpuInfo
+    queues: tuple[str, ...]
+
+
+def serve_gpu(context: AgentContext, work: GpuWork, host: str, parent: int) -> None:
+    """A worker process's life: its GPU only, its queues only."""
+    die_with_parent()
+    if os.getppid() != parent:  # the agent died before the line above took effect
+        os._exit(1)
+    if not work.gpu.simulated:
+        os.environ["CUDA_VISIBLE_DEVICES"] = work.gpu.uuid
+    run_worker(context, list(work.queues), host, work.gpu.index)
+
+
+class Workers:
+    """The worker processes of one agent, by GPU index."""
+
+    def __init__(self, context: AgentContext, works: list[GpuWork], host: str):
+        self.context = context
+        self.works = {work.gpu.index: work for work in works}
+        self.host = host
+        # Spawned, not forked: the agent process runs a heartbeat thread, and
+        # a fork taken while it holds a lock would inherit the lock held.
+        self.mp = multiprocessing.get_context("spawn")
+        self.processes: dict[int, BaseProcess] = {}
+        self.restart_at: dict[int, float] = {}
+        self.stopping = False
+
+    def start(self, index: int) -> None:
+        work = self.works[index]
+        process = self.mp.Process(
+            target=serve_gpu, name=f"gpu{index}",
+            args=(replace(self.context, gpu_uuid=work.gpu.uuid), work, self.host, os.getpid()))
+        process.start()
+        self.processes[index] = process
+        log.info("worker for GPU %s (%s) started as pid %s on %s", index, work.gpu.model,
+                 process.pid, ", ".join(work.queues))
+
+    def stop(self, signum: int = signal.SIGTERM, _frame: object = None) -> None:
+        """Ask every worker to finish the task at hand and stop."""
+        self.stopping = True
+        for process in self.processes.values():
+            if process.is_alive() and process.pid is not None:
+                os.kill(process.pid, signum)
+
+    def run(self) -> None:
+        """Start a worker per GPU and watch them until all stopped after a stop()."""
+        for index in self.works:
+            self.start(index)
+        while True:
+            alive = [p for p in self.processes.values() if p.is_alive()]
+            if self.stopping and not alive:
+                return
+            if not self.stopping:
+                self.restart_dead()
+            wait([p.sentinel for p in alive], timeout=0.5)
+
+    def restart_dead(self) -> None:
+        now = time.monotonic()
+        for index, process in list(self.processes.items()):
+            if process.is_alive():
+                continue
+            if index not in self.restart_at:
+                log.warning("worker for GPU %s exited with code %s; starting it again in %g s",
+                            index, process.exitcode, RESTART_DELAY_S)
+                self.restart_at[index] = now + RESTART_DELAY_S
+            elif now >= self.restart_at[index]:
+                del self.restart_at[index]
+                self.start(index)

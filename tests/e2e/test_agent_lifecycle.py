@@ -1,0 +1,145 @@
+"""The agent as a real process: one worker per GPU, killed mid-task, stopped
+mid-task, started again. Each test has a stack and a database of its own."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from aima_tasks import broker
+from aima_tasks.app import app
+from aima_web.core import samples
+from aima_web.core import stack as local_stack
+from aima_web.core.processes import Process
+from tests.e2e import cloud
+
+pytestmark = pytest.mark.e2e
+
+BIG, SMALL = "E2E Big (simulated):24", "E2E Small (simulated):8"
+# Long enough that its analysis takes a few seconds: time to act while it runs.
+LONG_SCENES = (((200, 40, 40), 60.0), ((40, 170, 70), 60.0))
+
+
+@pytest.fixture
+def start_stack(own_database_url: str, tmp_path: Path) -> Iterator[
+        Callable[[str], local_stack.Stack]]:
+    started: list[local_stack.Stack] = []
+
+    def start(gpus: str) -> local_stack.Stack:
+        env = {**os.environ, "DATABASE_URL": own_database_url,
+               "AIMA_VAR_DIR": str(tmp_path / "var"), "AIMA_MEDIA_ROOT": str(tmp_path / "media")}
+        app.control.purge()  # nothing left by earlier tests may reach these workers
+        running = local_stack.start(env, tmp_path / "logs", local_stack.free_port(), gpus,
+                                    username="agent-e2e", heartbeat_s=2)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture
+def long_video(tmp_path: Path) -> Path:
+    return samples.write_video(tmp_path / "long.mp4", scenes=LONG_SCENES, fps=25,
+                               size=(640, 360)).path
+
+
+def test_one_worker_process_per_gpu_each_on_its_own_queues(start_stack, tmp_path: Path):
+    stack = start_stack(f"{BIG},{SMALL}")
+    [agent] = agents(stack)
+    assert len(gpu_workers(agent.popen.pid)) == 2
+    gpus = {g["model"]: g for g in stack.api.get("/api/v1/gpus/")["results"]}
+    assert set(gpus) == {"E2E Big (simulated)", "E2E Small (simulated)"}
+    assert gpus["E2E Big (simulated)"]["agent"]["id"] == gpus["E2E Small (simulated)"]["agent"][
+        "id"]
+    # Video needs the 24 GB class: only the big GPU's worker consumes that queue.
+    video = samples.write_video(tmp_path / "clip.mp4")
+    for _ in range(2):
+        job = stack.api.wait(stack.api.submit(video.path)["id"], timeout_s=120)
+        assert job["state"] == "succeeded", job["error"]
+        assert job["gpu"]["id"] == gpus["E2E Big (simulated)"]["id"]
+
+
+@pytest.mark.skipif(broker.is_embedded(broker.broker_url()),
+                    reason="redelivery of a killed consumer's task needs RabbitMQ; CI has it")
+def test_an_agent_killed_mid_task_loses_nothing(start_stack, long_video: Path):
+    stack = start_stack(BIG)
+    [agent] = agents(stack)
+    workers = gpu_workers(agent.popen.pid)
+    submitted = stack.api.submit(long_video)
+    wait_for_state(stack, submitted["id"], "running")
+    os.kill(agent.popen.pid, signal.SIGKILL)
+    agent.popen.wait(10)
+    # Its workers went with it: nothing runs on with the task.
+    cloud.wait_until("the workers to die with the agent", lambda: not any(
+        cloud.running(pid) for pid in workers), timeout_s=10, every_s=0.1)
+    assert stack.api.get(f"/api/v1/jobs/{submitted['id']}/")["state"] == "running"
+    # The broker gives the unacknowledged task to the agent that comes next.
+    replacement = start_agent(stack, BIG, "agent-2")
+    job = stack.api.wait(submitted["id"], timeout_s=180)
+    assert job["state"] == "succeeded", job["error"]
+    assert replacement.alive()
+
+
+def test_sigterm_finishes_the_task_at_hand_and_takes_no_more(start_stack, long_video: Path):
+    stack = start_stack(BIG)
+    [agent] = agents(stack)
+    first = stack.api.submit(long_video)
+    wait_for_state(stack, first["id"], "running")
+    os.kill(agent.popen.pid, signal.SIGTERM)
+    second = stack.api.submit(long_video)
+    assert agent.popen.wait(120) == 0
+    job = stack.api.get(f"/api/v1/jobs/{first['id']}/")
+    assert job["state"] == "succeeded", job["error"]
+    assert job["agent"]["id"] == first_agent_id(stack)
+    # Submitted after the stop: it waits for an agent, untouched.
+    time.sleep(2)
+    assert stack.api.get(f"/api/v1/jobs/{second['id']}/")["state"] == "queued"
+
+
+def test_an_agent_started_again_is_the_same_agent(start_stack, tmp_path: Path):
+    stack = start_stack(BIG)
+    [agent] = agents(stack)
+    before = first_agent_id(stack)
+    stack.supervisor.stop(agent)
+    start_agent(stack, BIG, "agent")  # the same host name and GPU, a fresh token
+    cloud.wait_until("the agent back online", lambda: all(
+        g["agent"] and g["agent"]["online"] for g in stack.api.get("/api/v1/gpus/")["results"]))
+    [gpu] = stack.api.get("/api/v1/gpus/")["results"]
+    assert gpu["agent"]["id"] == before
+    video = samples.write_video(tmp_path / "clip.mp4")
+    job = stack.api.wait(stack.api.submit(video.path)["id"], timeout_s=120)
+    assert job["state"] == "succeeded" and job["agent"]["id"] == before
+
+
+def agents(stack: local_stack.Stack) -> list[Process]:
+    return [p for p in stack.supervisor.processes if p.name.startswith("agent") and p.alive()]
+
+
+def gpu_workers(pid: int) -> list[int]:
+    """The agent's worker processes (spawned; not multiprocessing's resource tracker)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(child) for child in children
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+
+
+def first_agent_id(stack: local_stack.Stack) -> int:
+    [gpu] = stack.api.get("/api/v1/gpus/")["results"]
+    return gpu["agent"]["id"]
+
+
+def wait_for_state(stack: local_stack.Stack, job_id: str, state: str) -> None:
+    cloud.wait_until(f"job {job_id} {state}", lambda: stack.api.get(
+        f"/api/v1/jobs/{job_id}/")["state"] == state, timeout_s=60, every_s=0.05)
+
+
+def start_agent(stack: local_stack.Stack, gpus: str, name: str) -> Process:
+    token = local_stack.manage(stack.supervisor.env, "aima_enroll", "--label", name)
+    return stack.supervisor.start_agent(stack.base_url, token, gpus, name=name,
+                                        extra=("--heartbeat", "2"))
