@@ -30,3 +30,13 @@ class GpuStatus(StrEnum):
 
 # A busy GPU still takes work: the job waits in its queue.
 USABLE_GPU_STATUSES = frozenset({GpuStatus.AVAILABLE, GpuStatus.BUSY})
+
+
+class GpuActivity(StrEnum):
+    """How hard a GPU works, as one telemetry sample shows it. A fact apart
+    from its GpuStatus (whether it may take work): a GPU in maintenance may be
+    busy with a test, and a busy one still takes queued jobs."""
+
+    IDLE = "idle"
+    ACTIVE = "active"
+    BUSY = "busy"
