@@ -10,6 +10,7 @@ import hashlib
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,8 +74,13 @@ class ControlPlane:
         return Enrolled(agent_id=body["agent_id"], credential=body["credential"],
                         queues=body["queues"])
 
-    def heartbeat(self) -> None:
-        self._open(self._request("POST", "/api/v1/agents/heartbeat/", {})).close()
+    def heartbeat(self, samples: Sequence[dict] = ()) -> dict:
+        """Report in with a telemetry sample per GPU (``GpuSample.to_report()``);
+        returns the control plane's answer, ``{}`` when it has nothing to say."""
+        request = self._request("POST", "/api/v1/agents/heartbeat/", {"gpus": list(samples)})
+        with self._open(request) as response:
+            body = response.read()
+        return json.loads(body) if body.strip() else {}
 
     def start_job(self, job_id: str, gpu_uuid: str) -> None:
         request = self._request("POST", f"/api/v1/agent-jobs/{job_id}/start/",

@@ -26,10 +26,15 @@ class GpuStatus(StrEnum):
     OFFLINE = "offline"
     MAINTENANCE = "maintenance"
     RETIRED = "retired"
+    # Its agent's telemetry showed a fault (GPU lost, overheating); the next
+    # healthy sample lifts it.
+    FAILED = "failed"
 
 
 # A busy GPU still takes work: the job waits in its queue.
 USABLE_GPU_STATUSES = frozenset({GpuStatus.AVAILABLE, GpuStatus.BUSY})
+# Set by an admin on purpose: telemetry neither overrides nor lifts them.
+ADMIN_GPU_STATUSES = frozenset({GpuStatus.MAINTENANCE, GpuStatus.RETIRED})
 
 
 class GpuActivity(StrEnum):

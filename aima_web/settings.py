@@ -175,6 +175,8 @@ AIMA_MEDIA_ROOT = Path(os.environ.get("AIMA_MEDIA_ROOT") or VAR_DIR / "media")
 AIMA_MAX_UPLOAD_BYTES = env_int("AIMA_MAX_UPLOAD_MB", 4096) * 1024 * 1024
 # An agent counts as online while its last heartbeat is younger than this.
 AIMA_AGENT_OFFLINE_AFTER_S = env_int("AIMA_AGENT_OFFLINE_AFTER_S", 90)
+# GPU telemetry samples (one per GPU per heartbeat) are kept this long.
+AIMA_GPU_HISTORY_S = env_int("AIMA_GPU_HISTORY_S", 3600)
 
 # --- Cloud instances (providers/, aima_web/instances) ---------------------------
 # Tagged on every instance this control plane launches; the reconciler

@@ -1,11 +1,29 @@
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 
 from aima_web.audit import trail
 from aima_web.fleet.credentials import digest, new_secret
-from aima_web.fleet.models import Agent, EnrollmentToken, LocalGPU
+from aima_web.fleet.models import Agent, EnrollmentToken, GpuTelemetry, LocalGPU
 from aima_web.placement.models import PlacementPolicy
+
+# The change page shows this many of a GPU's newest telemetry samples.
+RECENT_SAMPLES = 20
+TELEMETRY_COLUMNS = ("received", "activity", "utilisation %", "memory GB", "°C",
+                     "slowdown °C", "W", "processes", "failure")
+
+
+def _telemetry_cells(sample: GpuTelemetry) -> tuple:
+    memory = (f"{sample.memory_used_gb:g} of {sample.memory_total_gb:g}"
+              if sample.memory_used_gb is not None and sample.memory_total_gb is not None
+              else None)
+    cells = (localtime(sample.received_at).strftime("%Y-%m-%d %H:%M:%S"), sample.activity,
+             sample.utilization_pct, memory, sample.temperature_c,
+             sample.slowdown_temperature_c, sample.power_w, len(sample.processes),
+             sample.failure)
+    return tuple("-" if cell is None or cell == "" else cell for cell in cells)
 
 
 @admin.register(LocalGPU)
@@ -17,7 +35,7 @@ class LocalGPUAdmin(admin.ModelAdmin):
     list_filter = ("status", "simulated", "location")
     search_fields = ("model", "host", "uuid", "location")
     readonly_fields = ("uuid", "simulated", "agent", "registered_at", "retired_at",
-                       "cost_per_hour")
+                       "cost_per_hour", "recent_telemetry")
     fieldsets = (
         (None, {"fields": ("model", "vram_gb", "cuda_version", "host", "location",
                            "availability_schedule", "access_restrictions", "status")}),
@@ -25,6 +43,7 @@ class LocalGPUAdmin(admin.ModelAdmin):
                                        "cost_per_hour", "performance_profile")}),
         ("Reported by the agent", {"fields": ("uuid", "simulated", "agent", "registered_at",
                                               "retired_at")}),
+        ("Telemetry", {"fields": ("recent_telemetry",)}),
     )
     actions = ["retire"]
 
@@ -34,6 +53,19 @@ class LocalGPUAdmin(admin.ModelAdmin):
         return (f"{gpu.cost_per_hour_at(float(policy.energy_price_per_kwh)):.4f} "
                 f"{policy.currency} (energy at {policy.energy_price_per_kwh} per kWh from the "
                 f"placement policy, plus depreciation)")
+
+    @admin.display(description="recent samples")
+    def recent_telemetry(self, gpu: LocalGPU) -> str:
+        # A table, not an inline: read-only, and bounded to the newest few.
+        samples = list(gpu.telemetry.all()[:RECENT_SAMPLES]) if gpu.pk else []
+        if not samples:
+            return "none kept"
+        header = format_html_join("", "<th>{}</th>", ((h,) for h in TELEMETRY_COLUMNS))
+        rows = format_html_join("", "<tr>{}</tr>", (
+            (format_html_join("", "<td>{}</td>", ((cell,) for cell in _telemetry_cells(s))),)
+            for s in samples))
+        return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>",
+                           header, rows)
 
     def save_model(self, request: HttpRequest, obj: LocalGPU, form, change: bool) -> None:
         super().save_model(request, obj, form, change)

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from aima_tasks import schedule
 from aima_tasks.analyses import ANALYSES
-from aima_tasks.classification import GpuStatus
+from aima_tasks.classification import GpuActivity, GpuStatus
 from aima_tasks.placement import local_cost_per_hour
 from aima_tasks.routing import Scope
 from aima_web.core.choices import choices
@@ -173,3 +173,37 @@ class LocalGPU(models.Model):
         self.status = GpuStatus.RETIRED
         self.retired_at = timezone.now()
         self.save(update_fields=["status", "retired_at"])
+
+
+class GpuTelemetry(models.Model):
+    """One telemetry sample of a local GPU, as its agent's heartbeat reported
+    it; kept for AIMA_GPU_HISTORY_S. The figures are null where the GPU does
+    not report them or could not be read."""
+
+    gpu = models.ForeignKey(LocalGPU, on_delete=models.CASCADE, related_name="telemetry")
+    received_at = models.DateTimeField(
+        help_text="When the control plane received it: agents' clocks are not trusted.")
+    utilization_pct = models.PositiveSmallIntegerField(null=True, blank=True)
+    memory_used_gb = models.FloatField(null=True, blank=True)
+    memory_total_gb = models.FloatField(null=True, blank=True)
+    temperature_c = models.SmallIntegerField(null=True, blank=True)
+    slowdown_temperature_c = models.SmallIntegerField(null=True, blank=True)
+    power_w = models.FloatField(null=True, blank=True)
+    processes = models.JSONField(default=list, blank=True,
+                                 help_text='e.g. [{"pid": 4242, "used_memory_gb": 3.5}]')
+    activity = models.CharField(max_length=8, choices=choices(GpuActivity), blank=True,
+                                help_text="Idle, active or busy; blank without figures.")
+    error = models.CharField(max_length=500, blank=True,
+                             help_text="Why the agent could not read the GPU.")
+    failure = models.CharField(max_length=500, blank=True,
+                               help_text="Why this sample marks the GPU failed; blank: healthy.")
+    simulated = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = "GPU telemetry sample"
+        # A GPU's newest samples, and pruning its oldest, both walk this index.
+        indexes = [models.Index(fields=["gpu", "received_at"], name="fleet_gpu_telemetry_time")]
+
+    def __str__(self) -> str:
+        return f"{self.gpu_id} @ {self.received_at:%Y-%m-%d %H:%M:%S}"

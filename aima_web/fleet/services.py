@@ -9,8 +9,9 @@ from django.utils import timezone
 
 from aima_tasks.classification import GpuStatus
 from aima_tasks.routing import Scope, queues_served
+from aima_tasks.telemetry import GpuSample
 from aima_web.audit import trail
-from aima_web.fleet import signals
+from aima_web.fleet import signals, telemetry
 from aima_web.fleet.credentials import digest, new_secret
 from aima_web.fleet.models import Agent, EnrollmentToken, LocalGPU
 
@@ -91,5 +92,9 @@ def returning_agent(token: EnrollmentToken, name: str, scope: Scope,
             .order_by("-registered_at").first())
 
 
-def heartbeat(agent: Agent) -> None:
-    Agent.objects.filter(pk=agent.pk).update(last_heartbeat=timezone.now())
+@transaction.atomic
+def heartbeat(agent: Agent, samples: list[GpuSample]) -> None:
+    """The agent is alive; keep its GPUs' telemetry (older agents send none)."""
+    now = timezone.now()
+    Agent.objects.filter(pk=agent.pk).update(last_heartbeat=now)
+    telemetry.record(agent, samples, now)

@@ -332,7 +332,7 @@ def test_access_restrictions_need_a_shared_group():
 
 @pytest.mark.parametrize("status, usable", [
     (GpuStatus.AVAILABLE, True), (GpuStatus.BUSY, True), (GpuStatus.OFFLINE, False),
-    (GpuStatus.MAINTENANCE, False), (GpuStatus.RETIRED, False)])
+    (GpuStatus.MAINTENANCE, False), (GpuStatus.RETIRED, False), (GpuStatus.FAILED, False)])
 def test_gpu_status(status, usable):
     decision = decide(job(), fleet(gpu(1, status=status)), EMPTY, Policy())
     assert decision.placed is usable

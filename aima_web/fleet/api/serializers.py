@@ -1,19 +1,31 @@
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from aima_tasks.routing import Scope
-from aima_web.fleet.models import LocalGPU, validate_cuda_version
+from aima_web.fleet.models import GpuTelemetry, LocalGPU, validate_cuda_version
+
+
+class GpuTelemetrySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = GpuTelemetry
+        fields = ["received_at", "activity", "failure", "utilization_pct", "memory_used_gb",
+                  "memory_total_gb", "temperature_c", "slowdown_temperature_c", "power_w",
+                  "processes", "error", "simulated"]
+        read_only_fields = fields
 
 
 class LocalGPUSerializer(serializers.ModelSerializer):
     agent = serializers.SerializerMethodField()
+    latest_sample = serializers.SerializerMethodField(
+        help_text="The newest telemetry sample its agent sent; null: none kept.")
 
     class Meta:
         model = LocalGPU
         fields = ["id", "model", "uuid", "vram_gb", "cuda_version", "host", "location",
                   "availability_schedule", "access_restrictions", "status", "simulated",
-                  "agent", "registered_at", "retired_at"]
+                  "agent", "latest_sample", "registered_at", "retired_at"]
         read_only_fields = fields
 
     def get_agent(self, gpu: LocalGPU) -> dict | None:
@@ -22,6 +34,14 @@ class LocalGPUSerializer(serializers.ModelSerializer):
             return None
         return {"id": agent.id, "name": agent.name, "online": agent.online,
                 "last_heartbeat": agent.last_heartbeat}
+
+    @extend_schema_field(GpuTelemetrySerializer(allow_null=True))
+    def get_latest_sample(self, gpu: LocalGPU) -> dict | None:
+        # The GPU views prefetch it into latest_samples; elsewhere it costs a query.
+        samples = getattr(gpu, "latest_samples", None)
+        if samples is None:
+            samples = list(gpu.telemetry.all()[:1])
+        return GpuTelemetrySerializer(samples[0]).data if samples else None
 
 
 class ReportedGpuSerializer(serializers.Serializer):
@@ -44,3 +64,49 @@ class RegisteredSerializer(serializers.Serializer):
     agent_id = serializers.IntegerField()
     credential = serializers.CharField(help_text="Shown once; send as `Authorization: Agent …`.")
     queues = serializers.ListField(child=serializers.CharField())
+
+
+class GpuProcessSerializer(serializers.Serializer):
+    pid = serializers.IntegerField(min_value=0)
+    used_memory_gb = serializers.FloatField(min_value=0, allow_null=True, default=None)
+
+
+class GpuSampleReportSerializer(serializers.Serializer):
+    """One GPU's telemetry as an agent reports it (``GpuSample.to_report()``);
+    null for a figure the GPU does not report."""
+
+    uuid = serializers.CharField(max_length=80)
+    utilization_pct = serializers.IntegerField(min_value=0, max_value=100, allow_null=True,
+                                               default=None)
+    memory_used_gb = serializers.FloatField(min_value=0, allow_null=True, default=None)
+    memory_total_gb = serializers.FloatField(min_value=0, allow_null=True, default=None)
+    # 200 °C is past any GPU's shutdown point: such a reading is garbage.
+    temperature_c = serializers.IntegerField(min_value=0, max_value=200, allow_null=True,
+                                             default=None)
+    slowdown_temperature_c = serializers.IntegerField(min_value=0, max_value=200,
+                                                      allow_null=True, default=None)
+    power_w = serializers.FloatField(min_value=0, allow_null=True, default=None)
+    processes = GpuProcessSerializer(many=True, default=list, max_length=1024)
+    error = serializers.CharField(max_length=500, allow_blank=True, default="")
+    simulated = serializers.BooleanField(default=False)
+
+    def validate(self, data: dict) -> dict:
+        used, total = data["memory_used_gb"], data["memory_total_gb"]
+        if used is not None and total is not None and used > total:
+            raise serializers.ValidationError(
+                {"memory_used_gb": f"{used:g} GB used of {total:g} GB: more than the GPU has"})
+        return data
+
+
+class HeartbeatSerializer(serializers.Serializer):
+    # Agents older than telemetry send {}: still a heartbeat.
+    gpus = GpuSampleReportSerializer(many=True, default=list, max_length=64,
+                                     help_text="A telemetry sample per GPU the agent serves.")
+
+    def validate_gpus(self, gpus: list[dict]) -> list[dict]:
+        uuids = [gpu["uuid"] for gpu in gpus]
+        repeated = sorted({uuid for uuid in uuids if uuids.count(uuid) > 1})
+        if repeated:
+            raise serializers.ValidationError(
+                f"one sample per GPU; repeated: {', '.join(repeated)}")
+        return gpus
