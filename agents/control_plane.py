@@ -35,6 +35,8 @@ class Enrolled:
     agent_id: int
     credential: str
     queues: list[str]
+    # The control plane's answer on which GPUs take work now (see Serving).
+    answer: dict
 
 
 class ControlPlane:
@@ -72,7 +74,7 @@ class ControlPlane:
             body = json.load(response)
         self.credential = body["credential"]
         return Enrolled(agent_id=body["agent_id"], credential=body["credential"],
-                        queues=body["queues"])
+                        queues=body["queues"], answer={"gpus": body.get("gpus", {})})
 
     def heartbeat(self, samples: Sequence[dict] = ()) -> dict:
         """Report in with a telemetry sample per GPU (``GpuSample.to_report()``);

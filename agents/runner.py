@@ -9,10 +9,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents import nvml
+from agents import nvml, telemetry
 from agents.control_plane import ControlPlane, ControlPlaneError
 from agents.gpus import GpuInfo, simulated
-from agents.supervisor import GpuWork, Workers
+from agents.supervisor import GpuWork, Serving, Workers
 from agents.worker import AgentContext
 from aima_tasks.analyses import MIN_CUDA
 from aima_tasks.routing import GPU_CLASSES, VRAM_TOLERANCE, Scope, queues_served
@@ -72,12 +72,19 @@ def plan_work(config: AgentConfig, gpus: list[GpuInfo]) -> list[GpuWork]:
     return works
 
 
-def heartbeat_loop(control_plane: ControlPlane, every_s: float, stop: threading.Event) -> None:
+def heartbeat_loop(control_plane: ControlPlane, gpus: list[GpuInfo], workers: Workers,
+                   every_s: float, stop: threading.Event) -> None:
+    """Report in with each GPU's telemetry, and follow the answer on which
+    GPUs take work (maintenance, availability windows, a failed GPU)."""
     while not stop.wait(every_s):
+        # A GPU NVML cannot read reports its error in its sample.
+        samples = [sample.to_report() for sample in telemetry.collect(gpus)]
         try:
-            control_plane.heartbeat()
+            answer = control_plane.heartbeat(samples)
         except ControlPlaneError as exc:
             log.warning("heartbeat failed: %s", exc)
+            continue
+        workers.follow(Serving.from_response(answer))
 
 
 def run(config: AgentConfig) -> None:
@@ -99,11 +106,12 @@ def run(config: AgentConfig) -> None:
     context = AgentContext(control_plane=control_plane, agent_id=enrolled.agent_id,
                            scope=config.scope, gpu_uuid="", workdir=config.workdir)
     workers = Workers(context, works, config.name)
+    workers.follow(Serving.from_response(enrolled.answer))
     signal.signal(signal.SIGTERM, workers.stop)
     signal.signal(signal.SIGINT, workers.stop)
     stop = threading.Event()
     beat = threading.Thread(target=heartbeat_loop, name="heartbeat", daemon=True,
-                            args=(control_plane, config.heartbeat_s, stop))
+                            args=(control_plane, gpus, workers, config.heartbeat_s, stop))
     beat.start()
     try:
         workers.run()

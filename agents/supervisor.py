@@ -6,6 +6,10 @@ consumes exactly the queues the topology gives that GPU. The agent process
 passes SIGTERM on (each worker finishes the task at hand and stops), starts a
 worker again that died, and takes its workers with it when it is killed
 (``PR_SET_PDEATHSIG``), so that the broker redelivers what they held.
+
+A GPU the control plane says should take no work (in maintenance, drained,
+outside its availability window) has its worker stopped the same warm way,
+and started again when it may take work again.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import multiprocessing
 import os
 import signal
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
@@ -27,6 +32,23 @@ log = logging.getLogger(__name__)
 # A worker that died is started again after this long, so that one failing at
 # start does not spin.
 RESTART_DELAY_S = 5.0
+
+
+@dataclass(frozen=True)
+class Serving:
+    """The control plane's word on one GPU: take work now, or not, and why."""
+
+    serve: bool
+    reason: str = ""
+
+    @classmethod
+    def from_response(cls, body: Mapping[str, object]) -> dict[str, Serving]:
+        """The ``gpus`` part of a registration or heartbeat answer, by GPU UUID."""
+        gpus = body.get("gpus")
+        if not isinstance(gpus, Mapping):
+            return {}
+        return {uuid: cls(serve=bool(told.get("serve", True)), reason=str(told.get("reason", "")))
+                for uuid, told in gpus.items() if isinstance(told, Mapping)}
 
 
 @dataclass(frozen=True)
@@ -58,6 +80,10 @@ class Workers:
         self.processes: dict[int, BaseProcess] = {}
         self.restart_at: dict[int, float] = {}
         self.stopping = False
+        # Which GPUs should take work, as the control plane last said
+        # (maintenance, availability windows); written by the heartbeat thread.
+        self.wanted: dict[int, bool] = dict.fromkeys(self.works, True)
+        self.paused: set[int] = set()
 
     def start(self, index: int) -> None:
         work = self.works[index]
@@ -66,8 +92,19 @@ class Workers:
             args=(replace(self.context, gpu_uuid=work.gpu.uuid), work, self.host, os.getpid()))
         process.start()
         self.processes[index] = process
+        self.restart_at.pop(index, None)
         log.info("worker for GPU %s (%s) started as pid %s on %s", index, work.gpu.model,
                  process.pid, ", ".join(work.queues))
+
+    def follow(self, serving: Mapping[str, Serving]) -> None:
+        """Take the control plane's word on which GPUs take work now."""
+        for index, work in self.works.items():
+            told = serving.get(work.gpu.uuid)
+            if told is not None and told.serve != self.wanted[index]:
+                log.info("GPU %s %s: %s", index,
+                         "takes work again" if told.serve else "takes no more work",
+                         told.reason or "as the control plane says")
+                self.wanted[index] = told.serve
 
     def stop(self, signum: int = signal.SIGTERM, _frame: object = None) -> None:
         """Ask every worker to finish the task at hand and stop."""
@@ -77,21 +114,40 @@ class Workers:
                 os.kill(process.pid, signum)
 
     def run(self) -> None:
-        """Start a worker per GPU and watch them until all stopped after a stop()."""
+        """Start a worker per GPU that should take work, and watch them until
+        all stopped after a stop()."""
         for index in self.works:
-            self.start(index)
+            if self.wanted[index]:
+                self.start(index)
+            else:
+                self.paused.add(index)
         while True:
             alive = [p for p in self.processes.values() if p.is_alive()]
             if self.stopping and not alive:
                 return
             if not self.stopping:
+                self.pause_and_resume()
                 self.restart_dead()
             wait([p.sentinel for p in alive], timeout=0.5)
+
+    def pause_and_resume(self) -> None:
+        """A GPU that should take no work finishes its task and stops (SIGTERM:
+        a warm shutdown); one that should again gets its worker back."""
+        for index in self.works:
+            process = self.processes.get(index)
+            alive = process is not None and process.is_alive()
+            if not self.wanted[index] and index not in self.paused:
+                self.paused.add(index)
+                if alive and process.pid is not None:
+                    os.kill(process.pid, signal.SIGTERM)
+            elif self.wanted[index] and index in self.paused and not alive:
+                self.paused.discard(index)
+                self.start(index)
 
     def restart_dead(self) -> None:
         now = time.monotonic()
         for index, process in list(self.processes.items()):
-            if process.is_alive():
+            if process.is_alive() or index in self.paused:
                 continue
             if index not in self.restart_at:
                 log.warning("worker for GPU %s exited with code %s; starting it again in %g s",

@@ -98,7 +98,7 @@ def test_heartbeat():
     agent = Agent.objects.get()
     agent.last_heartbeat = None
     agent.save()
-    assert as_agent(credential).post("/api/v1/agents/heartbeat/").status_code == 204
+    assert as_agent(credential).post("/api/v1/agents/heartbeat/").status_code == 200
     agent.refresh_from_db()
     assert agent.online
     assert as_agent("wrong").post("/api/v1/agents/heartbeat/").status_code == 401

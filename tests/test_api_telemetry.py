@@ -50,7 +50,10 @@ def test_a_heartbeat_stores_a_sample_per_gpu_it_serves():
     response = beat(agent, IDLE, {**IDLE, "uuid": "GPU-2", "utilization_pct": 50,
                                   "processes": [{"pid": 4242, "used_memory_gb": 3.5}]},
                     {**IDLE, "uuid": "GPU-of-someone-else"})
-    assert response.status_code == 204, response.content
+    assert response.status_code == 200, response.content
+    # The answer: both GPUs take work.
+    assert response.json() == {"gpus": {"GPU-1": {"serve": True, "reason": ""},
+                                        "GPU-2": {"serve": True, "reason": ""}}}
     rows = {row.gpu.uuid: row for row in GpuTelemetry.objects.select_related("gpu")}
     assert set(rows) == {"GPU-1", "GPU-2"}
     assert (rows["GPU-1"].activity, rows["GPU-1"].power_w, rows["GPU-1"].failure) == (
@@ -65,13 +68,14 @@ def test_an_older_agent_without_telemetry_still_beats(body):
     agent = enrolled()
     Agent.objects.update(last_heartbeat=None)
     response = agent.post(HEARTBEAT, body, format="json" if body is not None else None)
-    assert response.status_code == 204, response.content
+    assert response.status_code == 200, response.content
     assert Agent.objects.get().online and not GpuTelemetry.objects.exists()
 
 
 def test_a_cloud_agent_may_report_but_nothing_is_kept():
     agent = enrolled(scope="cloud")
-    assert beat(agent, HOT).status_code == 204
+    response = beat(agent, HOT)
+    assert response.status_code == 200 and response.json() == {"gpus": {}}
     assert not GpuTelemetry.objects.exists() and not LocalGPU.objects.exists()
 
 
@@ -90,11 +94,13 @@ def test_only_a_short_history_is_kept(settings):
 
 def test_a_failure_marks_the_gpu_failed_and_a_healthy_sample_lifts_it():
     agent = enrolled()
-    beat(agent, HOT)
+    # A failing GPU is told at once to take no more work.
+    assert beat(agent, HOT).json()["gpus"]["GPU-1"] == {"serve": False,
+                                                        "reason": "the GPU is failed"}
     assert status() == "failed"
     beat(agent, LOST)  # still failed: no second entry in the trail
     assert status() == "failed"
-    beat(agent, IDLE)
+    assert beat(agent, IDLE).json()["gpus"]["GPU-1"]["serve"] is True
     assert status() == "available"
     trail = list(AuditEvent.objects.filter(subject__startswith="gpu:").order_by("id")
                  .values_list("actor", "action", "detail"))

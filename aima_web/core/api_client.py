@@ -44,6 +44,11 @@ class ApiClient:
     def get(self, path: str) -> dict | list:
         return self._call("GET", path)
 
+    def send(self, method: str, path: str, body: dict | None = None) -> dict | list:
+        """POST, PATCH … with a JSON body (or none)."""
+        data = None if body is None else json.dumps(body).encode()
+        return self._call(method, path, data, "application/json" if data else None)
+
     def submit(self, media: Path, confidentiality: str = "internal", urgency: str = "normal",
                analyses: list[str] | None = None) -> dict:
         fields = [("confidentiality", confidentiality), ("urgency", urgency)]

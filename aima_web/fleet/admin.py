@@ -4,7 +4,9 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 
+from aima_tasks.classification import GpuStatus
 from aima_web.audit import trail
+from aima_web.fleet import services
 from aima_web.fleet.credentials import digest, new_secret
 from aima_web.fleet.models import Agent, EnrollmentToken, GpuTelemetry, LocalGPU
 from aima_web.placement.models import PlacementPolicy
@@ -45,7 +47,7 @@ class LocalGPUAdmin(admin.ModelAdmin):
                                               "retired_at")}),
         ("Telemetry", {"fields": ("recent_telemetry",)}),
     )
-    actions = ["retire"]
+    actions = ["drain", "resume", "retire"]
 
     @admin.display(description="cost per hour")
     def cost_per_hour(self, gpu: LocalGPU) -> str:
@@ -71,6 +73,23 @@ class LocalGPUAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         trail.record(trail.user_actor(request.user), "gpu.changed" if change else "gpu.registered",
                      f"gpu:{obj.id}", model=obj.model, vram_gb=obj.vram_gb, status=obj.status)
+
+    @admin.action(description="Drain the selected GPUs: finish the task at hand, take no more "
+                              "(maintenance)")
+    def drain(self, request: HttpRequest, queryset: QuerySet[LocalGPU]) -> None:
+        self._set_status(request, queryset, GpuStatus.MAINTENANCE, "Drained")
+
+    @admin.action(description="Return the selected GPUs to service after maintenance")
+    def resume(self, request: HttpRequest, queryset: QuerySet[LocalGPU]) -> None:
+        self._set_status(request, queryset, GpuStatus.AVAILABLE, "Returned to service")
+
+    def _set_status(self, request: HttpRequest, queryset: QuerySet[LocalGPU], to: GpuStatus,
+                    done: str) -> None:
+        problems = [p for p in (services.set_status(gpu, to, trail.user_actor(request.user))
+                                for gpu in queryset) if p]
+        for problem in problems:
+            self.message_user(request, problem, level=messages.WARNING)
+        self.message_user(request, f"{done}: {queryset.count() - len(problems)} GPU(s).")
 
     @admin.action(description="Retire the selected GPUs (they take no more work)")
     def retire(self, request: HttpRequest, queryset: QuerySet[LocalGPU]) -> None:

@@ -45,7 +45,8 @@ def register(token: EnrollmentToken, name: str, scope: Scope, version: str,
     """Enrol an agent and the GPUs it reported. A GPU seen before keeps its
     row, and an agent starting again keeps its identity with a new credential."""
     credential = new_secret()
-    queues = sorted({q for gpu in gpus for q in queues_served(scope, gpu.vram_gb)})
+    queues = sorted({q for gpu in gpus
+                     for q in queues_served(scope, gpu.vram_gb, gpu.cuda_version)})
     fields = {"name": name, "scope": scope, "version": version, "queues": queues,
               "credential_hash": digest(credential), "enrolled_with": token,
               "last_heartbeat": timezone.now()}
@@ -98,3 +99,19 @@ def heartbeat(agent: Agent, samples: list[GpuSample]) -> None:
     now = timezone.now()
     Agent.objects.filter(pk=agent.pk).update(last_heartbeat=now)
     telemetry.record(agent, samples, now)
+
+
+def set_status(gpu: LocalGPU, to: GpuStatus, actor: str) -> str:
+    """Drain a GPU into maintenance, or return it to service; returns why not,
+    or ''. Its agent learns it from its next heartbeat's answer."""
+    current = GpuStatus(gpu.status)
+    if current == GpuStatus.RETIRED:
+        return f"GPU {gpu.id} is retired; register it again to use it"
+    if to == GpuStatus.AVAILABLE and current != GpuStatus.MAINTENANCE:
+        return ""  # in service already (or failed: its next healthy sample lifts that)
+    if current == to:
+        return ""
+    LocalGPU.objects.filter(pk=gpu.pk).update(status=to)
+    trail.record(actor, "gpu.drained" if to == GpuStatus.MAINTENANCE else "gpu.resumed",
+                 f"gpu:{gpu.id}", status_before=current)
+    return ""

@@ -7,6 +7,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -53,7 +54,9 @@ def long_video(tmp_path: Path) -> Path:
 def test_one_worker_process_per_gpu_each_on_its_own_queues(start_stack, tmp_path: Path):
     stack = start_stack(f"{BIG},{SMALL}")
     [agent] = agents(stack)
-    assert len(gpu_workers(agent.popen.pid)) == 2
+    # Started once the agent has registered: the stack only waits for that.
+    cloud.wait_until("a worker per GPU", lambda: len(gpu_workers(agent.popen.pid)) == 2,
+                     timeout_s=30)
     gpus = {g["model"]: g for g in stack.api.get("/api/v1/gpus/")["results"]}
     assert set(gpus) == {"E2E Big (simulated)", "E2E Small (simulated)"}
     assert gpus["E2E Big (simulated)"]["agent"]["id"] == gpus["E2E Small (simulated)"]["agent"][
@@ -66,8 +69,13 @@ def test_one_worker_process_per_gpu_each_on_its_own_queues(start_stack, tmp_path
         assert job["gpu"]["id"] == gpus["E2E Big (simulated)"]["id"]
 
 
-@pytest.mark.skipif(broker.is_embedded(broker.broker_url()),
-                    reason="redelivery of a killed consumer's task needs RabbitMQ; CI has it")
+# The embedded broker neither holds back a busy worker's next message nor gives
+# back an unacknowledged one: stopping and killing mid-task need RabbitMQ.
+needs_rabbitmq = pytest.mark.skipif(broker.is_embedded(broker.broker_url()),
+                                    reason="needs RabbitMQ's acknowledgements; CI has it")
+
+
+@needs_rabbitmq
 def test_an_agent_killed_mid_task_loses_nothing(start_stack, long_video: Path):
     stack = start_stack(BIG)
     [agent] = agents(stack)
@@ -87,6 +95,7 @@ def test_an_agent_killed_mid_task_loses_nothing(start_stack, long_video: Path):
     assert replacement.alive()
 
 
+@needs_rabbitmq
 def test_sigterm_finishes_the_task_at_hand_and_takes_no_more(start_stack, long_video: Path):
     stack = start_stack(BIG)
     [agent] = agents(stack)
@@ -116,6 +125,52 @@ def test_an_agent_started_again_is_the_same_agent(start_stack, tmp_path: Path):
     video = samples.write_video(tmp_path / "clip.mp4")
     job = stack.api.wait(stack.api.submit(video.path)["id"], timeout_s=120)
     assert job["state"] == "succeeded" and job["agent"]["id"] == before
+
+
+@needs_rabbitmq
+def test_a_drained_gpu_finishes_its_task_then_takes_no_more_until_resumed(
+        start_stack, long_video: Path, tmp_path: Path):
+    stack = start_stack(BIG)
+    [agent] = agents(stack)
+    [gpu] = stack.api.get("/api/v1/gpus/")["results"]
+    first = stack.api.submit(long_video)
+    wait_for_state(stack, first["id"], "running")
+    second = stack.api.submit(samples.write_video(tmp_path / "clip.mp4").path)
+    wait_for_state(stack, second["id"], "queued")  # placed on the GPU, behind the first
+    assert stack.api.send("POST", f"/api/v1/gpus/{gpu['id']}/drain/")["status"] == "maintenance"
+    # Its worker finishes the job at hand, then stops; the agent stays up.
+    cloud.wait_until("the GPU's worker to stop", lambda: not gpu_workers(agent.popen.pid),
+                     timeout_s=120)
+    assert stack.api.get(f"/api/v1/jobs/{first['id']}/")["state"] == "succeeded"
+    assert agent.alive()
+    assert_taken_up_only_after(stack, second["id"], lambda: stack.api.send(
+        "POST", f"/api/v1/gpus/{gpu['id']}/resume/"))
+
+
+def test_outside_its_window_a_gpu_takes_no_work(start_stack, tmp_path: Path):
+    stack = start_stack(BIG)
+    [agent] = agents(stack)
+    [gpu] = stack.api.get("/api/v1/gpus/")["results"]
+    now = datetime.now()  # the stack's time zone is the test's: UTC unless set
+    later = f"daily {now + timedelta(hours=2):%H:%M}-{now + timedelta(hours=3):%H:%M}"
+    stack.api.send("PATCH", f"/api/v1/gpus/{gpu['id']}/", {"availability_schedule": later})
+    cloud.wait_until("the GPU's worker to stop", lambda: not gpu_workers(agent.popen.pid),
+                     timeout_s=60)
+    # Placed on the GPU, to start when its window opens.
+    waiting = stack.api.submit(samples.write_video(tmp_path / "clip.mp4").path)
+    wait_for_state(stack, waiting["id"], "queued")
+    assert_taken_up_only_after(stack, waiting["id"], lambda: stack.api.send(
+        "PATCH", f"/api/v1/gpus/{gpu['id']}/", {"availability_schedule": "24/7"}))
+
+
+def assert_taken_up_only_after(stack: local_stack.Stack, job_id: str,
+                               reopen: Callable[[], object]) -> None:
+    """A queued job stays queued, and runs once ``reopen`` is done."""
+    time.sleep(6)  # three heartbeats
+    assert stack.api.get(f"/api/v1/jobs/{job_id}/")["state"] == "queued"
+    reopen()
+    job = stack.api.wait(job_id, timeout_s=120)
+    assert job["state"] == "succeeded", job["error"]
 
 
 def agents(stack: local_stack.Stack) -> list[Process]:

@@ -44,6 +44,14 @@ class LocalGPUSerializer(serializers.ModelSerializer):
         return GpuTelemetrySerializer(samples[0]).data if samples else None
 
 
+class GpuSettingsSerializer(serializers.ModelSerializer):
+    """What staff may change of a GPU over the API: when and where it works."""
+
+    class Meta:
+        model = LocalGPU
+        fields = ["availability_schedule", "location"]
+
+
 class ReportedGpuSerializer(serializers.Serializer):
     uuid = serializers.CharField(max_length=80)
     model = serializers.CharField(max_length=100)
@@ -60,7 +68,20 @@ class RegisterSerializer(serializers.Serializer):
     gpus = ReportedGpuSerializer(many=True, allow_empty=False)
 
 
-class RegisteredSerializer(serializers.Serializer):
+class ServingSerializer(serializers.Serializer):
+    serve = serializers.BooleanField(help_text="Whether the GPU takes work now.")
+    reason = serializers.CharField(allow_blank=True, help_text="Why not, when it does not.")
+
+
+class AnswerSerializer(serializers.Serializer):
+    gpus = serializers.DictField(
+        child=ServingSerializer(),
+        help_text="By GPU UUID, for the agent's local GPUs: whether each takes work now "
+                  "(not in maintenance, failed or retired, and inside its availability "
+                  "window). The agent stops a GPU's worker after the task at hand when not.")
+
+
+class RegisteredSerializer(AnswerSerializer):
     agent_id = serializers.IntegerField()
     credential = serializers.CharField(help_text="Shown once; send as `Authorization: Agent …`.")
     queues = serializers.ListField(child=serializers.CharField())

@@ -4,14 +4,20 @@ from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from aima_tasks.classification import GpuStatus
 from aima_tasks.routing import Scope
 from aima_tasks.telemetry import GpuSample
+from aima_web.audit import trail
 from aima_web.fleet import services
 from aima_web.fleet.api.serializers import (
+    AnswerSerializer,
+    GpuSettingsSerializer,
     GpuTelemetrySerializer,
     HeartbeatSerializer,
     LocalGPUSerializer,
@@ -25,6 +31,7 @@ from aima_web.fleet.auth import (
     IsAgent,
 )
 from aima_web.fleet.models import GpuTelemetry, LocalGPU
+from aima_web.fleet.serving import serving_by_uuid
 
 
 class LocalGPUViewSet(viewsets.ReadOnlyModelViewSet):
@@ -44,6 +51,41 @@ class LocalGPUViewSet(viewsets.ReadOnlyModelViewSet):
         page = self.paginate_queryset(gpu.telemetry.all())
         return self.get_paginated_response(GpuTelemetrySerializer(page, many=True).data)
 
+    @extend_schema(request=GpuSettingsSerializer, responses=LocalGPUSerializer)
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        """Change when (availability schedule) or where (location) the GPU works
+        (staff). Outside its availability window its agent stops taking work for
+        it, after the task at hand, from its next heartbeat on."""
+        if not request.user.is_staff:
+            raise PermissionDenied("only staff may change a GPU")
+        gpu = self.get_object()
+        form = GpuSettingsSerializer(gpu, data=request.data, partial=True)
+        form.is_valid(raise_exception=True)
+        form.save()
+        trail.record(trail.user_actor(request.user), "gpu.changed", f"gpu:{gpu.id}",
+                     **form.validated_data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=gpu.pk)).data)
+
+    @extend_schema(request=None, responses=LocalGPUSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[IsAdminUser])
+    def drain(self, request: Request, pk: str | None = None) -> Response:
+        """Maintenance (staff): the GPU finishes the task at hand and takes no
+        more, from its agent's next heartbeat on; placement passes it over."""
+        return self._set_status(request, GpuStatus.MAINTENANCE)
+
+    @extend_schema(request=None, responses=LocalGPUSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[IsAdminUser])
+    def resume(self, request: Request, pk: str | None = None) -> Response:
+        """Back in service (staff) after maintenance."""
+        return self._set_status(request, GpuStatus.AVAILABLE)
+
+    def _set_status(self, request: Request, to: GpuStatus) -> Response:
+        gpu = self.get_object()
+        problem = services.set_status(gpu, to, actor=trail.user_actor(request.user))
+        if problem:
+            return Response({"detail": problem}, status=status.HTTP_409_CONFLICT)
+        return Response(self.get_serializer(self.get_queryset().get(pk=gpu.pk)).data)
+
 
 class AgentRegisterView(APIView):
     """An agent exchanges an enrollment token for its own credential."""
@@ -61,7 +103,8 @@ class AgentRegisterView(APIView):
             request.auth, name=data["name"], scope=Scope(data["scope"]), version=data["version"],
             gpus=gpus, location=data["location"])
         body = {"agent_id": registration.agent.id, "credential": registration.credential,
-                "queues": registration.agent.queues}
+                "queues": registration.agent.queues,
+                "gpus": serving_by_uuid(registration.agent.gpus.all())}
         return Response(RegisteredSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
@@ -69,10 +112,13 @@ class AgentHeartbeatView(APIView):
     authentication_classes = [AgentAuthentication]
     permission_classes = [IsAgent]
 
-    @extend_schema(request=HeartbeatSerializer, responses={204: None})
+    @extend_schema(request=HeartbeatSerializer, responses=AnswerSerializer)
     def post(self, request: Request) -> Response:
+        """Report in, with telemetry; the answer says which GPUs take work now."""
         form = HeartbeatSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         samples = [GpuSample.from_report(gpu) for gpu in form.validated_data["gpus"]]
         services.heartbeat(request.auth, samples)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        # Read after the samples: one that failed the GPU stops its work at once.
+        answer = {"gpus": serving_by_uuid(request.auth.gpus.all())}
+        return Response(AnswerSerializer(answer).data)
