@@ -28,8 +28,8 @@ from pathlib import Path
 import cloud_stack
 from cloud_stack import at
 
+from aima_tasks import samples
 from aima_tasks.broker import broker_url
-from aima_web.core import samples
 from aima_web.core.api_client import ApiClient
 
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import cloud_stack
 from cloud_stack import at
 
+from aima_tasks import samples
 from aima_tasks.broker import broker_url
-from aima_web.core import samples
 
 
 def burst_seconds(work: Path, args: argparse.Namespace, parallel: int) -> list[float]:

@@ -8,7 +8,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from aima_web.core import samples
+from aima_tasks import samples
 
 
 @pytest.fixture

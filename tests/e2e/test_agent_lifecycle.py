@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from aima_tasks import broker
+from aima_tasks import broker, samples
 from aima_tasks.app import app
-from aima_web.core import samples
 from aima_web.core import stack as local_stack
 from aima_web.core.processes import Process
 from tests.e2e import cloud

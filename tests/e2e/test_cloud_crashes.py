@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from aima_web.core import samples
+from aima_tasks import samples
 from aima_web.core import stack as local_stack
 from aima_web.core.processes import Process
 from tests.e2e import cloud

@@ -12,8 +12,8 @@ import pytest
 from amqp.exceptions import AccessRefused
 from kombu import Connection, Exchange, Queue
 
+from aima_tasks import samples
 from aima_tasks.routing import Scope, gpu_queue
-from aima_web.core import samples
 from aima_web.core import stack as local_stack
 from tests.e2e import cloud
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aima_web.core import samples
+from aima_tasks import samples
 from aima_web.core.stack import Stack
 
 pytestmark = pytest.mark.e2e

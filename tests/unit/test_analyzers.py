@@ -13,8 +13,8 @@ from agents import analyzers
 from agents.analyzers import audio, image, video
 from agents.analyzers.decode import NoAudioTrack, decode_audio
 from agents.analyzers.iir import lfilter
+from aima_tasks import samples
 from aima_tasks.analyses import ANALYSES
-from aima_web.core import samples
 
 HEX16 = set("0123456789abcdef")
 

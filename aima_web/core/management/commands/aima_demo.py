@@ -15,7 +15,8 @@ import threading
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from aima_web.core import samples, stack
+from aima_tasks import samples
+from aima_web.core import stack
 from aima_web.core.api_client import ApiClient
 
 
