@@ -18,6 +18,12 @@ from agents.runner import AgentConfig, StartupError, default_name, run
 from aima_tasks.routing import Scope
 
 
+def env_flag(value: str | None) -> bool | None:
+    if value is None or value == "":
+        return None
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
 def build_parser() -> argparse.ArgumentParser:
     env = os.environ.get
     parser = argparse.ArgumentParser(prog="python -m agents",
@@ -53,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.add_argument("--heartbeat", type=float,
                          default=float(env("AIMA_HEARTBEAT_S", "30")), metavar="SECONDS",
                          help="seconds between heartbeats [env AIMA_HEARTBEAT_S, default 30]")
+    run_cmd.add_argument("--benchmark", action=argparse.BooleanOptionalAction,
+                         default=env_flag(env("AIMA_AGENT_BENCHMARK")),
+                         help="time every analyzer on sample media before registering and "
+                              "send it as the GPUs' performance profile, which placement "
+                              "plans with [env AIMA_AGENT_BENCHMARK=1/0; default: with real "
+                              "GPUs yes, simulated no]")
     run_cmd.add_argument("--workdir", type=Path,
                          default=Path(env("AIMA_AGENT_WORKDIR")
                                       or Path(tempfile.gettempdir()) / "aima-agent"),
@@ -75,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
                      "variable; see --help)")
     config = AgentConfig(control_plane_url=args.control_plane, token=args.token,
                          scope=Scope(args.scope), simulate_gpu=args.simulate_gpu, name=args.name,
-                         location=args.location, heartbeat_s=args.heartbeat, workdir=args.workdir)
+                         location=args.location, heartbeat_s=args.heartbeat, workdir=args.workdir,
+                         benchmark=args.benchmark)
     try:
         run(config)
     except (StartupError, BadSimulation) as exc:

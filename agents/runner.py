@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agents import nvml, telemetry
+from agents.benchmark import analyzer_profile
 from agents.control_plane import ControlPlane, ControlPlaneError
 from agents.gpus import GpuInfo, simulated
 from agents.supervisor import GpuWork, Serving, Workers
@@ -32,6 +33,8 @@ class AgentConfig:
     location: str
     heartbeat_s: float
     workdir: Path
+    # None: benchmark when the GPUs are real, not when simulated.
+    benchmark: bool | None = None
 
 
 class StartupError(RuntimeError):
@@ -91,8 +94,16 @@ def run(config: AgentConfig) -> None:
     gpus = find_gpus(config)
     works = plan_work(config, gpus)
     control_plane = ControlPlane(config.control_plane_url)
+    reports = [gpu.to_report() for gpu in gpus]
+    # A simulated GPU's figures would be this CPU's, not a GPU's: not unless asked.
+    benchmark = config.benchmark
+    if benchmark is None:
+        benchmark = not any(gpu.simulated for gpu in gpus)
+    if benchmark:
+        profile = analyzer_profile(config.workdir)
+        reports = [{**report, "performance_profile": profile} for report in reports]
     report = {"name": config.name, "scope": config.scope.value, "version": VERSION,
-              "location": config.location, "gpus": [gpu.to_report() for gpu in gpus]}
+              "location": config.location, "gpus": reports}
     try:
         enrolled = control_plane.register(config.token, report)
     except ControlPlaneError as exc:

@@ -172,3 +172,14 @@ def test_a_cloud_agent_restarting_with_its_token_keeps_its_identity():
     first = client.post("/api/v1/agents/register/", report, format="json").json()
     again = client.post("/api/v1/agents/register/", report, format="json").json()
     assert again["agent_id"] == first["agent_id"] and Agent.objects.count() == 1
+
+
+def test_a_benchmark_at_registration_becomes_the_gpus_profile(api):
+    enroll(gpus=[{**GPU, "performance_profile": {"shots": 0.03, "loudness": 0.004}}])
+    assert LocalGPU.objects.get().performance_profile == {"shots": 0.03, "loudness": 0.004}
+    # Registering again without one keeps it; a bad one is refused by name.
+    enroll()
+    assert api.get("/api/v1/gpus/").json()["results"][0]["performance_profile"] == {
+        "shots": 0.03, "loudness": 0.004}
+    bad = enroll(gpus=[{**GPU, "performance_profile": {"dance": 1}}])
+    assert bad.status_code == 400 and "unknown analysis dance" in str(bad.json())

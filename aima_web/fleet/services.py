@@ -23,6 +23,8 @@ class ReportedGpu:
     vram_gb: float
     cuda_version: str
     simulated: bool
+    # The agent's benchmark, seconds per work unit by analysis; None: none run.
+    performance_profile: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ def register(token: EnrollmentToken, name: str, scope: Scope, version: str,
             gpu.host = name
             gpu.location = gpu.location or location
             gpu.simulated = reported.simulated
+            if reported.performance_profile:
+                gpu.performance_profile = reported.performance_profile
             gpu.agent = agent
             if gpu.status == GpuStatus.OFFLINE:
                 gpu.status = GpuStatus.AVAILABLE

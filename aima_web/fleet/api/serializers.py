@@ -4,7 +4,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from aima_tasks.routing import Scope
-from aima_web.fleet.models import GpuTelemetry, LocalGPU, validate_cuda_version
+from aima_web.fleet.models import (
+    GpuTelemetry,
+    LocalGPU,
+    validate_cuda_version,
+    validate_performance_profile,
+)
 
 
 class GpuTelemetrySerializer(serializers.ModelSerializer):
@@ -25,7 +30,8 @@ class LocalGPUSerializer(serializers.ModelSerializer):
         model = LocalGPU
         fields = ["id", "model", "uuid", "vram_gb", "cuda_version", "host", "location",
                   "availability_schedule", "access_restrictions", "status", "simulated",
-                  "agent", "latest_sample", "registered_at", "retired_at"]
+                  "performance_profile", "agent", "latest_sample", "registered_at",
+                  "retired_at"]
         read_only_fields = fields
 
     def get_agent(self, gpu: LocalGPU) -> dict | None:
@@ -58,6 +64,10 @@ class ReportedGpuSerializer(serializers.Serializer):
     vram_gb = serializers.FloatField(min_value=1)
     cuda_version = serializers.CharField(max_length=8, validators=[validate_cuda_version])
     simulated = serializers.BooleanField(default=False)
+    performance_profile = serializers.JSONField(
+        required=False, default=None, validators=[validate_performance_profile],
+        help_text="The agent's benchmark: seconds per work unit by analysis; omitted when "
+                  "it did not run one (the GPU keeps what it had).")
 
 
 class RegisterSerializer(serializers.Serializer):
