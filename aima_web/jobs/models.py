@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from aima_tasks.analyses import MediaType
 from aima_tasks.classification import Confidentiality, Urgency
+from aima_web.core import content
 from aima_web.core.choices import choices
 from aima_web.jobs.states import SOURCES, STAMP_FIELD, JobState
 
@@ -37,7 +38,7 @@ class MediaAsset(models.Model):
 
 
 def content_path(sha256: str) -> Path:
-    return Path(settings.AIMA_MEDIA_ROOT) / sha256[:2] / sha256
+    return content.address(Path(settings.AIMA_MEDIA_ROOT), sha256)
 
 
 validate_region = RegexValidator(
