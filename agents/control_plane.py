@@ -26,6 +26,10 @@ class Unreachable(ControlPlaneError):
     """The control plane did not answer; worth retrying."""
 
 
+class ChecksumMismatch(ControlPlaneError):
+    """What arrived is not what was asked for: never used."""
+
+
 class JobNotWanted(ControlPlaneError):
     """The job was cancelled or has ended: skip it."""
 
@@ -91,15 +95,26 @@ class ControlPlane:
 
     def download_media(self, job_id: str, target: Path, sha256: str) -> Path:
         """Fetch a job's media to ``target``, refusing it if its checksum differs."""
+        return self._download(f"/api/v1/agent-jobs/{job_id}/media/", target, sha256,
+                              f"media of job {job_id}")
+
+    def download_model(self, sha256: str, target: Path) -> Path:
+        """Fetch a model artifact to ``target``, refusing it if its checksum differs."""
+        return self._download(f"/api/v1/agent-models/{sha256}/", target, sha256,
+                              f"model artifact {sha256[:12]}")
+
+    def _download(self, path: str, target: Path, sha256: str, what: str) -> Path:
         digest = hashlib.sha256()
-        request = self._request("GET", f"/api/v1/agent-jobs/{job_id}/media/")
-        with self._open(request) as response, target.open("wb") as out:
-            while chunk := response.read(CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
+        try:
+            with self._open(self._request("GET", path)) as response, target.open("wb") as out:
+                while chunk := response.read(CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
         if digest.hexdigest() != sha256:
             target.unlink(missing_ok=True)
-            raise ControlPlaneError(
-                f"media of job {job_id} arrived with sha256 {digest.hexdigest()}, "
-                f"expected {sha256}")
+            raise ChecksumMismatch(
+                f"{what} arrived with sha256 {digest.hexdigest()}, expected {sha256}: refused")
         return target

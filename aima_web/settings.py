@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "aima_web.jobs",
     "aima_web.placement",
     "aima_web.instances",
+    "aima_web.registry",
 ]
 
 MIDDLEWARE = [
@@ -172,6 +173,8 @@ LOGGING = {
 
 # --- AIMA -------------------------------------------------------------------
 AIMA_MEDIA_ROOT = Path(os.environ.get("AIMA_MEDIA_ROOT") or VAR_DIR / "media")
+# Model artifacts, by content (manage.py aima_models add).
+AIMA_MODEL_ROOT = Path(os.environ.get("AIMA_MODEL_ROOT") or VAR_DIR / "models")
 AIMA_MAX_UPLOAD_BYTES = env_int("AIMA_MAX_UPLOAD_MB", 4096) * 1024 * 1024
 # An agent counts as online while its last heartbeat is younger than this.
 AIMA_AGENT_OFFLINE_AFTER_S = env_int("AIMA_AGENT_OFFLINE_AFTER_S", 90)

@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("aima_web.fleet.api.urls")),
     path("", include("aima_web.placement.api.urls")),
     path("", include("aima_web.instances.api.urls")),
+    path("", include("aima_web.registry.api.urls")),
     path("agent-jobs/<uuid:job_id>/start/", AgentJobStartView.as_view(), name="agent-job-start"),
     path("agent-jobs/<uuid:job_id>/media/", AgentJobMediaView.as_view(), name="agent-job-media"),
 ]

@@ -7,6 +7,7 @@ import pytest
 from aima_web.audit.models import AuditEvent
 from aima_web.fleet.models import EnrollmentToken, LocalGPU
 from aima_web.fleet.services import ReportedGpu, create_enrollment_token, register
+from aima_web.registry.models import ModelArtifact
 
 pytestmark = pytest.mark.django_db
 
@@ -67,3 +68,13 @@ def test_enrollment_token_is_shown_once_and_stored_hashed(admin_client):
     token = EnrollmentToken.objects.get()
     shown = next(str(m) for m in response.context["messages"]).rsplit(" ", 1)[-1]
     assert len(shown) == 64 and shown != token.token_hash
+
+
+def test_model_artifacts_are_listed_and_never_edited(admin_client):
+    artifact = ModelArtifact.objects.create(name="person", version="1.0", sha256="ab" * 32,
+                                            size_bytes=10, filename="person.onnx")
+    listing = admin_client.get("/admin/registry/modelartifact/")
+    assert listing.status_code == 200 and b"person.onnx" in listing.content
+    assert admin_client.get("/admin/registry/modelartifact/add/").status_code == 403
+    page = admin_client.get(f"/admin/registry/modelartifact/{artifact.id}/change/")
+    assert page.status_code == 200 and b'name="sha256"' not in page.content
