@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents import nvml, telemetry
+from agents import compute, nvml, telemetry
 from agents.benchmark import analyzer_profile
 from agents.control_plane import ControlPlane, ControlPlaneError
 from agents.gpus import GpuInfo, simulated
@@ -21,6 +25,7 @@ from aima_tasks.routing import GPU_CLASSES, VRAM_TOLERANCE, Scope, queues_served
 log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
+COMPUTE_TIMEOUT_S = 300
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,22 @@ def plan_work(config: AgentConfig, gpus: list[GpuInfo]) -> list[GpuWork]:
     return works
 
 
+def compute_benchmark(gpu: GpuInfo) -> dict:
+    """FP32/FP16 TFLOPS and memory GB/s of one GPU, measured in a process that
+    sees only that GPU; a simulated GPU's are this host's CPU's, and say so."""
+    if gpu.simulated:
+        return compute.measure(on="cpu").to_report()
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu.uuid}
+    done = subprocess.run([sys.executable, "-m", "agents.compute"], env=env,
+                          capture_output=True, text=True, timeout=COMPUTE_TIMEOUT_S)
+    if done.returncode != 0:
+        raise StartupError(f"benchmarking GPU {gpu.index} ({gpu.model}) failed: "
+                           f"{done.stderr.strip()[-500:]}; run with --no-benchmark to skip it")
+    result = json.loads(done.stdout)
+    log.info("GPU %s (%s): %s", gpu.index, gpu.model, result)
+    return result
+
+
 def heartbeat_loop(control_plane: ControlPlane, gpus: list[GpuInfo], workers: Workers,
                    every_s: float, stop: threading.Event) -> None:
     """Report in with each GPU's telemetry, and follow the answer on which
@@ -101,7 +122,9 @@ def run(config: AgentConfig) -> None:
         benchmark = not any(gpu.simulated for gpu in gpus)
     if benchmark:
         profile = analyzer_profile(config.workdir)
-        reports = [{**report, "performance_profile": profile} for report in reports]
+        reports = [{**report, "performance_profile": profile,
+                    "compute_benchmark": compute_benchmark(gpu)}
+                   for report, gpu in zip(reports, gpus, strict=True)]
     report = {"name": config.name, "scope": config.scope.value, "version": VERSION,
               "location": config.location, "gpus": reports}
     try:

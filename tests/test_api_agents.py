@@ -183,3 +183,12 @@ def test_a_benchmark_at_registration_becomes_the_gpus_profile(api):
         "shots": 0.03, "loudness": 0.004}
     bad = enroll(gpus=[{**GPU, "performance_profile": {"dance": 1}}])
     assert bad.status_code == 400 and "unknown analysis dance" in str(bad.json())
+
+
+def test_compute_figures_at_registration_are_kept_with_their_device(api):
+    figures = {"device": "cuda", "fp32_tflops": 51.2, "fp16_tflops": 389.0,
+               "memory_gb_per_s": 3350.0}
+    enroll(gpus=[{**GPU, "compute_benchmark": figures}])
+    assert api.get("/api/v1/gpus/").json()["results"][0]["compute_benchmark"] == figures
+    bad = enroll(gpus=[{**GPU, "compute_benchmark": {**figures, "device": "tpu"}}])
+    assert bad.status_code == 400 and "device" in str(bad.json())

@@ -37,12 +37,13 @@ class LocalGPUAdmin(admin.ModelAdmin):
     list_filter = ("status", "simulated", "location")
     search_fields = ("model", "host", "uuid", "location")
     readonly_fields = ("uuid", "simulated", "agent", "registered_at", "retired_at",
-                       "cost_per_hour", "recent_telemetry")
+                       "cost_per_hour", "recent_telemetry", "compute_benchmark")
     fieldsets = (
         (None, {"fields": ("model", "vram_gb", "cuda_version", "host", "location",
                            "availability_schedule", "access_restrictions", "status")}),
         ("Cost and speed", {"fields": ("power_watts", "purchase_price", "lifetime_hours",
-                                       "cost_per_hour", "performance_profile")}),
+                                       "cost_per_hour", "performance_profile",
+                                       "compute_benchmark")}),
         ("Reported by the agent", {"fields": ("uuid", "simulated", "agent", "registered_at",
                                               "retired_at")}),
         ("Telemetry", {"fields": ("recent_telemetry",)}),

@@ -136,6 +136,11 @@ class LocalGPU(models.Model):
         help_text='Seconds per work unit (media second, or image) by analysis, e.g. '
                   '{"shots": 0.02}; agents fill it in from benchmarks, empty: estimated '
                   "from the GPU model.")
+    compute_benchmark = models.JSONField(
+        default=dict, blank=True,
+        help_text="Measured by its agent at registration: FP32 and FP16 TFLOPS, memory GB/s, "
+                  "and the device they were measured on (cuda, or cpu where ONNX Runtime "
+                  "could not use the GPU).")
     simulated = models.BooleanField(
         default=False, help_text="No real GPU behind it: an agent run with --simulate-gpu.")
     agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL,

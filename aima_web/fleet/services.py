@@ -25,6 +25,8 @@ class ReportedGpu:
     simulated: bool
     # The agent's benchmark, seconds per work unit by analysis; None: none run.
     performance_profile: dict[str, float] | None = None
+    # FP32/FP16 TFLOPS and memory GB/s, and where they were measured.
+    compute_benchmark: dict[str, object] | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ def register(token: EnrollmentToken, name: str, scope: Scope, version: str,
             gpu.simulated = reported.simulated
             if reported.performance_profile:
                 gpu.performance_profile = reported.performance_profile
+            if reported.compute_benchmark:
+                gpu.compute_benchmark = dict(reported.compute_benchmark)
             gpu.agent = agent
             if gpu.status == GpuStatus.OFFLINE:
                 gpu.status = GpuStatus.AVAILABLE

@@ -1,9 +1,12 @@
-"""The agent's benchmark: every analyzer timed on sample media."""
+"""The agent's benchmarks: every analyzer timed on sample media, and the
+GPU's raw FP32/FP16 throughput and memory bandwidth."""
 
 from __future__ import annotations
 
-from agents import analyzers
+from agents import analyzers, compute
 from agents.benchmark import analyzer_profile
+from agents.gpus import GpuInfo
+from agents.runner import compute_benchmark
 
 
 def test_every_analyzer_is_timed_per_work_unit(tmp_path):
@@ -12,3 +15,17 @@ def test_every_analyzer_is_timed_per_work_unit(tmp_path):
     assert all(0 < seconds < 10 for seconds in profile.values()), profile
     # Nothing of the sample media is left behind.
     assert list(tmp_path.iterdir()) == []
+
+
+def test_compute_figures_say_where_they_were_measured():
+    profile = compute.measure(repeat=1, on="cpu")
+    assert profile.device == "cpu"
+    assert profile.fp32_tflops > 0 and profile.fp16_tflops > 0 and profile.memory_gb_per_s > 0
+
+
+def test_a_real_gpu_is_measured_in_a_process_that_sees_only_it():
+    # ONNX Runtime here has no CUDA provider: the figures are the CPU's, and say so.
+    gpu = GpuInfo(index=0, uuid="GPU-0000", model="Card", vram_gb=24, cuda_version="12.4")
+    report = compute_benchmark(gpu)
+    assert report["device"] == compute.device() == "cpu"
+    assert set(report) == {"device", "fp32_tflops", "fp16_tflops", "memory_gb_per_s"}

@@ -124,6 +124,9 @@ def test_an_agent_started_again_is_the_same_agent(start_stack, tmp_path: Path):
     assert gpu["agent"]["id"] == before and gpu["agent"]["online"]
     assert set(gpu["performance_profile"]) == {"colours", "loudness", "phash", "shots",
                                                "silence"}
+    # A simulated GPU's raw figures are this host's CPU's, and say so.
+    assert gpu["compute_benchmark"]["device"] == "cpu"
+    assert gpu["compute_benchmark"]["fp32_tflops"] > 0
     video = samples.write_video(tmp_path / "clip.mp4")
     job = stack.api.wait(stack.api.submit(video.path)["id"], timeout_s=120)
     assert job["state"] == "succeeded" and job["agent"]["id"] == before

@@ -30,8 +30,8 @@ class LocalGPUSerializer(serializers.ModelSerializer):
         model = LocalGPU
         fields = ["id", "model", "uuid", "vram_gb", "cuda_version", "host", "location",
                   "availability_schedule", "access_restrictions", "status", "simulated",
-                  "performance_profile", "agent", "latest_sample", "registered_at",
-                  "retired_at"]
+                  "performance_profile", "compute_benchmark", "agent", "latest_sample",
+                  "registered_at", "retired_at"]
         read_only_fields = fields
 
     def get_agent(self, gpu: LocalGPU) -> dict | None:
@@ -58,6 +58,13 @@ class GpuSettingsSerializer(serializers.ModelSerializer):
         fields = ["availability_schedule", "location"]
 
 
+class ComputeBenchmarkSerializer(serializers.Serializer):
+    device = serializers.ChoiceField(choices=["cuda", "cpu"])
+    fp32_tflops = serializers.FloatField(min_value=0)
+    fp16_tflops = serializers.FloatField(min_value=0)
+    memory_gb_per_s = serializers.FloatField(min_value=0)
+
+
 class ReportedGpuSerializer(serializers.Serializer):
     uuid = serializers.CharField(max_length=80)
     model = serializers.CharField(max_length=100)
@@ -68,6 +75,9 @@ class ReportedGpuSerializer(serializers.Serializer):
         required=False, default=None, validators=[validate_performance_profile],
         help_text="The agent's benchmark: seconds per work unit by analysis; omitted when "
                   "it did not run one (the GPU keeps what it had).")
+    compute_benchmark = ComputeBenchmarkSerializer(
+        required=False, default=None, allow_null=True,
+        help_text="FP32/FP16 TFLOPS and memory GB/s as the agent measured them.")
 
 
 class RegisterSerializer(serializers.Serializer):
