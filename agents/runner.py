@@ -80,17 +80,25 @@ def plan_work(config: AgentConfig, gpus: list[GpuInfo]) -> list[GpuWork]:
     return works
 
 
-def compute_benchmark(gpu: GpuInfo) -> dict:
+def compute_benchmark(gpu: GpuInfo) -> dict | None:
     """FP32/FP16 TFLOPS and memory GB/s of one GPU, measured in a process that
-    sees only that GPU; a simulated GPU's are this host's CPU's, and say so."""
+    sees only that GPU; a simulated GPU's are this host's CPU's, and say so.
+    A benchmark that fails (a CUDA library the host's driver cannot load)
+    costs the figures, not the agent: None, with a warning."""
     if gpu.simulated:
         return compute.measure(on="cpu").to_report()
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu.uuid}
-    done = subprocess.run([sys.executable, "-m", "agents.compute"], env=env,
-                          capture_output=True, text=True, timeout=COMPUTE_TIMEOUT_S)
+    try:
+        done = subprocess.run([sys.executable, "-m", "agents.compute"], env=env,
+                              capture_output=True, text=True, timeout=COMPUTE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        log.warning("benchmarking GPU %s (%s) took over %s s; registering without its "
+                    "compute figures", gpu.index, gpu.model, COMPUTE_TIMEOUT_S)
+        return None
     if done.returncode != 0:
-        raise StartupError(f"benchmarking GPU {gpu.index} ({gpu.model}) failed: "
-                           f"{done.stderr.strip()[-500:]}; run with --no-benchmark to skip it")
+        log.warning("benchmarking GPU %s (%s) failed; registering without its compute "
+                    "figures: %s", gpu.index, gpu.model, done.stderr.strip()[-500:])
+        return None
     result = json.loads(done.stdout)
     log.info("GPU %s (%s): %s", gpu.index, gpu.model, result)
     return result

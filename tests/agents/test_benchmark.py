@@ -3,6 +3,8 @@ GPU's raw FP32/FP16 throughput and memory bandwidth."""
 
 from __future__ import annotations
 
+import sys
+
 from agents import analyzers, compute
 from agents.benchmark import analyzer_profile
 from agents.gpus import GpuInfo
@@ -29,3 +31,10 @@ def test_a_real_gpu_is_measured_in_a_process_that_sees_only_it():
     report = compute_benchmark(gpu)
     assert report["device"] == compute.device() == "cpu"
     assert set(report) == {"device", "fp32_tflops", "fp16_tflops", "memory_gb_per_s"}
+
+
+def test_a_failing_benchmark_costs_the_figures_not_the_agent(monkeypatch, caplog):
+    gpu = GpuInfo(index=0, uuid="GPU-0000", model="Card", vram_gb=24, cuda_version="12.4")
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # a process that fails at once
+    assert compute_benchmark(gpu) is None
+    assert "registering without its compute figures" in caplog.text
