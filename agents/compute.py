@@ -86,6 +86,9 @@ def timed(model: onnx.ModelProto, dtypes: list[type], shape: tuple[int, ...], wh
           repeat: int) -> float:
     """Median seconds of one run, inputs and output bound on ``where``."""
     providers = [CUDA] if where == "cuda" else ["CPUExecutionProvider"]
+    if where == "cuda":
+        # The CUDA libraries came from pip (nvidia-* wheels), off the loader's path.
+        ort.preload_dlls()
     session = ort.InferenceSession(model.SerializeToString(), providers=providers)
     binding = session.io_binding()
     rng = np.random.default_rng(0)
