@@ -72,10 +72,10 @@ def main(argv: list[str]) -> int:
         # Tests keep their database file, broker folder and media apart from a demo's.
         os.environ.setdefault("AIMA_VAR_DIR", str(ROOT / "var" / "test"))
         args = [str(PYTHON), "-m", "pytest", *rest]
-    try:
-        return subprocess.run(args).returncode
-    except KeyboardInterrupt:
-        return 130
+    # Become the command: a SIGTERM (systemd, timeout, kill) then reaches the
+    # demo, which stops what it started, instead of orphaning it all.
+    sys.stdout.flush()
+    os.execv(args[0], args)
 
 
 if __name__ == "__main__":
