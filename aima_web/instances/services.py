@@ -169,6 +169,9 @@ def ensure_capacity(now: datetime | None = None) -> list[int]:
         waiting[gpu_class] = CloudInstance.objects.filter(
             gpu_class=gpu_class, state__in=WAITING_FOR_WORK).count()
     finishing = finishing_soon(now)
+    # The same for every job of this pass: worked out once.
+    spent = budget_spent(now) if jobs else ""
+    failed = recently_failed_offers(now)
     created: list[int] = []
     held: list[tuple[str, str]] = []
     for job in jobs:
@@ -186,8 +189,8 @@ def ensure_capacity(now: datetime | None = None) -> list[int]:
                                       f"{seconds:.0f} s, sooner than a new instance would "
                                       f"boot"))
             continue
-        offer = offer_to_rent(job.placement["choice"], gpu_class, now)
-        reason = cap_reason(offer.provider, gpu_class, offer.price_per_hour, now)
+        offer = offer_to_rent(job.placement["choice"], gpu_class, failed.get(gpu_class, []))
+        reason = spent or cap_reason(offer.provider, gpu_class, offer.price_per_hour)
         if reason:
             held.append((str(job.pk), reason))
             continue
@@ -218,15 +221,23 @@ class Rental:
     price_per_hour: float
 
 
-def offer_to_rent(choice: dict[str, Any], gpu_class: int, now: datetime) -> Rental:
-    """The placement's choice, unless an instance of that offer failed to
-    boot lately (a broken host, an image that does not start there): then the
-    cheapest stored offer of the class that has not. With no other offer, the
-    choice again: better another try than a stranded job."""
+def recently_failed_offers(now: datetime) -> dict[int, list[str]]:
+    """By GPU class, the offers whose instances failed to boot within
+    ``AIMA_FAILED_OFFER_COOLDOWN_S`` (a broken host, an image that does not
+    start there)."""
     since = now - timedelta(seconds=settings.AIMA_FAILED_OFFER_COOLDOWN_S)
-    failed = list(CloudInstance.objects.filter(
-        state=InstanceState.FAILED, gpu_class=gpu_class, terminated_at__gte=since,
-        launched_at__isnull=False).values_list("offer_id", flat=True).distinct())
+    failed: dict[int, list[str]] = {}
+    for gpu_class, offer_id in CloudInstance.objects.filter(
+            state=InstanceState.FAILED, terminated_at__gte=since, launched_at__isnull=False
+    ).order_by().values_list("gpu_class", "offer_id").distinct():
+        failed.setdefault(gpu_class, []).append(offer_id)
+    return failed
+
+
+def offer_to_rent(choice: dict[str, Any], gpu_class: int, failed: list[str]) -> Rental:
+    """The placement's choice, unless it is among the ``failed`` offers of
+    its class: then the cheapest stored offer of the class that is not. With
+    no other offer, the choice again: better another try than a stranded job."""
     if choice["offer_id"] in failed:
         other = next_offer(gpu_class, failed, set())
         if other is not None:
@@ -259,9 +270,8 @@ def finishing_soon(now: datetime) -> dict[int, list[tuple[str, float]]]:
     return found
 
 
-def cap_reason(provider: str, gpu_class: int, price_per_hour: float,
-               now: datetime | None = None) -> str:
-    """Why one more instance may not be launched now, or '' if it may."""
+def cap_reason(provider: str, gpu_class: int, price_per_hour: float) -> str:
+    """Why one more instance of this offer may not be launched now, or '' if it may."""
     live = CloudInstance.objects.exclude(state__in=ENDED)
     limit = settings.AIMA_MAX_INSTANCES_PER_CLASS
     if live.filter(provider=provider, gpu_class=gpu_class).count() >= limit:
@@ -274,14 +284,20 @@ def cap_reason(provider: str, gpu_class: int, price_per_hour: float,
         if spend + price_per_hour > cap:
             return (f"waiting: instances already cost {spend:.2f} per hour; one more would "
                     f"pass the cap of {cap:.2f} (AIMA_MAX_SPEND_PER_HOUR)")
-    budget = PlacementPolicy.current().monthly_budget
-    if budget is not None:
-        # Placed within the budget, but the bill has reached it since.
-        billed = billing.billed_this_month(now or timezone.now())
-        if billed >= budget:
-            return (f"waiting: {billed:.2f} of this month's cloud budget of {budget:.2f} is "
-                    f"spent (the placement policy's monthly budget)")
     return ""
+
+
+def budget_spent(now: datetime) -> str:
+    """Why nothing more may be rented this month, or '': jobs were placed
+    within the monthly budget, but the bill may have reached it since."""
+    budget = PlacementPolicy.current().monthly_budget
+    if budget is None:
+        return ""
+    billed = billing.billed_this_month(now)
+    if billed < budget:
+        return ""
+    return (f"waiting: {billed:.2f} of this month's cloud budget of {budget:.2f} is spent "
+            f"(the placement policy's monthly budget)")
 
 
 # ---------------------------------------------------------------- dispatching launches
