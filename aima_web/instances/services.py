@@ -255,10 +255,12 @@ def finishing_soon(now: datetime) -> dict[int, list[tuple[str, float]]]:
     expected to take still, soonest first. A job past its estimate says
     nothing of when it ends: its instance is left out."""
     found: dict[int, list[tuple[str, float]]] = {}
-    for instance in CloudInstance.objects.filter(state=InstanceState.BUSY,
-                                                 agent__isnull=False):
-        job = Job.objects.filter(agent_id=instance.agent_id, state=JobState.RUNNING,
-                                 running_at__isnull=False).first()
+    busy = list(CloudInstance.objects.filter(state=InstanceState.BUSY, agent__isnull=False))
+    running = {job.agent_id: job for job in Job.objects.filter(
+        agent_id__in=[i.agent_id for i in busy], state=JobState.RUNNING,
+        running_at__isnull=False)}
+    for instance in busy:
+        job = running.get(instance.agent_id)
         if job is None:
             continue
         expected = float((job.placement.get("choice") or {}).get("runtime_s") or 0.0)
