@@ -23,9 +23,6 @@ class InstanceState(models.TextChoices):
 # States in which the provider may be billing for it.
 BILLABLE = (InstanceState.PROVISIONING, InstanceState.BOOTING, InstanceState.READY,
             InstanceState.BUSY, InstanceState.IDLE, InstanceState.TERMINATING)
-# States that will take (or are taking) a job of their class.
-SERVING = (InstanceState.REQUESTED, InstanceState.PROVISIONING, InstanceState.BOOTING,
-           InstanceState.READY, InstanceState.BUSY, InstanceState.IDLE)
 ENDED = (InstanceState.TERMINATED, InstanceState.FAILED)
 
 
