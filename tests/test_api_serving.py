@@ -76,6 +76,12 @@ def test_outside_its_window_a_gpu_takes_no_work(staff, api):
     assert bad.status_code == 400 and "availability_schedule" in bad.json()
     assert api.patch(f"/api/v1/gpus/{gpu.id}/", {"location": "x"},
                      format="json").status_code == 403
+    # What may not be changed here is refused by name, and nothing is changed.
+    refused = staff.patch(f"/api/v1/gpus/{gpu.id}/", {"location": "Lab 2", "status": "busy"},
+                          format="json")
+    assert refused.status_code == 400 and "drain/ or resume/" in refused.json()["status"]
+    gpu.refresh_from_db()
+    assert gpu.location != "Lab 2" and gpu.status == "available"
 
 
 def test_the_admin_drains_and_resumes(client, django_user_model):

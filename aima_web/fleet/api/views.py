@@ -4,7 +4,7 @@ from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -59,6 +59,12 @@ class LocalGPUViewSet(viewsets.ReadOnlyModelViewSet):
         if not request.user.is_staff:
             raise PermissionDenied("only staff may change a GPU")
         gpu = self.get_object()
+        allowed = GpuSettingsSerializer.Meta.fields
+        unknown = sorted(set(request.data) - set(allowed))
+        if unknown:
+            raise ValidationError({name: f"cannot be changed here; only {', '.join(allowed)} "
+                                         "can (status: POST drain/ or resume/)"
+                                   for name in unknown})
         form = GpuSettingsSerializer(gpu, data=request.data, partial=True)
         form.is_valid(raise_exception=True)
         form.save()
