@@ -19,7 +19,7 @@ from agents.control_plane import ControlPlane, ControlPlaneError
 from agents.gpus import GpuInfo, simulated
 from agents.supervisor import GpuWork, Serving, Workers
 from agents.worker import AgentContext
-from aima_tasks.analyses import MIN_CUDA
+from aima_tasks.analysis_spec import MIN_CUDA
 from aima_tasks.routing import GPU_CLASSES, VRAM_TOLERANCE, Scope, queues_served
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,8 @@ class AgentConfig:
     location: str
     heartbeat_s: float
     workdir: Path
+    # Verified model files fetched from the registry; shared by the host's GPU workers.
+    model_cache: Path | None = None
     # None: benchmark when the GPUs are real, not when simulated.
     benchmark: bool | None = None
 
@@ -146,7 +148,8 @@ def run(config: AgentConfig) -> None:
 
     config.workdir.mkdir(parents=True, exist_ok=True)
     context = AgentContext(control_plane=control_plane, agent_id=enrolled.agent_id,
-                           scope=config.scope, gpu_uuid="", workdir=config.workdir)
+                           scope=config.scope, gpu_uuid="", workdir=config.workdir,
+                           model_cache=config.model_cache or config.workdir / "models")
     workers = Workers(context, works, config.name)
     workers.follow(Serving.from_response(enrolled.answer))
     signal.signal(signal.SIGTERM, workers.stop)

@@ -1,88 +1,63 @@
-"""The catalogue of analyses: what each one needs and which media it applies to.
+"""The catalogue of analyses: every plugin of the ``aima.analyzers`` entry-point
+group, what each one needs and which media it applies to.
 
-Plain data shared by the control plane (validation, placement) and the agents
-(which implement each name in ``agents.analyzers``). No Django, no Celery.
+An installed package adds an analysis by declaring, in its packaging::
+
+    [project.entry-points."aima.analyzers"]
+    ocr = "my_aima_ocr.spec:OCR"
+
+where ``OCR`` is an :class:`AnalysisSpec` whose ``runner`` names the function
+agents call. The control plane and the agents read the same catalogue; only
+agents import runners. A plugin that fails to load is logged and listed in
+:data:`BROKEN`, and the others keep working.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
+import logging
+from importlib.metadata import entry_points
+
+from aima_tasks.analysis_spec import (
+    MEDIA_VRAM_GB,
+    MIN_CUDA,
+    AnalysisSpec,
+    MediaType,
+    ModelFile,
+    Precision,
+    cuda_tuple,
+)
+
+__all__ = ["ANALYSES", "BROKEN", "MEDIA_VRAM_GB", "MIN_CUDA", "AnalysisSpec", "MediaType",
+           "ModelFile", "Precision", "applicable", "check_names", "cuda_tuple", "vram_need_gb"]
+
+GROUP = "aima.analyzers"
+
+log = logging.getLogger(__name__)
 
 
-class MediaType(StrEnum):
-    VIDEO = "video"
-    IMAGE = "image"
-    AUDIO = "audio"
+def load_catalogue() -> tuple[dict[str, AnalysisSpec], dict[str, str]]:
+    """(name -> spec, name -> why it could not be loaded), in entry-point name order."""
+    found: dict[str, AnalysisSpec] = {}
+    broken: dict[str, str] = {}
+    for point in sorted(entry_points(group=GROUP), key=lambda p: p.name):
+        if point.name in found:
+            continue  # the first installed distribution to claim a name keeps it
+        try:
+            spec = point.load()
+        except Exception as exc:
+            broken[point.name] = f"{point.value} could not be loaded: {exc}"
+            continue
+        if not isinstance(spec, AnalysisSpec) or spec.name != point.name:
+            broken[point.name] = (f"{point.value} is not an AnalysisSpec named "
+                                  f"{point.name!r}")
+            continue
+        found[spec.name] = spec
+    for name, problem in broken.items():
+        log.error("analysis plugin %s: %s", name, problem)
+    return found, broken
 
 
-# Seed 003 §1.1 / 004 §1.1: the VRAM a GPU must have to take media of each type.
-MEDIA_VRAM_GB: dict[MediaType, float] = {
-    MediaType.VIDEO: 24.0,
-    MediaType.IMAGE: 16.0,
-    MediaType.AUDIO: 8.0,
-}
-MIN_CUDA = "11.8"
-
-
-def cuda_tuple(version: str) -> tuple[int, int]:
-    major, _, minor = version.partition(".")
-    return int(major), int(minor or 0)
-
-
-@dataclass(frozen=True)
-class AnalysisSpec:
-    name: str
-    media_types: frozenset[MediaType]
-    description: str
-    # Seconds per work unit (media second, or image) on the reference GPU
-    # (placement.performance); a planning figure until benchmarks and finished
-    # jobs say better.
-    reference_s_per_unit: float
-    needs_audio_track: bool = False
-    # Beyond the media type's own need (MEDIA_VRAM_GB, MIN_CUDA).
-    min_vram_gb: float = 0.0
-    min_cuda: str = MIN_CUDA
-
-
-ANALYSES: dict[str, AnalysisSpec] = {
-    spec.name: spec
-    for spec in (
-        AnalysisSpec(
-            "shots",
-            frozenset({MediaType.VIDEO}),
-            "Shot boundaries (hard cuts) and one keyframe per shot.",
-            reference_s_per_unit=0.02,
-        ),
-        AnalysisSpec(
-            "phash",
-            frozenset({MediaType.IMAGE}),
-            "Perceptual hashes (DCT pHash and dHash) for near-duplicate search.",
-            reference_s_per_unit=0.05,
-        ),
-        AnalysisSpec(
-            "colours",
-            frozenset({MediaType.IMAGE}),
-            "Dominant colours with their share of the picture.",
-            reference_s_per_unit=0.2,
-        ),
-        AnalysisSpec(
-            "loudness",
-            frozenset({MediaType.AUDIO, MediaType.VIDEO}),
-            "Integrated loudness (ITU-R BS.1770, LUFS), sample peak and a per-second "
-            "loudness curve.",
-            reference_s_per_unit=0.004,
-            needs_audio_track=True,
-        ),
-        AnalysisSpec(
-            "silence",
-            frozenset({MediaType.AUDIO, MediaType.VIDEO}),
-            "Silent segments (below -40 dBFS for at least 0.3 s) and the speech/sound share.",
-            reference_s_per_unit=0.003,
-            needs_audio_track=True,
-        ),
-    )
-}
+ANALYSES, BROKEN = load_catalogue()
 
 
 class UnknownAnalysis(ValueError):
@@ -100,12 +75,15 @@ def check_names(names: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def applicable(media_type: MediaType, has_audio: bool) -> list[str]:
-    """Every analysis that can run on media of this type, in catalogue order."""
+def applicable(media_type: MediaType, has_audio: bool, default_only: bool = False) -> list[str]:
+    """Every analysis that can run on media of this type, in catalogue order; with
+    ``default_only`` only those that run when a job names none."""
     return [
         spec.name
         for spec in ANALYSES.values()
-        if media_type in spec.media_types and (has_audio or not spec.needs_audio_track)
+        if media_type in spec.media_types
+        and (has_audio or not spec.needs_audio_track)
+        and (spec.default_on or not default_only)
     ]
 
 

@@ -18,7 +18,7 @@ import av
 from av.container import InputContainer
 from PIL import ExifTags, Image
 
-from aima_tasks.analyses import MediaType
+from aima_tasks.analysis_spec import MediaType
 
 _CHUNK = 1 << 20
 _QUARTER_TURNS = frozenset({"5", "6", "7", "8"})  # EXIF orientations that swap width, height

@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from kombu import Exchange, Queue
 
-from aima_tasks.analyses import MIN_CUDA, cuda_tuple
+from aima_tasks.analysis_spec import MIN_CUDA, cuda_tuple
 
 
 class Scope(StrEnum):

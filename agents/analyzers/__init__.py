@@ -1,27 +1,20 @@
-"""The analyses an agent can run, one function per catalogue name.
+"""The analyses an agent runs: the catalogue's runners, imported on first use.
 
-Each takes the path of a media file and returns JSON-serialisable data.
+Each runner takes the path of a media file and an :class:`AnalysisContext` and
+returns JSON-serialisable data.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from agents.analyzers.audio import loudness, silence
-from agents.analyzers.image import colours, phash
-from agents.analyzers.video import shots
+from agents.analyzers.context import AnalysisContext
 
-Analyzer = Callable[[Path], dict[str, Any]]
-
-ANALYZERS: dict[str, Analyzer] = {
-    "shots": shots,
-    "phash": phash,
-    "colours": colours,
-    "loudness": loudness,
-    "silence": silence,
-}
+Analyzer = Callable[[Path, AnalysisContext], dict[str, Any]]
 
 
 class UnknownAnalyzer(KeyError):
@@ -32,11 +25,25 @@ class UnknownAnalyzer(KeyError):
         return str(self.args[0]) if self.args else "unknown analyser"
 
 
-def run(name: str, path: Path) -> dict[str, Any]:
+@cache
+def load(dotted: str) -> Callable[..., Any]:
+    """The function a ``module:function`` reference names."""
+    module, _, function = dotted.partition(":")
+    return getattr(import_module(module), function)
+
+
+def runner(name: str) -> Analyzer:
+    # Not at module level: the catalogue loads this package's builtin declarations.
+    from aima_tasks.analyses import ANALYSES
+
     try:
-        analyzer = ANALYZERS[name]
+        spec = ANALYSES[name]
     except KeyError:
         raise UnknownAnalyzer(
-            f"no analyser named {name!r}; this agent runs {', '.join(sorted(ANALYZERS))}"
+            f"no analyser named {name!r}; this agent runs {', '.join(sorted(ANALYSES))}"
         ) from None
-    return analyzer(Path(path))
+    return load(spec.runner)
+
+
+def run(name: str, path: Path, ctx: AnalysisContext | None = None) -> dict[str, Any]:
+    return runner(name)(Path(path), ctx or AnalysisContext())

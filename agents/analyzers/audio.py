@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.analyzers.context import AnalysisContext
 from agents.analyzers.decode import ANALYSIS_RATE, iter_audio
 from agents.analyzers.iir import FilterState, lfilter
 
@@ -105,7 +106,7 @@ def _finite(value: float) -> float | None:
     return round(float(value), 2) if math.isfinite(value) else None
 
 
-def loudness(path: Path) -> dict[str, Any]:
+def loudness(path: Path, _ctx: AnalysisContext | None = None) -> dict[str, Any]:
     """Integrated loudness (LUFS), sample peak, RMS and a once-a-second momentary curve."""
     rate = ANALYSIS_RATE
     step = round(_STEP_S * rate)
@@ -180,7 +181,7 @@ def _momentary_curve(blocks: np.ndarray) -> list[dict[str, float | None]]:
     return curve
 
 
-def silence(path: Path) -> dict[str, Any]:
+def silence(path: Path, _ctx: AnalysisContext | None = None) -> dict[str, Any]:
     """Runs of 20 ms frames below -40 dBFS RMS lasting at least 0.3 s."""
     rate = ANALYSIS_RATE
     frame = round(_SILENCE_FRAME_S * rate)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from agents.analyzers.context import AnalysisContext
 from agents.analyzers.decode import load_image
 
 _HASH_SIDE = 32  # pHash works on a 32x32 grey thumbnail...
@@ -77,7 +78,7 @@ def hamming(a: str, b: str) -> int:
     return (int(a, 16) ^ int(b, 16)).bit_count()
 
 
-def phash(path: Path) -> dict[str, Any]:
+def phash(path: Path, _ctx: AnalysisContext | None = None) -> dict[str, Any]:
     loaded = load_image(path, max_side=_WORKING_SIDE)
     grey = np.asarray(_grey_float(loaded.image), dtype=np.float32)
     return {
@@ -88,7 +89,7 @@ def phash(path: Path) -> dict[str, Any]:
     }
 
 
-def colours(path: Path) -> dict[str, Any]:
+def colours(path: Path, _ctx: AnalysisContext | None = None) -> dict[str, Any]:
     loaded = load_image(path, max_side=_WORKING_SIDE)
     sample = loaded.image.copy()
     sample.thumbnail((_COLOUR_SIDE, _COLOUR_SIDE), Image.Resampling.BOX)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.analyzers.context import AnalysisContext
 from agents.analyzers.decode import iter_frames, video_meta
 from agents.analyzers.image import dhash_of_array
 
@@ -35,7 +36,7 @@ class FrameStats:
     mean_rgb: tuple[int, int, int]
 
 
-def shots(path: Path) -> dict[str, Any]:
+def shots(path: Path, _ctx: AnalysisContext | None = None) -> dict[str, Any]:
     meta = video_meta(path)
     stats = _frame_stats(path)
     fps = meta.fps or _fps_from_times([s.time_s for s in stats])

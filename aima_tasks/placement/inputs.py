@@ -43,11 +43,13 @@ class JobSpec:
     region: str | None = None
     # The submitter's groups, checked against GPUs' access restrictions.
     groups: frozenset[str] = frozenset()
+    # What the smallest registry model variant the job may use needs.
+    model_vram_gb: float = 0.0
 
     @property
     def vram_need_gb(self) -> float:
         needs = [ANALYSES[name].min_vram_gb for name in self.analyses if name in ANALYSES]
-        return max([MEDIA_VRAM_GB[self.media_type], *needs])
+        return max([MEDIA_VRAM_GB[self.media_type], self.model_vram_gb, *needs])
 
     @property
     def min_cuda(self) -> str:

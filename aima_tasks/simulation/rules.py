@@ -11,7 +11,7 @@ from enum import StrEnum
 from functools import lru_cache
 
 from aima_tasks import routing
-from aima_tasks.analyses import MediaType
+from aima_tasks.analysis_spec import MediaType
 from aima_tasks.classification import USABLE_GPU_STATUSES, Confidentiality
 from aima_tasks.placement import JobSpec, LocalGpu, Offer
 from aima_tasks.placement.inputs import cuda_tuple

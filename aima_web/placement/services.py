@@ -52,7 +52,8 @@ OBSERVED_RESULTS = 500
 KEY_BATCH = 500
 
 
-def job_spec(job: Job, analyses: Sequence[str] | None = None) -> JobSpec:
+def job_spec(job: Job, analyses: Sequence[str] | None = None,
+             model_vram_gb: float = 0.0) -> JobSpec:
     """What the engine needs to know of a job; ``analyses`` default to the job's."""
     asset = job.media
     return JobSpec(
@@ -60,7 +61,7 @@ def job_spec(job: Job, analyses: Sequence[str] | None = None) -> JobSpec:
         analyses=tuple(job.analyses if analyses is None else analyses),
         confidentiality=Confidentiality(job.confidentiality), urgency=Urgency(job.urgency),
         priority=job.priority, duration_s=asset.metadata.get("duration_s"),
-        region=job.region or None, groups=group_names(job.owner))
+        region=job.region or None, groups=group_names(job.owner), model_vram_gb=model_vram_gb)
 
 
 def group_names(user: Any) -> frozenset[str]:

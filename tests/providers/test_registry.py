@@ -14,6 +14,7 @@ from pathlib import Path
 from providers import registry
 from providers.local import LocalProvider
 from providers.subprocess import SubprocessProvider
+from tests.plugin_dists import fake_distribution
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -62,11 +63,7 @@ def install_plugins(site: Path) -> None:
         "raise ImportError('brokencloud needs libfoo, which is not installed')\n")
     for dist, name, target in (("aima_democloud", "democloud", "aima_democloud:DemoCloud"),
                                ("aima_brokencloud", "brokencloud", "aima_brokencloud:Cloud")):
-        info = site / f"{dist}-1.0.dist-info"
-        info.mkdir()
-        info.joinpath("METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\n"
-                                             "Version: 1.0\n")
-        info.joinpath("entry_points.txt").write_text(f"[aima.providers]\n{name} = {target}\n")
+        fake_distribution(site, dist, "aima.providers", name, target)
 
 
 def test_an_installed_third_party_plugin_is_found_and_a_broken_one_reported(tmp_path):

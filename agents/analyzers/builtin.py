@@ -1,0 +1,78 @@
+"""The analyses AIMA ships, declared for the ``aima.analyzers`` entry-point group
+(pyproject.toml). Declarations only: each runner is imported by the agent when
+it first runs one, so the control plane never loads OpenCV, ONNX Runtime or
+PocketSphinx.
+
+Every built-in model ships inside a package installed from requirements/ and is
+pinned here by checksum: an upgraded or damaged package is refused, not loaded.
+"""
+
+from __future__ import annotations
+
+from aima_tasks.analysis_spec import AnalysisSpec, MediaType, ModelFile, Precision
+
+AV = frozenset({MediaType.AUDIO, MediaType.VIDEO})
+
+HAAR_FACE = ModelFile(
+    name="opencv-haar-frontalface", version="4.14.0",
+    sha256="0f7d4527844eb514d4a4948e822da90fbb16a34a0bbbbc6adc6498747a5aafb0",
+    distribution="opencv-python-headless",
+    path="cv2/data/haarcascade_frontalface_default.xml")
+SILERO_VAD = ModelFile(
+    name="silero-vad", version="6.2.3",
+    sha256="1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3",
+    distribution="silero-vad", path="silero_vad/data/silero_vad.onnx")
+POCKETSPHINX_EN_US = ModelFile(
+    name="pocketsphinx-en-us", version="5.1.1",
+    sha256="52497f3603ebc982bda0ad8ebd5ea2a15c411b6aad4e5efab667dfe4b9a55eb3",
+    distribution="pocketsphinx", path="pocketsphinx/model/en-us")
+
+SHOTS = AnalysisSpec(
+    "shots", frozenset({MediaType.VIDEO}),
+    "Shot boundaries (hard cuts) and one keyframe per shot.",
+    reference_s_per_unit=0.02, runner="agents.analyzers.video:shots")
+PHASH = AnalysisSpec(
+    "phash", frozenset({MediaType.IMAGE}),
+    "Perceptual hashes (DCT pHash and dHash) for near-duplicate search.",
+    reference_s_per_unit=0.05, runner="agents.analyzers.image:phash")
+COLOURS = AnalysisSpec(
+    "colours", frozenset({MediaType.IMAGE}),
+    "Dominant colours with their share of the picture.",
+    reference_s_per_unit=0.2, runner="agents.analyzers.image:colours")
+LOUDNESS = AnalysisSpec(
+    "loudness", AV,
+    "Integrated loudness (ITU-R BS.1770, LUFS), sample peak and a per-second loudness "
+    "curve.",
+    reference_s_per_unit=0.004, needs_audio_track=True, runner="agents.analyzers.audio:loudness")
+SILENCE = AnalysisSpec(
+    "silence", AV,
+    "Silent segments (below -40 dBFS for at least 0.3 s) and the speech/sound share.",
+    reference_s_per_unit=0.003, needs_audio_track=True, runner="agents.analyzers.audio:silence")
+PEOPLE = AnalysisSpec(
+    "people", frozenset({MediaType.VIDEO}),
+    "People found on frames sampled 5 times a second (HOG body and Haar face detectors, "
+    "or a registry ONNX detector) and followed across frames as tracks.",
+    # On by request: the built-in detectors cost about a CPU second per media second.
+    reference_s_per_unit=0.2, runner="agents.analyzers.people:track_video", default_on=False,
+    models=(HAAR_FACE,), model_task="person-detection",
+    precisions=(Precision.FP32, Precision.FP16, Precision.INT8),
+    merge="agents.analyzers.tracker:stitch_tracks")
+OBJECTS = AnalysisSpec(
+    "objects", frozenset({MediaType.IMAGE}),
+    "People (and, with a registry ONNX detector, other objects) found in a picture, "
+    "with boxes and scores.",
+    reference_s_per_unit=0.3, runner="agents.analyzers.people:detect_image",
+    models=(HAAR_FACE,), model_task="person-detection",
+    precisions=(Precision.FP32, Precision.FP16, Precision.INT8))
+VAD = AnalysisSpec(
+    "vad", AV,
+    "Voice activity (Silero VAD): when someone speaks, as time segments.",
+    reference_s_per_unit=0.01, needs_audio_track=True,
+    runner="agents.analyzers.speech:voice_activity", models=(SILERO_VAD,),
+    merge="agents.analyzers.timeline:join_speech")
+TRANSCRIPT = AnalysisSpec(
+    "transcript", AV,
+    "Speech to text in US English (PocketSphinx) with a timestamp per word.",
+    reference_s_per_unit=0.3, needs_audio_track=True, default_on=False,
+    runner="agents.analyzers.speech:transcribe", models=(POCKETSPHINX_EN_US,),
+    merge="agents.analyzers.timeline:join_transcripts")

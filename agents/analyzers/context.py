@@ -1,0 +1,38 @@
+"""What an analyser is given besides the media file: the time range to cover, the
+verified model files to load, and how to run them on this GPU."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model file whose SHA-256 was checked just before it was handed out."""
+
+    name: str
+    version: str
+    sha256: str
+    path: Path  # a file, or a folder for a model made of several files
+    # Loader options from the registry, e.g. {"labels": ["person", ...], "input_size": 640}.
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AnalysisContext:
+    # Media seconds [start_s, end_s) to analyse; end_s None: to the end. Times in a
+    # result are media times (start_s already added), so segments join without shifts.
+    start_s: float = 0.0
+    end_s: float | None = None
+    # The analyser's built-in model files by artifact name (see agents.analyzers.builtin).
+    builtin: dict[str, LoadedModel] = field(default_factory=dict)
+    # A stronger model from the registry, chosen for this GPU; None: use the built-in one.
+    model: LoadedModel | None = None
+    device: str = "cpu"  # "cuda" or "cpu": where ONNX Runtime runs
+    precision: str = "fp32"  # fp32, fp16 or int8
+    batch_size: int = 1
+
+    def covers(self, time_s: float) -> bool:
+        return time_s >= self.start_s and (self.end_s is None or time_s < self.end_s)

@@ -1,0 +1,82 @@
+"""What an analysis plugin declares: plain data the control plane plans with and the
+agents run by. No Django, no Celery, nothing heavy: the control plane imports every
+plugin's declaration to validate and place jobs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class MediaType(StrEnum):
+    VIDEO = "video"
+    IMAGE = "image"
+    AUDIO = "audio"
+
+
+# Seed 003 §1.1 / 004 §1.1: the VRAM a GPU must have to take media of each type.
+MEDIA_VRAM_GB: dict[MediaType, float] = {
+    MediaType.VIDEO: 24.0,
+    MediaType.IMAGE: 16.0,
+    MediaType.AUDIO: 8.0,
+}
+MIN_CUDA = "11.8"
+
+
+def cuda_tuple(version: str) -> tuple[int, int]:
+    major, _, minor = version.partition(".")
+    return int(major), int(minor or 0)
+
+
+class Precision(StrEnum):
+    FP32 = "fp32"
+    FP16 = "fp16"
+    INT8 = "int8"
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A model an analyser loads, shipped inside an installed package and pinned by its
+    SHA-256 (of the file, or of a folder's files: ``agents.model_cache.sha256_of``)."""
+
+    name: str
+    version: str
+    sha256: str
+    distribution: str  # the installed package that carries it, e.g. "silero-vad"
+    path: str  # inside that distribution, e.g. "silero_vad/data/silero_vad.onnx"
+
+
+@dataclass(frozen=True)
+class AnalysisSpec:
+    name: str
+    media_types: frozenset[MediaType]
+    description: str
+    # Seconds per work unit (media second, or image) on the reference GPU
+    # (placement.performance); a planning figure until benchmarks and finished
+    # jobs say better.
+    reference_s_per_unit: float
+    needs_audio_track: bool = False
+    # Beyond the media type's own need (MEDIA_VRAM_GB, MIN_CUDA).
+    min_vram_gb: float = 0.0
+    min_cuda: str = MIN_CUDA
+    # "module:function" the agent calls with (media path, AnalysisContext); imported
+    # only on the agent, so the control plane never loads model code.
+    runner: str = ""
+    # Built-in model files, verified before every load.
+    models: tuple[ModelFile, ...] = ()
+    # Registry task whose artifacts (aima_web.registry) may replace the built-in
+    # model, e.g. "person-detection"; empty: none can.
+    model_task: str = ""
+    precisions: tuple[Precision, ...] = (Precision.FP32,)
+    # Run when a job names no analyses.
+    default_on: bool = True
+    # Long media may be cut into time segments analysed in parallel; "module:function"
+    # joining the segments' results in order (pure Python: it runs on the control plane).
+    merge: str = ""
+
+    @property
+    def segmentable(self) -> bool:
+        return bool(self.merge)
+
+
