@@ -6,6 +6,7 @@ file name, so every analyser sees the file the way the probe classified it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from aima_tasks.probe import open_container
 
 ANALYSIS_RATE = 48_000
 PixelFormat = Literal["gray", "rgb24"]
+_TIME_EPS = 1e-6  # frame times are rationals turned to floats: compare loosely
 
 
 class NoAudioTrack(ValueError):
@@ -79,30 +81,66 @@ def video_meta(path: Path) -> VideoMeta:
 
 
 def iter_frames(
-    path: Path, width: int = 64, height: int = 36, pixel_format: PixelFormat = "gray"
+    path: Path,
+    width: int | None = 64,
+    height: int | None = 36,
+    pixel_format: PixelFormat = "gray",
+    *,
+    start_s: float = 0.0,
+    end_s: float | None = None,
+    step_s: float | None = None,
 ) -> Iterator[Frame]:
-    """Every frame of the first video stream, scaled down (area average) to width x height."""
+    """Frames of the first video stream in [start_s, end_s), scaled (area average) to
+    width x height; a None dimension keeps the native one.
+
+    With ``step_s`` only the first frame at or after each multiple of step_s is kept, on
+    a grid of absolute times, so consecutive segments sample the way one pass would.
+    """
     with open_container(path) as container:
         stream = _video_stream(container)
         stream.thread_type = "AUTO"
         rate = stream.average_rate or stream.guessed_rate
         fallback_step = 1 / float(rate) if rate else 0.0
+        seeked = start_s > 0 and stream.time_base is not None
+        if seeked:
+            # Lands on the keyframe before start_s; the frames up to start_s are skipped.
+            container.seek(int(start_s / stream.time_base), stream=stream, backward=True)
+        next_mark = start_s
+        if step_s:
+            next_mark = math.ceil(start_s / step_s - _TIME_EPS) * step_s
         for index, frame in enumerate(container.decode(stream)):
+            time_s = float(frame.time) if frame.time is not None else index * fallback_step
+            if end_s is not None and time_s >= end_s:
+                break
+            if time_s < next_mark - _TIME_EPS:
+                continue  # before the range or the next sampling mark: not even converted
+            if step_s:
+                next_mark = (math.floor(time_s / step_s + _TIME_EPS) + 1) * step_s
             # AREA, not the default bilinear: a 30x reduction must average, not sample.
             small = frame.reformat(
                 width=width, height=height, format=pixel_format, interpolation="AREA"
             )
-            time_s = frame.time if frame.time is not None else index * fallback_step
-            yield Frame(index, float(time_s), small.to_ndarray())
+            # After a seek the decoder's count no longer says where we are: use the time.
+            position = round(time_s / fallback_step) if seeked and fallback_step else index
+            yield Frame(position, time_s, small.to_ndarray())
 
 
 def iter_audio(
-    path: Path, rate: int = ANALYSIS_RATE, mono: bool = True, chunk_s: float = 60.0
+    path: Path,
+    rate: int = ANALYSIS_RATE,
+    mono: bool = True,
+    chunk_s: float = 60.0,
+    *,
+    start_s: float = 0.0,
+    end_s: float | None = None,
 ) -> Iterator[AudioChunk]:
     """The first audio stream, resampled to float32 at ``rate``, in chunks of ``chunk_s``.
 
     Every chunk but the last holds exactly ``round(chunk_s * rate)`` samples, so callers
     can work in fixed blocks without carrying remainders; memory stays bounded.
+    Only the media seconds [start_s, end_s) come out: the first sample is the one at
+    start_s (or the track's first, if it starts later), so adding start_s to a sample's
+    offset gives its media time.
     """
     chunk = max(1, round(chunk_s * rate))
     with open_container(path) as container:
@@ -111,12 +149,33 @@ def iter_audio(
         stream = container.streams.audio[0]
         layout = "mono" if mono else stream.codec_context.layout
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
+        if start_s > 0 and stream.time_base is not None:
+            # A second early: some demuxers (MP3 without an index) land only roughly; the
+            # samples before start_s are dropped by their timestamps below anyway.
+            target = max(0, int((start_s - 1.0) / stream.time_base))
+            container.seek(target, stream=stream, backward=True)
         names: tuple[str, ...] | None = None
         pending: list[np.ndarray] = []
         held = 0
+        # Resampled samples still to drop (before start_s) and to emit (before end_s),
+        # fixed by the first frame that reaches into the range.
+        trim: dict[str, int | None] = {"skip": 0, "left": None}
 
         def resampled() -> Iterator[av.AudioFrame]:
+            clock = 0.0  # where the next frame starts, for frames without a timestamp
+            first = True
             for frame in container.decode(stream):
+                begin = float(frame.time) if frame.time is not None else clock
+                clock = begin + frame.samples / frame.sample_rate
+                if start_s > 0 and clock <= start_s:
+                    continue  # wholly before the range: not even resampled
+                if end_s is not None and begin >= end_s:
+                    break
+                if first:
+                    first = False
+                    trim["skip"] = max(0, round((start_s - begin) * rate))
+                    if end_s is not None:
+                        trim["left"] = max(0, round((end_s - max(begin, start_s)) * rate))
                 yield from resampler.resample(frame)
             # The resampler keeps a tail for its filter; None flushes it.
             yield from resampler.resample(None)
@@ -125,12 +184,21 @@ def iter_audio(
             if names is None:
                 names = tuple(channel.name for channel in out.layout.channels)
             block = out.to_ndarray()
+            skip, left = trim["skip"] or 0, trim["left"]
+            if skip:
+                trim["skip"] = skip - min(skip, block.shape[1])
+                block = block[:, skip:]
+            if left is not None:
+                block = block[:, :left]
+                trim["left"] = left - block.shape[1]
             pending.append(block)
             held += block.shape[1]
             while held >= chunk:
                 joined = np.concatenate(pending, axis=1)
                 yield AudioChunk(np.ascontiguousarray(joined[:, :chunk]), rate, names)
                 pending, held = [joined[:, chunk:]], joined.shape[1] - chunk
+            if trim["left"] == 0:
+                break  # end_s reached: the rest is not decoded
         if held or names is None:
             channels = names or (("FC",) if mono else ())
             width = len(channels) or 1
@@ -138,9 +206,17 @@ def iter_audio(
             yield AudioChunk(rest.astype(np.float32, copy=False), rate, channels)
 
 
-def decode_audio(path: Path, rate: int = ANALYSIS_RATE, mono: bool = True) -> AudioChunk:
-    """The whole audio track at once (tests, short files); prefer iter_audio for long ones."""
-    chunks = list(iter_audio(path, rate=rate, mono=mono))
+def decode_audio(
+    path: Path,
+    rate: int = ANALYSIS_RATE,
+    mono: bool = True,
+    *,
+    start_s: float = 0.0,
+    end_s: float | None = None,
+) -> AudioChunk:
+    """The whole audio track (or [start_s, end_s) of it) at once, for tests and short
+    files; prefer iter_audio for long ones."""
+    chunks = list(iter_audio(path, rate=rate, mono=mono, start_s=start_s, end_s=end_s))
     samples = np.concatenate([c.samples for c in chunks], axis=1)
     return AudioChunk(samples, rate, chunks[0].channels)
 
