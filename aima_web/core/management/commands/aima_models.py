@@ -1,9 +1,18 @@
-"""``manage.py aima_models add NAME VERSION FILE [--sha256 HEX]`` stores a
-model artifact for agents to fetch; ``manage.py aima_models list`` shows them."""
+"""The model registry from the command line.
+
+    manage.py aima_models add NAME VERSION FILE [--sha256 HEX] [--task T] [--min-vram GB]
+                              [--precision P] [--config JSON] [--activate | --canary SHARE]
+    manage.py aima_models list
+    manage.py aima_models activate NAME VERSION
+    manage.py aima_models canary NAME VERSION SHARE
+    manage.py aima_models retire NAME VERSION
+    manage.py aima_models rollback NAME
+"""
 
 from __future__ import annotations
 
-from argparse import ArgumentParser
+import json
+from argparse import ArgumentParser, ArgumentTypeError
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,9 +22,11 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
 
+from aima_tasks.analysis_spec import Precision
 from aima_web.audit import trail
 from aima_web.core import content
-from aima_web.registry.models import SHA256, ModelArtifact
+from aima_web.registry import services
+from aima_web.registry.models import SHA256, ModelArtifact, ModelStatus
 
 CHUNK = 1024 * 1024
 
@@ -24,24 +35,84 @@ class Command(BaseCommand):
     help = "Store model artifacts for agents (by their SHA-256), or list the stored ones."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
-        actions = parser.add_subparsers(dest="action", required=True, metavar="{add,list}")
+        actions = parser.add_subparsers(
+            dest="action", required=True,
+            metavar="{add,list,activate,canary,retire,rollback}")
         add = actions.add_parser("add", help="store a model file under a name and version")
         add.add_argument("name", help="e.g. yolov8n-person")
         add.add_argument("version", help="e.g. 1.0")
         add.add_argument("file", type=Path)
         add.add_argument("--sha256", metavar="HEX",
                          help="what the file must hash to (from its publisher); refused if not")
+        add.add_argument("--task", default="",
+                         help="the analysis model task it serves, e.g. person-detection")
+        add.add_argument("--min-vram", type=float, default=0.0, metavar="GB",
+                         help="GPU memory it needs (default 0)")
+        add.add_argument("--precision", choices=[p.value for p in Precision],
+                         default=Precision.FP32.value, help="of its weights (default fp32)")
+        add.add_argument("--config", type=json_object, default={}, metavar="JSON",
+                         help='loader options, e.g. \'{"labels": ["person"], "input_size": 640}\'')
+        status = add.add_mutually_exclusive_group()
+        status.add_argument("--activate", action="store_true",
+                            help="make it the active version of its name at once")
+        status.add_argument("--canary", type=float, metavar="SHARE",
+                            help="try it on this share (0-1) of jobs first")
         actions.add_parser("list", help="the stored artifacts")
+        for move, text in (("activate", "make a version the active one (retires the other)"),
+                           ("retire", "stop offering a version")):
+            one = actions.add_parser(move, help=text)
+            one.add_argument("name")
+            one.add_argument("version")
+        canary = actions.add_parser("canary", help="offer a version to a share of jobs")
+        canary.add_argument("name")
+        canary.add_argument("version")
+        canary.add_argument("share", type=float, help="0-1")
+        rollback = actions.add_parser(
+            "rollback", help="retire the active version and reactivate the one before it")
+        rollback.add_argument("name")
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
         if action == "list":
             for artifact in ModelArtifact.objects.all():
-                self.stdout.write(f"{artifact.name}\t{artifact.version}\t{artifact.size_bytes}"
-                                  f"\t{artifact.sha256}\t{artifact.filename}")
+                self.stdout.write("\t".join(str(v) for v in (
+                    artifact.name, artifact.version, artifact.task or "-", artifact.status,
+                    artifact.canary_share, artifact.precision, artifact.min_vram_gb,
+                    artifact.size_bytes, artifact.sha256, artifact.filename)))
             return
-        self.add(options["name"], options["version"], options["file"], options["sha256"])
+        if action == "rollback":
+            try:
+                restored = services.roll_back(options["name"], trail.SYSTEM)
+            except services.RegistryError as exc:
+                raise CommandError(str(exc)) from None
+            self.stdout.write(f"{restored.name}: version {restored.version} is active again")
+            return
+        if action in ("activate", "retire", "canary"):
+            artifact = ModelArtifact.objects.filter(name=options["name"],
+                                                    version=options["version"]).first()
+            if artifact is None:
+                raise CommandError(f"no model {options['name']} {options['version']}; "
+                                   "`aima_models list` shows the stored ones")
+            self.move(artifact, action, options.get("share"))
+            return
+        artifact = self.add(options["name"], options["version"], options["file"],
+                            options["sha256"], options)
+        if options["activate"]:
+            self.move(artifact, "activate", None)
+        elif options["canary"] is not None:
+            self.move(artifact, "canary", options["canary"])
 
-    def add(self, name: str, version: str, file: Path, expected: str | None) -> None:
+    def move(self, artifact: ModelArtifact, action: str, share: float | None) -> None:
+        status = {"activate": ModelStatus.ACTIVE, "retire": ModelStatus.RETIRED,
+                  "canary": ModelStatus.CANARY}[action]
+        try:
+            moved = services.set_status(artifact, status, trail.SYSTEM, canary_share=share)
+        except services.RegistryError as exc:
+            raise CommandError(str(exc)) from None
+        share = f" for {moved.canary_share:.0%} of jobs" if status == ModelStatus.CANARY else ""
+        self.stdout.write(f"{moved.name} {moved.version} is {moved.status}{share}")
+
+    def add(self, name: str, version: str, file: Path, expected: str | None,
+            options: dict[str, Any]) -> ModelArtifact:
         if expected is not None:
             expected = expected.lower()
             try:
@@ -62,7 +133,9 @@ class Command(BaseCommand):
             with transaction.atomic():
                 artifact = ModelArtifact.objects.create(
                     name=name, version=version, sha256=received.sha256,
-                    size_bytes=received.size_bytes, filename=file.name)
+                    size_bytes=received.size_bytes, filename=file.name, task=options["task"],
+                    min_vram_gb=options["min_vram"], precision=options["precision"],
+                    config=options["config"])
         except IntegrityError:
             received.path.unlink(missing_ok=True)
             raise CommandError(f"{file} is stored already, as "
@@ -71,6 +144,17 @@ class Command(BaseCommand):
         trail.record(trail.SYSTEM, "model.added", f"model:{artifact.id}", name=name,
                      version=version, sha256=received.sha256, size_bytes=received.size_bytes)
         self.stdout.write(f"stored {artifact} ({received.size_bytes} bytes)")
+        return artifact
+
+
+def json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ArgumentTypeError(f"not JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ArgumentTypeError('write a JSON object, e.g. {"labels": ["person"]}')
+    return value
 
 
 def chunks(file: Path) -> Iterator[bytes]:
