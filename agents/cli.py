@@ -70,6 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
                                       or Path(tempfile.gettempdir()) / "aima-agent"),
                          help="where media is kept while a job runs "
                               "[env AIMA_AGENT_WORKDIR, default: a temp folder]")
+    run_cmd.add_argument("--model-cache", type=Path,
+                         default=Path(env("AIMA_MODEL_CACHE")) if env("AIMA_MODEL_CACHE")
+                         else None,
+                         help="where model files fetched from the registry are kept, by "
+                              "checksum, and verified before every load [env AIMA_MODEL_CACHE, "
+                              "default: WORKDIR/models]")
     run_cmd.epilog = ("The broker comes from AIMA_BROKER_URL (default: the embedded "
                       "filesystem broker under AIMA_VAR_DIR, for a single machine).")
     return parser
@@ -88,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     config = AgentConfig(control_plane_url=args.control_plane, token=args.token,
                          scope=Scope(args.scope), simulate_gpu=args.simulate_gpu, name=args.name,
                          location=args.location, heartbeat_s=args.heartbeat, workdir=args.workdir,
+                         model_cache=args.model_cache,
                          benchmark=args.benchmark)
     try:
         run(config)

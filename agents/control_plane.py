@@ -88,10 +88,16 @@ class ControlPlane:
             body = response.read()
         return json.loads(body) if body.strip() else {}
 
-    def start_job(self, job_id: str, gpu_uuid: str) -> None:
+    def start_job(self, job_id: str, gpu_uuid: str, segment: int = 0,
+                  analyses: tuple[str, ...] = ()) -> list[str]:
+        """Take the job; return which of ``analyses`` of ``segment`` are still wanted (the
+        others' results are stored already: a redelivered message must not redo them)."""
         request = self._request("POST", f"/api/v1/agent-jobs/{job_id}/start/",
-                                {"gpu_uuid": gpu_uuid})
-        self._open(request).close()
+                                {"gpu_uuid": gpu_uuid, "segment": segment,
+                                 "analyses": list(analyses)})
+        with self._open(request) as response:
+            answer = json.loads(response.read() or b"{}")
+        return list(answer.get("wanted", analyses))
 
     def download_media(self, job_id: str, target: Path, sha256: str) -> Path:
         """Fetch a job's media to ``target``, refusing it if its checksum differs."""

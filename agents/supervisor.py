@@ -89,7 +89,8 @@ class Workers:
         work = self.works[index]
         process = self.mp.Process(
             target=serve_gpu, name=f"gpu{index}",
-            args=(replace(self.context, gpu_uuid=work.gpu.uuid), work, self.host, os.getpid()))
+            args=(replace(self.context, gpu_uuid=work.gpu.uuid, gpu_vram_gb=work.gpu.vram_gb,
+                          gpu_simulated=work.gpu.simulated), work, self.host, os.getpid()))
         process.start()
         self.processes[index] = process
         self.restart_at.pop(index, None)

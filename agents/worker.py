@@ -12,17 +12,26 @@ import os
 import signal
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from celery.signals import worker_process_init
 
-from agents import analyzers
-from agents.control_plane import ControlPlane, ControlPlaneError, JobNotWanted, Unreachable
+from agents import adaptive, analyzers
+from agents.analyzers.context import AnalysisContext, LoadedModel
+from agents.control_plane import (
+    ChecksumMismatch,
+    ControlPlane,
+    ControlPlaneError,
+    JobNotWanted,
+    Unreachable,
+)
+from agents.model_cache import ModelCache, packaged_models
+from aima_tasks.analyses import ANALYSES
 from aima_tasks.celery_config import make_app
 from aima_tasks.routing import Scope, TaskName
-from aima_tasks.work import AnalysisOutcome, AnalysisWork, OutcomeStatus, ResultItem
+from aima_tasks.work import AnalysisOutcome, AnalysisWork, ModelChoice, OutcomeStatus, ResultItem
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +48,20 @@ class AgentContext:
     scope: Scope
     gpu_uuid: str
     workdir: Path
+    model_cache: Path | None = None
+    gpu_vram_gb: float = 0.0
+    gpu_simulated: bool = True
+
+    def gpu_facts(self) -> adaptive.GpuFacts:
+        return adaptive.GpuFacts(vram_gb=self.gpu_vram_gb, device=self.device())
+
+    def device(self) -> str:
+        """Where ONNX Runtime runs: the GPU where its CUDA provider is installed."""
+        if self.gpu_simulated:
+            return "cpu"
+        import onnxruntime  # only a real GPU's worker needs to ask
+
+        return "cuda" if "CUDAExecutionProvider" in onnxruntime.get_available_providers() else "cpu"
 
 
 CONTEXT: AgentContext | None = None
@@ -48,18 +71,59 @@ def now() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def run_analyses(work: AnalysisWork, media: Path) -> tuple[list[ResultItem], list[str]]:
+class ModelUnavailable(RuntimeError):
+    """A model the analysis needs could not be had verified: the job fails with this."""
+
+
+def registry_model(choice: ModelChoice, cache: ModelCache | None) -> LoadedModel:
+    if cache is None:
+        raise ModelUnavailable(f"model {choice.name} {choice.version}: this agent has no "
+                               "model cache (--model-cache)")
+    try:
+        path = cache.fetch(choice.sha256, choice.filename)
+    except ChecksumMismatch as exc:
+        raise ModelUnavailable(f"model {choice.name} {choice.version} refused: {exc}") from None
+    return LoadedModel(choice.name, choice.version, choice.sha256, path, dict(choice.config))
+
+
+def analysis_context(name: str, work: AnalysisWork, gpu: adaptive.GpuFacts,
+                     cache: ModelCache | None) -> tuple[AnalysisContext, dict]:
+    """The context one analysis runs with, and the metadata that says how it ran."""
+    spec = ANALYSES[name]
+    builtin = packaged_models(spec.models)
+    chosen = adaptive.plan(work.models.get(name, ()), spec.precisions, gpu)
+    model = registry_model(chosen.model, cache) if chosen.model else None
+    ctx = AnalysisContext(start_s=work.start_s, end_s=work.end_s, builtin=builtin, model=model,
+                          device=gpu.device, precision=chosen.precision,
+                          batch_size=chosen.batch_size)
+    used = [model] if model else list(builtin.values())
+    meta = {"models": [{"name": m.name, "version": m.version, "sha256": m.sha256,
+                        "canary": bool(chosen.model and chosen.model.canary and m is model)}
+                       for m in used],
+            "device": gpu.device, "precision": chosen.precision.value,
+            "batch_size": chosen.batch_size, "choice": chosen.reason,
+            "segment": work.segment, "start_s": work.start_s, "end_s": work.end_s}
+    return ctx, meta
+
+
+def run_analyses(work: AnalysisWork, media: Path, gpu: adaptive.GpuFacts,
+                 cache: ModelCache | None) -> tuple[list[ResultItem], list[str]]:
     results, errors = [], []
     for name in work.analyses:
         started = now()
         try:
-            data = analyzers.run(name, media)
+            ctx, meta = analysis_context(name, work, gpu, cache)
+            data = analyzers.run(name, media, ctx)
+        except (ChecksumMismatch, ModelUnavailable) as exc:
+            log.error("analysis %s of job %s: %s", name, work.job_id, exc)
+            errors.append(f"{name}: {exc}")
+            continue
         except Exception as exc:  # one analysis failing must not hide the others' results
             log.exception("analysis %s of job %s failed", name, work.job_id)
             errors.append(f"{name}: {exc}")
             continue
         results.append(ResultItem(analysis=name, data=data, started_at=started,
-                                  finished_at=now()))
+                                  finished_at=now(), meta=meta))
     return results, errors
 
 
@@ -72,7 +136,7 @@ def analyse(self, work_data: dict) -> dict:
 
     def outcome(status: OutcomeStatus, **fields) -> dict:
         return AnalysisOutcome(job_id=work.job_id, status=status, agent_id=ctx.agent_id,
-                               gpu_uuid=ctx.gpu_uuid, **fields).to_dict()
+                               gpu_uuid=ctx.gpu_uuid, segment=work.segment, **fields).to_dict()
 
     if ctx.scope != Scope.LOCAL and work.confidentiality == "confidential":
         log.error("refusing confidential job %s on a %s agent", work.job_id, ctx.scope)
@@ -80,11 +144,20 @@ def analyse(self, work_data: dict) -> dict:
             f"confidential job refused by {ctx.scope} agent {ctx.agent_id}: "
             "confidential media may only be analysed on local GPUs",))
     try:
-        ctx.control_plane.start_job(work.job_id, ctx.gpu_uuid)
+        wanted = ctx.control_plane.start_job(work.job_id, ctx.gpu_uuid, work.segment,
+                                             work.analyses)
+        if not wanted:
+            log.info("segment %s of job %s is stored already: not redoing it", work.segment,
+                     work.job_id)
+            return outcome(OutcomeStatus.SKIPPED)
+        work = replace(work, analyses=tuple(wanted))
+        log.info("job %s segment %s (%.1f-%s s): %s", work.job_id, work.segment, work.start_s,
+                 "end" if work.end_s is None else f"{work.end_s:.1f}", ", ".join(wanted))
+        cache = ModelCache(ctx.model_cache, ctx.control_plane) if ctx.model_cache else None
         with tempfile.TemporaryDirectory(prefix="aima-job-", dir=ctx.workdir) as tmp:
             media = ctx.control_plane.download_media(work.job_id, Path(tmp) / "media",
                                                      work.sha256)
-            results, errors = run_analyses(work, media)
+            results, errors = run_analyses(work, media, ctx.gpu_facts(), cache)
         # The temporary media is gone with the folder: nothing outlives the job.
     except JobNotWanted as exc:
         log.info("job %s is no longer wanted: %s", work.job_id, exc)

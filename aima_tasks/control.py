@@ -60,7 +60,7 @@ def place_task(job_id: str) -> None:
         return
     job = Job.objects.select_related("media").get(pk=job_id)
     try:
-        decision, work = services.place(job)
+        decision, units = services.place(job)
     except services.SubmissionError as exc:
         services.fail(job_id, str(exc))
         return
@@ -69,11 +69,11 @@ def place_task(job_id: str) -> None:
         log.exception("placing job %s failed", job_id)
         services.fail(job_id, f"placement failed: {exc}")
         return
-    if work is None:
+    if not units:
         services.fail(job_id, decision.reason)
         return
     if services.enter(job_id, JobState.QUEUED):
-        pipeline.dispatch(work, decision.queue)
+        pipeline.dispatch(units, decision.queue)
         if decision.scope == Scope.CLOUD:
             # Rent a GPU for it now rather than at the next tick.
             app.send_task(TaskName.PROVISION.value)

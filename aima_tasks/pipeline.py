@@ -21,9 +21,18 @@ def start(job_id: str) -> None:
     ).apply_async()
 
 
-def dispatch(work: AnalysisWork, queue: str) -> None:
-    chain(
-        app.signature(TaskName.ANALYSE.value, args=(work.to_dict(),), queue=queue, immutable=True),
-        # finalize(outcome, job_id): the chain hands it the analyse task's return value.
-        app.signature(TaskName.FINALIZE.value, args=(work.job_id,)),
-    ).apply_async()
+def dispatch(units: list[AnalysisWork], queue: str) -> None:
+    """Send a job's units of work to ``queue``, each followed by finalize.
+
+    This is a chord whose join lives in the database rather than in a result
+    backend: finalize stores each unit's results as it arrives and ends the job when
+    the last part is in. A backend's counter would be lost with a redelivered unit;
+    stored parts are not, and are never computed twice.
+    """
+    for work in units:
+        chain(
+            app.signature(TaskName.ANALYSE.value, args=(work.to_dict(),), queue=queue,
+                          immutable=True),
+            # finalize(outcome, job_id): the chain hands it the analyse task's return value.
+            app.signature(TaskName.FINALIZE.value, args=(work.job_id,)),
+        ).apply_async()

@@ -8,20 +8,47 @@ from enum import StrEnum
 
 
 @dataclass(frozen=True)
+class ModelChoice:
+    """A registry model an analysis may load instead of its built-in one."""
+
+    name: str
+    version: str
+    sha256: str
+    filename: str
+    precision: str
+    min_vram_gb: float = 0.0
+    config: dict = field(default_factory=dict)
+    canary: bool = False
+
+
+@dataclass(frozen=True)
 class AnalysisWork:
+    """One message's worth of a job: some of its analyses over one time segment
+    (``segment`` 0 from 0 s to the end where the media is analysed whole)."""
+
     job_id: str
     sha256: str
     size_bytes: int
     media_type: str
     analyses: tuple[str, ...]
     confidentiality: str
+    segment: int = 0
+    start_s: float = 0.0
+    end_s: float | None = None
+    # Per analysis, the registry variants the agent picks from for its GPU.
+    models: dict[str, tuple[ModelChoice, ...]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "analyses": list(self.analyses)}
+        data = asdict(self)
+        data["analyses"] = list(self.analyses)
+        data["models"] = {name: [asdict(m) for m in found] for name, found in self.models.items()}
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> AnalysisWork:
-        return cls(**{**data, "analyses": tuple(data["analyses"])})
+        models = {name: tuple(ModelChoice(**m) for m in found)
+                  for name, found in data.get("models", {}).items()}
+        return cls(**{**data, "analyses": tuple(data["analyses"]), "models": models})
 
 
 class OutcomeStatus(StrEnum):
@@ -38,6 +65,8 @@ class ResultItem:
     data: dict
     started_at: str
     finished_at: str
+    # How it was made: models (name, version, sha256), device, precision, batch size.
+    meta: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -46,6 +75,7 @@ class AnalysisOutcome:
     status: OutcomeStatus
     agent_id: int | None = None
     gpu_uuid: str = ""
+    segment: int = 0
     results: tuple[ResultItem, ...] = field(default_factory=tuple)
     errors: tuple[str, ...] = field(default_factory=tuple)
 
@@ -62,6 +92,7 @@ class AnalysisOutcome:
             status=OutcomeStatus(data["status"]),
             agent_id=data.get("agent_id"),
             gpu_uuid=data.get("gpu_uuid", ""),
+            segment=data.get("segment", 0),
             results=tuple(ResultItem(**r) for r in data.get("results", [])),
             errors=tuple(data.get("errors", [])),
         )

@@ -176,6 +176,10 @@ AIMA_MEDIA_ROOT = Path(os.environ.get("AIMA_MEDIA_ROOT") or VAR_DIR / "media")
 # Model artifacts, by content (manage.py aima_models add).
 AIMA_MODEL_ROOT = Path(os.environ.get("AIMA_MODEL_ROOT") or VAR_DIR / "models")
 AIMA_MAX_UPLOAD_BYTES = env_int("AIMA_MAX_UPLOAD_MB", 4096) * 1024 * 1024
+# Video and audio longer than this are cut into segments of this many seconds, which
+# agents of the chosen GPU class analyse in parallel; 0 turns segmenting off.
+AIMA_SEGMENT_S = env_float("AIMA_SEGMENT_S", 120.0)
+AIMA_MAX_SEGMENTS = env_int("AIMA_MAX_SEGMENTS", 200)
 # An agent counts as online while its last heartbeat is younger than this.
 AIMA_AGENT_OFFLINE_AFTER_S = env_int("AIMA_AGENT_OFFLINE_AFTER_S", 90)
 # GPU telemetry samples (one per GPU per heartbeat) are kept this long.

@@ -120,12 +120,13 @@ def test_agent_takes_a_job_and_fetches_its_media(api, image_file):
     assert media.status_code == 200
     assert b"".join(media.streaming_content) == image_file.path.read_bytes()
     assert media["X-Content-SHA256"] == job.media.sha256
-    assert agent.post(f"/api/v1/agent-jobs/{job.id}/start/", {"gpu_uuid": "GPU-1234"},
-                      format="json").status_code == 204
+    started = agent.post(f"/api/v1/agent-jobs/{job.id}/start/",
+                         {"gpu_uuid": "GPU-1234", "analyses": ["phash"]}, format="json")
+    assert started.status_code == 200 and started.json() == {"wanted": ["phash"]}
     job.refresh_from_db()
     assert job.state == "running" and job.gpu.uuid == "GPU-1234" and job.running_at
     # A redelivered task starts it again without harm.
-    assert agent.post(f"/api/v1/agent-jobs/{job.id}/start/", {}, format="json").status_code == 204
+    assert agent.post(f"/api/v1/agent-jobs/{job.id}/start/", {}, format="json").status_code == 200
 
 
 def test_cancelled_job_is_not_started(api, image_file):

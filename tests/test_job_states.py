@@ -17,7 +17,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def job(alice) -> Job:
     asset = MediaAsset.objects.create(sha256="ab" * 32, size_bytes=10, media_type="audio")
-    return Job.objects.create(owner=alice, media=asset, confidentiality="internal")
+    return Job.objects.create(owner=alice, media=asset, confidentiality="internal",
+                              analyses=["loudness"])
 
 
 def walk(job: Job, *states: JobState) -> None:

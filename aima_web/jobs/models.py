@@ -11,7 +11,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
-from aima_tasks.analyses import MediaType
+from aima_tasks.analysis_spec import MediaType
 from aima_tasks.classification import Confidentiality, Urgency
 from aima_web.core import content
 from aima_web.core.choices import choices
@@ -90,6 +90,10 @@ class Job(models.Model):
     cost = models.FloatField(null=True, blank=True,
                              help_text="What its run cost on a rented instance: running "
                                        "seconds times the instance's price per hour.")
+    segments = models.JSONField(
+        default=list, blank=True,
+        help_text="[start_s, end_s] of each time segment the media was cut into for parallel "
+                  "work; empty: analysed whole.")
     wait_reason = models.CharField(
         max_length=300, blank=True,
         help_text="Why a queued job has no GPU yet, e.g. a cap on cloud instances.")
@@ -114,15 +118,27 @@ class Job(models.Model):
         return f"job:{self.id}"
 
 
-class AnalysisResult(models.Model):
-    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="results")
-    analysis = models.CharField(max_length=64)
+class AgentResult(models.Model):
+    """What an agent made of one analysis, and how."""
+
     data = models.JSONField()
+    meta = models.JSONField(
+        default=dict, blank=True,
+        help_text="How it was made: models (name, version, sha256), device, precision, "
+                  "batch size, segments.")
     agent = models.ForeignKey("fleet.Agent", null=True, blank=True, on_delete=models.SET_NULL)
     gpu_uuid = models.CharField(max_length=80, blank=True)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class AnalysisResult(AgentResult):
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="results")
+    analysis = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["job", "analysis"]
@@ -136,3 +152,20 @@ class AnalysisResult(models.Model):
     @property
     def duration_s(self) -> float:
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class SegmentResult(AgentResult):
+    """One analysis of one time segment, stored as soon as its agent is done with it:
+    a redelivered or failed-over job redoes only the segments missing here."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="segment_results")
+    analysis = models.CharField(max_length=64)
+    index = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["job", "analysis", "index"]
+        constraints = [models.UniqueConstraint(fields=["job", "analysis", "index"],
+                                               name="one_result_per_segment")]
+
+    def __str__(self) -> str:
+        return f"{self.analysis} segment {self.index} for {self.job_id}"

@@ -12,17 +12,18 @@ from django.conf import settings
 from django.db import transaction
 from kombu.exceptions import OperationalError
 
-from aima_tasks import analyses, pipeline
+from aima_tasks import analyses, pipeline, segments
 from aima_tasks.analyses import MediaType
 from aima_tasks.placement import Decision
 from aima_tasks.probe import NotMedia, ProbeResult, sniff
-from aima_tasks.work import AnalysisOutcome, AnalysisWork
+from aima_tasks.work import AnalysisOutcome, AnalysisWork, ModelChoice
 from aima_web.audit import trail
 from aima_web.fleet.models import Agent, LocalGPU
-from aima_web.jobs import signals, storage
-from aima_web.jobs.models import AnalysisResult, Job, MediaAsset
+from aima_web.jobs import merging, signals, storage
+from aima_web.jobs.models import Job, MediaAsset, SegmentResult
 from aima_web.jobs.states import JobState
 from aima_web.placement import services as placement
+from aima_web.registry import services as registry
 
 
 class SubmissionError(ValueError):
@@ -124,12 +125,12 @@ def record_probe(asset: MediaAsset, result: ProbeResult, probed_at: datetime) ->
 
 
 def choose_analyses(job: Job) -> list[str]:
-    """The requested analyses, or every one that applies; raise if one cannot run."""
+    """The requested analyses, or every default one that applies; raise if one cannot run."""
     media_type = MediaType(job.media.media_type)
     has_audio = job.media.metadata.get("audio") is not None
     possible = analyses.applicable(media_type, has_audio)
     if not job.requested_analyses:
-        return possible
+        return analyses.applicable(media_type, has_audio, default_only=True)
     impossible = [name for name in job.requested_analyses if name not in possible]
     if impossible:
         raise SubmissionError(
@@ -138,19 +139,45 @@ def choose_analyses(job: Job) -> list[str]:
     return list(job.requested_analyses)
 
 
-def place(job: Job) -> tuple[Decision, AnalysisWork | None]:
+def model_choices(job_id: str, chosen: list[str]) -> dict[str, tuple[ModelChoice, ...]]:
+    """Per analysis, the registry variants (active, or canary for its share) it may use."""
+    found = {}
+    for name in chosen:
+        offered = registry.choices_for(analyses.ANALYSES[name].model_task, job_id)
+        if offered:
+            found[name] = offered
+    return found
+
+
+def place(job: Job) -> tuple[Decision, list[AnalysisWork]]:
+    """Decide where the job runs; return the decision and the units of work to send
+    there (none when it cannot be placed)."""
     chosen = choose_analyses(job)
     asset = job.media
-    decision = placement.decide_for(placement.job_spec(job, chosen))
-    Job.objects.filter(pk=job.pk).update(placement=decision.to_dict(), analyses=chosen)
+    models = model_choices(str(job.id), chosen)
+    # The smallest variant is what a GPU must hold at least; bigger GPUs pick bigger ones.
+    model_vram = max((min(v.min_vram_gb for v in variants) for variants in models.values()),
+                     default=0.0)
+    decision = placement.decide_for(placement.job_spec(job, chosen, model_vram_gb=model_vram))
+    spans = segments.cut(asset.metadata.get("duration_s"), settings.AIMA_SEGMENT_S,
+                         settings.AIMA_MAX_SEGMENTS)
+    Job.objects.filter(pk=job.pk).update(placement=decision.to_dict(), analyses=chosen,
+                                         segments=[list(span) for span in spans])
     trail.record(trail.SYSTEM, "job.placed" if decision.placed else "job.unplaceable",
-                 job.subject, **decision.to_dict())
+                 job.subject, **decision.to_dict(), segments=len(spans))
     if not decision.placed:
-        return decision, None
+        return decision, []
     work = AnalysisWork(job_id=str(job.id), sha256=asset.sha256, size_bytes=asset.size_bytes,
                         media_type=asset.media_type, analyses=tuple(chosen),
-                        confidentiality=job.confidentiality)
-    return decision, work
+                        confidentiality=job.confidentiality, models=models)
+    return decision, segments.units(work, spans)
+
+
+def wanted_parts(job: Job, segment: int, names: list[str]) -> list[str]:
+    """Which of ``names`` of ``segment`` have no stored result yet."""
+    stored = set(SegmentResult.objects.filter(job=job, index=segment, analysis__in=names)
+                 .values_list("analysis", flat=True))
+    return [name for name in names if name not in stored]
 
 
 def start_running(job: Job, agent: Agent, gpu_uuid: str) -> bool:
@@ -168,7 +195,12 @@ def start_running(job: Job, agent: Agent, gpu_uuid: str) -> bool:
 
 
 def finish(outcome: AnalysisOutcome) -> JobState | None:
-    """Store an agent's results, idempotently, and end the job; return its new state."""
+    """Store one unit's results as they arrive and, once every part of the job is in,
+    join them and end the job; return its new state, None while parts are missing.
+
+    The first stored result of a part stays: a redelivered unit's outcome is ignored,
+    never a second row.
+    """
     job_id = outcome.job_id
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(pk=job_id).first()
@@ -176,19 +208,27 @@ def finish(outcome: AnalysisOutcome) -> JobState | None:
             # Cancelled meanwhile, or a redelivered outcome of a finished job.
             return None
         for item in outcome.results:
-            AnalysisResult.objects.update_or_create(
-                job=job, analysis=item.analysis,
-                defaults={"data": item.data, "agent_id": outcome.agent_id,
+            _, created = SegmentResult.objects.get_or_create(
+                job=job, analysis=item.analysis, index=outcome.segment,
+                defaults={"data": item.data, "meta": item.meta, "agent_id": outcome.agent_id,
                           "gpu_uuid": outcome.gpu_uuid,
                           "started_at": datetime.fromisoformat(item.started_at),
                           "finished_at": datetime.fromisoformat(item.finished_at)})
+            if not created:
+                trail.record(trail.SYSTEM, "job.segment_repeated", job.subject,
+                             analysis=item.analysis, segment=outcome.segment,
+                             agent_id=outcome.agent_id)
         if outcome.errors:
+            merging.store_results(job)  # what did work stays readable
             fail(job_id, "; ".join(outcome.errors))
-            ended = JobState.FAILED
-        else:
-            Job.objects.transition(job_id, JobState.SUCCEEDED)
-            trail.record(trail.SYSTEM, "job.succeeded", job.subject,
-                         analyses=[r.analysis for r in outcome.results])
-            ended = JobState.SUCCEEDED
+            signals.job_finished.send(sender=Job, job_id=str(job_id))
+            return JobState.FAILED
+        stored = set(SegmentResult.objects.filter(job=job).values_list("analysis", "index"))
+        if not segments.expected_parts(job.analyses, job.segments) <= stored:
+            return None
+        merging.store_results(job)
+        Job.objects.transition(job_id, JobState.SUCCEEDED)
+        trail.record(trail.SYSTEM, "job.succeeded", job.subject, analyses=list(job.analyses),
+                     segments=len(job.segments))
         signals.job_finished.send(sender=Job, job_id=str(job_id))
-        return ended
+        return JobState.SUCCEEDED

@@ -31,6 +31,15 @@ def job_for_agent(agent: Agent, job_id: str) -> Job:
 
 class StartSerializer(serializers.Serializer):
     gpu_uuid = serializers.CharField(max_length=80, required=False, default="", allow_blank=True)
+    segment = serializers.IntegerField(min_value=0, required=False, default=0)
+    analyses = serializers.ListField(child=serializers.CharField(max_length=64), required=False,
+                                     default=list)
+
+
+class StartedSerializer(serializers.Serializer):
+    wanted = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The analyses of the segment still to run; the others are stored already.")
 
 
 class AgentJobStartView(APIView):
@@ -38,8 +47,9 @@ class AgentJobStartView(APIView):
     permission_classes = [IsAgent]
 
     @extend_schema(request=StartSerializer, responses={
-        204: None, 409: OpenApiResponse(description="The job is no longer wanted.")})
+        200: StartedSerializer, 409: OpenApiResponse(description="The job is no longer wanted.")})
     def post(self, request: Request, job_id: str) -> Response:
+        """Take (a segment of) the job; the answer lists what of it is still to do."""
         job = job_for_agent(request.auth, job_id)
         form = StartSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -47,7 +57,9 @@ class AgentJobStartView(APIView):
             job.refresh_from_db()
             return Response({"detail": f"the job is {job.state}", "state": job.state},
                             status=status.HTTP_409_CONFLICT)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        wanted = services.wanted_parts(job, form.validated_data["segment"],
+                                       form.validated_data["analyses"])
+        return Response({"wanted": wanted})
 
 
 class AgentJobMediaView(APIView):

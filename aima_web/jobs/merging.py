@@ -1,0 +1,64 @@
+"""A finished job's results: the stored segment parts of each analysis joined into
+one result, with the metadata of how every part was made."""
+
+from __future__ import annotations
+
+from itertools import groupby
+from typing import Any
+
+from django.db import transaction
+
+from agents.analyzers import load
+from aima_tasks import segments
+from aima_tasks.analyses import ANALYSES
+from aima_web.jobs.models import AnalysisResult, Job, SegmentResult
+
+# What a part's meta says that belongs to the part, not to the whole analysis.
+PART_KEYS = ("segment", "start_s", "end_s")
+
+
+def joined_data(analysis: str, parts: list[SegmentResult]) -> dict[str, Any]:
+    if len(parts) == 1:
+        return parts[0].data
+    # merge names a pure-Python function (AnalysisSpec.merge); only joinable analyses
+    # are ever cut into parts.
+    return load(ANALYSES[analysis].merge)([part.data for part in parts])
+
+
+def joined_meta(parts: list[SegmentResult]) -> dict[str, Any]:
+    first = parts[0].meta
+    meta = {key: value for key, value in first.items() if key not in PART_KEYS}
+    models = {}
+    for part in parts:
+        for model in part.meta.get("models", []):
+            models.setdefault(model.get("sha256"), model)
+    meta["models"] = list(models.values())
+    meta["segments"] = [
+        {"index": part.index, "start_s": part.meta.get("start_s"),
+         "end_s": part.meta.get("end_s"), "agent_id": part.agent_id,
+         "gpu_uuid": part.gpu_uuid, "device": part.meta.get("device"),
+         "started_at": part.started_at.isoformat(), "finished_at": part.finished_at.isoformat()}
+        for part in parts]
+    return meta
+
+
+@transaction.atomic
+def store_results(job: Job) -> list[AnalysisResult]:
+    """Join and store every analysis whose parts are all in (all of them once the job
+    is done; those that finished where a failed job stopped)."""
+    expected = segments.expected_parts(job.analyses, job.segments)
+    stored = []
+    rows = SegmentResult.objects.filter(job=job).order_by("analysis", "index")
+    for analysis, grouped in groupby(rows, key=lambda row: row.analysis):
+        parts = list(grouped)
+        if {(analysis, i) for i in range(len(parts))} != {p for p in expected if p[0] == analysis}:
+            continue
+        last = max(parts, key=lambda part: part.finished_at)
+        result, _ = AnalysisResult.objects.update_or_create(
+            job=job, analysis=analysis,
+            defaults={"data": joined_data(analysis, parts), "meta": joined_meta(parts),
+                      "agent_id": last.agent_id, "gpu_uuid": last.gpu_uuid,
+                      "started_at": min(part.started_at for part in parts),
+                      "finished_at": last.finished_at})
+        stored.append(result)
+    return stored
