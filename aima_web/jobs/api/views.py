@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -17,6 +19,7 @@ from aima_web.jobs.api.serializers import (
     JobSerializer,
 )
 from aima_web.jobs.models import Job
+from aima_web.jobs.report import ReportHTMLRenderer, build_report
 from aima_web.jobs.states import JobState
 
 
@@ -75,6 +78,24 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def results(self, request: Request, pk: str | None = None) -> Response:
         job = self.get_object()
         return Response(AnalysisResultSerializer(job.results.all(), many=True).data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter(
+            "format", str, enum=["json", "html"],
+            description="html: a readable page (as does Accept: text/html); default json.")],
+        responses={200: OpenApiResponse(
+            OpenApiTypes.OBJECT,
+            description="Sections job, media, timeline, transcript, speech_map, analyses, "
+                        "summary and results.")})
+    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, ReportHTMLRenderer])
+    def report(self, request: Request, pk: str | None = None) -> Response:
+        """The job's analysis report, as JSON or as an HTML page.
+
+        An unfinished job is not refused: it reports the analyses done so far, with
+        its state, ``finished`` false and the analyses still pending, so a long or
+        segmented job can be followed while it runs.
+        """
+        return Response(build_report(self.get_object()))
 
     @extend_schema(request=None, responses={200: JobSerializer, 409: None})
     @action(detail=True, methods=["post"])

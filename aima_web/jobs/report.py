@@ -1,0 +1,354 @@
+"""The per-job analysis report: the job, its media and its results gathered into
+plain JSON-ready sections, and the HTML page that draws them.
+
+``build_report`` reads whatever exists, so a job still running reports the
+analyses finished so far. Result rows written by older agents may lack any key;
+a missing or malformed value leaves its field empty rather than failing the page.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from rest_framework.renderers import TemplateHTMLRenderer
+
+from aima_web.jobs.models import AnalysisResult, Job, MediaAsset
+from aima_web.jobs.states import TERMINAL
+
+# Analyses with a section of their own, and the keys of their data that the
+# section takes over; the rest of their data stays under "summary". Any other
+# analysis (loudness, phash, colours, plugins) goes under "results" untouched.
+SECTION_KEYS: dict[str, tuple[str, ...]] = {
+    "people": ("tracks",),
+    "objects": ("detections",),
+    "shots": ("shots",),
+    "transcript": ("words", "text", "language"),
+    "vad": ("segments",),
+    "silence": ("segments",),
+}
+
+
+def build_report(job: Job) -> dict[str, Any]:
+    results = list(job.results.select_related("agent").order_by("started_at", "analysis"))
+    data = {r.analysis: r.data if isinstance(r.data, dict) else {} for r in results}
+    media = _media(job.media)
+    duration = _duration(media, data)
+    speech_map, speech_source = _speech_map(data, duration)
+    return {
+        "job": _job(job, done={r.analysis for r in results}),
+        "media": media,
+        "timeline": {
+            "duration_s": duration,
+            "tracks": _tracks(data.get("people", {})),
+            "detections": _detections(data.get("objects", {})),
+            "shots": _by_time(_dicts(data.get("shots", {}).get("shots")), "start_s", "index"),
+        },
+        "transcript": _transcript(data.get("transcript", {})),
+        "speech_map": speech_map,
+        "speech_map_source": speech_source,
+        "analyses": [_analysis(r) for r in results],
+        "summary": {name: {k: v for k, v in data[name].items() if k not in keys}
+                    for name, keys in SECTION_KEYS.items() if name in data},
+        "results": {r.analysis: r.data for r in results if r.analysis not in SECTION_KEYS},
+    }
+
+
+def _job(job: Job, done: set[str]) -> dict[str, Any]:
+    planned = job.analyses or job.requested_analyses or []
+    pending = [name for name in planned if name not in done]
+    # Segments already stored for an unfinished analysis: how far a segmented job is.
+    stored = (Counter(job.segment_results.filter(analysis__in=pending)
+                      .values_list("analysis", flat=True))
+              if pending and job.segments else Counter())
+    return {
+        "id": str(job.id),
+        "state": job.state,
+        "finished": job.state in TERMINAL,
+        "media_name": job.media_name,
+        "confidentiality": job.confidentiality,
+        "urgency": job.urgency,
+        "created_at": _iso(job.created_at),
+        "running_at": _iso(job.running_at),
+        "finished_at": _iso(job.finished_at),
+        "error": job.error,
+        "analyses": list(planned),
+        "segments": job.segments or [],
+        "pending": [{"analysis": name, "segments_done": stored[name],
+                     "segments_total": len(job.segments or [])} for name in pending],
+    }
+
+
+def _media(asset: MediaAsset) -> dict[str, Any]:
+    probe = asset.metadata if isinstance(asset.metadata, dict) else {}
+    video, audio, image = (_dict(probe.get(kind)) for kind in ("video", "audio", "image"))
+    picture = video or image
+    streams = [{"kind": kind, **{k: v for k, v in info.items() if k != "exif"}}
+               for kind, info in (("video", video), ("audio", audio), ("image", image)) if info]
+    return {
+        "sha256": asset.sha256,
+        "size_bytes": asset.size_bytes,
+        "media_type": asset.media_type,
+        "probed_at": _iso(asset.probed_at),
+        "container": probe.get("container"),
+        "duration_s": _num(probe.get("duration_s")),
+        "resolution": ({"width": picture.get("width"), "height": picture.get("height")}
+                       if picture else None),
+        "fps": _num(video.get("fps")),
+        "frame_count": video.get("frame_count"),
+        "audio": audio or None,
+        "streams": streams,
+        "exif": _dict(image.get("exif")),
+    }
+
+
+def _duration(media: dict[str, Any], data: dict[str, dict[str, Any]]) -> float | None:
+    """The media's length: from the probe, else the longest any analysis saw."""
+    if media["duration_s"]:
+        return media["duration_s"]
+    seen = [_num(d.get("duration_s")) for d in data.values()]
+    for name, keys in SECTION_KEYS.items():
+        for item in _dicts(data.get(name, {}).get(keys[0])):
+            seen.append(_num(item.get("end_s")))
+    longest = max((s for s in seen if s), default=None)
+    return round(longest, 3) if longest else None
+
+
+def _tracks(people: dict[str, Any]) -> list[dict[str, Any]]:
+    tracks = [{**track, "boxes": _by_time(_dicts(track.get("boxes")), "t")}
+              for track in _dicts(people.get("tracks"))]
+    return _by_time(tracks, "start_s", "end_s")
+
+
+def _detections(objects: dict[str, Any]) -> list[dict[str, Any]]:
+    """In time order where detections have a time (video); the best first within it."""
+    return sorted(_dicts(objects.get("detections")),
+                  key=lambda d: (_num(d.get("t")) or 0.0, -(_num(d.get("score")) or 0.0)))
+
+
+def _transcript(transcript: dict[str, Any]) -> dict[str, Any]:
+    words = _by_time(_dicts(transcript.get("words")), "start_s", "end_s")
+    text = transcript.get("text")
+    if not isinstance(text, str) or not text:
+        text = " ".join(str(w.get("word", "")).strip() for w in words)
+    return {"language": transcript.get("language"), "text": text, "words": words}
+
+
+def _speech_map(data: dict[str, dict[str, Any]],
+                duration: float | None) -> tuple[list[dict[str, Any]], str | None]:
+    """Speech and silence spans covering [0, duration] without gaps, alternating.
+
+    VAD finds speech; the silence analysis only finds quiet, so without a VAD
+    result everything not silent counts as speech (music too, a known coarseness).
+    """
+    if "vad" in data:
+        source, found, other = "vad", "speech", "silence"
+    elif "silence" in data:
+        source, found, other = "silence", "silence", "speech"
+    else:
+        return [], None
+    spans = _merged_spans(_dicts(data[source].get("segments")))
+    total = duration or _num(data[source].get("duration_s")) or (spans[-1][1] if spans else 0)
+    items: list[dict[str, Any]] = []
+    cursor = 0.0
+    for start, end in spans:
+        start, end = max(start, cursor), min(end, total)
+        if end <= start:
+            continue
+        if start > cursor:
+            items.append({"start_s": cursor, "end_s": start, "kind": other})
+        items.append({"start_s": start, "end_s": end, "kind": found})
+        cursor = end
+    if cursor < total:
+        items.append({"start_s": cursor, "end_s": round(total, 3), "kind": other})
+    return items, source
+
+
+def _merged_spans(segments: list[dict[str, Any]]) -> list[tuple[float, float]]:
+    """Sorted, rounded to the millisecond, overlaps and touching spans joined (segmented
+    jobs can report one span twice where their time segments meet)."""
+    spans = sorted((round(s, 3), round(e, 3)) for s, e in
+                   ((_num(x.get("start_s")), _num(x.get("end_s"))) for x in segments)
+                   if s is not None and e is not None and e > s)
+    merged: list[tuple[float, float]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((max(start, 0.0), end))
+    return merged
+
+
+def _analysis(result: AnalysisResult) -> dict[str, Any]:
+    meta = _dict(result.meta)
+    return {
+        "analysis": result.analysis,
+        "agent_id": result.agent_id,
+        "agent": result.agent.name if result.agent else None,
+        "gpu_uuid": result.gpu_uuid,
+        "started_at": _iso(result.started_at),
+        "finished_at": _iso(result.finished_at),
+        "duration_s": round(result.duration_s, 3),
+        "models": _models(meta, _dict(result.data)),
+        "device": meta.get("device"),
+        "precision": meta.get("precision"),
+        "batch_size": meta.get("batch_size"),
+        "segments": _by_time(_dicts(meta.get("segments")), "index"),
+    }
+
+
+def _models(meta: dict[str, Any], data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The models from the meta; rows older than the meta name theirs in the data
+    (a "detector" or "model"), without a checksum."""
+    found = meta.get("models")
+    if not isinstance(found, list) or not found:
+        found = [m for m in (data.get("detector"), data.get("model")) if isinstance(m, dict)]
+    models = []
+    for model in found:
+        entry = model if isinstance(model, dict) else {"name": model}
+        models.append({"name": str(entry.get("name") or ""), "version": entry.get("version"),
+                       "sha256": entry.get("sha256")})
+    return models
+
+
+def _by_time(items: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
+    return sorted(items, key=lambda item: tuple(_num(item.get(k)) or 0.0 for k in keys))
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    # The same form DRF's serializers give the other job endpoints.
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+# The page ------------------------------------------------------------------
+
+_HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_TICK_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
+_LINE_GAP_S = 1.0
+_LINE_WORDS = 14
+_SHOWN_RESULTS = ("loudness", "phash", "colours")
+
+
+class ReportHTMLRenderer(TemplateHTMLRenderer):
+    """The report as a readable page, for ``?format=html`` or ``Accept: text/html``."""
+
+    template_name = "jobs/report.html"
+
+    def get_template_context(self, data: Any, renderer_context: dict[str, Any]) -> Any:
+        if renderer_context["response"].exception:
+            return super().get_template_context(data, renderer_context)
+        return page_context(data)
+
+
+def page_context(report: dict[str, Any]) -> dict[str, Any]:
+    """The report plus what the page draws: positions in percent of the media's length."""
+    duration = report["timeline"]["duration_s"]
+    timeline = report["timeline"]
+    return {
+        "report": report,
+        "duration": clock(duration),
+        "ticks": _ticks(duration),
+        "track_rows": [[_bar(t, duration, f"#{t.get('id')}", _track_title(t)) for t in row]
+                       for row in _packed(timeline["tracks"])],
+        "shot_bars": [_bar(s, duration, str(s.get("index", "")),
+                           f"shot {s.get('index')}: {_span(s)}") for s in timeline["shots"]],
+        "speech_bars": [_bar(s, duration, "", f"{s['kind']}: {_span(s)}", s["kind"])
+                        for s in report["speech_map"]],
+        "lines": _lines(report["transcript"]["words"]),
+        "colours": [c for c in _dicts(_dict(report["results"].get("colours")).get("colours"))
+                    if _HEX_COLOUR.match(str(c.get("hex", "")))],
+        "other_results": [(name, json.dumps(value, indent=2, sort_keys=True, default=str))
+                          for name, value in report["results"].items()
+                          if name not in _SHOWN_RESULTS],
+    }
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, rest = divmod(max(seconds, 0.0), 60)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"{hours}:{minutes:02d}:{rest:04.1f}" if hours else f"{minutes}:{rest:04.1f}"
+
+
+def _percent(value: float) -> str:
+    # A preformatted string: the template must not localise a float into "12,5".
+    return f"{min(max(value, 0.0), 100.0):.3f}"
+
+
+def _bar(item: dict[str, Any], duration: float | None, label: str, title: str,
+         kind: str = "") -> dict[str, str]:
+    start = _num(item.get("start_s")) or 0.0
+    end = _num(item.get("end_s"))
+    end = duration if end is None else end
+    if not duration or end is None:
+        return {"left": "0", "width": "0", "label": label, "title": title, "kind": kind}
+    # A sliver for very short spans, so that every item can be seen and hovered.
+    width = max((end - start) / duration * 100, 0.3)
+    return {"left": _percent(start / duration * 100), "width": _percent(width),
+            "label": label, "title": title, "kind": kind}
+
+
+def _packed(tracks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Tracks in as few rows as possible, none overlapping another in its row."""
+    rows: list[list[dict[str, Any]]] = []
+    for track in tracks:  # already in start order
+        start = _num(track.get("start_s")) or 0.0
+        row = next((r for r in rows if (_num(r[-1].get("end_s")) or 0.0) <= start), None)
+        if row is None:
+            rows.append([track])
+        else:
+            row.append(track)
+    return rows
+
+
+def _ticks(duration: float | None) -> list[dict[str, str]]:
+    if not duration:
+        return []
+    step = next((s for s in _TICK_STEPS_S if duration / s <= 10), _TICK_STEPS_S[-1])
+    return [{"left": _percent(t / duration * 100), "label": clock(t)}
+            for t in range(0, int(duration) + 1, step)]
+
+
+def _lines(words: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Words in lines broken at pauses, sentence ends or a line's length."""
+    lines: list[dict[str, Any]] = []
+    previous_end: float | None = None
+    for word in words:
+        text = str(word.get("word", "")).strip()
+        start = _num(word.get("start_s"))
+        gap = start - previous_end if start is not None and previous_end is not None else 0.0
+        full = bool(lines) and (lines[-1]["closed"] or len(lines[-1]["words"]) >= _LINE_WORDS)
+        if not lines or full or gap > _LINE_GAP_S:
+            lines.append({"at": clock(start), "words": [], "closed": False})
+        lines[-1]["words"].append({"word": text, "at": clock(start)})
+        lines[-1]["closed"] = text.endswith((".", "?", "!"))
+        previous_end = _num(word.get("end_s")) or start
+    return lines
+
+
+def _span(item: dict[str, Any]) -> str:
+    return f"{clock(_num(item.get('start_s')))} - {clock(_num(item.get('end_s')))}"
+
+
+def _track_title(track: dict[str, Any]) -> str:
+    return f"{track.get('label', 'track')} #{track.get('id')}: {_span(track)}, " \
+           f"{track.get('samples', len(track.get('boxes', [])))} samples"
