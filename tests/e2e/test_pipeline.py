@@ -52,7 +52,7 @@ def test_video_image_and_audio_end_to_end(stack: Stack, tmp_path: Path):
     assert job["placement"]["queue"] == "gpu.local.24"
     assert job["placement"]["vram_need_gb"] == 24
     assert job["media"]["metadata"]["video"]["width"] == video.width
-    assert job["analyses"] == ["shots", "loudness", "silence"]
+    assert job["analyses"] == ["loudness", "shots", "silence", "vad"]
     found = results_by_name(stack, job["id"])
     assert found["shots"]["cut_count"] == len(video.cut_times_s)
     starts = [shot["start_s"] for shot in found["shots"]["shots"][1:]]
@@ -61,6 +61,7 @@ def test_video_image_and_audio_end_to_end(stack: Stack, tmp_path: Path):
         assert shot["start_s"] <= shot["keyframe"]["time_s"] <= shot["end_s"]
     assert found["loudness"]["integrated_lufs"] == pytest.approx(-23.0, abs=1.0)
     assert_silence_found(found["silence"], video.silence_s)
+    assert found["vad"]["segments"] == []  # a sine tone is sound, not speech
 
     job = jobs["image"]
     assert_succeeded(job)
