@@ -11,12 +11,15 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from aima_tasks.classification import Urgency
+from aima_tasks.control import probe_task
 from aima_tasks.placement.performance import normalise
 from aima_web.instances import billing
 from aima_web.instances.models import CloudInstance, InstanceState
+from aima_web.jobs import services as jobs
 from aima_web.jobs.models import AnalysisResult, Job, MediaAsset
 from aima_web.jobs.states import JobState
 from aima_web.placement import services
+from aima_web.registry.models import ModelArtifact
 from tests.placing import make_gpu, run_to_queue, write_prices
 from tests.test_api_jobs import submit
 
@@ -178,3 +181,34 @@ def test_the_admin_shows_a_job_not_yet_placed(api, admin_client, audio_file):
     job_id = submit(api, audio_file.path).json()["id"]
     page = admin_client.get(f"/admin/jobs/job/{job_id}/change/")
     assert page.status_code == 200 and b"Not placed yet." in page.content
+
+
+def test_registry_models_raise_the_gpu_need_and_travel_with_the_work(api, image_file):
+    ModelArtifact.objects.create(name="yolo-x", version="1", task="person-detection",
+                                 sha256="ab" * 32, size_bytes=1, filename="x.onnx",
+                                 min_vram_gb=40, status="active")
+    make_gpu()
+    big = make_gpu(model="NVIDIA A100-SXM4-80GB", vram_gb=80, host="ws-18")
+    job_id = submit(api, image_file.path, analyses="objects").json()["id"]
+    probe_task(job_id)
+    job = Job.objects.select_related("media", "owner").get(pk=job_id)
+    decision, units = jobs.place(job)
+    assert decision.to_dict()["vram_need_gb"] == 40
+    assert decision.to_dict()["choice"]["gpu_id"] == big.id
+    [unit] = units
+    assert [m.name for m in unit.models["objects"]] == ["yolo-x"]
+
+
+def test_long_media_become_one_unit_per_segment_plus_one_for_the_whole(api, video_file,
+                                                                      settings):
+    settings.AIMA_SEGMENT_S = 1.0
+    make_gpu()
+    job_id = submit(api, video_file.path).json()["id"]
+    probe_task(job_id)
+    job = Job.objects.select_related("media", "owner").get(pk=job_id)
+    _, units = jobs.place(job)
+    job.refresh_from_db()
+    assert len(job.segments) == 4 and job.segments[-1][1] == job.media.metadata["duration_s"]
+    assert [(u.analyses, u.segment) for u in units] == [
+        (("loudness", "shots", "silence"), 0), *((("vad",), i) for i in range(4))]
+    assert [u.start_s for u in units[1:]] == [span[0] for span in job.segments]
