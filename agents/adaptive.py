@@ -1,6 +1,7 @@
 """Per GPU, the registry variant, precision and batch size an analysis runs with
 (seed 003 §3.2): the strongest model the GPU's memory holds, in the precision
-its hardware runs fastest, fed as many pictures at once as its memory allows."""
+its hardware runs fastest (by its compute benchmark where one ran), fed as many
+pictures at once as its memory allows."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ PREFERENCE: dict[str, tuple[Precision, ...]] = {
     "cuda": (Precision.FP16, Precision.INT8, Precision.FP32),
     "cpu": (Precision.INT8, Precision.FP32, Precision.FP16),
 }
+# A GPU whose measured FP16 throughput is less than this many times its FP32 has no
+# fast half precision (e.g. before tensor cores): FP32 first there.
+FP16_WORTH = 1.5
+SLOW_FP16 = (Precision.FP32, Precision.INT8, Precision.FP16)
 # GPU memory per picture of a batch beyond the model's own need (640x640 detectors,
 # activations included, with room to spare), and the largest batch worth sending.
 GB_PER_BATCH_ITEM = 0.5
@@ -26,6 +31,14 @@ MAX_BATCH = 16
 class GpuFacts:
     vram_gb: float
     device: str  # "cuda" where ONNX Runtime can use the GPU, else "cpu"
+    # Measured FP16 over FP32 throughput; None: not measured.
+    fp16_gain: float | None = None
+
+    def preference(self) -> tuple[Precision, ...]:
+        if self.device == "cuda" and self.fp16_gain is not None and (
+                self.fp16_gain < FP16_WORTH):
+            return SLOW_FP16
+        return PREFERENCE.get(self.device, PREFERENCE["cpu"])
 
 
 @dataclass(frozen=True)
@@ -38,7 +51,7 @@ class Plan:
 
 def plan(variants: Sequence[ModelChoice], supported: Sequence[Precision],
          gpu: GpuFacts) -> Plan:
-    order = PREFERENCE.get(gpu.device, PREFERENCE["cpu"])
+    order = gpu.preference()
     usable = [v for v in variants if v.precision in supported and v.precision in order]
     fitting = [v for v in usable if v.min_vram_gb <= gpu.vram_gb]
     if not fitting:

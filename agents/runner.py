@@ -149,7 +149,8 @@ def run(config: AgentConfig) -> None:
     config.workdir.mkdir(parents=True, exist_ok=True)
     context = AgentContext(control_plane=control_plane, agent_id=enrolled.agent_id,
                            scope=config.scope, gpu_uuid="", workdir=config.workdir,
-                           model_cache=config.model_cache or config.workdir / "models")
+                           model_cache=config.model_cache or config.workdir / "models",
+                           fp16_gains=fp16_gains(gpus, reports))
     workers = Workers(context, works, config.name)
     workers.follow(Serving.from_response(enrolled.answer))
     signal.signal(signal.SIGTERM, workers.stop)
@@ -162,6 +163,16 @@ def run(config: AgentConfig) -> None:
         workers.run()
     finally:
         stop.set()
+
+
+def fp16_gains(gpus: list[GpuInfo], reports: list[dict]) -> dict[str, float]:
+    """FP16 over FP32 throughput per benchmarked GPU: whether half precision pays there."""
+    gains = {}
+    for gpu, report in zip(gpus, reports, strict=True):
+        figures = report.get("compute_benchmark") or {}
+        if figures.get("device") == "cuda" and figures.get("fp32_tflops"):
+            gains[gpu.uuid] = figures["fp16_tflops"] / figures["fp32_tflops"]
+    return gains
 
 
 def default_name() -> str:

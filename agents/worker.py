@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,9 +51,12 @@ class AgentContext:
     model_cache: Path | None = None
     gpu_vram_gb: float = 0.0
     gpu_simulated: bool = True
+    # FP16/FP32 throughput per GPU uuid, from the compute benchmark (when it ran on CUDA).
+    fp16_gains: dict[str, float] = field(default_factory=dict)
 
     def gpu_facts(self) -> adaptive.GpuFacts:
-        return adaptive.GpuFacts(vram_gb=self.gpu_vram_gb, device=self.device())
+        return adaptive.GpuFacts(vram_gb=self.gpu_vram_gb, device=self.device(),
+                                 fp16_gain=self.fp16_gains.get(self.gpu_uuid))
 
     def device(self) -> str:
         """Where ONNX Runtime runs: the GPU where its CUDA provider is installed."""

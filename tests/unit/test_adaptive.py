@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from agents.adaptive import GpuFacts, batch_size, plan
+from agents.gpus import GpuInfo
+from agents.runner import fp16_gains
 from aima_tasks.analysis_spec import Precision
 from aima_tasks.work import ModelChoice
 
@@ -52,3 +54,21 @@ def test_batch_size_follows_spare_memory():
     assert batch_size(GpuFacts(4, "cuda"), 3.8) == 1
     assert batch_size(GpuFacts(24, "cuda"), 20) == 8
     assert batch_size(GpuFacts(24, "cpu"), 0) == 1
+
+
+def test_a_gpu_measured_without_fast_half_precision_takes_fp32():
+    slow = GpuFacts(vram_gb=80, device="cuda", fp16_gain=1.0)
+    assert plan(VARIANTS, ALL, slow).model.name == "large-fp32"
+    fast = GpuFacts(vram_gb=80, device="cuda", fp16_gain=7.9)
+    assert plan(VARIANTS, ALL, fast).model.name == "large-fp16"
+
+
+def test_fp16_gains_come_from_cuda_benchmarks_only():
+    gpus = [GpuInfo(0, "GPU-a", "H100", 80, "12.4"), GpuInfo(1, "GPU-b", "X", 24, "12.4"),
+            GpuInfo(2, "GPU-c", "Y", 24, "12.4")]
+    reports = [{"compute_benchmark": {"device": "cuda", "fp32_tflops": 50.0,
+                                      "fp16_tflops": 400.0}},
+               {"compute_benchmark": {"device": "cpu", "fp32_tflops": 1.0,
+                                      "fp16_tflops": 0.5}},
+               {"compute_benchmark": None}]
+    assert fp16_gains(gpus, reports) == {"GPU-a": 8.0}
