@@ -108,11 +108,16 @@ def test_a_registry_model_runs_and_a_damaged_one_fails_the_job_clearly(
     Image.fromarray(picture(white=WHITE_AT)).save(square)
     good = store_model(stack, build_tiny_detector(tmp_path / "tiny.onnx"), "1")
 
-    found = succeeded(stack, stack.api.submit(square, analyses=["objects"])["id"])
+    job_id = stack.api.submit(square, analyses=["objects"])["id"]
+    found = succeeded(stack, job_id)
     [detection] = found["timeline"]["detections"]
     assert detection["label"] == "person" and detection["source"] == "onnx"
     [step] = found["analyses"]
     assert step["models"][0]["sha256"] == good and step["precision"] == "fp32"
+    [result] = stack.api.get(f"/api/v1/jobs/{job_id}/results/")
+    assert result["meta"]["models"] == [
+        {"name": "tiny-yolo", "version": "1", "sha256": good, "canary": False}]
+    assert result["meta"]["device"] == "cpu" and result["meta"]["batch_size"] == 1
 
     # Version 2 is damaged on the control plane's disk after it was registered.
     bad = store_model(stack, build_tiny_detector(tmp_path / "tiny16.onnx", fp16=True), "2")

@@ -84,5 +84,6 @@ class AnalysisResultSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AnalysisResult
-        fields = ["analysis", "data", "gpu_uuid", "started_at", "finished_at", "duration_s"]
+        fields = ["analysis", "data", "meta", "gpu_uuid", "started_at", "finished_at",
+                  "duration_s"]
         read_only_fields = fields
