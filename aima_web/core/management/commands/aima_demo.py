@@ -38,9 +38,11 @@ class Command(BaseCommand):
         except stack.StackError as exc:
             raise CommandError(str(exc)) from None
         try:
-            self.run_sample(running.api)
+            job_id = self.run_sample(running.api)
             self.stdout.write(self.style.SUCCESS(
                 f"\nAIMA is up.\n  API docs:  {running.base_url}/api/docs/\n"
+                f"  Report:    {running.base_url}/api/v1/jobs/{job_id}/report/?format=html "
+                f"(after logging in to the admin)\n"
                 f"  Admin:     {running.base_url}/admin/  "
                 f"(user {running.username}, password {running.password})\n"
                 f"  API token: {running.api.token}\n"
@@ -51,7 +53,7 @@ class Command(BaseCommand):
         finally:
             running.stop()
 
-    def run_sample(self, api: ApiClient) -> None:
+    def run_sample(self, api: ApiClient) -> str:
         folder = settings.VAR_DIR / "demo"
         folder.mkdir(parents=True, exist_ok=True)
         sample = samples.write_video(folder / "sample.mp4")
@@ -65,6 +67,7 @@ class Command(BaseCommand):
         for result in api.get(f"/api/v1/jobs/{job['id']}/results/"):
             self.stdout.write(f"[{result['analysis']}] "
                               f"{json.dumps(summarise(result['data']))}")
+        return job["id"]
 
     def serve(self, running: stack.Stack) -> None:
         stop = threading.Event()
