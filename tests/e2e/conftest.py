@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -67,3 +67,25 @@ def stack(database_url: str, tmp_path_factory) -> Iterator[local_stack.Stack]:
                                 SIMULATED_GPU, username="e2e", heartbeat_s=2)
     yield running
     running.stop()
+
+
+@pytest.fixture
+def start_stack(own_database_url: str, tmp_path: Path) -> Iterator[
+        Callable[..., local_stack.Stack]]:
+    """Start stacks on the test's own database, with the simulated GPUs given and any
+    extra settings (environment variables); all stopped after the test."""
+    started: list[local_stack.Stack] = []
+
+    def start(gpus: str, username: str = "agent-e2e", **settings: str) -> local_stack.Stack:
+        env = {**os.environ, "DATABASE_URL": own_database_url,
+               "AIMA_VAR_DIR": str(tmp_path / "var"), "AIMA_MEDIA_ROOT": str(tmp_path / "media"),
+               **settings}
+        app.control.purge()  # nothing left by earlier tests may reach these workers
+        running = local_stack.start(env, tmp_path / "logs", local_stack.free_port(), gpus,
+                                    username=username, heartbeat_s=2)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +14,6 @@ import pytest
 
 from aima_tasks import broker, samples
 from aima_tasks.analyses import ANALYSES
-from aima_tasks.app import app
 from aima_web.core import stack as local_stack
 from aima_web.core.processes import Process
 from tests.e2e import cloud
@@ -24,25 +23,6 @@ pytestmark = pytest.mark.e2e
 BIG, SMALL = "E2E Big (simulated):24", "E2E Small (simulated):8"
 # Long enough that its analysis takes a few seconds: time to act while it runs.
 LONG_SCENES = (((200, 40, 40), 60.0), ((40, 170, 70), 60.0))
-
-
-@pytest.fixture
-def start_stack(own_database_url: str, tmp_path: Path) -> Iterator[
-        Callable[[str], local_stack.Stack]]:
-    started: list[local_stack.Stack] = []
-
-    def start(gpus: str) -> local_stack.Stack:
-        env = {**os.environ, "DATABASE_URL": own_database_url,
-               "AIMA_VAR_DIR": str(tmp_path / "var"), "AIMA_MEDIA_ROOT": str(tmp_path / "media")}
-        app.control.purge()  # nothing left by earlier tests may reach these workers
-        running = local_stack.start(env, tmp_path / "logs", local_stack.free_port(), gpus,
-                                    username="agent-e2e", heartbeat_s=2)
-        started.append(running)
-        return running
-
-    yield start
-    for running in started:
-        running.stop()
 
 
 @pytest.fixture

@@ -8,13 +8,13 @@ from __future__ import annotations
 import os
 import re
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
-from aima_tasks.app import app
 from aima_web.core import content
 from aima_web.core import stack as local_stack
 from tests.analyzers import speech_media, vision_media
@@ -31,24 +31,10 @@ CONTENT_WORDS = {"like", "buy", "ticket", "new", "york", "city"}
 
 
 @pytest.fixture
-def start_stack(own_database_url: str, tmp_path: Path) -> Iterator[
-        Callable[[], local_stack.Stack]]:
-    started: list[local_stack.Stack] = []
-
-    def start() -> local_stack.Stack:
-        env = {**os.environ, "DATABASE_URL": own_database_url,
-               "AIMA_VAR_DIR": str(tmp_path / "var"), "AIMA_MEDIA_ROOT": str(tmp_path / "media"),
-               "AIMA_MODEL_ROOT": str(tmp_path / "models"), "AIMA_SEGMENT_S": str(SEGMENT_S),
-               "AIMA_AGENT_WORKDIR": str(tmp_path / "agent")}
-        app.control.purge()  # nothing left by earlier tests may reach these workers
-        running = local_stack.start(env, tmp_path / "logs", local_stack.free_port(), GPU,
-                                    username="analyst", heartbeat_s=2)
-        started.append(running)
-        return running
-
-    yield start
-    for running in started:
-        running.stop()
+def start(start_stack, tmp_path: Path) -> Callable[[], local_stack.Stack]:
+    return lambda: start_stack(GPU, username="analyst", AIMA_SEGMENT_S=str(SEGMENT_S),
+                               AIMA_MODEL_ROOT=str(tmp_path / "models"),
+                               AIMA_AGENT_WORKDIR=str(tmp_path / "agent"))
 
 
 def report(stack: local_stack.Stack, job_id: str) -> dict:
@@ -61,8 +47,8 @@ def succeeded(stack: local_stack.Stack, job_id: str, timeout_s: float = 180) -> 
     return report(stack, job_id)
 
 
-def test_people_tracked_across_segments_and_speech_transcribed(start_stack, tmp_path: Path):
-    stack = start_stack()
+def test_people_tracked_across_segments_and_speech_transcribed(start, tmp_path: Path):
+    stack = start()
     video = vision_media.moving_figure_video(tmp_path / "walk.mp4", seconds=4.0)
     photo = vision_media.person_photo()
     speech = speech_media.spoken(tmp_path / "speech.wav", SENTENCE)
@@ -100,10 +86,8 @@ def store_model(stack: local_stack.Stack, path: Path, version: str) -> str:
 
 
 def test_a_registry_model_runs_and_a_damaged_one_fails_the_job_clearly(
-        start_stack, tmp_path: Path):
-    stack = start_stack()
-    from PIL import Image
-
+        start, tmp_path: Path):
+    stack = start()
     square = tmp_path / "square.png"
     Image.fromarray(picture(white=WHITE_AT)).save(square)
     good = store_model(stack, build_tiny_detector(tmp_path / "tiny.onnx"), "1")
@@ -131,8 +115,8 @@ def test_a_registry_model_runs_and_a_damaged_one_fails_the_job_clearly(
 
 
 @needs_rabbitmq
-def test_an_agent_dying_mid_job_leaves_the_stored_segments_alone(start_stack, tmp_path: Path):
-    stack = start_stack()
+def test_an_agent_dying_mid_job_leaves_the_stored_segments_alone(start, tmp_path: Path):
+    stack = start()
     video = vision_media.moving_figure_video(tmp_path / "long-walk.mp4", seconds=12.0)
     job_id = stack.api.submit(video, analyses=["people"])["id"]
 
