@@ -15,8 +15,8 @@ agents import runners. A plugin that fails to load is logged and listed in
 from __future__ import annotations
 
 import logging
-from importlib.metadata import entry_points
 
+from aima_tasks import plugins
 from aima_tasks.analysis_spec import (
     MEDIA_VRAM_GB,
     MIN_CUDA,
@@ -39,9 +39,7 @@ def load_catalogue() -> tuple[dict[str, AnalysisSpec], dict[str, str]]:
     """(name -> spec, name -> why it could not be loaded), in entry-point name order."""
     found: dict[str, AnalysisSpec] = {}
     broken: dict[str, str] = {}
-    for point in sorted(entry_points(group=GROUP), key=lambda p: p.name):
-        if point.name in found:
-            continue  # the first installed distribution to claim a name keeps it
+    for _, point in sorted(plugins.claimed(GROUP).items()):
         try:
             spec = point.load()
         except Exception as exc:

@@ -20,8 +20,9 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint, entry_points
+from importlib.metadata import EntryPoint
 
+from aima_tasks import plugins
 from providers.base import Provider
 
 GROUP = "aima.providers"
@@ -69,11 +70,7 @@ def masked(settings: Mapping[str, str]) -> dict[str, str]:
 
 
 def discover() -> dict[str, EntryPoint]:
-    found: dict[str, EntryPoint] = {}
-    for point in entry_points(group=GROUP):
-        # The first installed distribution to claim a name keeps it.
-        found.setdefault(point.name, point)
-    return found
+    return plugins.claimed(GROUP)
 
 
 def load(names: tuple[str, ...] | None = None,

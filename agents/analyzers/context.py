@@ -33,6 +33,3 @@ class AnalysisContext:
     device: str = "cpu"  # "cuda" or "cpu": where ONNX Runtime runs
     precision: str = "fp32"  # fp32, fp16 or int8
     batch_size: int = 1
-
-    def covers(self, time_s: float) -> bool:
-        return time_s >= self.start_s and (self.end_s is None or time_s < self.end_s)

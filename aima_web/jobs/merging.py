@@ -51,8 +51,8 @@ def store_results(job: Job) -> list[AnalysisResult]:
     rows = SegmentResult.objects.filter(job=job).order_by("analysis", "index")
     for analysis, grouped in groupby(rows, key=lambda row: row.analysis):
         parts = list(grouped)
-        if {(analysis, i) for i in range(len(parts))} != {p for p in expected if p[0] == analysis}:
-            continue
+        if {(analysis, part.index) for part in parts} != {p for p in expected if p[0] == analysis}:
+            continue  # a part is missing: not passed off as the whole
         last = max(parts, key=lambda part: part.finished_at)
         result, _ = AnalysisResult.objects.update_or_create(
             job=job, analysis=analysis,
