@@ -99,10 +99,10 @@ def analysis_context(name: str, work: AnalysisWork, gpu: adaptive.GpuFacts,
     ctx = AnalysisContext(start_s=work.start_s, end_s=work.end_s, builtin=builtin, model=model,
                           device=gpu.device, precision=chosen.precision,
                           batch_size=chosen.batch_size)
+    canary = bool(chosen.model and chosen.model.canary)
     used = [model] if model else list(builtin.values())
     meta = {"models": [{"name": m.name, "version": m.version, "sha256": m.sha256,
-                        "canary": bool(chosen.model and chosen.model.canary and m is model)}
-                       for m in used],
+                        "canary": canary} for m in used],
             "device": gpu.device, "precision": chosen.precision.value,
             "batch_size": chosen.batch_size, "choice": chosen.reason,
             "segment": work.segment, "start_s": work.start_s, "end_s": work.end_s}

@@ -90,6 +90,11 @@ def test_variants_of_a_task_are_all_offered(tmp_path):
 def test_the_command_checks_what_it_is_given(tmp_path, capsys):
     with pytest.raises(CommandError, match="JSON object"):
         stored(tmp_path, "yolo", "1", "--config", "[1]")
+    for bad in (("--canary", "1.5"), ("--min-vram", "-2"), ("--min-vram", "lots")):
+        with pytest.raises(CommandError, match="write"):
+            stored(tmp_path, "yolo", "0", *bad)
+    assert not ModelArtifact.objects.exists()  # refused before anything was stored
+    assert not [f for f in (tmp_path / "models").rglob("*") if f.is_file()]
     with pytest.raises(CommandError, match="no model yolo 9"):
         call_command("aima_models", "activate", "yolo", "9")
     stored(tmp_path, "yolo", "1")

@@ -46,7 +46,7 @@ class Command(BaseCommand):
                          help="what the file must hash to (from its publisher); refused if not")
         add.add_argument("--task", default="",
                          help="the analysis model task it serves, e.g. person-detection")
-        add.add_argument("--min-vram", type=float, default=0.0, metavar="GB",
+        add.add_argument("--min-vram", type=gigabytes, default=0.0, metavar="GB",
                          help="GPU memory it needs (default 0)")
         add.add_argument("--precision", choices=[p.value for p in Precision],
                          default=Precision.FP32.value, help="of its weights (default fp32)")
@@ -55,7 +55,7 @@ class Command(BaseCommand):
         status = add.add_mutually_exclusive_group()
         status.add_argument("--activate", action="store_true",
                             help="make it the active version of its name at once")
-        status.add_argument("--canary", type=float, metavar="SHARE",
+        status.add_argument("--canary", type=share, metavar="SHARE",
                             help="try it on this share (0-1) of jobs first")
         actions.add_parser("list", help="the stored artifacts")
         for move, text in (("activate", "make a version the active one (retires the other)"),
@@ -66,7 +66,7 @@ class Command(BaseCommand):
         canary = actions.add_parser("canary", help="offer a version to a share of jobs")
         canary.add_argument("name")
         canary.add_argument("version")
-        canary.add_argument("share", type=float, help="0-1")
+        canary.add_argument("share", type=share, help="0-1")
         rollback = actions.add_parser(
             "rollback", help="retire the active version and reactivate the one before it")
         rollback.add_argument("name")
@@ -145,6 +145,27 @@ class Command(BaseCommand):
                      version=version, sha256=received.sha256, size_bytes=received.size_bytes)
         self.stdout.write(f"stored {artifact} ({received.size_bytes} bytes)")
         return artifact
+
+
+# Checked while the arguments are read, so a bad one stores nothing.
+def share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise ArgumentTypeError(f"{text!r}: write a share between 0 and 1, e.g. 0.1")
+    return value
+
+
+def gigabytes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < 10_000:
+        raise ArgumentTypeError(f"{text!r}: write the GPU memory in GB, e.g. 6")
+    return value
 
 
 def json_object(text: str) -> dict[str, Any]:
