@@ -3,11 +3,18 @@
 With nothing configured, AIMA uses kombu's filesystem transport, which needs no
 server and works across processes on one machine. It cannot broadcast, so
 remote control and worker events are switched off there.
+
+RabbitMQ over TLS (``amqps://``) always verifies the broker's certificate and
+host name: against ``AIMA_BROKER_CA`` when set (a CA bundle file, or its PEM
+text, as cloud agents get it), else against the system's CAs. A client
+certificate (``AIMA_BROKER_CERT``/``AIMA_BROKER_KEY``) is the control plane's
+own and never leaves it.
 """
 
 from __future__ import annotations
 
 import os
+import ssl
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -43,3 +50,53 @@ def transport_options(url: str) -> dict:
         }
     # Publisher confirms: a task counts as sent only once the broker has it.
     return {"confirm_publish": True}
+
+
+class BrokerTlsError(ValueError):
+    """TLS settings that cannot work together; the message names them."""
+
+
+def is_tls(url: str) -> bool:
+    return url.startswith("amqps://")
+
+
+def ca_bundle() -> str:
+    """``AIMA_BROKER_CA``: a CA bundle's path or PEM text; '' for the system's CAs."""
+    return os.environ.get("AIMA_BROKER_CA", "").strip()
+
+
+def ca_pem() -> str:
+    """The PEM text of ``AIMA_BROKER_CA``, to hand to a host that lacks the file."""
+    bundle = ca_bundle()
+    if not bundle or bundle.startswith("-----BEGIN"):
+        return bundle
+    return Path(bundle).read_text()
+
+
+def ssl_options(url: str) -> dict | bool:
+    """What kombu's ``ssl`` (Celery's ``broker_use_ssl``) is for ``url``:
+    False without TLS; with it, the broker's certificate and host name are
+    checked (kombu fills ``server_hostname`` from the URL)."""
+    if not is_tls(url):
+        return False
+    bundle = ca_bundle()
+    cert = os.environ.get("AIMA_BROKER_CERT", "")
+    key = os.environ.get("AIMA_BROKER_KEY", "")
+    if cert or key:
+        if not (cert and key):
+            raise BrokerTlsError("AIMA_BROKER_CERT and AIMA_BROKER_KEY go together")
+        if bundle.startswith("-----BEGIN"):
+            raise BrokerTlsError("with AIMA_BROKER_CERT, AIMA_BROKER_CA must be a file path")
+        return {"cert_reqs": ssl.CERT_REQUIRED, "server_hostname": None,
+                "ca_certs": bundle or None, "certfile": cert, "keyfile": key}
+    # Made with ssl.create_default_context, which reads a CA file or PEM text.
+    return {"context": {**trust(), "check_hostname": True}, "server_hostname": None}
+
+
+def trust() -> dict[str, str]:
+    """``ssl.create_default_context``'s arguments for the broker's CA; none
+    for the system's CAs."""
+    bundle = ca_bundle()
+    if bundle.startswith("-----BEGIN"):
+        return {"cadata": bundle}
+    return {"cafile": bundle} if bundle else {}

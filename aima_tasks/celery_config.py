@@ -1,20 +1,67 @@
-"""One Celery configuration for every AIMA process: control worker and agents."""
+"""One Celery configuration for every AIMA process: control worker and agents.
+
+The control plane's app declares every queue and exchange; an agent's app
+(:func:`make_agent_app`) only consumes. On RabbitMQ a cloud agent's user may
+read its own GPU queue and nothing else (``aima_web/instances/broker_accounts``):
+its worker must declare nothing, publish nothing (no events, no heartbeats, no
+remote-control replies, no mingle or gossip) and still take, run and
+acknowledge its tasks.
+"""
 
 from __future__ import annotations
 
 from celery import Celery
+from celery.worker.consumer import Consumer
+from kombu import Queue
 
 from aima_tasks import broker, routing
 
 
 def make_app(main: str) -> Celery:
+    """The control plane's app: it declares the whole queue topology."""
     url = broker.broker_url()
-    embedded = broker.is_embedded(url)
+    return configured(main, url, routing.declared_queues(),
+                      remote_control=not broker.is_embedded(url))
+
+
+def make_agent_app(main: str) -> Celery:
+    """An agent's app: consumes the queues the control plane declared, and
+    sends nothing to the broker. Its worker runs :class:`AgentConsumer`."""
+    url = broker.broker_url()
+    queues = routing.declared_queues()
+    if not broker.is_embedded(url):
+        # Declaring needs RabbitMQ's configure permission, which agents lack.
+        queues = [consume_only(queue) for queue in queues]
+    app = configured(main, url, queues, remote_control=False)
+    app.conf.worker_consumer = f"{__name__}:AgentConsumer"
+    return app
+
+
+def consume_only(queue: Queue) -> Queue:
+    return Queue(queue.name, queue.exchange, routing_key=queue.routing_key,
+                 durable=queue.durable, no_declare=True)
+
+
+class AgentConsumer(Consumer):
+    """A worker's consumer that never publishes: whatever the command line
+    says, no worker events or heartbeats (``celeryev``), no mingle or gossip
+    (they broadcast on ``celery.pidbox``)."""
+
+    def __init__(self, *args: object, worker_options: dict | None = None,
+                 **kwargs: object) -> None:
+        kwargs["task_events"] = False
+        super().__init__(*args, worker_options={
+            **(worker_options or {}), "without_mingle": True, "without_gossip": True,
+            "without_heartbeat": True}, **kwargs)
+
+
+def configured(main: str, url: str, queues: list[Queue], remote_control: bool) -> Celery:
     app = Celery(main, broker=url, set_as_current=True)
     app.conf.update(
         broker_transport_options=broker.transport_options(url),
+        broker_use_ssl=broker.ssl_options(url),
         broker_connection_retry_on_startup=True,
-        task_queues=routing.declared_queues(),
+        task_queues=queues,
         task_default_queue=routing.CONTROL_QUEUE,
         task_routes=(routing.route_task,),
         task_create_missing_queues=False,
@@ -27,7 +74,8 @@ def make_app(main: str) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        worker_enable_remote_control=not embedded,
+        # The embedded broker cannot broadcast; agents answer no remote control.
+        worker_enable_remote_control=remote_control,
         worker_send_task_events=False,
         worker_hijack_root_logger=False,
     )

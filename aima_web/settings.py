@@ -191,7 +191,14 @@ AIMA_GPU_HISTORY_S = env_int("AIMA_GPU_HISTORY_S", 3600)
 AIMA_DEPLOYMENT_ID = os.environ.get("AIMA_DEPLOYMENT_ID", "aima-default")
 # The URL cloud agents reach this control plane at.
 AIMA_PUBLIC_URL = os.environ.get("AIMA_PUBLIC_URL", "http://127.0.0.1:8000")
-# The broker URL cloud agents use (their own, restricted RabbitMQ user in production).
+# The control plane's own broker URL: never handed to an agent.
+AIMA_BROKER_URL = broker.broker_url()
+# RabbitMQ's management API, as a user with the administrator tag: it makes
+# each cloud instance a broker user that may read its own GPU queue only.
+# Required for cloud instances on RabbitMQ (instances/broker_accounts.py).
+AIMA_BROKER_ADMIN_URL = os.environ.get("AIMA_BROKER_ADMIN_URL", "")
+# Where cloud agents reach the broker: its scheme, host and port only (any
+# credentials in it are dropped; each instance gets a user of its own).
 AIMA_AGENT_BROKER_URL = os.environ.get("AIMA_AGENT_BROKER_URL") or broker.broker_url()
 # What an instance runs: the agent image (container providers) and its command.
 AIMA_AGENT_IMAGE = os.environ.get("AIMA_AGENT_IMAGE", "ghcr.io/aima/agent:latest")

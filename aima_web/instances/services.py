@@ -20,12 +20,12 @@ from django.db import transaction
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
-from aima_tasks import broker
 from aima_tasks.routing import Scope
 from aima_web.audit import trail
 from aima_web.fleet.credentials import digest, new_secret
 from aima_web.fleet.models import Agent, EnrollmentToken
-from aima_web.instances import billing
+from aima_web.instances import billing, broker_accounts
+from aima_web.instances.broker_accounts import BrokerAccountError
 from aima_web.instances.models import (
     BILLABLE,
     ENDED,
@@ -333,7 +333,7 @@ def launch(instance_id: int) -> str:
         # its control worker died is still recognised as this instance's.
         secret = enrol(instance)
         launched = provider.launch(offer, launch_spec(instance, secret))
-    except (ProviderError, LookupError) as exc:
+    except (ProviderError, LookupError, BrokerAccountError) as exc:
         return launch_failed(instance, exc)
     launched_fields = {"provider_instance_id": launched.instance_id, "launched_at": started,
                        "price_per_hour": launched.price_per_hour or instance.price_per_hour,
@@ -393,12 +393,9 @@ def launch_spec(instance: CloudInstance, secret: str) -> LaunchSpec:
         "AIMA_AGENT_TOKEN": secret,
         "AIMA_AGENT_SCOPE": Scope.CLOUD.value,
         "AIMA_AGENT_NAME": instance.name,
-        "AIMA_BROKER_URL": settings.AIMA_AGENT_BROKER_URL,
+        # A broker user of its own, reading its class's cloud queue only.
+        **broker_accounts.agent_env(instance.pk, instance.gpu_class),
     }
-    if broker.is_embedded(settings.AIMA_AGENT_BROKER_URL):
-        # The embedded broker is a folder: only an agent on this machine,
-        # sharing it, can reach it.
-        env["AIMA_VAR_DIR"] = str(settings.VAR_DIR)
     tags = instance_tags(instance.pk)
     return LaunchSpec(name=instance.name, image=settings.AIMA_AGENT_IMAGE, env=env,
                       command=settings.AIMA_AGENT_COMMAND, tags=tags, spot=instance.spot,
@@ -413,10 +410,11 @@ def launch_failed(instance: CloudInstance, exc: Exception) -> str:
     attempts = instance.attempts + 1
     # A host the failed call started anyway must not enrol: the reconciler ends it.
     revoke_enrollment(instance)
+    broker_accounts.remove(instance.pk)
     log.warning("launching %s on %s failed: %s", instance.name, instance.offer_id, error)
     trail.record(trail.SYSTEM, "instance.launch_failed", f"instance:{instance.pk}",
                  offer=instance.offer_id, error=error[:500])
-    if isinstance(exc, ProviderError) and exc.retryable:
+    if isinstance(exc, ProviderError | BrokerAccountError) and exc.retryable:
         tried, following = instance.tried_offers, offer_for_retry(instance)
     else:
         tried = [*instance.tried_offers, instance.offer_id]
@@ -424,7 +422,9 @@ def launch_failed(instance: CloudInstance, exc: Exception) -> str:
         skip = {instance.provider} if isinstance(exc, AuthError | LookupError) else set()
         following = next_offer(instance.gpu_class, tried, skip)
     same = following is not None and following.key == instance.offer_id
-    if attempts >= settings.AIMA_LAUNCH_ATTEMPTS or following is None:
+    # A missing broker setting fails every offer alike: fail at once, saying which.
+    if attempts >= settings.AIMA_LAUNCH_ATTEMPTS or following is None or (
+            isinstance(exc, BrokerAccountError) and not exc.retryable):
         move(instance.pk, InstanceState.FAILED, [InstanceState.PROVISIONING],
              error=error[:4000], tried_offers=tried, attempts=attempts,
              terminated_at=timezone.now())
@@ -546,6 +546,7 @@ def finish_termination(instance_id: int, why: str, failed: bool = False) -> None
          [InstanceState.TERMINATING], terminated_at=now, cost=cost,
          **({"error": why} if failed else {}))
     revoke_enrollment(instance)
+    broker_accounts.remove(instance_id)
     trail.record(trail.SYSTEM, "instance.failed" if failed else "instance.terminated",
                  f"instance:{instance_id}", why=why, cost=round(cost, 6),
                  billed_s=round(instance.billed_seconds(until=now), 1))
@@ -703,6 +704,9 @@ def reconcile(now: datetime | None = None) -> dict[str, list[str]]:
             CloudInstance.objects.filter(pk=row.pk).update(state=InstanceState.TERMINATING)
             finish_termination(row.pk, "vanished at the provider")
             report["marked_vanished"].append(f"{name}:{row.provider_instance_id}")
+    # Users a failed deletion left behind (the management API was down).
+    report["broker_users_removed"] = broker_accounts.sweep(set(
+        CloudInstance.objects.exclude(state__in=ENDED).values_list("pk", flat=True)))
     return report
 
 
