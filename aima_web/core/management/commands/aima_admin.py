@@ -2,14 +2,16 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from rest_framework.authtoken.models import Token
 
+from aima_web.accounts import tokens
+from aima_web.accounts.models import ApiToken
 from aima_web.audit import trail
 
 
 class Command(BaseCommand):
     help = ("Create a superuser, or reset its password, and print "
             "'<password> <API token>' on one line.")
+    TOKEN_NAME = "aima_admin"
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("username")
@@ -22,7 +24,10 @@ class Command(BaseCommand):
             username=username, defaults={"is_staff": True, "is_superuser": True})
         user.set_password(password)
         user.save()
-        token, _ = Token.objects.get_or_create(user=user)
         trail.record(trail.SYSTEM, "user.created" if created else "user.password_reset",
                      f"user:{username}")
-        self.stdout.write(f"{password} {token.key}")
+        # Only hashes are kept: a fresh token each time, the ones printed before revoked.
+        for old in ApiToken.objects.filter(user=user, name=self.TOKEN_NAME, revoked_at=None):
+            tokens.revoke(old, trail.SYSTEM)
+        secret = tokens.issue(ApiToken(user=user, name=self.TOKEN_NAME), trail.SYSTEM)
+        self.stdout.write(f"{password} {secret}")

@@ -1,0 +1,121 @@
+"""Staff with a TOTP device give its code at the admin login; AIMA_REQUIRE_MFA
+makes staff without one enrol before any admin page."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from aima_web.accounts import mfa
+from aima_web.audit.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+LOGIN = "/admin/login/?next=/admin/"
+
+
+def code(device: TOTPDevice, steps_ahead: int = 0) -> str:
+    """The code the authenticator app shows (``steps_ahead`` periods later: a
+    code is accepted once only, and the device allows one step of drift)."""
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time() + steps_ahead * device.step
+    return f"{totp.token():0{device.digits}d}"
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user("sam", password="pw-sam-long", is_staff=True,
+                                                 is_superuser=True)
+
+
+@pytest.fixture
+def device(staff) -> TOTPDevice:
+    return TOTPDevice.objects.create(user=staff, name="phone", confirmed=True)
+
+
+def log_in(client, token: str | None = None):
+    form = {"username": "sam", "password": "pw-sam-long"}
+    if token is not None:
+        form["otp_token"] = token
+    return client.post(LOGIN, form)
+
+
+def test_without_a_device_the_password_is_enough(client, staff):
+    assert log_in(client).status_code == 302
+    assert client.get("/admin/").status_code == 200
+
+
+@pytest.mark.parametrize("token", [None, "", "123456", "abcdefgh"])
+def test_an_enrolled_staff_member_needs_the_code(client, device, token):
+    response = log_in(client, token)
+    assert response.status_code == 200  # the form again
+    assert b"authentication code" in response.content.lower()
+    assert client.get("/admin/").status_code == 302
+    # Counted as a failed login (and so towards the lockout).
+    assert AuditEvent.objects.filter(subject__contains="sam").exists()
+
+
+def test_the_right_code_logs_in_once(client, device):
+    right = code(device)
+    assert log_in(client, right).status_code == 302
+    assert client.get("/admin/").status_code == 200
+    client.logout()
+    assert log_in(client, right).status_code == 200  # replayed: refused
+
+
+def test_a_recovery_code_works_once(client, staff, device):
+    assert log_in(client, "").status_code == 200
+    pending = mfa.pending_device(staff)
+    recovery = mfa.confirm(pending, code(pending))
+    assert recovery is not None and len(recovery) == mfa.RECOVERY_CODES
+    assert log_in(client, recovery[0]).status_code == 302
+    client.logout()
+    assert log_in(client, recovery[0]).status_code == 200
+
+
+def test_a_password_only_session_opens_neither_admin_nor_api(client, device):
+    # The browsable API's login asks for no code...
+    assert client.post("/api-auth/login/", {"username": "sam", "password": "pw-sam-long"}
+                       ).status_code == 302
+    # ...so its session counts for nothing where the second factor is due.
+    assert client.get("/admin/").status_code == 302
+    assert client.get("/api/v1/jobs/").status_code in (401, 403)
+
+
+def test_required_mfa_sends_staff_to_enrol_first(client, staff, settings):
+    settings.AIMA_REQUIRE_MFA = True
+    assert log_in(client).status_code == 302
+    page = client.get("/admin/", follow=True)
+    assert page.redirect_chain[-1][0] == "/admin/mfa/enrol/"
+    assert client.get("/admin/fleet/localgpu/", follow=True).redirect_chain[-1][0] == \
+        "/admin/mfa/enrol/"
+    body = page.content.decode()
+    uri = re.search(r"otpauth://totp/[^<\s]+", body).group(0)
+    assert "issuer=AIMA" in uri and "<svg" in body
+    pending = TOTPDevice.objects.get(user=staff, confirmed=False)
+    assert b"does not match" in client.post("/admin/mfa/enrol/", {"code": "000000"}).content
+    # A wrong code holds the device back a moment (django-otp's throttle): let it pass.
+    TOTPDevice.objects.filter(pk=pending.pk).update(
+        throttling_failure_timestamp=timezone.now() - timedelta(minutes=1))
+    done = client.post("/admin/mfa/enrol/", {"code": code(pending)})
+    assert done.status_code == 200 and len(re.findall(r"<li><code>", done.content.decode())) == 10
+    assert client.get("/admin/").status_code == 200
+    assert AuditEvent.objects.filter(action="mfa.enrolled", subject="user:sam").exists()
+    # The next login asks for the code.
+    client.logout()
+    assert log_in(client).status_code == 200
+    assert log_in(client, code(pending, steps_ahead=1)).status_code == 302
+
+
+def test_the_enrol_page_is_for_logged_in_staff_only(client, django_user_model):
+    assert client.get("/admin/mfa/enrol/").status_code == 302
+    django_user_model.objects.create_user("ann", password="pw-ann-long")
+    client.force_login(django_user_model.objects.get(username="ann"))
+    assert client.get("/admin/mfa/enrol/").status_code == 302
+    assert not TOTPDevice.objects.exists()
