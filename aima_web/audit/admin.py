@@ -1,16 +1,23 @@
 from django.contrib import admin
 
+from aima_web.access.admin import RoleAdmin
 from aima_web.audit.models import AuditEvent
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "actor", "action", "subject")
+class AuditEventAdmin(RoleAdmin):
+    list_display = ("seq", "created_at", "actor", "action", "subject", "short_hash")
     list_filter = ("action",)
-    search_fields = ("actor", "subject")
-    readonly_fields = ("created_at", "actor", "action", "subject", "detail")
+    search_fields = ("actor", "subject", "hash")
+    fields = readonly_fields = ("seq", "created_at", "actor", "action", "subject", "detail",
+                                "prev_hash", "hash")
 
-    # The trail is evidence: nobody edits or deletes it through the admin.
+    @admin.display(description="hash")
+    def short_hash(self, event: AuditEvent) -> str:
+        return f"{event.hash[:12]}…"
+
+    # The trail is evidence: nobody edits or deletes it through the admin,
+    # superusers included.
     def has_add_permission(self, request) -> bool:
         return False
 
