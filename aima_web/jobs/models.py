@@ -16,6 +16,7 @@ from aima_tasks.classification import Confidentiality, Urgency
 from aima_web.core import content
 from aima_web.core.choices import choices
 from aima_web.jobs.states import SOURCES, STAMP_FIELD, JobState
+from aima_web.privacy.fields import EncryptedJSONField
 
 
 class MediaAsset(models.Model):
@@ -28,13 +29,13 @@ class MediaAsset(models.Model):
                                 help_text="What the probe read from the content.")
     probed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the file was deleted because no job needed it any more (retention, "
+                  "erasure); a new upload of the same content stores it again.")
 
     def __str__(self) -> str:
         return f"{self.media_type} {self.sha256[:12]}"
-
-    @property
-    def path(self) -> Path:
-        return content_path(self.sha256)
 
 
 def content_path(sha256: str) -> Path:
@@ -104,6 +105,8 @@ class Job(models.Model):
     running_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    results_deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When retention or an erasure deleted its results.")
 
     objects = JobQuerySet.as_manager()
 
@@ -121,8 +124,9 @@ class Job(models.Model):
 class AgentResult(models.Model):
     """What an agent made of one analysis, and how."""
 
-    data = models.JSONField()
-    meta = models.JSONField(
+    # Sealed at rest (AIMA_KEYRING); the database never holds them in clear.
+    data = EncryptedJSONField()
+    meta = EncryptedJSONField(
         default=dict, blank=True,
         help_text="How it was made: models (name, version, sha256), device, precision, "
                   "batch size, segments.")
