@@ -2,6 +2,11 @@
 
 Pure module (Pillow, PyAV, stdlib): no Django, no Celery. ``sniff`` decides the
 MediaType, ``probe`` adds the content hash and the stream metadata.
+
+A picture or video frame larger than ``max_pixels`` (``aima_tasks.limits``) is
+refused from its header, before any decoder allocates it: Pillow opens lazily and
+says its size; FFmpeg's decoders get the same bound (``max_pixels``), also while
+the container is opened, and the streams' sizes are checked before a frame is decoded.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import av
 from av.container import InputContainer
 from PIL import ExifTags, Image
 
+from aima_tasks import limits
 from aima_tasks.analysis_spec import MediaType
 
 _CHUNK = 1 << 20
@@ -36,6 +42,33 @@ class NotMedia(ValueError):
             "the file is not decodable media (no image, video or audio stream could be decoded)"
         )
         super().__init__(f"{message}: {detail}" if detail else message)
+
+
+class OversizedMedia(NotMedia):
+    """A picture or video frame over the pixel limit, refused before decoding."""
+
+    def __init__(self, size: str, max_pixels: int) -> None:
+        ValueError.__init__(self, f"the picture is {size}, over the {_megapixels(max_pixels)} "
+                                  "limit (AIMA_MAX_MEGAPIXELS)")
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:g} megapixel"
+
+
+def check_pixels(width: int, height: int, max_pixels: int) -> None:
+    """Raise OversizedMedia if a width x height picture is over ``max_pixels``."""
+    if width * height > max_pixels:
+        raise OversizedMedia(f"{width}x{height} ({width * height / 1e6:.1f} megapixels)",
+                             max_pixels)
+
+
+def limit_frames(stream: av.video.VideoStream, max_pixels: int) -> None:
+    """Refuse a video stream whose frames the container says are over ``max_pixels``, and
+    have its decoder refuse any larger frame too (a header may lie). Before decoding."""
+    ctx = stream.codec_context
+    check_pixels(ctx.width, ctx.height, max_pixels)
+    ctx.options = {**ctx.options, "max_pixels": str(max_pixels)}
 
 
 @dataclass(frozen=True)
@@ -127,9 +160,15 @@ class _Nameless:
 
 
 @contextmanager
-def open_container(path: Path) -> Iterator[InputContainer]:
-    """``av.open`` for reading, by content only (see ``_Nameless``)."""
-    with open(path, "rb") as raw, av.open(_Nameless(raw), "r") as container:
+def open_container(path: Path, max_pixels: int | None = None) -> Iterator[InputContainer]:
+    """``av.open`` for reading, by content only (see ``_Nameless``).
+
+    Opening decodes a first frame where the container does not say a stream's size
+    (a PNG, for one): FFmpeg refuses to decode one over ``max_pixels`` there, leaving
+    that stream's size unknown (0x0).
+    """
+    bound = {"max_pixels": str(max_pixels or limits.max_pixels())}
+    with open(path, "rb") as raw, av.open(_Nameless(raw), "r", options=bound) as container:
         yield container
 
 
@@ -141,16 +180,23 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _is_picture(path: Path) -> bool:
-    """Pillow can identify the file and decode its (first) picture."""
+def _is_picture(path: Path, max_pixels: int) -> bool:
+    """Pillow can identify the file and decode its (first) picture; raise OversizedMedia
+    for one over ``max_pixels``, from its header, before decoding."""
     try:
         with Image.open(path) as image:
+            check_pixels(*image.size, max_pixels)
             image.verify()
         # verify() checks little for most formats (an MPEG video "opens" as a picture),
         # so decode for real, at reduced size where the codec allows it.
         with Image.open(path) as image:
             image.draft("RGB", (256, 256))
             image.load()
+    except OversizedMedia:
+        raise
+    except Image.DecompressionBombError as exc:
+        # Pillow's own bound (twice Image.MAX_IMAGE_PIXELS) fired before the size was ours.
+        raise OversizedMedia(f"too large ({exc})", max_pixels) from None
     except Exception:  # Pillow raises anything from OSError to struct.error on garbage
         return False
     return True
@@ -177,12 +223,15 @@ def _is_cover_art(stream: av.stream.Stream) -> bool:
     return bool(stream.disposition & av.stream.Disposition.attached_pic)
 
 
-def _sniff_av(path: Path) -> MediaType:
+def _sniff_av(path: Path, max_pixels: int) -> MediaType:
+    sizeless = False
     try:
-        with open_container(path) as container:
+        with open_container(path, max_pixels) as container:
             videos = [s for s in container.streams.video if not _is_cover_art(s)]
             attempts = 0
             for stream in videos:
+                limit_frames(stream, max_pixels)
+                sizeless = sizeless or not stream.codec_context.width
                 attempts += _rewind(container, attempts)
                 if _decodes(container, stream):
                     return MediaType.IMAGE if _is_still_format(container) else MediaType.VIDEO
@@ -190,8 +239,14 @@ def _sniff_av(path: Path) -> MediaType:
                 attempts += _rewind(container, attempts)
                 if _decodes(container, stream):
                     return MediaType.AUDIO
+    except NotMedia:
+        raise
     except Exception as exc:  # whatever FFmpeg or PyAV make of garbage, it is not media
         raise NotMedia(_reason(exc)) from exc
+    if sizeless:
+        # FFmpeg would not decode a first frame to learn the size: over the limit, or broken.
+        raise NotMedia(f"no picture within the {_megapixels(max_pixels)} limit "
+                       "(AIMA_MAX_MEGAPIXELS) could be decoded")
     raise NotMedia("no stream decoded")
 
 
@@ -209,31 +264,33 @@ def _rewind(container: InputContainer, attempts: int) -> int:
     return 1
 
 
-def _sniff(path: Path) -> tuple[MediaType, bool]:
+def _sniff(path: Path, max_pixels: int | None) -> tuple[MediaType, bool]:
     """The media type, and whether Pillow (rather than FFmpeg) decoded it."""
     path = Path(path)
+    bound = max_pixels or limits.max_pixels()
     if not path.is_file():
         raise NotMedia(f"{path} is not a regular file")
     if path.stat().st_size == 0:
         raise NotMedia("the file is empty")
-    if _is_picture(path):
+    if _is_picture(path, bound):
         return MediaType.IMAGE, True
-    return _sniff_av(path), False
+    return _sniff_av(path, bound), False
 
 
-def sniff(path: Path) -> MediaType:
-    """The media type of the file, decided from its content alone."""
-    return _sniff(path)[0]
+def sniff(path: Path, max_pixels: int | None = None) -> MediaType:
+    """The media type of the file, decided from its content alone; OversizedMedia for a
+    picture or video frame over ``max_pixels`` (default: ``limits.max_pixels()``)."""
+    return _sniff(path, max_pixels)[0]
 
 
-def probe(path: Path) -> ProbeResult:
+def probe(path: Path, max_pixels: int | None = None) -> ProbeResult:
     path = Path(path)
-    media_type, by_pillow = _sniff(path)
+    media_type, by_pillow = _sniff(path, max_pixels)
     digest = sha256_file(path)
     size = path.stat().st_size
     if by_pillow:
         return _probe_picture(path, digest, size)
-    return _probe_av(path, media_type, digest, size)
+    return _probe_av(path, media_type, digest, size, max_pixels)
 
 
 def _probe_picture(path: Path, digest: str, size: int) -> ProbeResult:
@@ -283,9 +340,10 @@ def _readable_exif(exif: Image.Exif) -> dict[str, str]:
     return readable
 
 
-def _probe_av(path: Path, media_type: MediaType, digest: str, size: int) -> ProbeResult:
+def _probe_av(path: Path, media_type: MediaType, digest: str, size: int,
+              max_pixels: int | None) -> ProbeResult:
     try:
-        with open_container(path) as container:
+        with open_container(path, max_pixels) as container:
             videos = [s for s in container.streams.video if not _is_cover_art(s)]
             duration = _duration(container)
             video = _video_info(videos[0], duration) if videos else None

@@ -16,7 +16,8 @@ import av
 import numpy as np
 from PIL import Image, ImageOps
 
-from aima_tasks.probe import open_container
+from aima_tasks import limits
+from aima_tasks.probe import OversizedMedia, check_pixels, limit_frames, open_container
 
 ANALYSIS_RATE = 48_000
 PixelFormat = Literal["gray", "rgb24"]
@@ -61,8 +62,10 @@ class LoadedImage:
 
 
 def _video_stream(container: av.container.InputContainer) -> av.video.VideoStream:
+    """The first video stream (not cover art), its frames held to the pixel limit."""
     for stream in container.streams.video:
         if not stream.disposition & av.stream.Disposition.attached_pic:
+            limit_frames(stream, limits.max_pixels())
             return stream
     raise NoVideoTrack("the file has no video stream")
 
@@ -229,11 +232,15 @@ def load_image(path: Path, max_side: int | None = None) -> LoadedImage:
     """
     try:
         with Image.open(path) as opened:
+            # The probe refused bigger pictures; this agent does not trust that it ran.
+            check_pixels(*opened.size, limits.max_pixels())
             full = _upright_size(opened)
             if max_side is not None:
                 opened.draft("RGB", (max_side, max_side))
             image = ImageOps.exif_transpose(opened)
             image.load()
+    except OversizedMedia:
+        raise
     except (OSError, ValueError, SyntaxError):
         # A still picture Pillow cannot read but FFmpeg can (the probe allows those).
         image = _first_frame_image(path)

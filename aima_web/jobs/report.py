@@ -15,6 +15,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+from django.utils.html import escape
 from rest_framework.renderers import TemplateHTMLRenderer
 
 from aima_web.jobs.models import AnalysisResult, Job, MediaAsset
@@ -93,7 +94,6 @@ def _media(asset: MediaAsset) -> dict[str, Any]:
         "sha256": asset.sha256,
         "size_bytes": asset.size_bytes,
         "media_type": asset.media_type,
-        "probed_at": _iso(asset.probed_at),
         "container": probe.get("container"),
         "duration_s": _num(probe.get("duration_s")),
         "resolution": ({"width": picture.get("width"), "height": picture.get("height")}
@@ -252,10 +252,24 @@ class ReportHTMLRenderer(TemplateHTMLRenderer):
 
     template_name = "jobs/report.html"
 
+    def render(self, data: Any, accepted_media_type: str | None = None,
+               renderer_context: dict[str, Any] | None = None) -> bytes:
+        response = (renderer_context or {}).get("response")
+        if response is None or response.exception or _is_report(data):
+            return super().render(data, accepted_media_type, renderer_context)
+        # Anything else asked for as HTML (OPTIONS describes the endpoint): the data
+        # itself, escaped, on a bare page.
+        text = json.dumps(data, indent=2, sort_keys=True, default=str)
+        return f"<!doctype html>\n<pre>{escape(text)}</pre>\n".encode()
+
     def get_template_context(self, data: Any, renderer_context: dict[str, Any]) -> Any:
         if renderer_context["response"].exception:
             return super().get_template_context(data, renderer_context)
         return page_context(data)
+
+
+def _is_report(data: Any) -> bool:
+    return isinstance(data, dict) and {"job", "media", "timeline"} <= data.keys()
 
 
 def page_context(report: dict[str, Any]) -> dict[str, Any]:

@@ -44,13 +44,16 @@ class PlacementField(serializers.JSONField):
 
 
 class MediaSerializer(serializers.ModelSerializer):
+    """A job's media. The asset is shared by every job of the same content, so
+    nothing here may tell one owner that another uploaded the file before."""
+
     class Meta:
         model = MediaAsset
-        fields = ["sha256", "size_bytes", "media_type", "metadata", "probed_at"]
+        fields = ["sha256", "size_bytes", "media_type", "metadata"]
 
 
 class JobSerializer(serializers.ModelSerializer):
-    media = MediaSerializer(read_only=True)
+    media = serializers.SerializerMethodField()
     owner = serializers.CharField(source="owner.get_username", read_only=True)
     gpu = serializers.SerializerMethodField()
     agent = serializers.SerializerMethodField()
@@ -65,6 +68,15 @@ class JobSerializer(serializers.ModelSerializer):
             "running_at", "finished_at", "updated_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(MediaSerializer)
+    def get_media(self, job: Job) -> dict:
+        media = MediaSerializer(job.media).data
+        if job.placing_at is None:
+            # The shared asset's metadata come from an earlier job's probe when the file
+            # is known: shown once this job's own probe step is over, as for a new file.
+            media["metadata"] = {}
+        return media
 
     def get_gpu(self, job: Job) -> dict | None:
         gpu = job.gpu

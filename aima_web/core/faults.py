@@ -1,0 +1,41 @@
+"""The API's answer to faults: a database or message broker that cannot be reached
+is a 503 with Retry-After, in JSON, never a 500 page.
+
+Wired as REST_FRAMEWORK's EXCEPTION_HANDLER; everything else goes to DRF's own handler.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import InterfaceError
+from django.db import OperationalError as DatabaseError
+from kombu.exceptions import OperationalError as BrokerError
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+logger = logging.getLogger(__name__)
+
+# Long enough for a database failover or a broker restart, short enough for a person.
+RETRY_AFTER_S = 30
+
+_FAULTS: dict[type[BaseException], str] = {
+    DatabaseError: "the database is unavailable",
+    InterfaceError: "the database is unavailable",
+    BrokerError: "the message broker is unreachable",
+}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    fault = next((what for kind, what in _FAULTS.items() if isinstance(exc, kind)), None)
+    if fault is None:
+        return drf_exception_handler(exc, context)
+    # Logged in full: the answer says only what the client can act on.
+    logger.error("%s: answered 503", fault, exc_info=exc)
+    set_rollback()
+    return Response({"detail": f"{fault}; try again later"},
+                    status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                    headers={"Retry-After": str(RETRY_AFTER_S)})

@@ -1,0 +1,63 @@
+"""What used to be a 500: a database that cannot be reached (now 503 with Retry-After),
+the HTML report asked for with OPTIONS, and a GPU patched with a body that is no object."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import OperationalError, connection
+
+from aima_web.core.faults import RETRY_AFTER_S
+from aima_web.fleet.models import LocalGPU
+
+pytestmark = pytest.mark.django_db
+
+
+def unreachable_database(execute, sql, params, many, context):
+    """Every query fails the way a database that went away fails (the driver's edge)."""
+    raise OperationalError("could not connect to server: Connection refused")
+
+
+@pytest.mark.parametrize("method, path", [("get", "/api/v1/jobs/"), ("get", "/api/v1/gpus/"),
+                                          ("post", "/api/v1/placement/explain/")])
+def test_a_database_fault_is_a_503_with_retry_after(api, method, path):
+    with connection.execute_wrapper(unreachable_database):
+        response = getattr(api, method)(path, {}, format="json")
+    assert response.status_code == 503, response.content
+    assert response["Retry-After"] == str(RETRY_AFTER_S)
+    assert response.json() == {"detail": "the database is unavailable; try again later"}
+
+
+@pytest.fixture
+def job_id(api, image_file) -> str:
+    with image_file.path.open("rb") as media:
+        response = api.post("/api/v1/jobs/", {"media": media, "confidentiality": "internal"},
+                            format="multipart")
+    assert response.status_code == 201, response.content
+    return response.json()["id"]
+
+
+@pytest.mark.parametrize("accept", ["application/json", "text/html", "*/*"])
+def test_the_report_answers_options_whatever_is_accepted(api, job_id, accept):
+    response = api.options(f"/api/v1/jobs/{job_id}/report/", HTTP_ACCEPT=accept)
+    assert response.status_code == 200
+    assert b"Report" in response.content
+
+
+def test_the_report_page_and_its_errors_as_html(api, job_id):
+    page = api.get(f"/api/v1/jobs/{job_id}/report/", HTTP_ACCEPT="text/html")
+    assert page.status_code == 200 and page["Content-Type"].startswith("text/html")
+    assert b"<html" in page.content
+    missing = api.get("/api/v1/jobs/00000000-0000-0000-0000-000000000000/report/",
+                      HTTP_ACCEPT="text/html")
+    assert missing.status_code == 404
+
+
+@pytest.mark.parametrize("body", ["5", "[1, 2]", '"drain"', "null", "true"])
+def test_patching_a_gpu_with_no_object_is_a_400(operator_api, body):
+    gpu = LocalGPU.objects.create(model="NVIDIA RTX A5000", vram_gb=24, host="gpu-host-1")
+    response = operator_api.patch(f"/api/v1/gpus/{gpu.id}/", body,
+                                  content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert "non_field_errors" in response.json()
+    assert operator_api.patch(f"/api/v1/gpus/{gpu.id}/", {"location": "Berlin DC2"},
+                              format="json").status_code == 200
