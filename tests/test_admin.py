@@ -6,7 +6,7 @@ import pytest
 
 from aima_web.audit.models import AuditEvent
 from aima_web.fleet.models import EnrollmentToken, LocalGPU
-from aima_web.fleet.services import ReportedGpu, create_enrollment_token, register
+from aima_web.fleet.services import ReportedGpu, create_enrollment_token, enrol
 from aima_web.registry.models import ModelArtifact
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +53,7 @@ def test_retire(admin_client):
 
 def test_lists_show_simulated_gpus_agents_and_jobs(admin_client):
     token, _ = create_enrollment_token("t")
-    register(token, "sim-host", "local", "0.1", [ReportedGpu("SIM-1", "Fake", 24, "12.4", True)])
+    enrol(token, "sim-host", "0.1", [ReportedGpu("SIM-1", "Fake", 24, "12.4", True)])
     gpus = admin_client.get("/admin/fleet/localgpu/")
     assert gpus.status_code == 200 and b"sim-host" in gpus.content
     assert b"icon-yes" in gpus.content  # the simulated column

@@ -248,7 +248,7 @@ def test_an_agent_faster_than_its_launch_keeps_its_instance(cloud, api, video_fi
     secret = services.enrol(instance)
     [offer] = cloud.offers(services.Requirements())
     started = cloud.launch(offer, services.launch_spec(instance, secret))
-    fleet.register(instance.enrollment_token, name=instance.name, scope="cloud",
+    fleet.enrol(instance.enrollment_token, name=instance.name,
                    version="test", gpus=[])
     assert CloudInstance.objects.get(pk=instance_id).state == InstanceState.READY
     # The reconciler, running before the launch is recorded, learns the id.
@@ -319,7 +319,7 @@ def test_registration_with_an_instance_token_marks_it_ready(cloud, api, video_fi
     [instance_id] = services.ensure_capacity()
     services.launch(instance_id)
     instance = CloudInstance.objects.get(pk=instance_id)
-    registration = fleet.register(instance.enrollment_token, name=instance.name, scope="cloud",
+    registration = fleet.enrol(instance.enrollment_token, name=instance.name,
                                   version="test", gpus=[])
     instance.refresh_from_db()
     assert instance.state == InstanceState.READY and instance.agent_id == registration.agent.id
@@ -334,7 +334,7 @@ def test_ending_an_instance_whose_launch_was_cut_short_ends_its_host(cloud, api,
     instance = CloudInstance.objects.get(pk=instance_id)
     [offer] = cloud.offers(services.Requirements())
     host = cloud.launch(offer, services.launch_spec(instance, services.enrol(instance)))
-    fleet.register(instance.enrollment_token, name=instance.name, scope="cloud",
+    fleet.enrol(instance.enrollment_token, name=instance.name,
                    version="test", gpus=[])
     Job.objects.filter(pk=job.pk).update(state=JobState.CANCELLED)
     assert services.tick()["idle_ended"] == 1
@@ -401,7 +401,7 @@ def ready_instance() -> tuple[CloudInstance, Agent]:
     [instance_id] = services.ensure_capacity()
     services.launch(instance_id)
     instance = CloudInstance.objects.get(pk=instance_id)
-    agent = fleet.register(instance.enrollment_token, name=instance.name, scope="cloud",
+    agent = fleet.enrol(instance.enrollment_token, name=instance.name,
                            version="test", gpus=[]).agent
     instance.refresh_from_db()
     return instance, agent
@@ -440,7 +440,7 @@ def test_a_job_stranded_on_an_ended_instance_gets_a_new_one_or_is_given_up(
     [replacement_id] = services.ensure_capacity()
     services.launch(replacement_id)
     replacement = CloudInstance.objects.get(pk=replacement_id)
-    fleet.register(replacement.enrollment_token, name=replacement.name, scope="cloud",
+    fleet.enrol(replacement.enrollment_token, name=replacement.name,
                    version="test", gpus=[])
     # The new instance is kept for it, and waits for its task to come back.
     assert services.tick()["lost_jobs"] == 0

@@ -48,7 +48,7 @@ class LocalGPUAdmin(admin.ModelAdmin):
                                               "retired_at")}),
         ("Telemetry", {"fields": ("recent_telemetry",)}),
     )
-    actions = ["drain", "resume", "retire"]
+    actions = ["drain", "resume", "retire", "release"]
 
     @admin.display(description="cost per hour")
     def cost_per_hour(self, gpu: LocalGPU) -> str:
@@ -118,14 +118,36 @@ class AgentAdmin(admin.ModelAdmin):
 
 @admin.register(EnrollmentToken)
 class EnrollmentTokenAdmin(admin.ModelAdmin):
-    list_display = ("label", "created_at", "expires_at", "revoked", "last_used_at")
-    fields = ("label", "expires_at", "revoked")
+    list_display = ("label", "scope", "uses", "max_uses", "created_at", "expires_at", "revoked",
+                    "last_used_at")
+    list_filter = ("scope", "revoked")
+    fields = ("label", "scope", "max_uses", "expires_at", "revoked")
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        # Short-lived unless the admin says otherwise.
+        return {"expires_at": services.default_expiry()}
+
+    def get_readonly_fields(self, request: HttpRequest, obj: EnrollmentToken | None = None):
+        # What a token grants is fixed once made: revoke it and make another.
+        return ("scope", "max_uses") if obj is not None else ()
 
     def save_model(self, request: HttpRequest, obj: EnrollmentToken, form, change: bool) -> None:
         if not change:
+    @admin.action(description="Release from its agent: the next agent that reports the GPU "
+                              "may register it (a reinstalled host, a card moved)")
+    def release(self, request: HttpRequest, queryset: QuerySet[LocalGPU]) -> None:
+        for gpu in queryset:
+            services.release(gpu, trail.user_actor(request.user))
+        self.message_user(request, f"Released {queryset.count()} GPU(s).")
+
+
             secret = new_secret()
             obj.token_hash = digest(secret)
             self.message_user(
                 request, f"Enrollment token for {obj.label!r} (shown once, copy it now): {secret}",
                 level=messages.WARNING)
         super().save_model(request, obj, form, change)
+        trail.record(trail.user_actor(request.user),
+                     "enrollment.changed" if change else "enrollment.created",
+                     f"enrollment:{obj.pk}", label=obj.label, scope=obj.scope,
+                     max_uses=obj.max_uses, revoked=obj.revoked)

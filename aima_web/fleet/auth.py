@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser
-from django.utils import timezone
 from rest_framework import authentication, exceptions, permissions
 
 from aima_web.fleet.credentials import digest
@@ -46,9 +45,8 @@ class EnrollmentAuthentication(authentication.BaseAuthentication):
         token = EnrollmentToken.objects.filter(token_hash=digest(secret)).first()
         if token is None or not token.usable():
             raise exceptions.AuthenticationFailed(
-                "enrollment token unknown, expired or revoked; create one with "
+                "enrollment token unknown, used up, expired or revoked; create one with "
                 "`python manage.py aima_enroll`")
-        EnrollmentToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
         return AnonymousUser(), token
 
     def authenticate_header(self, request) -> str:
@@ -60,6 +58,9 @@ class IsAgent(permissions.BasePermission):
         return isinstance(request.auth, Agent)
 
 
-class HasEnrollmentToken(permissions.BasePermission):
+class IsAgentOrEnrolling(permissions.BasePermission):
+    """Registration: a new agent with an enrollment token, or an enrolled one
+    starting again with its own credential."""
+
     def has_permission(self, request, view) -> bool:
-        return isinstance(request.auth, EnrollmentToken)
+        return isinstance(request.auth, Agent | EnrollmentToken)

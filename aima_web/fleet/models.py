@@ -56,20 +56,41 @@ def validate_performance_profile(value: Any) -> None:
 
 
 class EnrollmentToken(models.Model):
-    """A bootstrap token an agent exchanges for its own credential."""
+    """A bootstrap token an agent exchanges for its own credential.
+
+    The token, not the agent, says which scope its agents get: an admin makes
+    local ones, the control plane mints a cloud one per instance. Single use and
+    short-lived unless made otherwise, and revocable.
+    """
 
     label = models.CharField(max_length=100)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    scope = models.CharField(
+        max_length=8, choices=[(s.value, s.value) for s in Scope], default=Scope.LOCAL.value,
+        help_text="What agents enrolled with it are: local (may take confidential work) or "
+                  "cloud. The agent cannot choose.")
+    max_uses = models.PositiveIntegerField(
+        default=1, validators=[MinValueValidator(1)],
+        help_text="How many agents may enrol with it.")
+    uses = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True,
+                                      help_text="Empty: never (not advisable).")
     revoked = models.BooleanField(default=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     def __str__(self) -> str:
-        return self.label
+        return f"{self.label} ({self.scope})"
 
     def usable(self) -> bool:
-        return not self.revoked and (self.expires_at is None or self.expires_at > timezone.now())
+        return (not self.revoked and self.uses < self.max_uses
+                and (self.expires_at is None or self.expires_at > timezone.now()))
+
+    @classmethod
+    def usable_q(cls) -> models.Q:
+        """The same rule as :meth:`usable`, for a conditional UPDATE."""
+        return (models.Q(revoked=False, uses__lt=models.F("max_uses"))
+                & (models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=timezone.now())))
 
 
 class Agent(models.Model):
@@ -212,3 +233,33 @@ class GpuTelemetry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.gpu_id} @ {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Assignment(models.Model):
+    """Which agent holds a unit of a job's work: the analyses ``analyses`` of
+    segment ``segment``, as one message carried them.
+
+    The control plane sends a unit to a queue with a ticket only it can make;
+    the agent the broker hands it to presents the ticket when it starts, and
+    from then on it alone may fetch the job's media and report the unit's
+    results. A redelivered unit (its first holder died) passes to whoever
+    presents the ticket next; the first holder's late results are refused.
+    """
+
+    job = models.ForeignKey("jobs.Job", on_delete=models.CASCADE, related_name="assignments")
+    segment = models.PositiveIntegerField()
+    # The unit's analyses, sorted and joined: with the segment, what identifies it.
+    unit = models.CharField(max_length=500)
+    agent = models.ForeignKey(Agent, null=True, on_delete=models.SET_NULL,
+                              related_name="assignments")
+    gpu = models.ForeignKey(LocalGPU, null=True, blank=True, on_delete=models.SET_NULL,
+                            related_name="assignments")
+    assigned_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["job", "segment", "unit"]
+        constraints = [models.UniqueConstraint(fields=["job", "segment", "unit"],
+                                               name="one_holder_per_unit")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} segment {self.segment} [{self.unit}] → agent {self.agent_id}"

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from aima_tasks.classification import GpuStatus
@@ -35,70 +38,113 @@ class Registration:
     credential: str
 
 
-def create_enrollment_token(label: str, expires_at=None) -> tuple[EnrollmentToken, str]:
+class RegistrationRefused(PermissionError):
+    """An agent may not register as it asked; the message says why."""
+
+
+def create_enrollment_token(label: str, expires_at: datetime | None = None,
+                            scope: Scope = Scope.LOCAL, max_uses: int = 1,
+                            actor: str = trail.SYSTEM) -> tuple[EnrollmentToken, str]:
     secret = new_secret()
-    token = EnrollmentToken.objects.create(label=label, token_hash=digest(secret),
-                                           expires_at=expires_at)
-    trail.record(trail.SYSTEM, "enrollment.created", f"enrollment:{token.id}", label=label)
+    token = EnrollmentToken.objects.create(label=label, token_hash=digest(secret), scope=scope,
+                                           max_uses=max_uses, expires_at=expires_at)
+    trail.record(actor, "enrollment.created", f"enrollment:{token.id}", label=label,
+                 scope=scope, max_uses=max_uses,
+                 expires_at=expires_at.isoformat() if expires_at else None)
     return token, secret
 
 
+def default_expiry() -> datetime:
+    return timezone.now() + timedelta(seconds=settings.AIMA_ENROLLMENT_TTL_S)
+
+
 @transaction.atomic
-def register(token: EnrollmentToken, name: str, scope: Scope, version: str,
-             gpus: list[ReportedGpu], location: str = "") -> Registration:
-    """Enrol an agent and the GPUs it reported. A GPU seen before keeps its
-    row, and an agent starting again keeps its identity with a new credential."""
+def enrol(token: EnrollmentToken, name: str, version: str, gpus: list[ReportedGpu],
+          location: str = "") -> Registration:
+    """A new agent joins with an enrollment token, which is used up by it; its
+    scope is the token's. Raise RegistrationRefused for a spent token or a GPU
+    another agent holds."""
+    spent = EnrollmentToken.objects.filter(EnrollmentToken.usable_q(), pk=token.pk).update(
+        uses=F("uses") + 1, last_used_at=timezone.now())
+    if not spent:
+        raise RegistrationRefused("the enrollment token is used up, expired or revoked; "
+                                  "create one with `python manage.py aima_enroll`")
     credential = new_secret()
+    agent = Agent.objects.create(name=name, scope=Scope(token.scope), enrolled_with=token,
+                                 credential_hash=digest(credential))
+    return _register(agent, credential, name, version, gpus, location)
+
+
+@transaction.atomic
+def reregister(agent: Agent, name: str, version: str, gpus: list[ReportedGpu],
+               location: str = "") -> Registration:
+    """An enrolled agent starting again, with its own credential: it keeps its
+    identity and scope and gets a new credential (the old one dies with the
+    process that held it)."""
+    Agent.objects.select_for_update().filter(pk=agent.pk).first()
+    return _register(agent, new_secret(), name, version, gpus, location)
+
+
+def _register(agent: Agent, credential: str, name: str, version: str, gpus: list[ReportedGpu],
+              location: str) -> Registration:
+    scope = Scope(agent.scope)
     queues = sorted({q for gpu in gpus
                      for q in queues_served(scope, gpu.vram_gb, gpu.cuda_version)})
-    fields = {"name": name, "scope": scope, "version": version, "queues": queues,
-              "credential_hash": digest(credential), "enrolled_with": token,
-              "last_heartbeat": timezone.now()}
-    agent = returning_agent(token, name, scope, gpus)
-    if agent is None:
-        agent = Agent.objects.create(**fields)
-    else:
-        # The old credential dies with the process that held it.
-        Agent.objects.filter(pk=agent.pk).update(**fields)
-        agent.refresh_from_db()
+    Agent.objects.filter(pk=agent.pk).update(
+        name=name, version=version, queues=queues, credential_hash=digest(credential),
+        last_heartbeat=timezone.now())
+    agent.refresh_from_db()
     # Cloud GPUs are rented, not part of the local fleet.
     if scope == Scope.LOCAL:
         for reported in gpus:
-            gpu = LocalGPU.objects.filter(uuid=reported.uuid).first() or LocalGPU(
-                uuid=reported.uuid)
-            gpu.model = reported.model
-            gpu.vram_gb = reported.vram_gb
-            gpu.cuda_version = reported.cuda_version
-            gpu.host = name
-            gpu.location = gpu.location or location
-            gpu.simulated = reported.simulated
-            if reported.performance_profile:
-                gpu.performance_profile = reported.performance_profile
-            if reported.compute_benchmark:
-                gpu.compute_benchmark = dict(reported.compute_benchmark)
-            gpu.agent = agent
-            if gpu.status == GpuStatus.OFFLINE:
-                gpu.status = GpuStatus.AVAILABLE
-            gpu.full_clean()
-            gpu.save()
+            _adopt(agent, reported, location)
     trail.record(trail.agent_actor(agent.id), "agent.registered", f"agent:{agent.id}",
-                 name=name, scope=scope, gpus=[g.uuid for g in gpus])
-    signals.agent_registered.send(sender=Agent, agent=agent, token=token)
+                 name=name, scope=scope, gpus=[g.uuid for g in gpus],
+                 enrollment=agent.enrolled_with_id)
+    signals.agent_registered.send(sender=Agent, agent=agent, token=agent.enrolled_with)
     return Registration(agent=agent, credential=credential)
 
 
-def returning_agent(token: EnrollmentToken, name: str, scope: Scope,
-                    gpus: list[ReportedGpu]) -> Agent | None:
-    """The agent this registration restarts: the one serving any of the
-    reported local GPUs (a GPU's UUID is its identity), else the one of that
-    name enrolled with the same token (a cloud instance's agent restarting)."""
-    if scope == Scope.LOCAL and gpus:
-        serving = Agent.objects.filter(scope=scope, gpus__uuid__in=[g.uuid for g in gpus])
-        found = serving.order_by("-registered_at").first()
-        if found is not None:
-            return found
-    return (Agent.objects.filter(scope=scope, name=name, enrolled_with=token)
-            .order_by("-registered_at").first())
+def _adopt(agent: Agent, reported: ReportedGpu, location: str) -> None:
+    """The agent serves this GPU: a new one joins the fleet; one seen before keeps
+    its row, and must be this agent's or have none (an admin released it)."""
+    gpu = LocalGPU.objects.select_for_update().filter(uuid=reported.uuid).first()
+    if gpu is None:
+        gpu = LocalGPU(uuid=reported.uuid)
+    elif gpu.agent_id not in (None, agent.pk):
+        raise RegistrationRefused(
+            f"GPU {reported.uuid} belongs to agent {gpu.agent_id}; an admin can release it "
+            "(admin: Local GPUs, action 'Release from its agent') if this host now serves it")
+    gpu.model = reported.model
+    gpu.vram_gb = reported.vram_gb
+    gpu.cuda_version = reported.cuda_version
+    gpu.host = agent.name
+    gpu.location = gpu.location or location
+    gpu.simulated = reported.simulated
+    if reported.performance_profile:
+        gpu.performance_profile = reported.performance_profile
+    if reported.compute_benchmark:
+        gpu.compute_benchmark = dict(reported.compute_benchmark)
+    gpu.agent = agent
+    if gpu.status == GpuStatus.OFFLINE:
+        gpu.status = GpuStatus.AVAILABLE
+    gpu.full_clean()
+    try:
+        with transaction.atomic():
+            gpu.save()
+    except IntegrityError:
+        # Another agent registered the same new GPU a moment ago.
+        raise RegistrationRefused(f"GPU {reported.uuid} was just registered by another "
+                                  "agent") from None
+
+
+def release(gpu: LocalGPU, actor: str) -> None:
+    """An admin says the GPU no longer belongs to its agent (a host reinstalled,
+    a card moved): the next agent that reports it may register it."""
+    if gpu.agent_id is None:
+        return
+    LocalGPU.objects.filter(pk=gpu.pk).update(agent=None)
+    trail.record(actor, "gpu.released", f"gpu:{gpu.id}", agent=gpu.agent_id)
 
 
 @transaction.atomic

@@ -29,10 +29,10 @@ def artifact(tmp_path, settings) -> ModelArtifact:
 
 @pytest.fixture
 def cache(live_server, tmp_path) -> ModelCache:
-    _, token = create_enrollment_token("t")
+    _, token = create_enrollment_token("t", scope="cloud")
     client = ControlPlane(live_server.url)
-    client.register(token, {"name": "host-1", "scope": "cloud", "gpus": [
-        {"uuid": "GPU-1", "model": "A10", "vram_gb": 24, "cuda_version": "12.4"}]})
+    client.register({"name": "host-1", "gpus": [
+        {"uuid": "GPU-1", "model": "A10", "vram_gb": 24, "cuda_version": "12.4"}]}, token=token)
     return ModelCache(tmp_path / "cache", client)
 
 

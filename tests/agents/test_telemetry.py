@@ -53,8 +53,8 @@ def test_a_heartbeat_carries_the_samples_to_the_control_plane(live_server, fake_
     fake_nvml.add("GPU-real", utilization_pct=30, used_gb=8, temperature_c=95, slowdown_c=90)
     _, token = create_enrollment_token("t")
     client = ControlPlane(live_server.url)
-    client.register(token, {"name": "host-1", "scope": "local", "gpus": [
-        gpu.to_report() for gpu in (REAL, SIMULATED)]})
+    client.register({"name": "host-1", "gpus": [gpu.to_report() for gpu in (REAL, SIMULATED)]},
+                    token=token)
 
     answer = client.heartbeat([s.to_report() for s in telemetry.collect([REAL, SIMULATED])])
 

@@ -82,7 +82,10 @@ class ReportedGpuSerializer(serializers.Serializer):
 
 class RegisterSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=150)
-    scope = serializers.ChoiceField(choices=[s.value for s in Scope])
+    scope = serializers.ChoiceField(
+        choices=[s.value for s in Scope], required=False, default="",
+        help_text="Optional: the scope the agent expects. The token decides it; a different "
+                  "one is refused (403).")
     version = serializers.CharField(max_length=40, required=False, default="")
     location = serializers.CharField(max_length=150, required=False, default="", allow_blank=True)
     gpus = ReportedGpuSerializer(many=True, allow_empty=False)
@@ -114,6 +117,8 @@ class GpuProcessSerializer(serializers.Serializer):
 
 class GpuSampleReportSerializer(serializers.Serializer):
     """One GPU's telemetry as an agent reports it (``GpuSample.to_report()``);
+    scope = serializers.ChoiceField(choices=[s.value for s in Scope],
+                                    help_text="The agent's scope, from its enrollment token.")
     null for a figure the GPU does not report."""
 
     uuid = serializers.CharField(max_length=80)
