@@ -15,7 +15,6 @@ from pathlib import Path
 
 from agents.gpus import BadSimulation
 from agents.runner import AgentConfig, StartupError, default_name, run
-from aima_tasks.routing import Scope
 
 
 def env_flag(value: str | None) -> bool | None:
@@ -40,13 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
                          metavar="URL",
                          help="control plane base URL, e.g. https://aima.example.org "
                               "[env AIMA_CONTROL_PLANE_URL]")
-    run_cmd.add_argument("--token", default=env("AIMA_AGENT_TOKEN"),
-                         help="enrollment token from `manage.py aima_enroll` or the admin "
-                              "[env AIMA_AGENT_TOKEN]")
-    run_cmd.add_argument("--scope", choices=[s.value for s in Scope],
-                         default=env("AIMA_AGENT_SCOPE", Scope.LOCAL.value),
-                         help="local: on-premises host, may take confidential work; cloud: "
-                              "rented host, never does [env AIMA_AGENT_SCOPE, default local]")
+    run_cmd.add_argument("--token-file", type=Path, default=env("AIMA_AGENT_TOKEN_FILE"),
+                         metavar="PATH",
+                         help="file holding the enrollment token from `manage.py aima_enroll` "
+                              "or the admin; or give the token itself in AIMA_AGENT_TOKEN, never "
+                              "on the command line, where every user of the host can read it. "
+                              "Needed at the first start only: the agent then keeps a "
+                              "credential of its own under WORKDIR [env AIMA_AGENT_TOKEN_FILE]")
+    run_cmd.add_argument("--ca-bundle", default=env("AIMA_CA_BUNDLE"), metavar="PATH",
+                         help="CA certificates to verify the control plane's TLS certificate "
+                              "with (default: the system's) [env AIMA_CA_BUNDLE]")
     run_cmd.add_argument("--simulate-gpu", default=env("AIMA_SIMULATE_GPU"),
                          metavar="NAME:VRAM_GB[,…]",
                          help="run without a GPU, pretending to have this one (several: "
@@ -86,16 +88,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    missing = [flag for flag, value in (("--control-plane", args.control_plane),
-                                        ("--token", args.token)) if not value]
-    if missing:
-        parser.error(f"{' and '.join(missing)} required (or set the matching environment "
-                     "variable; see --help)")
-    config = AgentConfig(control_plane_url=args.control_plane, token=args.token,
-                         scope=Scope(args.scope), simulate_gpu=args.simulate_gpu, name=args.name,
+    if not args.control_plane:
+        parser.error("--control-plane required (or set AIMA_CONTROL_PLANE_URL; see --help)")
+    try:
+        token = (args.token_file.read_text().strip() if args.token_file
+                 else os.environ.get("AIMA_AGENT_TOKEN", "").strip())
+    except OSError as exc:
+        parser.error(f"--token-file: {exc.strerror}: {args.token_file}")
+    # Spent at registration; the worker processes (which open untrusted media) need none.
+    os.environ.pop("AIMA_AGENT_TOKEN", None)
+    config = AgentConfig(control_plane_url=args.control_plane, token=token,
+                         simulate_gpu=args.simulate_gpu, name=args.name,
                          location=args.location, heartbeat_s=args.heartbeat, workdir=args.workdir,
-                         model_cache=args.model_cache,
-                         benchmark=args.benchmark)
+                         model_cache=args.model_cache, benchmark=args.benchmark,
+                         ca_bundle=args.ca_bundle)
     try:
         run(config)
     except (StartupError, BadSimulation) as exc:

@@ -1,13 +1,16 @@
 """The agent's HTTP client for the control plane (stdlib only).
 
 An agent holds no database credentials: registration, heartbeats, taking a
-job and fetching its media all go through the control plane's API.
+unit of work, fetching its media and reporting its results all go through the
+control plane's API, over TLS verified against the system's CAs or the bundle
+given (``--ca-bundle``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -34,19 +37,31 @@ class JobNotWanted(ControlPlaneError):
     """The job was cancelled or has ended: skip it."""
 
 
+class Refused(ControlPlaneError):
+    """The control plane refused the agent's credential (401) or the request (403)."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
 @dataclass(frozen=True)
 class Enrolled:
     agent_id: int
     credential: str
+    # Decided by the control plane from the enrollment token, not by the agent.
+    scope: str
     queues: list[str]
     # The control plane's answer on which GPUs take work now (see Serving).
     answer: dict
 
 
 class ControlPlane:
-    def __init__(self, base_url: str, credential: str = ""):
+    def __init__(self, base_url: str, credential: str = "", ca_bundle: str | None = None):
         self.base_url = base_url.rstrip("/")
         self.credential = credential
+        # A path, not an SSLContext: the client is handed to spawned worker processes.
+        self.ca_bundle = ca_bundle
 
     def _request(self, method: str, path: str, body: dict | None = None,
                  auth: str | None = None) -> urllib.request.Request:
@@ -59,26 +74,37 @@ class ControlPlane:
         return request
 
     def _open(self, request: urllib.request.Request):
+        context = ssl.create_default_context(cafile=self.ca_bundle) if self.ca_bundle else None
         try:
-            return urllib.request.urlopen(request, timeout=TIMEOUT_S)
+            return urllib.request.urlopen(request, timeout=TIMEOUT_S, context=context)
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")[:500]
             if exc.code == 409:
                 raise JobNotWanted(detail) from None
             if exc.code >= 500:
                 raise Unreachable(f"{request.full_url}: HTTP {exc.code} {detail}") from None
-            raise ControlPlaneError(f"{request.full_url}: HTTP {exc.code} {detail}") from None
+            message = f"{request.full_url}: HTTP {exc.code} {detail}"
+            if exc.code in (401, 403):
+                raise Refused(message, exc.code) from None
+            raise ControlPlaneError(message) from None
+        except ssl.SSLCertVerificationError as exc:
+            # Retrying will not make a certificate trustworthy.
+            raise ControlPlaneError(f"{request.full_url}: {exc}; pass the CA that signed "
+                                    "the control plane's certificate with --ca-bundle") from None
         except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
             raise Unreachable(f"{request.full_url}: {exc}") from None
 
-    def register(self, token: str, report: dict) -> Enrolled:
-        request = self._request("POST", "/api/v1/agents/register/", report,
-                                auth=f"Bearer {token}")
+    def register(self, report: dict, token: str = "") -> Enrolled:
+        """Enrol with an enrollment token, or, without one, register again with the
+        agent's own credential; either way the agent gets a new credential."""
+        auth = f"Bearer {token}" if token else None
+        request = self._request("POST", "/api/v1/agents/register/", report, auth=auth)
         with self._open(request) as response:
             body = json.load(response)
         self.credential = body["credential"]
         return Enrolled(agent_id=body["agent_id"], credential=body["credential"],
-                        queues=body["queues"], answer={"gpus": body.get("gpus", {})})
+                        scope=body["scope"], queues=body["queues"],
+                        answer={"gpus": body.get("gpus", {})})
 
     def heartbeat(self, samples: Sequence[dict] = ()) -> dict:
         """Report in with a telemetry sample per GPU (``GpuSample.to_report()``);
@@ -88,16 +114,25 @@ class ControlPlane:
             body = response.read()
         return json.loads(body) if body.strip() else {}
 
-    def start_job(self, job_id: str, gpu_uuid: str, segment: int = 0,
-                  analyses: tuple[str, ...] = ()) -> list[str]:
-        """Take the job; return which of ``analyses`` of ``segment`` are still wanted (the
-        others' results are stored already: a redelivered message must not redo them)."""
+    def start_job(self, job_id: str, gpu_uuid: str, segment: int, analyses: tuple[str, ...],
+                  ticket: str) -> list[str]:
+        """Take a unit of the job, presenting its ticket; return which of ``analyses``
+        of ``segment`` are still wanted (the others' results are stored already: a
+        redelivered message must not redo them)."""
         request = self._request("POST", f"/api/v1/agent-jobs/{job_id}/start/",
                                 {"gpu_uuid": gpu_uuid, "segment": segment,
-                                 "analyses": list(analyses)})
+                                 "analyses": list(analyses), "ticket": ticket})
         with self._open(request) as response:
             answer = json.loads(response.read() or b"{}")
         return list(answer.get("wanted", analyses))
+
+    def report(self, job_id: str, outcome: dict) -> str | None:
+        """Hand in a unit's outcome (``AnalysisOutcome.to_dict()`` with the unit's
+        ticket); return the job's state after it, None while parts are missing."""
+        request = self._request("POST", f"/api/v1/agent-jobs/{job_id}/results/", outcome)
+        with self._open(request) as response:
+            answer = json.loads(response.read() or b"{}")
+        return answer.get("state")
 
     def download_media(self, job_id: str, target: Path, sha256: str) -> Path:
         """Fetch a job's media to ``target``, refusing it if its checksum differs."""

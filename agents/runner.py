@@ -13,9 +13,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents import compute, nvml, telemetry
+from agents import compute, identity, nvml, telemetry
 from agents.benchmark import analyzer_profile
-from agents.control_plane import ControlPlane, ControlPlaneError
+from agents.control_plane import ControlPlane, ControlPlaneError, Enrolled, Refused
 from agents.gpus import GpuInfo, simulated
 from agents.supervisor import GpuWork, Serving, Workers
 from agents.worker import AgentContext
@@ -31,8 +31,8 @@ COMPUTE_TIMEOUT_S = 300
 @dataclass(frozen=True)
 class AgentConfig:
     control_plane_url: str
+    # The enrollment token; empty once the agent holds a credential of its own.
     token: str
-    scope: Scope
     simulate_gpu: str | None
     name: str
     location: str
@@ -42,6 +42,8 @@ class AgentConfig:
     model_cache: Path | None = None
     # None: benchmark when the GPUs are real, not when simulated.
     benchmark: bool | None = None
+    # CA bundle to verify the control plane's TLS certificate with; None: the system's.
+    ca_bundle: str | None = None
 
 
 class StartupError(RuntimeError):
@@ -62,11 +64,12 @@ def find_gpus(config: AgentConfig) -> list[GpuInfo]:
     return gpus
 
 
-def plan_work(config: AgentConfig, gpus: list[GpuInfo]) -> list[GpuWork]:
-    """What each GPU serves; a GPU that can serve no queue is left idle, said why."""
+def plan_work(scope: Scope, gpus: list[GpuInfo]) -> list[GpuWork]:
+    """What each GPU serves in the scope the control plane gave the agent; a GPU
+    that can serve no queue is left idle, said why."""
     works = []
     for gpu in gpus:
-        queues = queues_served(config.scope, gpu.vram_gb, gpu.cuda_version)
+        queues = queues_served(scope, gpu.vram_gb, gpu.cuda_version)
         if queues:
             works.append(GpuWork(gpu=gpu, queues=tuple(queues)))
         else:
@@ -123,8 +126,9 @@ def heartbeat_loop(control_plane: ControlPlane, gpus: list[GpuInfo], workers: Wo
 
 def run(config: AgentConfig) -> None:
     gpus = find_gpus(config)
-    works = plan_work(config, gpus)
-    control_plane = ControlPlane(config.control_plane_url)
+    # Refuse hardware that can serve nothing before enrolling (and spending a token).
+    plan_work(Scope.LOCAL, gpus)
+    control_plane = ControlPlane(config.control_plane_url, ca_bundle=config.ca_bundle)
     reports = [gpu.to_report() for gpu in gpus]
     # A simulated GPU's figures would be this CPU's, not a GPU's: not unless asked.
     benchmark = config.benchmark
@@ -135,20 +139,19 @@ def run(config: AgentConfig) -> None:
         reports = [{**report, "performance_profile": profile,
                     "compute_benchmark": compute_benchmark(gpu)}
                    for report, gpu in zip(reports, gpus, strict=True)]
-    report = {"name": config.name, "scope": config.scope.value, "version": VERSION,
-              "location": config.location, "gpus": reports}
-    try:
-        enrolled = control_plane.register(config.token, report)
-    except ControlPlaneError as exc:
-        raise StartupError(f"could not register with {config.control_plane_url}: {exc}") from None
+    report = {"name": config.name, "version": VERSION, "location": config.location,
+              "gpus": reports}
+    enrolled = enrol(config, control_plane, report, gpus)
+    scope = Scope(enrolled.scope)
+    works = plan_work(scope, gpus)
     for work in works:
-        log.info("registered as agent %s; GPU %s: %s%s serves %s", enrolled.agent_id,
+        log.info("registered as %s agent %s; GPU %s: %s%s serves %s", scope, enrolled.agent_id,
                  work.gpu.index, work.gpu.model, " (simulated)" if work.gpu.simulated else "",
                  ", ".join(work.queues))
 
     config.workdir.mkdir(parents=True, exist_ok=True)
     context = AgentContext(control_plane=control_plane, agent_id=enrolled.agent_id,
-                           scope=config.scope, gpu_uuid="", workdir=config.workdir,
+                           scope=scope, gpu_uuid="", workdir=config.workdir,
                            model_cache=config.model_cache or config.workdir / "models",
                            fp16_gains=fp16_gains(gpus, reports))
     workers = Workers(context, works, config.name)
@@ -163,6 +166,40 @@ def run(config: AgentConfig) -> None:
         workers.run()
     finally:
         stop.set()
+
+
+def enrol(config: AgentConfig, control_plane: ControlPlane, report: dict,
+          gpus: list[GpuInfo]) -> Enrolled:
+    """Register again with the credential this agent kept from an earlier start
+    (it keeps its identity), else enrol with the token; keep the new credential."""
+    kept = identity.load(config.workdir, config.control_plane_url, config.name, gpus)
+    if kept:
+        control_plane.credential = kept
+        try:
+            enrolled = control_plane.register(report)
+        except Refused as exc:
+            if not config.token:
+                raise StartupError(f"the control plane no longer knows this agent ({exc}); "
+                                   "give it a new enrollment token") from None
+            log.warning("the kept credential was refused (%s); enrolling with the token", exc)
+        except ControlPlaneError as exc:
+            raise StartupError(
+                f"could not register with {config.control_plane_url}: {exc}") from None
+        else:
+            identity.save(config.workdir, config.control_plane_url, config.name, gpus,
+                          enrolled.credential)
+            return enrolled
+    if not config.token:
+        raise StartupError("no enrollment token: set AIMA_AGENT_TOKEN or --token-file (made "
+                           "with `manage.py aima_enroll`); after the first start the agent "
+                           f"keeps a credential of its own under {config.workdir}")
+    try:
+        enrolled = control_plane.register(report, token=config.token)
+    except ControlPlaneError as exc:
+        raise StartupError(f"could not register with {config.control_plane_url}: {exc}") from None
+    identity.save(config.workdir, config.control_plane_url, config.name, gpus,
+                  enrolled.credential)
+    return enrolled
 
 
 def fp16_gains(gpus: list[GpuInfo], reports: list[dict]) -> dict[str, float]:

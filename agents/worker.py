@@ -12,10 +12,14 @@ import os
 import signal
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
+from celery.exceptions import Reject
 from celery.signals import worker_process_init
 
 from agents import adaptive, analyzers
@@ -35,9 +39,12 @@ from aima_tasks.work import AnalysisOutcome, AnalysisWork, ModelChoice, OutcomeS
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 app = make_app("aima-agent")
 
-MAX_RETRIES = 5
+# Waits between calls to an unreachable control plane before the unit goes back to the broker.
+RETRY_DELAYS_S = (1, 2, 4, 8, 16)
 PR_SET_PDEATHSIG = 1
 
 
@@ -130,48 +137,81 @@ def run_analyses(work: AnalysisWork, media: Path, gpu: adaptive.GpuFacts,
     return results, errors
 
 
-@app.task(name=TaskName.ANALYSE.value, bind=True, max_retries=MAX_RETRIES)
-def analyse(self, work_data: dict) -> dict:
+def patiently(call: Callable[[], T], what: str) -> T:
+    """Call the control plane, waiting out short outages (``RETRY_DELAYS_S``); if
+    it stays unreachable, give the message back to the broker, which delivers it
+    again later. Agents publish nothing, so a Celery retry (a new message) is
+    not theirs to send."""
+    for delay in RETRY_DELAYS_S:
+        try:
+            return call()
+        except Unreachable as exc:
+            log.info("%s: control plane unreachable, again in %s s: %s", what, delay, exc)
+            time.sleep(delay)
+    try:
+        return call()
+    except Unreachable as exc:
+        log.warning("%s: control plane unreachable, handing the work back: %s", what, exc)
+        raise Reject(str(exc), requeue=True) from exc
+
+
+@app.task(name=TaskName.ANALYSE.value)
+def analyse(work_data: dict) -> None:
+    """Run a unit of work and report its outcome to the control plane over HTTPS."""
     ctx = CONTEXT
     if ctx is None:
         raise RuntimeError("the agent worker was started without its context")
     work = AnalysisWork.from_dict(work_data)
+    what = f"job {work.job_id} segment {work.segment}"
 
-    def outcome(status: OutcomeStatus, **fields) -> dict:
-        return AnalysisOutcome(job_id=work.job_id, status=status, agent_id=ctx.agent_id,
-                               gpu_uuid=ctx.gpu_uuid, segment=work.segment, **fields).to_dict()
+    def report(status: OutcomeStatus, **fields) -> None:
+        outcome = AnalysisOutcome(job_id=work.job_id, status=status, analyses=work.analyses,
+                                  gpu_uuid=ctx.gpu_uuid, segment=work.segment, **fields)
+        body = {**outcome.to_dict(), "ticket": work.ticket}
+        try:
+            patiently(lambda: ctx.control_plane.report(work.job_id, body), what)
+        except ControlPlaneError as exc:
+            log.error("%s: the control plane refused its outcome: %s", what, exc)
 
     if ctx.scope != Scope.LOCAL and work.confidentiality == "confidential":
         log.error("refusing confidential job %s on a %s agent", work.job_id, ctx.scope)
-        return outcome(OutcomeStatus.REFUSED, errors=(
+        report(OutcomeStatus.REFUSED, errors=(
             f"confidential job refused by {ctx.scope} agent {ctx.agent_id}: "
             "confidential media may only be analysed on local GPUs",))
+        return
     try:
-        wanted = ctx.control_plane.start_job(work.job_id, ctx.gpu_uuid, work.segment,
-                                             work.analyses)
-        if not wanted:
-            log.info("segment %s of job %s is stored already: not redoing it", work.segment,
-                     work.job_id)
-            return outcome(OutcomeStatus.SKIPPED)
-        work = replace(work, analyses=tuple(wanted))
-        log.info("job %s segment %s (%.1f-%s s): %s", work.job_id, work.segment, work.start_s,
-                 "end" if work.end_s is None else f"{work.end_s:.1f}", ", ".join(wanted))
-        cache = ModelCache(ctx.model_cache, ctx.control_plane) if ctx.model_cache else None
-        with tempfile.TemporaryDirectory(prefix="aima-job-", dir=ctx.workdir) as tmp:
-            media = ctx.control_plane.download_media(work.job_id, Path(tmp) / "media",
-                                                     work.sha256)
-            results, errors = run_analyses(work, media, ctx.gpu_facts(), cache)
-        # The temporary media is gone with the folder: nothing outlives the job.
+        wanted = patiently(lambda: ctx.control_plane.start_job(
+            work.job_id, ctx.gpu_uuid, work.segment, work.analyses, work.ticket), what)
     except JobNotWanted as exc:
-        log.info("job %s is no longer wanted: %s", work.job_id, exc)
-        return outcome(OutcomeStatus.SKIPPED)
-    except Unreachable as exc:
-        if self.request.retries < MAX_RETRIES:
-            raise self.retry(exc=exc, countdown=2 ** self.request.retries) from exc
-        return outcome(OutcomeStatus.DONE, errors=(f"control plane unreachable: {exc}",))
+        log.info("%s is no longer wanted: %s", what, exc)
+        return
     except ControlPlaneError as exc:
-        return outcome(OutcomeStatus.DONE, errors=(str(exc),))
-    return outcome(OutcomeStatus.DONE, results=tuple(results), errors=tuple(errors))
+        log.error("%s: the control plane would not give it to this agent: %s", what, exc)
+        return
+    if not wanted:
+        log.info("%s is stored already: not redoing it", what)
+        return
+    log.info("job %s segment %s (%.1f-%s s): %s", work.job_id, work.segment, work.start_s,
+             "end" if work.end_s is None else f"{work.end_s:.1f}", ", ".join(wanted))
+    try:
+        results, errors = analyse_unit(ctx, replace(work, analyses=tuple(wanted)))
+    except JobNotWanted as exc:
+        log.info("%s is no longer wanted: %s", what, exc)
+        return
+    except ControlPlaneError as exc:
+        report(OutcomeStatus.DONE, errors=(str(exc),))
+        return
+    report(OutcomeStatus.DONE, results=tuple(results), errors=tuple(errors))
+
+
+def analyse_unit(ctx: AgentContext, work: AnalysisWork) -> tuple[list[ResultItem], list[str]]:
+    """Fetch the media into a folder of its own, run the analyses, and delete it:
+    nothing of the media outlives the unit."""
+    cache = ModelCache(ctx.model_cache, ctx.control_plane) if ctx.model_cache else None
+    with tempfile.TemporaryDirectory(prefix="aima-job-", dir=ctx.workdir) as tmp:
+        media = patiently(lambda: ctx.control_plane.download_media(
+            work.job_id, Path(tmp) / "media", work.sha256), f"job {work.job_id} media")
+        return run_analyses(work, media, ctx.gpu_facts(), cache)
 
 
 def die_with_parent() -> None:

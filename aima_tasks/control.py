@@ -1,4 +1,5 @@
-"""Control-plane tasks: probe, place and finalize, on the control queue.
+"""Control-plane tasks: probe and place, on the control queue. (A unit's results
+come back from its agent over HTTPS: see aima_web.jobs.api.agent_views.)
 
 Each takes a job id, re-reads the job, and may run twice without harm: the
 broker redelivers a task whose worker died before acknowledging it.
@@ -8,14 +9,14 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.utils import timezone
 
 from aima_tasks import pipeline
 from aima_tasks.app import app
 from aima_tasks.probe import NotMedia, probe
 from aima_tasks.routing import Scope, TaskName
-from aima_tasks.work import AnalysisOutcome, OutcomeStatus
-from aima_web.jobs import services
+from aima_web.jobs import services, storage
 from aima_web.jobs.models import Job
 from aima_web.jobs.states import JobState
 
@@ -39,7 +40,8 @@ def probe_task(self, job_id: str) -> None:
     asset = job.media
     if asset.probed_at is None:
         try:
-            result = probe(asset.path)
+            with storage.decrypted_copy(asset.sha256) as plaintext:
+                result = probe(plaintext, settings.AIMA_MAX_PIXELS)
         except NotMedia as exc:
             services.fail(job_id, str(exc))
             return
@@ -77,18 +79,3 @@ def place_task(job_id: str) -> None:
         if decision.scope == Scope.CLOUD:
             # Rent a GPU for it now rather than at the next tick.
             app.send_task(TaskName.PROVISION.value)
-
-
-@app.task(name=TaskName.FINALIZE.value)
-def finalize_task(outcome: dict, job_id: str) -> str | None:
-    result = AnalysisOutcome.from_dict(outcome)
-    if result.job_id != job_id:
-        services.fail(job_id, f"an agent answered for job {result.job_id} instead")
-        return None
-    if result.status is OutcomeStatus.SKIPPED:
-        return None
-    if result.status is OutcomeStatus.REFUSED:
-        services.fail(job_id, "; ".join(result.errors) or "the agent refused the job")
-        return JobState.FAILED
-    state = services.finish(result)
-    return state.value if state else None

@@ -1,8 +1,9 @@
-"""Pipeline builders: the chains a job's work flows through.
+"""Pipeline builders: the messages a job's work flows through.
 
-probe → place run on the control queue; place then sends analyse → finalize,
-with analyse routed to the GPU queue the placement chose (a queue cannot be
-known before the media has been probed).
+probe → place run on the control queue; place then sends an analyse message
+per unit of work to the GPU queue the placement chose (a queue cannot be known
+before the media has been probed). Agents report the results over HTTPS, not
+through the broker: a host that can publish there could forge them.
 """
 
 from __future__ import annotations
@@ -22,17 +23,12 @@ def start(job_id: str) -> None:
 
 
 def dispatch(units: list[AnalysisWork], queue: str) -> None:
-    """Send a job's units of work to ``queue``, each followed by finalize.
+    """Send a job's units of work to ``queue``.
 
-    This is a chord whose join lives in the database rather than in a result
-    backend: finalize stores each unit's results as it arrives and ends the job when
-    the last part is in. A backend's counter would be lost with a redelivered unit;
-    stored parts are not, and are never computed twice.
+    The join lives in the database rather than in a result backend: the control
+    plane stores each unit's results as its agent reports them and ends the job
+    when the last part is in. A backend's counter would be lost with a
+    redelivered unit; stored parts are not, and are never computed twice.
     """
     for work in units:
-        chain(
-            app.signature(TaskName.ANALYSE.value, args=(work.to_dict(),), queue=queue,
-                          immutable=True),
-            # finalize(outcome, job_id): the chain hands it the analyse task's return value.
-            app.signature(TaskName.FINALIZE.value, args=(work.job_id,)),
-        ).apply_async()
+        app.send_task(TaskName.ANALYSE.value, args=(work.to_dict(),), queue=queue)

@@ -35,7 +35,6 @@ class TaskName(StrEnum):
     PROBE = "aima.probe"
     PLACE = "aima.place"
     ANALYSE = "aima.analyse"
-    FINALIZE = "aima.finalize"
     PROVISION = "aima.provision"
     LAUNCH = "aima.launch"
     TICK = "aima.instances.tick"

@@ -37,6 +37,9 @@ class AnalysisWork:
     end_s: float | None = None
     # Per analysis, the registry variants the agent picks from for its GPU.
     models: dict[str, tuple[ModelChoice, ...]] = field(default_factory=dict)
+    # The control plane's proof that it sent this unit: the agent presents it
+    # when it takes the unit (see aima_web.fleet.assignments).
+    ticket: str = ""
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -53,8 +56,6 @@ class AnalysisWork:
 
 class OutcomeStatus(StrEnum):
     DONE = "done"
-    # The control plane no longer wants the work (cancelled, or already finished).
-    SKIPPED = "skipped"
     # The agent must not run it (a confidential job that reached a cloud agent).
     REFUSED = "refused"
 
@@ -71,8 +72,15 @@ class ResultItem:
 
 @dataclass(frozen=True)
 class AnalysisOutcome:
+    """What an agent made of one unit of work: its results, or why it has none.
+
+    ``analyses`` names the unit as it was sent (with ``segment``), which is how
+    the control plane knows whose unit it is; ``agent_id`` is filled in by the
+    control plane from the agent's credential, never taken from the agent."""
+
     job_id: str
     status: OutcomeStatus
+    analyses: tuple[str, ...] = ()
     agent_id: int | None = None
     gpu_uuid: str = ""
     segment: int = 0
@@ -81,6 +89,7 @@ class AnalysisOutcome:
 
     def to_dict(self) -> dict:
         data = asdict(self)
+        data["analyses"] = list(self.analyses)
         data["results"] = [asdict(r) for r in self.results]
         data["errors"] = list(self.errors)
         return data
@@ -90,6 +99,7 @@ class AnalysisOutcome:
         return cls(
             job_id=data["job_id"],
             status=OutcomeStatus(data["status"]),
+            analyses=tuple(data.get("analyses", ())),
             agent_id=data.get("agent_id"),
             gpu_uuid=data.get("gpu_uuid", ""),
             segment=data.get("segment", 0),

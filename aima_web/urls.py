@@ -3,7 +3,11 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from aima_web.jobs.api.agent_views import AgentJobMediaView, AgentJobStartView
+from aima_web.jobs.api.agent_views import (
+    AgentJobMediaView,
+    AgentJobResultsView,
+    AgentJobStartView,
+)
 
 api_v1 = [
     path("", include("aima_web.jobs.api.urls")),
@@ -13,6 +17,8 @@ api_v1 = [
     path("", include("aima_web.registry.api.urls")),
     path("agent-jobs/<uuid:job_id>/start/", AgentJobStartView.as_view(), name="agent-job-start"),
     path("agent-jobs/<uuid:job_id>/media/", AgentJobMediaView.as_view(), name="agent-job-media"),
+    path("agent-jobs/<uuid:job_id>/results/", AgentJobResultsView.as_view(),
+         name="agent-job-results"),
 ]
 
 urlpatterns = [

@@ -38,12 +38,13 @@ class Supervisor:
     env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     processes: list[Process] = field(default_factory=list)
 
-    def start(self, name: str, argv: list[str], drop: tuple[str, ...] = ()) -> Process:
+    def start(self, name: str, argv: list[str], drop: tuple[str, ...] = (),
+              extra_env: dict[str, str] | None = None) -> Process:
         """Start ``argv`` logging to ``<log_dir>/<name>.log``; ``drop`` names
-        variables the child must not inherit."""
+        variables the child must not inherit, ``extra_env`` adds some."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name}.log"
-        child_env = {k: v for k, v in self.env.items() if k not in drop}
+        child_env = {k: v for k, v in self.env.items() if k not in drop} | (extra_env or {})
         with log_path.open("wb") as log:
             popen = subprocess.Popen(
                 argv, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT,
@@ -66,8 +67,9 @@ class Supervisor:
                     name: str = "agent", extra: tuple[str, ...] = ()) -> Process:
         # An agent is not part of the control plane: no Django settings reach it.
         argv = [sys.executable, "-m", "agents", "run", "--control-plane", control_plane_url,
-                f"--token={token}", "--simulate-gpu", simulate_gpu, *extra]
-        return self.start(name, argv, drop=("DJANGO_SETTINGS_MODULE", "DATABASE_URL"))
+                "--simulate-gpu", simulate_gpu, *extra]
+        return self.start(name, argv, drop=("DJANGO_SETTINGS_MODULE", "DATABASE_URL"),
+                          extra_env={"AIMA_AGENT_TOKEN": token})
 
     def check_alive(self) -> None:
         for process in self.processes:

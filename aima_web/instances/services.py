@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from aima_tasks.routing import Scope
 from aima_web.audit import trail
-from aima_web.fleet.credentials import digest, new_secret
 from aima_web.fleet.models import Agent, EnrollmentToken
+from aima_web.fleet.services import create_enrollment_token
 from aima_web.instances import billing, broker_accounts
 from aima_web.instances.broker_accounts import BrokerAccountError
 from aima_web.instances.models import (
@@ -372,9 +372,8 @@ def offer_for(instance: CloudInstance) -> Offer:
 def enrol(instance: CloudInstance) -> str:
     """Give the instance a token only its agent can enrol with, valid while it
     boots, in place of an earlier attempt's; return the token's secret."""
-    secret = new_secret()
-    token = EnrollmentToken.objects.create(
-        label=f"{instance.name} ({instance.provider})", token_hash=digest(secret),
+    token, secret = create_enrollment_token(
+        f"{instance.name} ({instance.provider})", scope=Scope.CLOUD, max_uses=1,
         expires_at=timezone.now() + timedelta(seconds=settings.AIMA_BOOT_TIMEOUT_S * 2))
     revoke_enrollment(instance)
     CloudInstance.objects.filter(pk=instance.pk).update(enrollment_token=token)
@@ -391,7 +390,6 @@ def launch_spec(instance: CloudInstance, secret: str) -> LaunchSpec:
     env = {
         "AIMA_CONTROL_PLANE_URL": settings.AIMA_PUBLIC_URL,
         "AIMA_AGENT_TOKEN": secret,
-        "AIMA_AGENT_SCOPE": Scope.CLOUD.value,
         "AIMA_AGENT_NAME": instance.name,
         # A broker user of its own, reading its class's cloud queue only.
         **broker_accounts.agent_env(instance.pk, instance.gpu_class),

@@ -4,7 +4,7 @@ change the control tasks and agents cause."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -16,9 +16,10 @@ from aima_tasks import analyses, pipeline, segments
 from aima_tasks.analyses import MediaType
 from aima_tasks.placement import Decision
 from aima_tasks.probe import NotMedia, ProbeResult, sniff
-from aima_tasks.work import AnalysisOutcome, AnalysisWork, ModelChoice
+from aima_tasks.work import AnalysisOutcome, AnalysisWork, ModelChoice, OutcomeStatus
 from aima_web.audit import trail
-from aima_web.fleet.models import Agent, LocalGPU
+from aima_web.fleet import assignments
+from aima_web.fleet.models import Agent
 from aima_web.jobs import merging, signals, storage
 from aima_web.jobs.models import Job, MediaAsset, SegmentResult
 from aima_web.jobs.states import JobState
@@ -55,7 +56,8 @@ def submit(owner: Any, chunks: Iterable[bytes], submission: Submission) -> Job:
     except storage.UploadTooLarge as exc:
         raise SubmissionError("media", str(exc)) from None
     try:
-        media_type = sniff(received.path)
+        with storage.plaintext_copy(received.path) as plaintext:
+            media_type = sniff(plaintext, settings.AIMA_MAX_PIXELS)
         not_applicable = [name for name in submission.analyses
                           if media_type not in analyses.ANALYSES[name].media_types]
         if not_applicable:
@@ -68,12 +70,18 @@ def submit(owner: Any, chunks: Iterable[bytes], submission: Submission) -> Job:
         storage.discard(received.path)
         raise
 
-    created_file = storage.keep(received)
+    created_file = False
     try:
         with transaction.atomic():
-            asset, _ = MediaAsset.objects.get_or_create(
+            # The asset stays locked while its file is put in place: retention, which
+            # deletes a file no job needs under the same lock, sees this job or is done.
+            asset, _ = MediaAsset.objects.select_for_update().get_or_create(
                 sha256=received.sha256,
                 defaults={"size_bytes": received.size_bytes, "media_type": media_type})
+            created_file = storage.keep(received)
+            if asset.deleted_at is not None:
+                asset.deleted_at = None
+                asset.save(update_fields=["deleted_at"])
             job = Job.objects.create(
                 owner=owner, media=asset, media_name=submission.media_name[:255],
                 confidentiality=submission.confidentiality, urgency=submission.urgency,
@@ -90,6 +98,7 @@ def submit(owner: Any, chunks: Iterable[bytes], submission: Submission) -> Job:
             except OperationalError as exc:
                 raise BrokerUnavailable(f"the message broker is unreachable: {exc}") from exc
     except BaseException:
+        storage.discard(received.path)
         if created_file:
             storage.discard(storage.content_path(received.sha256))
         raise
@@ -170,7 +179,7 @@ def place(job: Job) -> tuple[Decision, list[AnalysisWork]]:
     work = AnalysisWork(job_id=str(job.id), sha256=asset.sha256, size_bytes=asset.size_bytes,
                         media_type=asset.media_type, analyses=tuple(chosen),
                         confidentiality=job.confidentiality, models=models)
-    return decision, segments.units(work, spans)
+    return decision, assignments.issue(segments.units(work, spans))
 
 
 def wanted_parts(job: Job, segment: int, names: list[str]) -> list[str]:
@@ -180,18 +189,48 @@ def wanted_parts(job: Job, segment: int, names: list[str]) -> list[str]:
     return [name for name in names if name not in stored]
 
 
-def start_running(job: Job, agent: Agent, gpu_uuid: str) -> bool:
-    """An agent takes the job. A redelivered job may be taken over by another agent."""
-    gpu = LocalGPU.objects.filter(uuid=gpu_uuid).first() if gpu_uuid else None
-    fields = {"agent": agent, "gpu": gpu}
-    if Job.objects.transition(job.id, JobState.RUNNING, **fields):
-        trail.record(trail.agent_actor(agent.id), "job.started", job.subject, gpu_uuid=gpu_uuid)
-        signals.job_started.send(sender=Job, job_id=str(job.id), agent_id=agent.id)
-        return True
-    taken_over = Job.objects.filter(pk=job.pk, state=JobState.RUNNING).update(**fields) == 1
-    if taken_over:
-        signals.job_started.send(sender=Job, job_id=str(job.id), agent_id=agent.id)
-    return taken_over
+def start_running(job: Job, agent: Agent, unit: assignments.Unit, ticket: str,
+                  gpu_uuid: str) -> bool:
+    """The agent takes a unit of the job; return False when the job is no longer
+    wanted. Raise NotAssigned when the unit is not the agent's to take: a ticket
+    that does not match, a queue or scope the agent does not serve, a GPU not
+    its own. A redelivered unit passes to the agent that presents its ticket."""
+    with transaction.atomic():
+        locked = Job.objects.select_for_update().filter(pk=job.pk).first()
+        if locked is None or locked.state not in (JobState.QUEUED, JobState.RUNNING):
+            return False
+        held = assignments.take(locked, agent, unit, ticket, gpu_uuid)
+        fields = {"agent": agent, "gpu": held.gpu}
+        if Job.objects.transition(job.id, JobState.RUNNING, **fields):
+            trail.record(trail.agent_actor(agent.id), "job.started", job.subject,
+                         gpu_uuid=gpu_uuid, segment=unit.segment)
+        else:
+            Job.objects.filter(pk=job.pk).update(**fields)
+    signals.job_started.send(sender=Job, job_id=str(job.id), agent_id=agent.id)
+    return True
+
+
+def report(agent: Agent, outcome: AnalysisOutcome, ticket: str = "") -> JobState | None:
+    """An agent's outcome of a unit, accepted only from the agent that holds the
+    unit (a refusal: from one that was sent it, by its ticket); returns the job's
+    new state as :func:`finish` does. Raise NotAssigned otherwise."""
+    unit = assignments.Unit(outcome.job_id, outcome.segment, outcome.analyses)
+    outcome = replace(outcome, agent_id=agent.pk)
+    if outcome.status is OutcomeStatus.REFUSED:
+        if not unit.admits(ticket):
+            raise assignments.NotAssigned("a refusal must carry the unit's ticket")
+        fail(outcome.job_id, "; ".join(outcome.errors) or f"agent {agent.pk} refused the job")
+        return JobState.FAILED
+    foreign = sorted({item.analysis for item in outcome.results} - set(unit.analyses))
+    if foreign:
+        raise assignments.NotAssigned(f"results for {', '.join(foreign)}, which this unit "
+                                      "does not hold")
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=outcome.job_id).first()
+        if job is None:
+            return None
+        assignments.check_holder(job, agent, unit)
+        return finish(outcome)
 
 
 def finish(outcome: AnalysisOutcome) -> JobState | None:

@@ -98,7 +98,8 @@ def test_an_agent_started_again_is_the_same_agent(start_stack, tmp_path: Path):
     before = first_agent_id(stack)
     assert stack.api.get("/api/v1/gpus/")["results"][0]["performance_profile"] == {}
     stack.supervisor.stop(agent)
-    # The same host name and GPU, a fresh token; benchmarked this time.
+    # The same host name and GPU: it comes back with the credential it kept (the
+    # fresh token stays unused); benchmarked this time.
     start_agent(stack, BIG, "agent", "--benchmark")
     [gpu] = cloud.wait_until("the agent registered again", lambda: [
         g for g in stack.api.get("/api/v1/gpus/")["results"] if g["performance_profile"]])

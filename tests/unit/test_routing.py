@@ -45,7 +45,7 @@ def test_gpu_queue_rejects_a_non_class():
 
 
 def test_control_tasks_route_to_control_and_gpu_work_is_left_to_placement():
-    for name in (routing.TaskName.PROBE, routing.TaskName.PLACE, routing.TaskName.FINALIZE):
+    for name in (routing.TaskName.PROBE, routing.TaskName.PLACE, routing.TaskName.PROVISION):
         assert routing.route_task(name.value, (), {}, {}) == {"queue": routing.CONTROL_QUEUE}
     assert routing.route_task(routing.TaskName.ANALYSE.value, (), {}, {}) == {}
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -11,7 +11,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from aima_tasks.classification import GpuStatus
-from aima_tasks.routing import Scope
 from aima_tasks.telemetry import GpuSample
 from aima_web.audit import trail
 from aima_web.fleet import services
@@ -27,10 +26,10 @@ from aima_web.fleet.api.serializers import (
 from aima_web.fleet.auth import (
     AgentAuthentication,
     EnrollmentAuthentication,
-    HasEnrollmentToken,
     IsAgent,
+    IsAgentOrEnrolling,
 )
-from aima_web.fleet.models import GpuTelemetry, LocalGPU
+from aima_web.fleet.models import Agent, GpuTelemetry, LocalGPU
 from aima_web.fleet.serving import serving_by_uuid
 
 
@@ -94,23 +93,43 @@ class LocalGPUViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class AgentRegisterView(APIView):
-    """An agent exchanges an enrollment token for its own credential."""
+    """An agent exchanges an enrollment token for its own credential, or, starting
+    again, its credential for a new one. Its scope is the token's."""
 
-    authentication_classes = [EnrollmentAuthentication]
-    permission_classes = [HasEnrollmentToken]
+    # The agent's credential first: a restarting agent sends it, not a token.
+    authentication_classes = [AgentAuthentication, EnrollmentAuthentication]
+    permission_classes = [IsAgentOrEnrolling]
 
-    @extend_schema(request=RegisterSerializer, responses={201: RegisteredSerializer})
+    @extend_schema(request=RegisterSerializer, responses={
+        201: RegisteredSerializer,
+        403: OpenApiResponse(description="A scope the token does not give, or a GPU that "
+                                         "belongs to another agent.")})
     def post(self, request: Request) -> Response:
         form = RegisterSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
         gpus = [services.ReportedGpu(**gpu) for gpu in data["gpus"]]
-        registration = services.register(
-            request.auth, name=data["name"], scope=Scope(data["scope"]), version=data["version"],
-            gpus=gpus, location=data["location"])
-        body = {"agent_id": registration.agent.id, "credential": registration.credential,
-                "queues": registration.agent.queues,
-                "gpus": serving_by_uuid(registration.agent.gpus.all())}
+        auth = request.auth
+        scope = auth.scope
+        actor = (trail.agent_actor(auth.pk) if isinstance(auth, Agent)
+                 else f"enrollment:{auth.pk}")
+        try:
+            if data["scope"] and data["scope"] != scope:
+                raise services.RegistrationRefused(
+                    f"this {'agent' if isinstance(auth, Agent) else 'enrollment token'} is "
+                    f"{scope}; an agent cannot make itself {data['scope']}")
+            register = services.reregister if isinstance(auth, Agent) else services.enrol
+            registration = register(auth, name=data["name"], version=data["version"],
+                                    gpus=gpus, location=data["location"])
+        except services.RegistrationRefused as exc:
+            trail.record(actor, "agent.registration_refused", actor, reason=str(exc),
+                         name=data["name"], claimed_scope=data["scope"] or None,
+                         gpus=[g.uuid for g in gpus])
+            raise PermissionDenied(str(exc)) from None
+        agent = registration.agent
+        body = {"agent_id": agent.id, "credential": registration.credential,
+                "scope": agent.scope, "queues": agent.queues,
+                "gpus": serving_by_uuid(agent.gpus.all())}
         return Response(RegisteredSerializer(body).data, status=status.HTTP_201_CREATED)
 
 

@@ -1,4 +1,6 @@
-"""The agents' side of a job: take it, and fetch its media."""
+"""The agents' side of a job: take a unit of it, fetch its media, report what
+came of it. Each is checked against what the control plane assigned: the
+agent's scope and queues, the unit's ticket, who holds the unit now."""
 
 from __future__ import annotations
 
@@ -11,29 +13,61 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from aima_tasks.classification import Confidentiality
-from aima_tasks.routing import Scope
+from aima_tasks.analyses import ANALYSES
+from aima_tasks.work import AnalysisOutcome, OutcomeStatus, ResultItem
+from aima_web.audit import trail
+from aima_web.fleet import assignments
 from aima_web.fleet.auth import AgentAuthentication, IsAgent
 from aima_web.fleet.models import Agent
-from aima_web.jobs import services
+from aima_web.jobs import services, storage
 from aima_web.jobs.models import Job
 from aima_web.jobs.states import JobState
 
+WORKING = (JobState.QUEUED, JobState.RUNNING)
 
-def job_for_agent(agent: Agent, job_id: str) -> Job:
+
+def job_for_agent(agent: Agent, job_id: str, action: str) -> Job:
+    """The job, if the agent may serve it at all; a refusal is audited."""
     job = get_object_or_404(Job.objects.select_related("media"), pk=job_id)
-    # The last of three guards (placement, broker permissions, this): confidential
-    # media is never handed to a cloud host.
-    if job.confidentiality == Confidentiality.CONFIDENTIAL and agent.scope != Scope.LOCAL:
-        raise PermissionDenied("confidential media is served to local agents only")
+    try:
+        # The last of three guards (placement, broker permissions, this):
+        # confidential media is never handed to a cloud host.
+        assignments.check_eligible(job, agent)
+    except assignments.NotAssigned as exc:
+        refuse(agent, action, job_id, str(exc))
     return job
 
 
-class StartSerializer(serializers.Serializer):
-    gpu_uuid = serializers.CharField(max_length=80, required=False, default="", allow_blank=True)
-    segment = serializers.IntegerField(min_value=0, required=False, default=0)
-    analyses = serializers.ListField(child=serializers.CharField(max_length=64), required=False,
-                                     default=list)
+def refuse(agent: Agent, action: str, job_id: str, reason: str) -> None:
+    assignments.refused(agent, action, job_id, reason)
+    raise PermissionDenied(reason)
+
+
+def conflict(job: Job) -> Response:
+    job.refresh_from_db(fields=["state"])
+    return Response({"detail": f"the job is {job.state}", "state": job.state},
+                    status=status.HTTP_409_CONFLICT)
+
+
+class AnalysesField(serializers.ListField):
+    child = serializers.ChoiceField(choices=sorted(ANALYSES))
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(allow_empty=False, max_length=len(ANALYSES), **kwargs)
+
+
+class UnitSerializer(serializers.Serializer):
+    """Which unit of the job: as the message that carried it named it."""
+
+    segment = serializers.IntegerField(min_value=0, max_value=100_000, default=0)
+    analyses = AnalysesField(help_text="The unit's analyses, as its message listed them.")
+    ticket = serializers.CharField(max_length=128, help_text="The unit's ticket, from its "
+                                                              "message.")
+
+
+class StartSerializer(UnitSerializer):
+    gpu_uuid = serializers.CharField(max_length=80, required=False, default="", allow_blank=True,
+                                     help_text="The agent's own GPU the unit runs on.")
 
 
 class StartedSerializer(serializers.Serializer):
@@ -42,36 +76,100 @@ class StartedSerializer(serializers.Serializer):
         help_text="The analyses of the segment still to run; the others are stored already.")
 
 
+class ResultItemSerializer(serializers.Serializer):
+    analysis = serializers.ChoiceField(choices=sorted(ANALYSES))
+    data = serializers.DictField()
+    meta = serializers.DictField(required=False, default=dict)
+    started_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField()
+
+
+class OutcomeSerializer(UnitSerializer):
+    status = serializers.ChoiceField(choices=[s.value for s in OutcomeStatus],
+                                     default=OutcomeStatus.DONE.value)
+    gpu_uuid = serializers.CharField(max_length=80, required=False, default="", allow_blank=True)
+    results = ResultItemSerializer(many=True, default=list, max_length=len(ANALYSES))
+    errors = serializers.ListField(child=serializers.CharField(max_length=4000), default=list,
+                                   max_length=len(ANALYSES) + 1)
+
+    def outcome(self, job_id: str) -> AnalysisOutcome:
+        data = self.validated_data
+        return AnalysisOutcome(
+            job_id=job_id, status=OutcomeStatus(data["status"]), analyses=tuple(data["analyses"]),
+            gpu_uuid=data["gpu_uuid"], segment=data["segment"], errors=tuple(data["errors"]),
+            results=tuple(ResultItem(analysis=r["analysis"], data=r["data"], meta=r["meta"],
+                                     started_at=r["started_at"].isoformat(),
+                                     finished_at=r["finished_at"].isoformat())
+                          for r in data["results"]))
+
+
+class ReportedSerializer(serializers.Serializer):
+    state = serializers.CharField(allow_null=True,
+                                  help_text="The job's new state; null while parts are missing.")
+
+
 class AgentJobStartView(APIView):
     authentication_classes = [AgentAuthentication]
     permission_classes = [IsAgent]
 
     @extend_schema(request=StartSerializer, responses={
-        200: StartedSerializer, 409: OpenApiResponse(description="The job is no longer wanted.")})
+        200: StartedSerializer, 403: OpenApiResponse(description="Not this agent's work."),
+        409: OpenApiResponse(description="The job is no longer wanted.")})
     def post(self, request: Request, job_id: str) -> Response:
-        """Take (a segment of) the job; the answer lists what of it is still to do."""
-        job = job_for_agent(request.auth, job_id)
+        """Take a unit of the job; the answer lists what of it is still to do."""
+        job = job_for_agent(request.auth, job_id, "job.start_refused")
         form = StartSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        if not services.start_running(job, request.auth, form.validated_data["gpu_uuid"]):
-            job.refresh_from_db()
-            return Response({"detail": f"the job is {job.state}", "state": job.state},
-                            status=status.HTTP_409_CONFLICT)
-        wanted = services.wanted_parts(job, form.validated_data["segment"],
-                                       form.validated_data["analyses"])
-        return Response({"wanted": wanted})
+        data = form.validated_data
+        unit = assignments.Unit(str(job.id), data["segment"], tuple(data["analyses"]))
+        try:
+            started = services.start_running(job, request.auth, unit, data["ticket"],
+                                             data["gpu_uuid"])
+        except assignments.NotAssigned as exc:
+            refuse(request.auth, "job.start_refused", job_id, str(exc))
+        if not started:
+            return conflict(job)
+        return Response({"wanted": services.wanted_parts(job, unit.segment, list(unit.analyses))})
 
 
 class AgentJobMediaView(APIView):
     authentication_classes = [AgentAuthentication]
     permission_classes = [IsAgent]
 
-    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    @extend_schema(responses={(200, "application/octet-stream"): bytes,
+                              403: OpenApiResponse(description="Not this agent's work."),
+                              409: OpenApiResponse(description="The job is no longer wanted.")})
     def get(self, request: Request, job_id: str) -> FileResponse | Response:
-        job = job_for_agent(request.auth, job_id)
-        if job.state not in (JobState.QUEUED, JobState.RUNNING):
-            return Response({"detail": f"the job is {job.state}", "state": job.state},
-                            status=status.HTTP_409_CONFLICT)
-        response = FileResponse(job.media.path.open("rb"), content_type="application/octet-stream")
+        """The job's media, for an agent that holds a unit of it."""
+        job = job_for_agent(request.auth, job_id, "job.media_refused")
+        if not assignments.holds_any(job, request.auth):
+            refuse(request.auth, "job.media_refused", job_id,
+                   "no unit of this job is assigned to this agent")
+        if job.state not in WORKING:
+            return conflict(job)
+        trail.record(trail.agent_actor(request.auth.pk), "job.media_fetched", job.subject,
+                     sha256=job.media.sha256)
+        response = FileResponse(storage.open_media(job.media.sha256),
+                                content_type="application/octet-stream")
         response["X-Content-SHA256"] = job.media.sha256
         return response
+
+
+class AgentJobResultsView(APIView):
+    authentication_classes = [AgentAuthentication]
+    permission_classes = [IsAgent]
+
+    @extend_schema(request=OutcomeSerializer, responses={
+        200: ReportedSerializer, 403: OpenApiResponse(description="Not this agent's work.")})
+    def post(self, request: Request, job_id: str) -> Response:
+        """Report a unit's results (or errors, or a refusal). Accepted only from the
+        agent that holds the unit; a part stored before is kept, never overwritten."""
+        job = get_object_or_404(Job, pk=job_id)
+        form = OutcomeSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            state = services.report(request.auth, form.outcome(str(job.id)),
+                                    form.validated_data["ticket"])
+        except assignments.NotAssigned as exc:
+            refuse(request.auth, "job.result_refused", job_id, str(exc))
+        return Response({"state": state.value if state else None})

@@ -8,7 +8,7 @@ from aima_tasks.routing import CONTROL_QUEUE
 
 
 class Command(BaseCommand):
-    help = ("Run the control-plane Celery worker (probe, place, finalize, instances) on the "
+    help = ("Run the control-plane Celery worker (probe, place, instances) on the "
             "control queue.")
 
     def add_arguments(self, parser) -> None:
