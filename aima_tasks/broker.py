@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import ssl
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EMBEDDED_BROKER_URL = "filesystem://localhost//"
@@ -76,9 +77,12 @@ def ca_pem() -> str:
 def ssl_options(url: str) -> dict | bool:
     """What kombu's ``ssl`` (Celery's ``broker_use_ssl``) is for ``url``:
     False without TLS; with it, the broker's certificate and host name are
-    checked (kombu fills ``server_hostname`` from the URL)."""
+    checked."""
     if not is_tls(url):
         return False
+    # Named here: kombu would fill in its connection's host, which it turns
+    # from "localhost" into "127.0.0.1", a name certificates rarely carry.
+    host = urlsplit(url).hostname
     bundle = ca_bundle()
     cert = os.environ.get("AIMA_BROKER_CERT", "")
     key = os.environ.get("AIMA_BROKER_KEY", "")
@@ -87,10 +91,10 @@ def ssl_options(url: str) -> dict | bool:
             raise BrokerTlsError("AIMA_BROKER_CERT and AIMA_BROKER_KEY go together")
         if bundle.startswith("-----BEGIN"):
             raise BrokerTlsError("with AIMA_BROKER_CERT, AIMA_BROKER_CA must be a file path")
-        return {"cert_reqs": ssl.CERT_REQUIRED, "server_hostname": None,
+        return {"cert_reqs": ssl.CERT_REQUIRED, "server_hostname": host,
                 "ca_certs": bundle or None, "certfile": cert, "keyfile": key}
     # Made with ssl.create_default_context, which reads a CA file or PEM text.
-    return {"context": {**trust(), "check_hostname": True}, "server_hostname": None}
+    return {"context": {**trust(), "check_hostname": True}, "server_hostname": host}
 
 
 def trust() -> dict[str, str]:
