@@ -26,8 +26,8 @@ _TAIL_BYTES = 8192
 
 
 class CheckpointError(Exception):
-    """No checkpoint was written: the chain since the last one is broken, or the
-    last one does not verify."""
+    """No checkpoint was written (the chain since the last one is broken, the last
+    one does not verify, the file cannot be written), or the file cannot be read."""
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,11 @@ def path() -> Path:
 def read(file: Path) -> list[Entry]:
     if not file.exists():
         return []
-    with file.open(encoding="utf-8", errors="replace") as lines:
-        return [parse(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
+    try:
+        with file.open(encoding="utf-8", errors="replace") as lines:
+            return [parse(n, line) for n, line in enumerate(lines, start=1) if line.strip()]
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {file}: {exc.strerror}") from None
 
 
 def parse(line_no: int, line: str) -> Entry:
@@ -96,14 +99,21 @@ def write() -> Checkpoint | None:
     checkpoint = Checkpoint(seq=head[0], hash=head[1],
                             count=AuditEvent.objects.filter(seq__lte=head[0]).count(),
                             at=chain.timestamp(timezone.now()))
+    try:
+        _append(file, checkpoint.line())
+    except OSError as exc:
+        raise CheckpointError(f"cannot write {file}: {exc.strerror}") from None
+    return checkpoint
+
+
+def _append(file: Path, line: str) -> None:
     file.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
     with os.fdopen(descriptor, "w", encoding="ascii") as out:
         # One write of one short line: appends from the beat and the command interleave whole.
-        out.write(checkpoint.line() + "\n")
+        out.write(line + "\n")
         out.flush()
         os.fsync(out.fileno())
-    return checkpoint
 
 
 def _last(file: Path) -> Checkpoint | None:

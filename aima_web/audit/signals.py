@@ -64,7 +64,7 @@ def logged_in(sender: type, request: HttpRequest | None, user: Any, **kwargs: An
                  **client(request))
 
 
-def login_failed(sender: str, credentials: dict[str, Any], request: HttpRequest | None = None,
+def login_failed(sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None,
                  **kwargs: Any) -> None:
     # Django has already masked the password in ``credentials``; only the name is kept.
     tried = str(credentials.get(get_user_model().USERNAME_FIELD, credentials.get("username", "")))

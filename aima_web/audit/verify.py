@@ -58,7 +58,7 @@ def rows_against(rows: Iterable[Mapping[str, Any]], entries: list[checkpoints.En
     problems = [(b.seq, str(b)) for b in walked.breaks]
     matched = 0
     for entry in entries:
-        problem = _against(entry, walked, complete, first["seq"] if first else 1)
+        problem = _against(entry, walked, complete, 1 if complete or not first else first["seq"])
         if problem:
             problems.append(problem)
         elif entry.checkpoint and entry.checkpoint.seq in walked.hashes:

@@ -13,7 +13,7 @@ from aima_tasks.audit import checkpoint_task
 from aima_tasks.routing import CONTROL_QUEUE, TaskName, route_task
 from aima_web.audit import checkpoints, trail
 from aima_web.audit.models import AuditEvent
-from tests.audit.conftest import raw_sql
+from tests.audit.conftest import audit, raw_sql, refused
 
 pytestmark = pytest.mark.django_db
 
@@ -53,3 +53,27 @@ def test_a_chain_broken_since_the_last_checkpoint_is_not_anchored(checkpoint_fil
     assert f"row id={edited.id} seq={edited.seq}: its content does not hash" in caplog.text
     assert len(checkpoint_file.read_text().splitlines()) == 1
     assert AuditEvent.objects.count() == 6
+
+
+def test_a_checkpoint_file_that_cannot_be_written_is_named(settings, tmp_path, caplog):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    settings.AIMA_AUDIT_CHECKPOINTS = blocker / "checkpoints.jsonl"
+    trail.record(trail.SYSTEM, "job.failed", "job:1")
+    assert f"cannot write {blocker}/checkpoints.jsonl" in refused("checkpoint")
+    with caplog.at_level(logging.ERROR, logger="aima_tasks.audit"):
+        assert checkpoint_task() is None
+    assert "cannot write" in caplog.text
+
+
+def test_verify_reads_the_checkpoint_file_it_is_given(checkpoint_file, tmp_path):
+    for n in range(3):
+        trail.record(trail.SYSTEM, "job.failed", f"job:{n}")
+    audit("checkpoint")
+    kept_apart = tmp_path / "copy.jsonl"
+    kept_apart.write_text(checkpoint_file.read_text())
+    checkpoint_file.unlink()  # the attacker removes the file the server writes…
+    raw_sql("DELETE FROM {table} WHERE seq = 3")
+    assert "no checkpoint yet" in audit("verify")
+    # …but not the copy kept elsewhere.
+    assert "row seq=3: missing" in refused("verify", "--checkpoints", str(kept_apart))

@@ -49,7 +49,10 @@ class Command(BaseCommand):
                **options: Any) -> None:
         if fmt and not export_file:
             raise CommandError("--format is the format of --export FILE; give --export too")
-        entries = checkpoints.read(checkpoint_file or checkpoints.path())
+        try:
+            entries = checkpoints.read(checkpoint_file or checkpoints.path())
+        except checkpoints.CheckpointError as exc:
+            raise CommandError(str(exc)) from None
         if export_file:
             report = verify.rows_against(read_export(export_file, fmt), entries, complete=False)
         else:
