@@ -32,7 +32,9 @@ def agent_actor(agent_id: int) -> str:
 def record(actor: str, action: str, subject: str, **detail: Any) -> AuditEvent:
     """Append an event. Inside an outer transaction the event commits (or rolls
     back) with it, and the chain stays locked until then: a second writer waits
-    rather than forking the chain from a head it cannot see yet."""
+    rather than forking the chain from a head it cannot see yet. So record
+    after taking the transaction's row locks, not before: holding the chain
+    while waiting for a row whose holder waits for the chain is a deadlock."""
     with transaction.atomic():
         _lock_chain()
         head = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
