@@ -3,14 +3,13 @@
 Django's default handlers keep small files in memory and write the rest whole to
 /tmp before any view can look at their size. This one refuses a request whose
 Content-Length is already over the limit before reading the file, counts the bytes
-as they arrive, and writes them to a private file under ``AIMA_MEDIA_ROOT/incoming``
+as they arrive, and seals them into a private file under ``AIMA_MEDIA_ROOT/incoming``
 (deleted with the request); past the limit it deletes what it wrote and stops.
 """
 
 from __future__ import annotations
 
-import tempfile
-from contextlib import suppress
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 from rest_framework import status
 from rest_framework.exceptions import APIException
+
+from aima_web.jobs import storage
 
 _MB = 1024 * 1024
 # Room for the multipart boundaries and the other form fields beside the file.
@@ -41,21 +42,25 @@ def _readable(size: int) -> str:
 
 
 class IncomingFile(UploadedFile):
-    """An upload in a private (0600) temporary file under ``AIMA_MEDIA_ROOT/incoming``,
+    """An upload sealed as it arrives (``aima_web.jobs.storage``) into a private (0600)
+    file under ``AIMA_MEDIA_ROOT/incoming``, read back in clear once complete, and
     removed when it is closed (Django closes it when the request ends)."""
 
     def __init__(self, folder: Path, name: str, content_type: str, charset: str | None,
                  content_type_extra: dict[str, Any] | None) -> None:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        held = tempfile.NamedTemporaryFile(prefix="upload-", dir=folder)  # noqa: SIM115
-        super().__init__(held, name, content_type, 0, charset, content_type_extra)
+        self.path = folder / f"upload-{uuid.uuid4().hex}"
+        super().__init__(storage.sealing_writer(self.path, durable=False), name, content_type,
+                         0, charset, content_type_extra)
 
-    def temporary_file_path(self) -> str:
-        return self.file.name
+    def complete(self) -> None:
+        """Seal the last chunk and read the plaintext from the start from now on."""
+        self.file.close()
+        self.file = storage.open_sealed(self.path)
 
     def close(self) -> None:
-        with suppress(FileNotFoundError):  # already moved or deleted
-            self.file.close()
+        self.file.close()
+        self.path.unlink(missing_ok=True)
 
 
 class LimitedUploadHandler(FileUploadHandler):
@@ -83,7 +88,7 @@ class LimitedUploadHandler(FileUploadHandler):
         self.file.write(raw_data)
 
     def file_complete(self, file_size: int) -> UploadedFile:
-        self.file.seek(0)
+        self.file.complete()
         self.file.size = file_size
         return self.file
 

@@ -25,19 +25,20 @@ from aima_web.privacy.sealing import CHUNK_BYTES, SealedReader, SealingWriter, k
 
 __all__ = ["Received", "UploadTooLarge", "content_path", "decrypted_copy", "discard",
            "incoming_media", "keep", "key_of", "open_media", "open_sealed", "plaintext_copy",
-           "receive", "reseal", "stored_media"]
+           "receive", "reseal", "sealing_writer", "stored_media"]
 
 UploadTooLarge = content.TooLarge
 
 
-def _sealing(path: Path) -> SealingWriter:
+def sealing_writer(path: Path, durable: bool = True) -> SealingWriter:
+    """A new private file at ``path`` that seals what is written to it."""
     ring = keyring.load()
-    return SealingWriter(content.private_file(path), ring.current, ring.current_key)
+    return SealingWriter(content.private_file(path), ring.current, ring.current_key, durable)
 
 
 def receive(chunks: Iterable[bytes], limit_bytes: int) -> Received:
     return content.receive(chunks, Path(settings.AIMA_MEDIA_ROOT), limit_bytes,
-                           "AIMA_MAX_UPLOAD_MB", writer=_sealing)
+                           "AIMA_MAX_UPLOAD_MB", writer=sealing_writer)
 
 
 def keep(received: Received) -> bool:

@@ -117,8 +117,9 @@ class SealingWriter:
             os.fsync(self._raw.fileno())
 
     def close(self) -> None:
-        self.finish()
-        self._raw.close()
+        if not self._raw.closed:
+            self.finish()
+            self._raw.close()
 
     def __enter__(self) -> Self:
         return self

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import stat
@@ -10,6 +11,8 @@ from datetime import timedelta
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.operations import RunPython
 from django.utils import timezone
 
 from aima_tasks.control import probe_task
@@ -125,3 +128,25 @@ def test_retiring_waits_for_an_upload_still_sealed_with_the_old_key(api, image_f
     incoming.unlink()
     call_command("aima_keys", "retire-old")
     assert len(keyring.load().keys) == 1
+
+
+def test_the_migration_seals_the_results_stored_before_it(api, image_file):
+    job = submitted(api, image_file.path)
+    add_results(job)
+    with connection.cursor() as cursor:  # as the rows stood before: plain JSON
+        for table in ("jobs_analysisresult", "jobs_segmentresult"):
+            cursor.execute(f"UPDATE {table} SET data = %s, meta = %s",
+                           [json.dumps({"text": SECRET}), json.dumps({"device": "cuda:0"})])
+    migration = importlib.import_module(
+        "aima_web.jobs.migrations.0005_sealed_results_and_retention")
+    state = MigrationLoader(connection).project_state(("jobs", "0004_results_meta_and_segments"))
+    for operation in migration.Migration.operations:
+        if isinstance(operation, RunPython):
+            operation.code(state.apps, None)
+            break
+        operation.state_forwards("jobs", state)
+    assert all(text.startswith("sealed:") and SECRET not in text
+               for row in raw_rows() for text in row)
+    for model in (AnalysisResult, SegmentResult):
+        result = model.objects.get(job=job)
+        assert result.data == {"text": SECRET} and result.meta == {"device": "cuda:0"}

@@ -8,6 +8,7 @@ import stat
 import pytest
 
 from aima_tasks.control import probe_task
+from aima_web.core.uploads import IncomingFile
 from aima_web.jobs import storage
 from aima_web.privacy.sealing import Unreadable
 from tests.agent_api import as_agent, delivered, enroll, start_body
@@ -69,3 +70,17 @@ def test_a_changed_ciphertext_byte_fails_reading_clearly(api, image_file):
     probe_task(str(job.id))
     job.refresh_from_db()
     assert job.state == "failed" and "fails authentication" in job.error
+
+
+def test_an_upload_still_arriving_is_sealed_on_disk(media_root, video_file):
+    plain = video_file.path.read_bytes()
+    upload = IncomingFile(media_root / "incoming", "clip.mp4", "video/mp4", None, None)
+    for start in range(0, len(plain), 65536):
+        upload.write(plain[start:start + 65536])
+    upload.complete()
+    data = upload.path.read_bytes()
+    assert stat.S_IMODE(upload.path.stat().st_mode) == 0o600
+    assert not any(window in data for window in windows(plain))
+    assert b"".join(upload.chunks()) == plain
+    upload.close()
+    assert stored_files(media_root) == []

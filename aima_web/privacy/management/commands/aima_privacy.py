@@ -47,12 +47,17 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
 
     def export(self, user: str, out: Path, **_: Any) -> None:
-        document = personal_data.export(user, trail.SYSTEM)
         try:
-            with content.private_file(out) as handle:
-                handle.write(json.dumps(document, indent=2).encode())
+            handle = content.private_file(out)
         except FileExistsError:
             raise CommandError(f"{out} exists: name a new file") from None
+        with handle:
+            try:
+                document = personal_data.export(user, trail.SYSTEM)
+            except BaseException:
+                out.unlink(missing_ok=True)
+                raise
+            handle.write(json.dumps(document, indent=2).encode())
         self.stdout.write(f"wrote {len(document['jobs'])} jobs of {user} to {out}")
 
     def erase(self, user: str, **_: Any) -> None:
