@@ -20,9 +20,15 @@ def tls_files(tmp_path_factory) -> TlsFiles:
     return server_files(tmp_path_factory.mktemp("broker-tls"))
 
 
+MINTER, MINTER_PASSWORD = "aima-admin", "minter-secret"
+
+
 @pytest.fixture(scope="session")
 def rabbitmq(tmp_path_factory, tls_files: TlsFiles) -> Iterator[Node]:
     node = rabbitmq_node.start(tmp_path_factory.mktemp("rabbitmq") / "node", tls=tls_files)
+    # The management API user deploy/README.md makes: the administrator tag,
+    # no permission on any vhost.
+    node.api("PUT", f"users/{MINTER}", {"password": MINTER_PASSWORD, "tags": "administrator"})
     yield node
     node.stop()
 
@@ -47,7 +53,8 @@ def vhost(rabbitmq: Node) -> Iterator[str]:
 def broker_settings(settings, rabbitmq: Node, vhost: str):
     """The control plane on the private node, with its management API."""
     settings.AIMA_BROKER_URL = rabbitmq.amqp_url(vhost=vhost)
-    settings.AIMA_BROKER_ADMIN_URL = rabbitmq.admin_url
+    settings.AIMA_BROKER_ADMIN_URL = f"http://{MINTER}:{MINTER_PASSWORD}@127.0.0.1:" \
+                                     f"{rabbitmq.management_port}/"
     # Where agents reach the broker: the host part only (these credentials must not travel).
     settings.AIMA_AGENT_BROKER_URL = f"amqp://someone:not-handed-out@127.0.0.1:{rabbitmq.amqp_port}/"
     settings.AIMA_DEPLOYMENT_ID = f"test-{vhost}"
