@@ -2,13 +2,14 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from aima_web.access.admin import RoleAdmin
 from aima_web.audit import trail
 from aima_web.instances import services
 from aima_web.instances.models import CloudInstance
 
 
 @admin.register(CloudInstance)
-class CloudInstanceAdmin(admin.ModelAdmin):
+class CloudInstanceAdmin(RoleAdmin):
     """What AIMA rents, what it costs, and a way to end it by hand."""
 
     list_display = ("name", "provider", "instance_type", "gpu_class", "spot", "state",
@@ -19,9 +20,6 @@ class CloudInstanceAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: CloudInstance | None = None):
         return [field.name for field in CloudInstance._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # instances are rented by placement, not by hand
 
     @admin.action(description="Terminate the selected instances now")
     def terminate(self, request: HttpRequest, queryset: QuerySet[CloudInstance]) -> None:

@@ -40,6 +40,7 @@ from aima_tasks.placement import (
 )
 from aima_tasks.placement.performance import normalise
 from aima_tasks.routing import Scope
+from aima_web.access.visibility import team_names
 from aima_web.fleet.models import LocalGPU
 from aima_web.instances import billing
 from aima_web.jobs.models import AnalysisResult, Job
@@ -61,13 +62,7 @@ def job_spec(job: Job, analyses: Sequence[str] | None = None,
         analyses=tuple(job.analyses if analyses is None else analyses),
         confidentiality=Confidentiality(job.confidentiality), urgency=Urgency(job.urgency),
         priority=job.priority, duration_s=asset.metadata.get("duration_s"),
-        region=job.region or None, groups=group_names(job.owner), model_vram_gb=model_vram_gb)
-
-
-def group_names(user: Any) -> frozenset[str]:
-    if user is None or not user.is_authenticated:
-        return frozenset()
-    return frozenset(user.groups.values_list("name", flat=True))
+        region=job.region or None, groups=team_names(job.owner), model_vram_gb=model_vram_gb)
 
 
 def decide_for(spec: JobSpec, now: datetime | None = None) -> Decision:

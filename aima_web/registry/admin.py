@@ -2,13 +2,14 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from aima_web.access.admin import RoleAdmin
 from aima_web.audit import trail
 from aima_web.registry import services
 from aima_web.registry.models import ModelArtifact, ModelStatus
 
 
 @admin.register(ModelArtifact)
-class ModelArtifactAdmin(admin.ModelAdmin):
+class ModelArtifactAdmin(RoleAdmin):
     list_display = ("name", "version", "task", "status", "canary_share", "precision",
                     "min_vram_gb", "size_bytes", "sha256", "activated_at")
     list_filter = ("task", "status", "precision")
@@ -19,9 +20,6 @@ class ModelArtifactAdmin(admin.ModelAdmin):
     fields = ("name", "version", "task", "status", "canary_share", "precision", "min_vram_gb",
               "config", "filename", "size_bytes", "sha256", "added_at", "activated_at")
     actions = ["activate", "roll_back"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
     def save_model(self, request: HttpRequest, obj: ModelArtifact, form, change: bool) -> None:
         status = ModelStatus(obj.status)
