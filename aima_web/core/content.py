@@ -90,21 +90,28 @@ def stored(root: Path) -> Iterator[Path]:
                               if p.is_file() and p.name.startswith(folder.name))
 
 
-def replace_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Write a new version of ``path`` beside it, fsync, and rename it over the old one:
-    a reader sees the old file or the new, never half of one."""
+def write_atomically(path: Path, write: Callable[[BinaryIO], None],
+                     overwrite: bool = True) -> bool:
+    """Write ``path`` beside it, fsync, and rename it into place: a reader sees the old
+    file or the new, never half of one. Without ``overwrite``, leave a file already
+    there (made meanwhile by another process) as it is. Return whether it was written."""
     spare = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
     try:
         with private_file(spare) as out:
             write(out)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(spare, path)
-    except BaseException:
+        if overwrite:
+            os.replace(spare, path)
+        else:
+            os.link(spare, path)  # fails where a file exists, unlike a rename
+    except FileExistsError:
+        return False
+    finally:
         spare.unlink(missing_ok=True)
-        raise
     folder = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(folder)
     finally:
         os.close(folder)
+    return True

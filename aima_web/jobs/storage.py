@@ -106,5 +106,5 @@ def reseal(path: Path) -> bool:
             shutil.copyfileobj(source, writer, CHUNK_BYTES)
             writer.finish()
 
-    content.replace_atomically(path, write)
+    content.write_atomically(path, write)
     return True

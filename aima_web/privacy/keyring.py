@@ -60,7 +60,8 @@ def load() -> Keyring:
         if not settings.AIMA_KEYRING_CREATE:
             raise KeyringError(f"no keyring at {path} (AIMA_KEYRING): create it with "
                                "manage.py aima_keys init, or restore it") from None
-        _write(path, Keyring(_new_key_id(), {}), new_key=True)
+        # Processes starting together may all get here: the first file made wins.
+        _write(path, Keyring(_new_key_id(), {}), new_key=True, overwrite=False)
         info = path.stat()
     if info.st_mode & 0o077:
         raise KeyringError(f"the keyring {path} is readable by others "
@@ -91,10 +92,9 @@ def _parse(path: Path) -> Keyring:
 def create() -> str:
     """Make a keyring with one fresh key at ``AIMA_KEYRING``; refuse if one is there."""
     path = Path(settings.AIMA_KEYRING)
-    if path.exists():
-        raise KeyringError(f"a keyring exists at {path} already")
     key_id = _new_key_id()
-    _write(path, Keyring(key_id, {}), new_key=True)
+    if not _write(path, Keyring(key_id, {}), new_key=True, overwrite=False):
+        raise KeyringError(f"a keyring exists at {path} already")
     return key_id
 
 
@@ -118,7 +118,7 @@ def _new_key_id() -> str:
     return f"k{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
 
 
-def _write(path: Path, ring: Keyring, new_key: bool = False) -> None:
+def _write(path: Path, ring: Keyring, new_key: bool = False, overwrite: bool = True) -> bool:
     keys = dict(ring.keys)
     if new_key:
         keys[ring.current] = secrets.token_bytes(KEY_BYTES)
@@ -126,4 +126,4 @@ def _write(path: Path, ring: Keyring, new_key: bool = False) -> None:
                        "keys": {k: base64.b64encode(v).decode() for k, v in keys.items()}},
                       indent=2)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    content.replace_atomically(path, lambda out: out.write(text.encode()))
+    return content.write_atomically(path, lambda out: out.write(text.encode()), overwrite)

@@ -6,6 +6,8 @@ import importlib
 import json
 import re
 import stat
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -150,3 +152,17 @@ def test_the_migration_seals_the_results_stored_before_it(api, image_file):
     for model in (AnalysisResult, SegmentResult):
         result = model.objects.get(job=job)
         assert result.data == {"text": SECRET} and result.meta == {"device": "cuda:0"}
+
+
+def test_processes_starting_together_agree_on_one_key(keyring_file):
+    start = threading.Barrier(8)
+
+    def first_use() -> str:
+        start.wait()
+        return keyring.load().current
+
+    with ThreadPoolExecutor(8) as pool:
+        seen = set(pool.map(lambda _: first_use(), range(8)))
+    assert seen == {json.loads(keyring_file.read_text())["current"]}
+    with pytest.raises(keyring.KeyringError, match="exists"):
+        keyring.create()
