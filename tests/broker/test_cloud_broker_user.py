@@ -12,7 +12,8 @@ user is gone.
 from __future__ import annotations
 
 import pytest
-from amqp.exceptions import AccessRefused
+from amqp import Message
+from amqp.exceptions import AccessRefused, ConnectionForced
 from django.utils import timezone
 from kombu import Connection, Exchange, Queue
 
@@ -91,8 +92,6 @@ def test_the_host_cannot_publish(agent_url, exchange, routing_key):
         {"task": "aima.finalize", "forged": True}
 
     def publish(channel) -> None:
-        from amqp import Message
-
         channel.basic_publish_confirm(Message(str(message)), exchange=exchange,
                                       routing_key=routing_key)
 
@@ -138,7 +137,12 @@ def test_the_user_is_gone_once_the_instance_ends(rabbitmq, broker_settings, agen
     CloudInstance.objects.filter(pk=instance.pk).update(state=InstanceState.IDLE)
     instance.refresh_from_db()
     assert not login_refused(agent_url)
-    assert services.terminate(instance, "test over", failed=failed)
+    with Connection(agent_url) as still_connected:
+        channel = still_connected.default_channel
+        assert services.terminate(instance, "test over", failed=failed)
+        # A host still connected is cut off too.
+        with pytest.raises(ConnectionForced):
+            channel.basic_get(queue="gpu.cloud.24")
     instance.refresh_from_db()
     assert instance.state == (InstanceState.FAILED if failed else InstanceState.TERMINATED)
     assert broker_accounts.user_name(instance.pk) not in rabbitmq.users()
