@@ -33,8 +33,9 @@ def sync_role_groups(apps: Apps) -> None:
         group.permissions.set(permissions)
 
 
-def sync_after_migrate(sender: Any, apps: Apps, **kwargs: Any) -> None:
+def sync_after_migrate(sender: Any, apps: Apps = installed, **kwargs: Any) -> None:
     # post_migrate comes once per app: sync after the last, when every app's
-    # permissions exist.
+    # permissions exist. `flush` (a transactional test's teardown) sends it
+    # without ``apps``: the installed apps then.
     if sender is list(installed.get_app_configs())[-1]:
         sync_role_groups(apps)
