@@ -236,7 +236,7 @@ def test_a_launch_cut_short_is_adopted_from_its_tag(cloud, api, video_file):
     assert instance.provider_instance_id == started.instance_id
     assert cloud.describe(started.instance_id).state == ProviderState.RUNNING
     assert services.reconcile() == {"terminated_unknown": [], "adopted": [],
-                                    "marked_vanished": []}
+                                    "marked_vanished": [], "broker_users_removed": []}
 
 
 def test_an_agent_faster_than_its_launch_keeps_its_instance(cloud, api, video_file):
