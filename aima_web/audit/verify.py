@@ -27,7 +27,8 @@ class Report:
     def summary(self) -> str:
         head = f"head seq {self.head_seq} hash {self.head_hash[:16]}…" if self.rows else "empty"
         anchored = (f"{self.checkpoints} checkpoint(s) match" if self.checkpoints
-                    else "no checkpoint yet, so deleting the newest rows would go unnoticed")
+                    else "no checkpoint covers these rows yet, so deleting the newest of "
+                         "them would go unnoticed")
         return f"audit trail intact: {self.rows} rows, {head}; {anchored}"
 
 

@@ -74,6 +74,6 @@ def test_verify_reads_the_checkpoint_file_it_is_given(checkpoint_file, tmp_path)
     kept_apart.write_text(checkpoint_file.read_text())
     checkpoint_file.unlink()  # the attacker removes the file the server writes…
     raw_sql("DELETE FROM {table} WHERE seq = 3")
-    assert "no checkpoint yet" in audit("verify")
+    assert "no checkpoint covers these rows" in audit("verify")
     # …but not the copy kept elsewhere.
     assert "row seq=3: missing" in refused("verify", "--checkpoints", str(kept_apart))
