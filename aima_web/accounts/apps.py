@@ -6,4 +6,7 @@ class AccountsConfig(AppConfig):
     label = "accounts"
 
     def ready(self) -> None:
-        from aima_web.accounts import lockout  # noqa: F401  (audits account lockouts)
+        from aima_web.accounts import (
+            lockout,  # noqa: F401  (audits account lockouts)
+            schema,  # noqa: F401  (registers the schema extension)
+        )

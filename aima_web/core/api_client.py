@@ -14,6 +14,9 @@ from pathlib import Path
 
 from aima_web.jobs.states import TERMINAL
 
+# A polling client may run past the API's rate limit for a while (HTTP 429).
+THROTTLED_RETRIES = 10
+
 
 class ApiError(RuntimeError):
     def __init__(self, status: int, body: str):
@@ -35,11 +38,16 @@ class ApiClient:
         request.add_header("Accept", "application/json")
         if content_type:
             request.add_header("Content-Type", content_type)
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                return json.load(response)
-        except urllib.error.HTTPError as exc:
-            raise ApiError(exc.code, exc.read().decode(errors="replace")) from None
+        for _ in range(THROTTLED_RETRIES):
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    return json.load(response)
+            except urllib.error.HTTPError as exc:
+                if exc.code != 429:
+                    raise ApiError(exc.code, exc.read().decode(errors="replace")) from None
+                # Over the API's rate limit: wait as long as it says, then again.
+                time.sleep(min(float(exc.headers.get("Retry-After") or 1), 60))
+        raise ApiError(429, f"still throttled after {THROTTLED_RETRIES} tries")
 
     def get(self, path: str) -> dict | list:
         return self._call("GET", path)
