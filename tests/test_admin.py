@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Group
 
 from aima_web.audit.models import AuditEvent
 from aima_web.fleet.models import EnrollmentToken, LocalGPU
@@ -20,6 +21,7 @@ GPU_FORM = {"model": "NVIDIA RTX 4090", "vram_gb": "24", "cuda_version": "12.4",
 
 @pytest.fixture
 def admin_client(client, django_user_model):
+    Group.objects.create(name="forensics")  # the team GPU_FORM reserves its GPU for
     admin = django_user_model.objects.create_superuser("root", "root@example.org", "pw")
     client.force_login(admin)
     return client

@@ -1,12 +1,13 @@
 from django.contrib import admin
 from django.utils.safestring import SafeString
 
+from aima_web.access.admin import RoleAdmin, RoleTabularInline
 from aima_web.jobs.models import AnalysisResult, Job, MediaAsset
 from aima_web.placement.html import decision_html
 from aima_web.placement.models import PlacementPolicy
 
 
-class AnalysisResultInline(admin.TabularInline):
+class AnalysisResultInline(RoleTabularInline):
     model = AnalysisResult
     extra = 0
     can_delete = False
@@ -15,7 +16,7 @@ class AnalysisResultInline(admin.TabularInline):
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(RoleAdmin):
     list_display = ("id", "owner", "state", "media_type", "confidentiality", "urgency",
                     "placed_on", "gpu", "created_at", "finished_at")
     list_filter = ("state", "confidentiality", "urgency", "media__media_type")
@@ -42,16 +43,10 @@ class JobAdmin(admin.ModelAdmin):
     def placement_decision(self, job: Job) -> SafeString:
         return decision_html(job.placement, PlacementPolicy.current().currency)
 
-    def has_add_permission(self, request) -> bool:
-        return False  # jobs come in through the API, with their media
-
 
 @admin.register(MediaAsset)
-class MediaAssetAdmin(admin.ModelAdmin):
+class MediaAssetAdmin(RoleAdmin):
     list_display = ("sha256", "media_type", "size_bytes", "probed_at", "created_at")
     list_filter = ("media_type",)
     search_fields = ("sha256",)
     readonly_fields = [f.name for f in MediaAsset._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False

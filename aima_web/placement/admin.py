@@ -4,10 +4,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
 from aima_tasks.classification import Urgency
+from aima_web.access.admin import RoleAdmin
 from aima_web.audit import trail
 from aima_web.core.choices import choices
 from aima_web.placement import services
@@ -42,7 +44,7 @@ class PlacementPolicyForm(forms.ModelForm):
 
 
 @admin.register(PlacementPolicy)
-class PlacementPolicyAdmin(admin.ModelAdmin):
+class PlacementPolicyAdmin(RoleAdmin):
     """The one placement policy; every save is written to the audit trail."""
 
     form = PlacementPolicyForm
@@ -62,15 +64,11 @@ class PlacementPolicyAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         # There is one policy: the list would be a page with a single link.
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
         policy = PlacementPolicy.current()
         return HttpResponseRedirect(
             reverse("admin:placement_placementpolicy_change", args=[policy.pk]))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def save_model(self, request: HttpRequest, obj: PlacementPolicy, form: forms.ModelForm,
                    change: bool) -> None:
@@ -81,16 +79,10 @@ class PlacementPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(CloudOffer)
-class CloudOfferAdmin(admin.ModelAdmin):
+class CloudOfferAdmin(RoleAdmin):
     """The stored price snapshot; loaded with ``manage.py aima_offers load``."""
 
     list_display = ("provider", "instance_type", "gpu_model", "gpu_count", "vram_gb", "region",
                     "price_per_hour", "spot_price_per_hour", "reliability", "priced_at")
     list_filter = ("provider", "gpu_model")
     search_fields = ("provider", "instance_type", "gpu_model", "region", "offer_id")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # prices come from snapshots and providers, not from typing
