@@ -11,6 +11,7 @@ acknowledge its tasks.
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import worker_init
 from celery.worker.consumer import Consumer
 from kombu import Queue
 
@@ -35,6 +36,18 @@ def make_agent_app(main: str) -> Celery:
     app = configured(main, url, queues, remote_control=False)
     app.conf.worker_consumer = f"{__name__}:AgentConsumer"
     return app
+
+
+@worker_init.connect
+def declare_queues(sender: object, **_kwargs: object) -> None:
+    """A worker starting declares its app's queues: the control worker all of
+    them, so that an agent (which may not declare) finds its queues even
+    before any work was sent there; an agent's app none (``no_declare``)."""
+    app = sender.app
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=app.conf.broker_connection_max_retries)
+        for queue in app.conf.task_queues:
+            queue(conn.default_channel).declare()
 
 
 def consume_only(queue: Queue) -> Queue:

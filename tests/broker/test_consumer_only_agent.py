@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from kombu import Connection
 
+from aima_tasks import routing
 from aima_tasks.broker import PROJECT_ROOT
 from aima_web.instances import broker_accounts
 from tests.broker.test_cloud_broker_user import cloud_instance
@@ -35,13 +36,14 @@ def send_as_control_plane(broker_url: str, queue: str, work: dict) -> None:
         timeout=60)
 
 
-def start_worker(broker_url: str, done: Path, log: Path, app: str = "agent") -> subprocess.Popen:
+def start_worker(broker_url: str, done: Path, log: Path, app: str = "agent",
+                 queue: str = "gpu.cloud.24") -> subprocess.Popen:
     # No --without-* flags: the agents' app must not publish whatever the command line says.
     env = {**os.environ, "AIMA_BROKER_URL": broker_url, "AIMA_TEST_DONE_FILE": str(done),
            "AIMA_TEST_APP": app, "AIMA_VAR_DIR": str(done.parent)}
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "tests.broker.agent_app", "worker",
-         "--queues", "gpu.cloud.24", "--concurrency", "1", "--hostname", "agent-test@host",
+         "--queues", queue, "--concurrency", "1", "--hostname", "agent-test@host",
          "--loglevel", "INFO"], env=env, cwd=PROJECT_ROOT, stdout=log.open("wb"),
         stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -104,3 +106,22 @@ def test_the_control_planes_app_in_an_agent_is_refused(broker_settings, agent_br
     finally:
         stop(worker)
     assert not done.exists()
+
+
+def test_the_control_worker_declares_every_queue_when_it_starts(rabbitmq, tmp_path):
+    """Agents may not declare their queues: the control plane's worker has
+    them all in place before any work is sent."""
+    bare = "aima-bare"
+    rabbitmq.add_vhost(bare)
+    log = tmp_path / "control.log"
+    try:
+        worker = start_worker(rabbitmq.amqp_url(vhost=bare), tmp_path / "unused", log,
+                              app="control", queue="control")
+        try:
+            assert wait_for(lambda: "ready." in log.read_text()), log.read_text()
+        finally:
+            assert stop(worker) == 0, log.read_text()
+        declared = {queue["name"] for queue in rabbitmq.api("GET", f"queues/{bare}")}
+    finally:
+        rabbitmq.api("DELETE", f"vhosts/{bare}")
+    assert set(routing.all_queues()) <= declared
