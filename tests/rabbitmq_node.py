@@ -120,6 +120,9 @@ def config(amqp_port: int, management_port: int, amqps_port: int | None,
 
 def start(folder: Path, tls: TlsFiles | None = None) -> Node:
     """Start a node in ``folder`` (its data, logs, cookie) and wait for it."""
+    if not Path(RABBITMQ_SERVER).exists():
+        raise RuntimeError(f"{RABBITMQ_SERVER} is missing: the broker tests run a RabbitMQ "
+                           "node of their own; install rabbitmq-server (.ci/run does)")
     folder.mkdir(parents=True, exist_ok=True)
     amqp_port, management_port, dist_port = free_port(), free_port(), free_port()
     amqps_port = free_port() if tls is not None else None
