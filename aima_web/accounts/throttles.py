@@ -27,7 +27,13 @@ class AnonThrottle(RatesFromSettings, AnonRateThrottle):
 
 
 class UserThrottle(RatesFromSettings, UserRateThrottle):
-    pass
+    """Signed-in users (an API token or a session), per user."""
+
+    def get_cache_key(self, request, view) -> str | None:
+        # DRF's would count everyone else per address at the users' rate.
+        if not request.user.is_authenticated:
+            return None
+        return super().get_cache_key(request, view)
 
 
 class AgentThrottle(RatesFromSettings, SimpleRateThrottle):

@@ -58,7 +58,7 @@ def test_an_enrolled_staff_member_needs_the_code(client, device, token):
     assert b"authentication code" in response.content.lower()
     assert client.get("/admin/").status_code == 302
     # Counted as a failed login (and so towards the lockout).
-    assert AuditEvent.objects.filter(subject__contains="sam").exists()
+    assert AuditEvent.objects.filter(action="auth.login_failed", subject="user:sam").count() == 1
 
 
 def test_the_right_code_logs_in_once(client, device):

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from aima_web.accounts import tokens
 from aima_web.accounts.models import ApiToken
 from aima_web.core.api_client import ApiClient
+from tests.agent_api import GPU, as_agent, enroll
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
@@ -74,3 +75,13 @@ def test_the_stack_client_waits_out_a_429():
         finally:
             server.shutdown()
     assert answers == []
+
+
+def test_agents_are_counted_per_agent_not_per_address(low_rates):
+    first = enroll(name="host-1", gpus=[{**GPU, "uuid": "GPU-A"}]).json()["credential"]
+    second = enroll(name="host-2", gpus=[{**GPU, "uuid": "GPU-B"}]).json()["credential"]
+    beat = "/api/v1/agents/heartbeat/"
+    # Above the anonymous rate (2), though agents carry no user: their own rate (3).
+    codes = [as_agent(first).post(beat).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    assert as_agent(second).post(beat).status_code == 200
