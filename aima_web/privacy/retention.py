@@ -61,25 +61,24 @@ def expired_results(now: datetime) -> Q:
 
 def sweep(now: datetime) -> Swept:
     """Delete every result and stored file past its retention at ``now``."""
-    results = sum(delete_results(job_id, now, trail.SYSTEM, DELETED, reason="retention")
-                  for job_id in Job.objects.filter(expired_results(now))
-                  .values_list("pk", flat=True))
+    expired = Job.objects.filter(expired_results(now)).values_list("pk", flat=True)
+    results = sum(_delete_results(job_id, now) for job_id in expired)
     media = release_media(MediaAsset.objects.all(), now, trail.SYSTEM, DELETED,
                           reason="retention")
     return Swept(media=media, results=results)
 
 
-def delete_results(job_id: object, now: datetime, actor: str, action: str, **detail: object,
-                   ) -> bool:
+def _delete_results(job_id: object, now: datetime) -> bool:
     with transaction.atomic():
         analyses = AnalysisResult.objects.filter(job_id=job_id).delete()[0]
         segments = SegmentResult.objects.filter(job_id=job_id).delete()[0]
         if not Job.objects.filter(pk=job_id, results_deleted_at__isnull=True).update(
                 results_deleted_at=now):
             return False
-        trail.record(actor, action, f"job:{job_id}", kind="results", results=analyses,
-                     segment_results=segments, **detail)
-    return True
+        if analyses or segments:  # a job that failed before any result leaves no event
+            trail.record(trail.SYSTEM, DELETED, f"job:{job_id}", kind="results",
+                         results=analyses, segment_results=segments, reason="retention")
+    return bool(analyses or segments)
 
 
 def release_media(assets: QuerySet[MediaAsset], now: datetime, actor: str, action: str,

@@ -104,6 +104,7 @@ def test_content_uploaded_again_after_deletion_is_stored_again(alice, image_file
     old = stored_job(alice, plain, "confidential", finished_days_ago=31)
     retention_task()
     assert not on_disk(old)
+    assert deletions(old.subject) == []  # it had no results to delete
     job = services.submit(alice, [plain], services.Submission(
         confidentiality="internal", urgency="normal", analyses=(), media_name="again.jpg"))
     assert job.media == old.media and job.media.deleted_at is None
