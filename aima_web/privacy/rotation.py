@@ -13,7 +13,7 @@ from django.db.models.functions import Cast
 
 from aima_web.audit import trail
 from aima_web.jobs import storage
-from aima_web.jobs.models import AnalysisResult, SegmentResult
+from aima_web.jobs.models import AnalysisResult, MediaAsset, SegmentResult
 from aima_web.privacy import keyring
 from aima_web.privacy.fields import key_id_of_text
 from aima_web.privacy.sealing import Unreadable
@@ -62,7 +62,7 @@ def usage() -> Usage:
 def reseal_all() -> tuple[int, int]:
     """Seal every medium and result row not sealed with the current key again with it;
     return how many of each changed."""
-    media = sum(storage.reseal(path) for path in storage.stored_media())
+    media = sum(_reseal_medium(path) for path in storage.stored_media())
     current = keyring.load().current
     rows = 0
     for model in RESULT_MODELS:
@@ -70,6 +70,17 @@ def reseal_all() -> tuple[int, int]:
         for start in range(0, len(stale), BATCH):
             rows += _reseal_rows(model, stale[start:start + BATCH])
     return media, rows
+
+
+def _reseal_medium(path: Path) -> bool:
+    # Under the asset's lock, as retention deletes: a file it deletes meanwhile is
+    # not written back by the rename.
+    with transaction.atomic():
+        list(MediaAsset.objects.select_for_update().filter(sha256=path.name))
+        try:
+            return storage.reseal(path)
+        except FileNotFoundError:
+            return False
 
 
 def _reseal_rows(model: type, pks: list[int]) -> int:

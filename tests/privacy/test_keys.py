@@ -98,7 +98,11 @@ def test_rotation_seals_everything_again_and_the_old_key_can_go(api, image_file,
     old = keyring.load().current
     assert sealing_keys() == {old}
 
+    reading = storage.open_media(jobs[1].media.sha256)  # a download under way
+    first = reading.read(1000)
     call_command("aima_keys", "rotate")
+    assert first + reading.read() == audio_file.path.read_bytes()
+    reading.close()
     new = keyring.load().current
     assert new != old and set(keyring.load().keys) == {old, new}
     assert sealing_keys() == {new}
