@@ -40,7 +40,14 @@ def _sealed_with(model: type) -> dict[int, set[str]]:
     """The key ids of each row's sealed fields, read from the stored text."""
     raw = model.objects.annotate(**{f"raw_{f}": Cast(f, TextField()) for f in SEALED_FIELDS})
     rows = raw.values_list("pk", *(f"raw_{f}" for f in SEALED_FIELDS))
-    return {pk: {key_id_of_text(text) for text in texts} for pk, *texts in rows.iterator()}
+    return {pk: {_key_of_text(text) for text in texts} for pk, *texts in rows.iterator()}
+
+
+def _key_of_text(text: str) -> str:
+    try:
+        return key_id_of_text(text)
+    except Unreadable:
+        return UNREADABLE
 
 
 def _key_of(path: Path) -> str:

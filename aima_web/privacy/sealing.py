@@ -138,15 +138,20 @@ class SealedReader(io.RawIOBase):
     def __init__(self, raw: BinaryIO, keys: KeyLookup) -> None:
         super().__init__()
         self._raw = raw
-        header = Header.read(raw)
+        try:
+            header = Header.read(raw)
+            self._cipher = _cipher(keys(header.key_id), header.salt)
+        except BaseException:
+            raw.close()
+            raise
         self.key_id = header.key_id
         self._aad = header.to_bytes()
-        self._cipher = _cipher(keys(header.key_id), header.salt)
         self._chunk_bytes = header.chunk_bytes
         body = raw.seek(0, io.SEEK_END) - len(self._aad)
         sealed_chunk = header.chunk_bytes + TAG_BYTES
         full, rest = divmod(body, sealed_chunk)
         if body < TAG_BYTES or 0 < rest < TAG_BYTES:
+            raw.close()
             raise Unreadable("the sealed data is cut short")
         self._chunks = full + (1 if rest else 0)
         self.size = body - self._chunks * TAG_BYTES
