@@ -46,6 +46,8 @@ class Node:
     amqp_port: int
     management_port: int
     amqps_port: int | None
+    # The management API over HTTPS, with the AMQPS listener's certificate.
+    management_tls_port: int | None
     process: subprocess.Popen
 
     @property
@@ -97,7 +99,7 @@ def free_port() -> int:
 
 
 def config(amqp_port: int, management_port: int, amqps_port: int | None,
-           tls: TlsFiles | None) -> str:
+           management_tls_port: int | None, tls: TlsFiles | None) -> str:
     lines = [f"listeners.tcp.default = 127.0.0.1:{amqp_port}",
              f"management.tcp.port = {management_port}",
              "management.tcp.ip = 127.0.0.1",
@@ -114,7 +116,12 @@ def config(amqp_port: int, management_port: int, amqps_port: int | None,
                   f"ssl_options.certfile = {tls.cert}",
                   f"ssl_options.keyfile = {tls.key}",
                   "ssl_options.verify = verify_none",
-                  "ssl_options.fail_if_no_peer_cert = false"]
+                  "ssl_options.fail_if_no_peer_cert = false",
+                  f"management.ssl.port = {management_tls_port}",
+                  "management.ssl.ip = 127.0.0.1",
+                  f"management.ssl.cacertfile = {tls.ca}",
+                  f"management.ssl.certfile = {tls.cert}",
+                  f"management.ssl.keyfile = {tls.key}"]
     return "\n".join(lines) + "\n"
 
 
@@ -125,8 +132,9 @@ def start(folder: Path, tls: TlsFiles | None = None) -> Node:
                            "node of their own; install rabbitmq-server (.ci/run does)")
     folder.mkdir(parents=True, exist_ok=True)
     amqp_port, management_port, dist_port = free_port(), free_port(), free_port()
-    amqps_port = free_port() if tls is not None else None
-    (folder / "rabbitmq.conf").write_text(config(amqp_port, management_port, amqps_port, tls))
+    amqps_port, management_tls_port = (free_port(), free_port()) if tls else (None, None)
+    (folder / "rabbitmq.conf").write_text(
+        config(amqp_port, management_port, amqps_port, management_tls_port, tls))
     (folder / "enabled_plugins").write_text("[rabbitmq_management].\n")
     # An empty env file: the machine's /etc/rabbitmq/rabbitmq-env.conf names its own node.
     (folder / "rabbitmq-env.conf").write_text("")
@@ -147,7 +155,7 @@ def start(folder: Path, tls: TlsFiles | None = None) -> Node:
     process = subprocess.Popen([RABBITMQ_SERVER], env=env, cwd=folder, stdout=log,
                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                start_new_session=True)
-    node = Node(folder, amqp_port, management_port, amqps_port, process)
+    node = Node(folder, amqp_port, management_port, amqps_port, management_tls_port, process)
     try:
         wait_ready(node)
     except BaseException:

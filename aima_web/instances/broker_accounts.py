@@ -174,6 +174,9 @@ def call(method: str, path: str, body: dict | None = None,
                                  f"needs the administrator tag, and the vhost): {detail}"
                                  ) from None
     except (urllib.error.URLError, OSError) as exc:
+        if isinstance(getattr(exc, "reason", exc), ssl.SSLCertVerificationError):
+            raise BrokerAccountError(f"RabbitMQ's management API at {base} failed the "
+                                     f"certificate check (AIMA_BROKER_CA): {exc}") from None
         raise BrokerUnavailable(f"RabbitMQ's management API at {base} is unreachable: "
                                 f"{exc}") from None
     return json.loads(raw) if raw else None

@@ -5,12 +5,13 @@ a connection that cannot prove the broker is refused."""
 from __future__ import annotations
 
 import ssl
+from urllib.parse import urlsplit
 
 import pytest
 from kombu import Connection, Queue
 
 from aima_tasks import broker
-from aima_web.instances import services
+from aima_web.instances import broker_accounts, services
 from tests.broker.certificates import authority
 from tests.broker.test_cloud_broker_user import cloud_instance
 from tests.broker.test_consumer_only_agent import send_as_control_plane
@@ -93,3 +94,19 @@ def test_a_client_certificate_needs_its_key(monkeypatch):
     with pytest.raises(broker.BrokerTlsError, match="AIMA_BROKER_KEY"):
         broker.ssl_options("amqps://mq.example.org//")
     assert broker.ssl_options("amqp://mq.example.org//") is False
+
+
+def test_the_management_api_over_https_is_checked_against_the_ca(rabbitmq, broker_settings,
+                                                                  tls_files, tmp_path,
+                                                                  monkeypatch):
+    minter = urlsplit(broker_settings.AIMA_BROKER_ADMIN_URL)
+    broker_settings.AIMA_BROKER_ADMIN_URL = \
+        f"https://{minter.username}:{minter.password}@localhost:{rabbitmq.management_tls_port}/"
+    monkeypatch.setenv("AIMA_BROKER_CA", str(tls_files.ca))
+    instance = cloud_instance()
+    assert broker_accounts.mint(instance.pk, 24).startswith("amqp://aima-cloud-")
+    other_ca, _, _ = authority(tmp_path, "not-the-brokers-ca")
+    monkeypatch.setenv("AIMA_BROKER_CA", str(other_ca))
+    with pytest.raises(broker_accounts.BrokerAccountError, match="AIMA_BROKER_CA") as refused:
+        broker_accounts.mint(instance.pk, 24)
+    assert not refused.value.retryable  # a certificate that fails will not pass on retry
