@@ -1,5 +1,5 @@
-"""The API's answer to faults: a database or message broker that cannot be reached
-is a 503 with Retry-After, in JSON, never a 500 page.
+"""The API's answer to faults: a database or message broker that cannot be reached,
+or stored data that does not open, is a 503 with Retry-After, in JSON, never a 500 page.
 
 Wired as REST_FRAMEWORK's EXCEPTION_HANDLER; everything else goes to DRF's own handler.
 """
@@ -17,6 +17,9 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from aima_web.privacy.keyring import KeyringError
+from aima_web.privacy.sealing import Unreadable
+
 logger = logging.getLogger(__name__)
 
 # Long enough for a database failover or a broker restart, short enough for a person.
@@ -26,6 +29,8 @@ _FAULTS: dict[type[BaseException], str] = {
     DatabaseError: "the database is unavailable",
     InterfaceError: "the database is unavailable",
     BrokerError: "the message broker is unreachable",
+    KeyringError: "the keys of the stored data are unavailable",
+    Unreadable: "stored data does not open (altered, or sealed with a key no longer held)",
 }
 
 

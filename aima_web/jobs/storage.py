@@ -52,7 +52,8 @@ def discard(path: Path) -> None:
 
 def open_sealed(path: Path) -> SealedReader:
     """The plaintext of a sealed file, as a seekable binary file (raises Unreadable)."""
-    return SealedReader(Path(path).open("rb"), keyring.load().key)
+    keys = keyring.load().key
+    return SealedReader(Path(path).open("rb"), keys)
 
 
 def open_media(sha256: str) -> SealedReader:

@@ -56,6 +56,10 @@ def test_the_agent_download_is_the_plaintext_with_its_sha256(api, video_file):
     assert body == video_file.path.read_bytes()
     assert hashlib.sha256(body).hexdigest() == response["X-Content-SHA256"] == job.media.sha256
     assert int(response["Content-Length"]) == len(body)
+    stored = storage.content_path(job.media.sha256)
+    stored.write_bytes(stored.read_bytes().replace(b"AIMASEAL1", b"AIMASEAL2", 1))
+    refused = agent.get(f"/api/v1/agent-jobs/{job.id}/media/")
+    assert refused.status_code == 503 and "does not open" in refused.json()["detail"]
 
 
 def test_a_changed_ciphertext_byte_fails_reading_clearly(api, image_file):
