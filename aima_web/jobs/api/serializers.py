@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from aima_tasks.analyses import ANALYSES, UnknownAnalysis, check_names
 from aima_tasks.classification import Confidentiality, Urgency
+from aima_web.access.redaction import sees_fleet
 from aima_web.core.choices import choices
 from aima_web.jobs.models import AnalysisResult, Job, MediaAsset, validate_region
 from aima_web.placement.api.schema import DecisionSerializer
@@ -87,8 +88,12 @@ class JobSerializer(serializers.ModelSerializer):
 
     def get_agent(self, job: Job) -> dict | None:
         agent = job.agent
-        return None if agent is None else {"id": agent.id, "name": agent.name,
-                                           "scope": agent.scope}
+        if agent is None:
+            return None
+        request = self.context.get("request")
+        if not sees_fleet(request and request.user):
+            return {"scope": agent.scope}
+        return {"id": agent.id, "name": agent.name, "scope": agent.scope}
 
 
 class AnalysisResultSerializer(serializers.ModelSerializer):
