@@ -20,12 +20,19 @@ pytestmark = pytest.mark.django_db
 LOGIN = "/admin/login/?next=/admin/"
 
 
-def code(device: TOTPDevice, steps_ahead: int = 0) -> str:
-    """The code the authenticator app shows (``steps_ahead`` periods later: a
-    code is accepted once only, and the device allows one step of drift)."""
-    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
-    totp.time = time.time() + steps_ahead * device.step
+def code(device: TOTPDevice, step: int | None = None) -> str:
+    """The code the authenticator app shows now, or at time step ``step``."""
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits,
+                device.drift if step is None else 0)
+    totp.time = time.time() if step is None else device.t0 + step * device.step
     return f"{totp.token():0{device.digits}d}"
+
+
+def next_code(device: TOTPDevice) -> str:
+    """A code accepted after the last one used (each is good once): the next step's,
+    which the device allows for clock drift even when the app does not show it yet."""
+    device.refresh_from_db()
+    return code(device, device.last_t + 1)
 
 
 @pytest.fixture
@@ -110,7 +117,7 @@ def test_required_mfa_sends_staff_to_enrol_first(client, staff, settings):
     # The next login asks for the code.
     client.logout()
     assert log_in(client).status_code == 200
-    assert log_in(client, code(pending, steps_ahead=1)).status_code == 302
+    assert log_in(client, next_code(pending)).status_code == 302
 
 
 def test_the_enrol_page_is_for_logged_in_staff_only(client, django_user_model):
