@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 from django_otp.oath import TOTP
+from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from aima_web.accounts import mfa
@@ -126,3 +127,15 @@ def test_the_enrol_page_is_for_logged_in_staff_only(client, django_user_model):
     client.force_login(django_user_model.objects.get(username="ann"))
     assert client.get("/admin/mfa/enrol/").status_code == 302
     assert not TOTPDevice.objects.exists()
+
+
+def test_the_admin_never_shows_device_keys_or_recovery_codes(client, staff, device):
+    pending = mfa.pending_device(staff)
+    recovery = mfa.confirm(pending, code(pending))
+    assert log_in(client, recovery[0]).status_code == 302
+    totp = client.get(f"/admin/otp_totp/totpdevice/{device.pk}/change/")
+    assert totp.status_code == 200 and device.key not in totp.content.decode()
+    assert client.get(f"/admin/otp_totp/totpdevice/{device.pk}/config/").status_code == 403
+    static = StaticDevice.objects.get(user=staff)
+    page = client.get(f"/admin/otp_static/staticdevice/{static.pk}/change/").content.decode()
+    assert not any(c in page for c in recovery[1:])
