@@ -30,6 +30,7 @@ from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
     response_schema_conformance,
+    status_code_conformance,
 )
 
 from aima_web.access.roles import Role
@@ -44,7 +45,8 @@ pytestmark = [pytest.mark.fuzz, pytest.mark.django_db]
 
 SEED = 20261202
 EXAMPLES = 25
-CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance,
+          content_type_conformance]
 AGENT_PATHS = ("/api/v1/agents/", "/api/v1/agent-jobs/", "/api/v1/agent-models/")
 
 calls: Counter[str] = Counter()

@@ -37,3 +37,20 @@ def test_every_operation_answers_html_and_options(make_user, image_file):
                 answered.append((method, path, accept, response.status_code))
     assert [a for a in answered if a[3] >= 500] == []
     assert len(answered) >= 3 * len(paths)
+
+
+def test_no_matching_url_is_a_json_404_under_the_api(api):
+    response = api.get("/api/v1/jobs/not-a-uuid/report/")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+    page = api.get("/no-such-page/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
+
+
+def test_the_schema_documents_the_error_answers(api):
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            assert {"4XX", "503"} <= operation["responses"].keys(), (method, path)
+    report = schema["paths"]["/api/v1/jobs/{id}/report/"]["get"]["responses"]
+    assert set(report["4XX"]["content"]) == {"application/json", "text/html"}
