@@ -37,7 +37,11 @@ _FAULTS: dict[type[BaseException], str] = {
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     fault = next((what for kind, what in _FAULTS.items() if isinstance(exc, kind)), None)
     if fault is None:
-        return drf_exception_handler(exc, context)
+        response = drf_exception_handler(exc, context)
+        if response is not None and response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+            # A view's own 503 (a fault it caught and explained) says when to retry too.
+            response.headers.setdefault("Retry-After", str(RETRY_AFTER_S))
+        return response
     # Logged in full: the answer says only what the client can act on.
     logger.error("%s: answered 503", fault, exc_info=exc)
     set_rollback()

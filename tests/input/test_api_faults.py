@@ -1,13 +1,18 @@
-"""What used to be a 500: a database that cannot be reached (now 503 with Retry-After),
+"""What used to be a 500: a database or broker that cannot be reached (503, Retry-After),
 the HTML report asked for with OPTIONS, and a GPU patched with a body that is no object."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from django.db import OperationalError, connection
+from kombu.exceptions import OperationalError as BrokerError
+from kombu.messaging import Producer
 
 from aima_web.core.faults import RETRY_AFTER_S
 from aima_web.fleet.models import LocalGPU
+from aima_web.jobs.models import Job
 
 pytestmark = pytest.mark.django_db
 
@@ -61,3 +66,21 @@ def test_patching_a_gpu_with_no_object_is_a_400(operator_api, body):
     assert "non_field_errors" in response.json()
     assert operator_api.patch(f"/api/v1/gpus/{gpu.id}/", {"location": "Berlin DC2"},
                               format="json").status_code == 200
+
+
+def test_a_broker_fault_is_a_503_with_retry_after_and_stores_nothing(api, image_file,
+                                                                     monkeypatch, settings):
+    def refused(*args, **kwargs):
+        raise BrokerError("[Errno 111] Connection refused")
+
+    # The broker client's edge: every message it would send fails as with no broker.
+    monkeypatch.setattr(Producer, "publish", refused)
+    with image_file.path.open("rb") as media:
+        response = api.post("/api/v1/jobs/", {"media": media, "confidentiality": "internal"},
+                            format="multipart")
+    assert response.status_code == 503, response.content
+    assert response["Retry-After"] == str(RETRY_AFTER_S)
+    assert "broker is unreachable" in response.json()["detail"]
+    assert Job.objects.count() == 0
+    root = Path(settings.AIMA_MEDIA_ROOT)
+    assert [p for p in root.rglob("*") if p.is_file()] == []
