@@ -65,9 +65,11 @@ def test_lists_show_simulated_gpus_agents_and_jobs(admin_client):
 
 
 def test_enrollment_token_is_shown_once_and_stored_hashed(admin_client):
-    response = admin_client.post("/admin/fleet/enrollmenttoken/add/", {"label": "rack 3"},
+    response = admin_client.post("/admin/fleet/enrollmenttoken/add/",
+                                 {"label": "rack 3", "scope": "local", "max_uses": 1},
                                  follow=True)
     token = EnrollmentToken.objects.get()
+    assert (token.scope, token.max_uses, token.uses) == ("local", 1, 0)
     shown = next(str(m) for m in response.context["messages"]).rsplit(" ", 1)[-1]
     assert len(shown) == 64 and shown != token.token_hash
 

@@ -49,8 +49,21 @@ def conflict(job: Job) -> Response:
                     status=status.HTTP_409_CONFLICT)
 
 
+def known_analysis(name: str) -> None:
+    if name not in ANALYSES:
+        raise serializers.ValidationError(f"unknown analysis {name!r}")
+
+
+def known_status(value: str) -> None:
+    if value not in {s.value for s in OutcomeStatus}:
+        raise serializers.ValidationError(
+            f"{value!r} is not one of {', '.join(s.value for s in OutcomeStatus)}")
+
+
+# Analysis names and outcome statuses are checked by validators, not as choices: the
+# schema's enums of those names belong to the user-facing serializers.
 class AnalysesField(serializers.ListField):
-    child = serializers.ChoiceField(choices=sorted(ANALYSES))
+    child = serializers.CharField(max_length=64, validators=[known_analysis])
 
     def __init__(self, **kwargs) -> None:
         super().__init__(allow_empty=False, max_length=len(ANALYSES), **kwargs)
@@ -77,7 +90,7 @@ class StartedSerializer(serializers.Serializer):
 
 
 class ResultItemSerializer(serializers.Serializer):
-    analysis = serializers.ChoiceField(choices=sorted(ANALYSES))
+    analysis = serializers.CharField(max_length=64, validators=[known_analysis])
     data = serializers.DictField()
     meta = serializers.DictField(required=False, default=dict)
     started_at = serializers.DateTimeField()
@@ -85,8 +98,9 @@ class ResultItemSerializer(serializers.Serializer):
 
 
 class OutcomeSerializer(UnitSerializer):
-    status = serializers.ChoiceField(choices=[s.value for s in OutcomeStatus],
-                                     default=OutcomeStatus.DONE.value)
+    status = serializers.CharField(default=OutcomeStatus.DONE.value, validators=[known_status],
+                                   help_text="done (results and errors) or refused (the agent "
+                                             "must not run the unit).")
     gpu_uuid = serializers.CharField(max_length=80, required=False, default="", allow_blank=True)
     results = ResultItemSerializer(many=True, default=list, max_length=len(ANALYSES))
     errors = serializers.ListField(child=serializers.CharField(max_length=4000), default=list,
