@@ -1,4 +1,5 @@
-"""Uploads held to AIMA_MAX_UPLOAD_MB while they stream in.
+"""Uploads held to AIMA_MAX_UPLOAD_MB (all files of a request together) while they
+stream in.
 
 Django's default handlers keep small files in memory and write the rest whole to
 /tmp before any view can look at their size. This one refuses a request whose
@@ -70,21 +71,23 @@ class LimitedUploadHandler(FileUploadHandler):
                          boundary: bytes, encoding: str | None = None) -> None:
         self.limit_bytes: int = settings.AIMA_MAX_UPLOAD_BYTES
         self.request_length = content_length  # the whole body's, from its header
+        # Counted over all the request's files: many files each within the limit are not.
+        self.received = 0
+        self.opened: list[IncomingFile] = []
 
     def new_file(self, field_name: str, *args: Any, **kwargs: Any) -> None:
         super().new_file(field_name, *args, **kwargs)
         # The body says up front that it is too large: refuse before reading the file.
         if self.request_length > self.limit_bytes + _FORM_OVERHEAD_BYTES:
-            raise UploadTooLarge(field_name, self.limit_bytes)
-        self.received = 0
+            self._refuse(field_name)
         self.file = IncomingFile(Path(settings.AIMA_MEDIA_ROOT) / "incoming", self.file_name,
                                  self.content_type, self.charset, self.content_type_extra)
+        self.opened.append(self.file)
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
         self.received += len(raw_data)
         if self.received > self.limit_bytes:
-            self.file.close()
-            raise UploadTooLarge(self.field_name, self.limit_bytes)
+            self._refuse(self.field_name)
         self.file.write(raw_data)
 
     def file_complete(self, file_size: int) -> UploadedFile:
@@ -93,5 +96,10 @@ class LimitedUploadHandler(FileUploadHandler):
         return self.file
 
     def upload_interrupted(self) -> None:
-        if hasattr(self, "file"):
-            self.file.close()
+        for opened in self.opened:
+            opened.close()
+
+    def _refuse(self, field_name: str) -> None:
+        """Delete every file this request wrote so far, then answer 413."""
+        self.upload_interrupted()
+        raise UploadTooLarge(field_name, self.limit_bytes)

@@ -56,3 +56,21 @@ def test_an_accepted_upload_streams_under_the_media_root_only(api, settings, ima
     # The upload's own file went with the request; only the stored medium is left.
     assert files_under(Path(settings.AIMA_MEDIA_ROOT) / "incoming") == []
     assert len(files_under(Path(settings.AIMA_MEDIA_ROOT))) == 1
+
+
+def test_files_are_counted_together(api, settings, tmp_path, temp_dir):
+    settings.AIMA_MAX_UPLOAD_BYTES = 20_000
+    parts = []
+    for name in ("a.bin", "b.bin", "c.bin"):
+        (tmp_path / name).write_bytes(b"\0" * 9_000)
+        parts.append((tmp_path / name).open("rb"))
+    try:
+        response = api.post("/api/v1/jobs/", {"media": parts[0], "extra": parts[1],
+                                              "more": parts[2], "confidentiality": "internal"},
+                            format="multipart")
+    finally:
+        for part in parts:
+            part.close()
+    assert response.status_code == 413, response.content
+    assert list(response.json()) == ["more"]
+    assert files_under(Path(settings.AIMA_MEDIA_ROOT), temp_dir) == []
