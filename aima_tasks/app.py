@@ -11,13 +11,15 @@ from aima_tasks.celery_config import make_app
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aima_web.settings")
 
 app = make_app("aima-control")
-app.conf.include = ["aima_tasks.control", "aima_tasks.instances"]
+app.conf.include = ["aima_tasks.control", "aima_tasks.instances", "aima_tasks.audit",
+                    "aima_tasks.retention"]
 
 
 @app.on_after_finalize.connect
 def schedule_periodic_tasks(sender: object, **kwargs: object) -> None:
     """The beat's work (run with ``aima_worker --beat``): instance upkeep,
-    reconciling with the providers, fresh prices. Intervals are settings."""
+    reconciling with the providers, fresh prices, audit checkpoints, retention. Intervals
+    are settings."""
     from django.conf import settings
 
     from aima_tasks.routing import TaskName
@@ -29,4 +31,8 @@ def schedule_periodic_tasks(sender: object, **kwargs: object) -> None:
                                 "schedule": float(settings.AIMA_RECONCILE_S)},
         "offers-refresh": {"task": TaskName.REFRESH_OFFERS.value,
                            "schedule": float(settings.AIMA_PRICE_REFRESH_S)},
+        "audit-checkpoint": {"task": TaskName.AUDIT_CHECKPOINT.value,
+                             "schedule": float(settings.AIMA_AUDIT_CHECKPOINT_S)},
+        "retention-sweep": {"task": TaskName.RETENTION.value,
+                            "schedule": float(settings.AIMA_RETENTION_S)},
     }

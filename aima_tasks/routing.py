@@ -40,6 +40,8 @@ class TaskName(StrEnum):
     TICK = "aima.instances.tick"
     RECONCILE = "aima.instances.reconcile"
     REFRESH_OFFERS = "aima.offers.refresh"
+    AUDIT_CHECKPOINT = "aima.audit.checkpoint"
+    RETENTION = "aima.retention.sweep"
 
 
 # Everything but the GPU work itself runs on the control plane.

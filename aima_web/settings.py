@@ -8,12 +8,15 @@ PostgreSQL and RabbitMQ.
 from __future__ import annotations
 
 import os
+import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from aima_tasks import broker
+from aima_tasks import broker, limits
+from aima_web.accounts.secret_key import embedded_secret_key
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -43,38 +46,57 @@ def env_float(name: str, default: float) -> float:
         raise ImproperlyConfigured(f"{name}={raw!r}: must be a number") from None
 
 
+def env_rate(name: str, default: str) -> str:
+    """A request rate as DRF's throttles read it: ``<count>/<second|minute|hour|day>``."""
+    raw = os.environ.get(name) or default
+    if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", raw):
+        raise ImproperlyConfigured(f"{name}={raw!r}: use <count>/<second|minute|hour|day>")
+    return raw
+
+
 BASE_DIR = broker.PROJECT_ROOT
 VAR_DIR = broker.var_dir()
 
-DEBUG = env_bool("AIMA_DEBUG", True)
+# Debug pages show settings and the environment: never on unless asked for.
+DEBUG = env_bool("AIMA_DEBUG", False)
 SECRET_KEY = os.environ.get("AIMA_SECRET_KEY", "")
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("AIMA_SECRET_KEY must be set when AIMA_DEBUG is off")
-    SECRET_KEY = "django-insecure-aima-development-only"
+    if not os.environ.get("DATABASE_URL", "sqlite:").startswith("sqlite:"):
+        # Processes on several machines share that database: one key for all of them
+        # (it signs sessions and the agents' work tickets).
+        raise ImproperlyConfigured("AIMA_SECRET_KEY must be set when DATABASE_URL is a "
+                                   "database server")
+    SECRET_KEY = embedded_secret_key(VAR_DIR / "secret_key")
 
 ALLOWED_HOSTS = [h for h in os.environ.get("AIMA_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",")
                  if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("AIMA_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin, on AIMA's site (a second factor for staff who enrolled one).
+    "aima_web.accounts.admin_config.AimaAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "aima_web.core",
+    "aima_web.accounts",
     "aima_web.audit",
     "aima_web.fleet",
     "aima_web.jobs",
     "aima_web.placement",
     "aima_web.instances",
     "aima_web.registry",
+    "aima_web.privacy",
+    "aima_web.access",
 ]
 
 MIDDLEWARE = [
@@ -83,8 +105,18 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last: turns a lockout noticed during the request into its 429 answer.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username before its password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "aima_web.urls"
@@ -143,10 +175,31 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first, so that an unauthenticated request gets 401 with a
         # WWW-Authenticate header rather than 403.
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "aima_web.accounts.authentication.ApiTokenAuthentication",
+        "aima_web.accounts.authentication.VerifiedSessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Answered 429 with Retry-After. Agents are counted per agent, not per address.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "aima_web.accounts.throttles.AnonThrottle",
+        "aima_web.accounts.throttles.UserThrottle",
+        "aima_web.accounts.throttles.AgentThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_rate("AIMA_THROTTLE_ANON", "60/minute"),
+        "user": env_rate("AIMA_THROTTLE_USER", "1200/minute"),
+        "agent": env_rate("AIMA_THROTTLE_AGENT", "1200/minute"),
+    },
+    # Each view names the capability (aima_web/access/roles.py) every action needs;
+    # what it does not name, nobody may do.
+    "DEFAULT_PERMISSION_CLASSES": ["aima_web.access.permissions.HasCapability"],
+    # JSON nested deeper than a payload needs is a 400, not a RecursionError.
+    "DEFAULT_PARSER_CLASSES": [
+        "aima_web.core.parsers.DepthLimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # A database or broker that cannot be reached: 503 with Retry-After, never a 500.
+    "EXCEPTION_HANDLER": "aima_web.core.faults.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
@@ -161,6 +214,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The 4xx and 503 answers every operation can give (aima_web/core/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "aima_web.core.schema.document_errors",
+    ],
 }
 
 LOGGING = {
@@ -176,14 +234,45 @@ AIMA_MEDIA_ROOT = Path(os.environ.get("AIMA_MEDIA_ROOT") or VAR_DIR / "media")
 # Model artifacts, by content (manage.py aima_models add).
 AIMA_MODEL_ROOT = Path(os.environ.get("AIMA_MODEL_ROOT") or VAR_DIR / "models")
 AIMA_MAX_UPLOAD_BYTES = env_int("AIMA_MAX_UPLOAD_MB", 4096) * 1024 * 1024
+# Uploads stream to AIMA_MEDIA_ROOT/incoming (never /tmp, never whole in memory), counted
+# as they arrive and refused past AIMA_MAX_UPLOAD_MB.
+FILE_UPLOAD_HANDLERS = ["aima_web.core.uploads.LimitedUploadHandler"]
+# Pictures and video frames over this many pixels are refused from their headers, before
+# any decoder allocates them (a 12000x12000 PNG is 420 KB on disk and 432 MB decoded).
+# Agents read the same variable (aima_tasks/limits.py).
+try:
+    AIMA_MAX_PIXELS = limits.max_pixels()
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+# The keys that seal media and results at rest (manage.py aima_keys), outside the
+# database. Only at the default path is a keyring made with a fresh key on first use:
+# one an operator names must exist.
+AIMA_KEYRING = Path(os.environ.get("AIMA_KEYRING") or VAR_DIR / "keys" / "keyring.json")
+AIMA_KEYRING_CREATE = not os.environ.get("AIMA_KEYRING")
+# How often the beat deletes media and results past their retention (admin → Privacy).
+AIMA_RETENTION_S = env_int("AIMA_RETENTION_S", 3600)
 # Video and audio longer than this are cut into segments of this many seconds, which
 # agents of the chosen GPU class analyse in parallel; 0 turns segmenting off.
 AIMA_SEGMENT_S = env_float("AIMA_SEGMENT_S", 120.0)
 AIMA_MAX_SEGMENTS = env_int("AIMA_MAX_SEGMENTS", 200)
 # An agent counts as online while its last heartbeat is younger than this.
 AIMA_AGENT_OFFLINE_AFTER_S = env_int("AIMA_AGENT_OFFLINE_AFTER_S", 90)
+# How long an enrollment token made by an admin works unless told otherwise.
+AIMA_ENROLLMENT_TTL_S = env_int("AIMA_ENROLLMENT_TTL_S", 24 * 3600)
 # GPU telemetry samples (one per GPU per heartbeat) are kept this long.
 AIMA_GPU_HISTORY_S = env_int("AIMA_GPU_HISTORY_S", 3600)
+
+# --- Audit trail (aima_web/audit) -------------------------------------------------
+# Signed checkpoints of the audit chain's head, appended by the beat and by
+# `aima_audit checkpoint`. They live outside the database so that deleting the
+# newest events is detected: keep the file (or a copy) where whoever can write
+# the database cannot.
+AIMA_AUDIT_CHECKPOINTS = Path(os.environ.get("AIMA_AUDIT_CHECKPOINTS")
+                              or VAR_DIR / "audit" / "checkpoints.jsonl")
+AIMA_AUDIT_CHECKPOINT_S = env_int("AIMA_AUDIT_CHECKPOINT_S", 60)
+# The checkpoints' HMAC key; empty: derived from SECRET_KEY (set it to keep old
+# checkpoints verifiable across a change of secret key). Never in the database.
+AIMA_AUDIT_KEY = os.environ.get("AIMA_AUDIT_KEY", "")
 
 # --- Cloud instances (providers/, aima_web/instances) ---------------------------
 # Tagged on every instance this control plane launches; the reconciler
@@ -227,3 +316,58 @@ AIMA_MAX_SPEND_PER_HOUR = env_float("AIMA_MAX_SPEND_PER_HOUR", 0.0)
 AIMA_INSTANCE_TICK_S = env_int("AIMA_INSTANCE_TICK_S", 5)
 AIMA_RECONCILE_S = env_int("AIMA_RECONCILE_S", 60)
 AIMA_PRICE_REFRESH_S = env_int("AIMA_PRICE_REFRESH_S", 900)
+
+# --- Accounts and HTTPS (aima_web/accounts, deploy/README.md) -------------------
+# Staff who enrolled a TOTP device give its code at the admin login; with this
+# on, staff without one must enrol before any admin page opens.
+AIMA_REQUIRE_MFA = env_bool("AIMA_REQUIRE_MFA", False)
+OTP_TOTP_ISSUER = "AIMA"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Lockout (django-axes): after this many wrong passwords for one username, from
+# anywhere, the account refuses every login, the right password included, for
+# AIMA_LOCKOUT_MINUTES after the last attempt; as many from one address (tried on
+# any usernames) lock that address out the same way.
+AXES_FAILURE_LIMIT = 20
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AIMA_LOCKOUT_MINUTES", 30))
+AXES_RESET_ON_SUCCESS = True
+AXES_COOLOFF_MESSAGE = (f"Account locked: too many failed logins. Try again "
+                        f"{AXES_COOLOFF_TIME.total_seconds() / 60:g} minutes after the last one.")
+# Error reports (and debug pages, when on) mask settings and environment
+# variables whose names hint at a secret; URLs carry broker and database passwords.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "aima_web.accounts.error_reports.SecretMaskingFilter"
+
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (deploy/README.md).
+AIMA_HTTPS = env_bool("AIMA_HTTPS", False)
+if AIMA_HTTPS:
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = 365 * 24 * 3600
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+# The admin, the API docs and the browsable API put the CSRF token in their
+# pages; no script needs to read the cookie.
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# No inline or foreign script anywhere; inline style only (the report page draws
+# its timeline bars with style attributes). Swagger UI comes from our own static.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}

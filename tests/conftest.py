@@ -5,25 +5,34 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rest_framework.authtoken.models import Token
+from django.contrib.auth.models import Group
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from aima_tasks import samples
+from aima_web.access.roles import Role
+from aima_web.accounts import tokens
+from aima_web.accounts.models import ApiToken
 
 
 @pytest.fixture
 def make_user(django_user_model):
-    def make(username: str, staff: bool = False):
-        return django_user_model.objects.create_user(username=username, password="pw-" + username,
-                                                     is_staff=staff)
+    """A user with a role (none: no group); users submit jobs as analysts."""
+
+    def make(username: str, staff: bool = False, role: Role | None = Role.ANALYST):
+        user = django_user_model.objects.create_user(username=username,
+                                                     password="pw-" + username, is_staff=staff)
+        if role is not None:
+            user.groups.add(Group.objects.get(name=role.label))
+        return user
 
     return make
 
 
 def client_for(user) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    secret = tokens.issue(ApiToken(user=user, name="test"), "test")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {secret}")
     return client
 
 
@@ -35,6 +44,12 @@ def alice(make_user):
 @pytest.fixture
 def api(alice) -> APIClient:
     return client_for(alice)
+
+
+@pytest.fixture
+def operator_api(make_user) -> APIClient:
+    """An operator: sees every job and GPUs with their telemetry, drains GPUs."""
+    return client_for(make_user("olga", role=Role.OPERATOR))
 
 
 @pytest.fixture
@@ -50,6 +65,12 @@ def image_file(tmp_path: Path) -> samples.ImageSample:
 @pytest.fixture
 def audio_file(tmp_path: Path) -> samples.AudioSample:
     return samples.write_audio(tmp_path / "voice.wav")
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """The API's throttles count in the cache: each test starts with none used."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

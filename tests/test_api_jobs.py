@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 from rest_framework.test import APIClient
 
+from aima_web.access.roles import Role
 from aima_web.audit.models import AuditEvent
-from aima_web.jobs.models import Job, MediaAsset, content_path
+from aima_web.jobs import storage
+from aima_web.jobs.models import Job, MediaAsset
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +39,8 @@ def test_submit_stores_media_by_content_and_detects_type(api, request, fixture, 
     assert body["owner"] == "alice"
     assert body["media"]["media_type"] == media_type
     asset = MediaAsset.objects.get(sha256=body["media"]["sha256"])
-    assert content_path(asset.sha256).read_bytes() == sample.path.read_bytes()
+    with storage.open_media(asset.sha256) as stored:
+        assert stored.read() == sample.path.read_bytes()
     assert AuditEvent.objects.filter(action="job.submitted", subject=f"job:{body['id']}").exists()
 
 
@@ -104,7 +107,7 @@ def test_missing_media_and_confidentiality(api):
 def test_upload_limit(api, video_file, settings):
     settings.AIMA_MAX_UPLOAD_BYTES = 1000
     response = submit(api, video_file.path)
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert "limit" in response.json()["media"][0]
     assert stored_files(settings) == []
 
@@ -116,16 +119,16 @@ def test_unauthenticated_gets_401(client, video_file):
     assert anonymous.get("/api/v1/gpus/").status_code == 401
 
 
-def test_jobs_are_private_and_staff_see_all(api, make_user, image_file):
+def test_jobs_are_private_and_operators_see_all(api, make_user, image_file):
     job_id = submit(api, image_file.path).json()["id"]
     bob = client_for(make_user("bob"))
     assert bob.get(f"/api/v1/jobs/{job_id}/").status_code == 404
     assert bob.get(f"/api/v1/jobs/{job_id}/results/").status_code == 404
     assert bob.post(f"/api/v1/jobs/{job_id}/cancel/").status_code == 404
     assert bob.get("/api/v1/jobs/").json()["count"] == 0
-    staff = client_for(make_user("carol", staff=True))
-    assert staff.get(f"/api/v1/jobs/{job_id}/").status_code == 200
-    assert staff.get("/api/v1/jobs/").json()["count"] == 1
+    operator = client_for(make_user("carol", role=Role.OPERATOR))
+    assert operator.get(f"/api/v1/jobs/{job_id}/").status_code == 200
+    assert operator.get("/api/v1/jobs/").json()["count"] == 1
 
 
 def test_not_a_job_id_is_404(api):

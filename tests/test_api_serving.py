@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from aima_web.access.roles import Role
 from aima_web.audit.models import AuditEvent
 from aima_web.fleet.models import LocalGPU
 from tests.test_api_agents import GPU, as_agent, enroll
@@ -19,9 +20,9 @@ HEARTBEAT = "/api/v1/agents/heartbeat/"
 
 
 @pytest.fixture
-def staff(django_user_model) -> APIClient:
+def staff(make_user) -> APIClient:
     client = APIClient()
-    client.force_authenticate(django_user_model.objects.create_user("ops", is_staff=True))
+    client.force_authenticate(make_user("ops", role=Role.OPERATOR))
     return client
 
 
@@ -40,7 +41,7 @@ def test_a_drained_gpu_takes_no_work_until_it_is_resumed(staff, api):
     drained = staff.post(f"/api/v1/gpus/{gpu.id}/drain/")
     assert drained.status_code == 200 and drained.json()["status"] == "maintenance"
     assert answer(credential) == {"serve": False, "reason": "the GPU is maintenance"}
-    # Only staff may drain.
+    # Only operators may drain.
     assert api.post(f"/api/v1/gpus/{gpu.id}/resume/").status_code == 403
     assert staff.post(f"/api/v1/gpus/{gpu.id}/resume/").json()["status"] == "available"
     assert answer(credential) == {"serve": True, "reason": ""}

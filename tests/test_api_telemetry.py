@@ -26,12 +26,12 @@ LOST = {"uuid": "GPU-1", "error": "GPU is lost"}
 def enrolled(scope: str = "local", uuids: tuple[str, ...] = ("GPU-1",),
              name: str = "gpu-host-1") -> APIClient:
     """An agent client, enrolled through the API with a GPU per UUID."""
-    _, secret = create_enrollment_token(name)
+    _, secret = create_enrollment_token(name, scope=scope)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     gpus = [{"uuid": uuid, "model": "NVIDIA RTX A5000", "vram_gb": 24, "cuda_version": "12.4"}
             for uuid in uuids]
-    body = client.post("/api/v1/agents/register/", {"name": name, "scope": scope, "gpus": gpus},
+    body = client.post("/api/v1/agents/register/", {"name": name, "gpus": gpus},
                        format="json").json()
     client.credentials(HTTP_AUTHORIZATION=f"Agent {body['credential']}")
     return client
@@ -157,34 +157,35 @@ def test_gpus_must_be_a_list():
     assert response.status_code == 400 and "gpus" in response.json()
 
 
-def test_the_gpu_list_shows_each_gpus_latest_sample(api, django_assert_max_num_queries):
+def test_the_gpu_list_shows_each_gpus_latest_sample(operator_api, django_assert_max_num_queries):
     agent = enrolled(uuids=("GPU-1", "GPU-2", "GPU-3"))
     beat(agent, IDLE, {**IDLE, "uuid": "GPU-2"})
     beat(agent, HOT)
-    with django_assert_max_num_queries(5):  # not a query per GPU
-        gpus = {g["uuid"]: g for g in api.get("/api/v1/gpus/").json()["results"]}
+    # Not a query per GPU; two read the user's permissions (role).
+    with django_assert_max_num_queries(7):
+        gpus = {g["uuid"]: g for g in operator_api.get("/api/v1/gpus/").json()["results"]}
     latest = gpus["GPU-1"]["latest_sample"]
     assert (latest["activity"], latest["temperature_c"], latest["failure"]) == (
         "busy", 92, "overheating: 92 °C, slowdown at 90 °C")
     assert gpus["GPU-1"]["status"] == "failed"
     assert gpus["GPU-2"]["latest_sample"]["activity"] == "idle"
     assert gpus["GPU-3"]["latest_sample"] is None
-    detail = api.get(f"/api/v1/gpus/{gpus['GPU-1']['id']}/").json()
+    detail = operator_api.get(f"/api/v1/gpus/{gpus['GPU-1']['id']}/").json()
     assert detail["latest_sample"] == latest
 
 
-def test_the_telemetry_endpoint_gives_the_history_newest_first(api):
+def test_the_telemetry_endpoint_gives_the_history_newest_first(operator_api):
     agent = enrolled()
     for utilization in range(55):
         beat(agent, {**IDLE, "utilization_pct": utilization})
     gpu = LocalGPU.objects.get()
-    page = api.get(f"/api/v1/gpus/{gpu.id}/telemetry/").json()
+    page = operator_api.get(f"/api/v1/gpus/{gpu.id}/telemetry/").json()
     assert page["count"] == 55 and len(page["results"]) == 50  # bounded: a page at a time
     assert [s["utilization_pct"] for s in page["results"][:3]] == [54, 53, 52]
     assert set(page["results"][0]) >= {"received_at", "activity", "memory_used_gb", "processes"}
-    older = api.get(page["next"]).json()
+    older = operator_api.get(page["next"]).json()
     assert [s["utilization_pct"] for s in older["results"]] == [4, 3, 2, 1, 0]
-    assert api.get("/api/v1/gpus/999/telemetry/").status_code == 404
+    assert operator_api.get("/api/v1/gpus/999/telemetry/").status_code == 404
     assert APIClient().get(f"/api/v1/gpus/{gpu.id}/telemetry/").status_code == 401
 
 

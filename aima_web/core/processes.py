@@ -56,8 +56,9 @@ class Supervisor:
         return process
 
     def start_web(self, port: int) -> Process:
+        # --insecure: the admin's and the API docs' static files, with DEBUG off.
         return self.start("web", [sys.executable, "manage.py", "runserver",
-                                  f"127.0.0.1:{port}", "--noreload"])
+                                  f"127.0.0.1:{port}", "--noreload", "--insecure"])
 
     def start_control_worker(self, beat: bool = False) -> Process:
         return self.start("control-worker", [sys.executable, "manage.py", "aima_worker",
@@ -66,6 +67,7 @@ class Supervisor:
     def start_agent(self, control_plane_url: str, token: str, simulate_gpu: str,
                     name: str = "agent", extra: tuple[str, ...] = ()) -> Process:
         # An agent is not part of the control plane: no Django settings reach it.
+        # The token in the environment, not on the command line, where any user sees it.
         argv = [sys.executable, "-m", "agents", "run", "--control-plane", control_plane_url,
                 "--simulate-gpu", simulate_gpu, *extra]
         return self.start(name, argv, drop=("DJANGO_SETTINGS_MODULE", "DATABASE_URL"),

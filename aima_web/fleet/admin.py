@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -5,6 +6,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 
 from aima_tasks.classification import GpuStatus
+from aima_web.access.admin import RoleAdmin
+from aima_web.access.visibility import unknown_teams
 from aima_web.audit import trail
 from aima_web.fleet import services
 from aima_web.fleet.credentials import digest, new_secret
@@ -28,9 +31,29 @@ def _telemetry_cells(sample: GpuTelemetry) -> tuple:
     return tuple("-" if cell is None or cell == "" else cell for cell in cells)
 
 
+class LocalGPUForm(forms.ModelForm):
+    class Meta:
+        model = LocalGPU
+        exclude: list[str] = []
+        help_texts = {"access_restrictions": 'Teams (user groups) allowed to use this GPU, e.g. '
+                                             '["forensics"]; empty means everyone.'}
+
+    def clean_access_restrictions(self) -> object:
+        names = self.cleaned_data["access_restrictions"]
+        # Anything but a list of names is refused by the model's own check.
+        if isinstance(names, list) and all(isinstance(name, str) for name in names):
+            unknown = unknown_teams(names)
+            if unknown:
+                raise forms.ValidationError(
+                    f"no team (user group that is not a role) named {', '.join(unknown)}")
+        return names
+
+
 @admin.register(LocalGPU)
-class LocalGPUAdmin(admin.ModelAdmin):
+class LocalGPUAdmin(RoleAdmin):
     """Manual registration of on-premises GPUs (seed 003 §2.1)."""
+
+    form = LocalGPUForm
 
     list_display = ("model", "vram_gb", "cuda_version", "host", "location", "status",
                     "simulated", "agent", "registered_at")
@@ -100,8 +123,16 @@ class LocalGPUAdmin(admin.ModelAdmin):
         self.message_user(request, f"Retired {queryset.count()} GPU(s).")
 
 
+    @admin.action(description="Release from its agent: the next agent that reports the GPU "
+                              "may register it (a reinstalled host, a card moved)")
+    def release(self, request: HttpRequest, queryset: QuerySet[LocalGPU]) -> None:
+        for gpu in queryset:
+            services.release(gpu, trail.user_actor(request.user))
+        self.message_user(request, f"Released {queryset.count()} GPU(s).")
+
+
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(RoleAdmin):
     list_display = ("name", "scope", "online", "last_heartbeat", "version", "registered_at")
     list_filter = ("scope",)
     search_fields = ("name",)
@@ -112,12 +143,9 @@ class AgentAdmin(admin.ModelAdmin):
     def online(self, agent: Agent) -> bool:
         return agent.online
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # agents enrol themselves with a token
-
 
 @admin.register(EnrollmentToken)
-class EnrollmentTokenAdmin(admin.ModelAdmin):
+class EnrollmentTokenAdmin(RoleAdmin):
     list_display = ("label", "scope", "uses", "max_uses", "created_at", "expires_at", "revoked",
                     "last_used_at")
     list_filter = ("scope", "revoked")
@@ -133,14 +161,6 @@ class EnrollmentTokenAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: EnrollmentToken, form, change: bool) -> None:
         if not change:
-    @admin.action(description="Release from its agent: the next agent that reports the GPU "
-                              "may register it (a reinstalled host, a card moved)")
-    def release(self, request: HttpRequest, queryset: QuerySet[LocalGPU]) -> None:
-        for gpu in queryset:
-            services.release(gpu, trail.user_actor(request.user))
-        self.message_user(request, f"Released {queryset.count()} GPU(s).")
-
-
             secret = new_secret()
             obj.token_hash = digest(secret)
             self.message_user(

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from aima_web.access.roles import Capability, Role, capabilities
-from aima_web.fleet.models import GpuTelemetry, LocalGPU
-from aima_web.jobs.models import Job, MediaAsset
+from aima_web.fleet.models import Agent, GpuTelemetry, LocalGPU
+from aima_web.jobs.models import AnalysisResult, Job, MediaAsset
 from aima_web.placement.services import job_spec
 from tests.conftest import client_for
 from tests.placing import make_gpu
@@ -165,3 +166,27 @@ def test_a_capability_is_a_permission_an_admin_may_grant_alone(make_user):
     user.user_permissions.add(Permission.objects.get(codename=Capability.VIEW_GPUS.value))
     assert client_for(user).get("/api/v1/gpus/").status_code == 200
     assert client_for(user).get("/api/v1/jobs/").status_code == 403
+
+
+def test_only_operators_see_which_agent_and_gpu_ran_a_job(alice, api, operator_api):
+    job = job_of(alice)
+    agent = Agent.objects.create(name="ws-17", scope="local", credential_hash="y" * 64)
+    Job.objects.filter(pk=job.pk).update(agent=agent)
+    start = timezone.now()
+    segment = {"index": 0, "start_s": 0.0, "end_s": 10.0, "agent_id": agent.id,
+               "gpu_uuid": "GPU-SECRET"}
+    AnalysisResult.objects.create(
+        job=job, analysis="objects", data={"detections": []}, meta={"segments": [segment]},
+        agent=agent, gpu_uuid="GPU-SECRET", started_at=start, finished_at=start)
+    paths = (f"/api/v1/jobs/{job.id}/results/", f"/api/v1/jobs/{job.id}/report/",
+             f"/api/v1/jobs/{job.id}/report/?format=html")
+    for path in paths:
+        hidden, shown = api.get(path), operator_api.get(path)
+        assert hidden.status_code == shown.status_code == 200, path
+        assert b"GPU-SECRET" not in hidden.content and b"GPU-SECRET" in shown.content, path
+    assert api.get(f"/api/v1/jobs/{job.id}/").json()["agent"] == {"scope": "local"}
+    assert operator_api.get(f"/api/v1/jobs/{job.id}/").json()["agent"]["id"] == agent.id
+    [row] = api.get(f"/api/v1/jobs/{job.id}/results/").json()
+    assert (row["gpu_uuid"], row["meta"]["segments"][0]["agent_id"]) == ("", None)
+    [ran] = api.get(f"/api/v1/jobs/{job.id}/report/").json()["analyses"]
+    assert (ran["agent_id"], ran["agent"], ran["gpu_uuid"]) == (None, None, "")

@@ -50,6 +50,17 @@ class LocalGPUSerializer(serializers.ModelSerializer):
         return GpuTelemetrySerializer(samples[0]).data if samples else None
 
 
+class GpuSummarySerializer(serializers.ModelSerializer):
+    """A GPU as everyone with a role sees it: no UUID, host, agent or telemetry
+    (its processes), which tell an attacker where to look."""
+
+    class Meta:
+        model = LocalGPU
+        fields = ["id", "model", "vram_gb", "cuda_version", "location", "availability_schedule",
+                  "status", "simulated", "registered_at", "retired_at"]
+        read_only_fields = fields
+
+
 class GpuSettingsSerializer(serializers.ModelSerializer):
     """What staff may change of a GPU over the API: when and where it works."""
 
@@ -106,6 +117,8 @@ class AnswerSerializer(serializers.Serializer):
 
 class RegisteredSerializer(AnswerSerializer):
     agent_id = serializers.IntegerField()
+    scope = serializers.ChoiceField(choices=[s.value for s in Scope],
+                                    help_text="The agent's scope, from its enrollment token.")
     credential = serializers.CharField(help_text="Shown once; send as `Authorization: Agent …`.")
     queues = serializers.ListField(child=serializers.CharField())
 
@@ -117,8 +130,6 @@ class GpuProcessSerializer(serializers.Serializer):
 
 class GpuSampleReportSerializer(serializers.Serializer):
     """One GPU's telemetry as an agent reports it (``GpuSample.to_report()``);
-    scope = serializers.ChoiceField(choices=[s.value for s in Scope],
-                                    help_text="The agent's scope, from its enrollment token.")
     null for a figure the GPU does not report."""
 
     uuid = serializers.CharField(max_length=80)

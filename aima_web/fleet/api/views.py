@@ -1,22 +1,23 @@
 from __future__ import annotations
 
 from django.db.models import Prefetch
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status, viewsets
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from aima_tasks.classification import GpuStatus
 from aima_tasks.telemetry import GpuSample
+from aima_web.access.roles import Capability, holds
 from aima_web.audit import trail
 from aima_web.fleet import services
 from aima_web.fleet.api.serializers import (
     AnswerSerializer,
     GpuSettingsSerializer,
+    GpuSummarySerializer,
     GpuTelemetrySerializer,
     HeartbeatSerializer,
     LocalGPUSerializer,
@@ -33,13 +34,28 @@ from aima_web.fleet.models import Agent, GpuTelemetry, LocalGPU
 from aima_web.fleet.serving import serving_by_uuid
 
 
+@extend_schema_view(
+    list=extend_schema(responses=OpenApiResponse(GpuSummarySerializer(many=True), description=(
+        "Operators also see each GPU's uuid, host, access_restrictions, performance_profile, "
+        "compute_benchmark, agent and latest_sample."))),
+    retrieve=extend_schema(responses=OpenApiResponse(GpuSummarySerializer, description=(
+        "Operators also see the GPU's uuid, host, access_restrictions, performance_profile, "
+        "compute_benchmark, agent and latest_sample."))))
 class LocalGPUViewSet(viewsets.ReadOnlyModelViewSet):
     """Local GPUs, registered in the admin or by their agents."""
 
-    serializer_class = LocalGPUSerializer
+    capabilities = {"list": Capability.VIEW_GPUS, "retrieve": Capability.VIEW_GPUS,
+                    "telemetry": Capability.VIEW_GPU_DETAILS,
+                    "partial_update": Capability.OPERATE_GPUS, "drain": Capability.OPERATE_GPUS,
+                    "resume": Capability.OPERATE_GPUS}
     # Each GPU's newest sample, in one query for the whole page.
     queryset = LocalGPU.objects.select_related("agent").prefetch_related(
         Prefetch("telemetry", queryset=GpuTelemetry.objects.all()[:1], to_attr="latest_samples"))
+
+    def get_serializer_class(self) -> type[serializers.ModelSerializer]:
+        if holds(self.request.user, Capability.VIEW_GPU_DETAILS):
+            return LocalGPUSerializer
+        return GpuSummarySerializer
 
     @extend_schema(responses=GpuTelemetrySerializer(many=True))
     @action(detail=True, methods=["get"])
@@ -53,35 +69,34 @@ class LocalGPUViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=GpuSettingsSerializer, responses=LocalGPUSerializer)
     def partial_update(self, request: Request, pk: str | None = None) -> Response:
         """Change when (availability schedule) or where (location) the GPU works
-        (staff). Outside its availability window its agent stops taking work for
+        (operators). Outside its availability window its agent stops taking work for
         it, after the task at hand, from its next heartbeat on."""
-        if not request.user.is_staff:
-            raise PermissionDenied("only staff may change a GPU")
         gpu = self.get_object()
+        # Validated first: a body that is no JSON object (a bare number, a list) is a 400.
+        form = GpuSettingsSerializer(gpu, data=request.data, partial=True)
+        form.is_valid(raise_exception=True)
         allowed = GpuSettingsSerializer.Meta.fields
         unknown = sorted(set(request.data) - set(allowed))
         if unknown:
             raise ValidationError({name: f"cannot be changed here; only {', '.join(allowed)} "
                                          "can (status: POST drain/ or resume/)"
                                    for name in unknown})
-        form = GpuSettingsSerializer(gpu, data=request.data, partial=True)
-        form.is_valid(raise_exception=True)
         form.save()
         trail.record(trail.user_actor(request.user), "gpu.changed", f"gpu:{gpu.id}",
                      **form.validated_data)
         return Response(self.get_serializer(self.get_queryset().get(pk=gpu.pk)).data)
 
     @extend_schema(request=None, responses=LocalGPUSerializer)
-    @action(detail=True, methods=["post"], permission_classes=[IsAdminUser])
+    @action(detail=True, methods=["post"])
     def drain(self, request: Request, pk: str | None = None) -> Response:
-        """Maintenance (staff): the GPU finishes the task at hand and takes no
+        """Maintenance (operators): the GPU finishes the task at hand and takes no
         more, from its agent's next heartbeat on; placement passes it over."""
         return self._set_status(request, GpuStatus.MAINTENANCE)
 
     @extend_schema(request=None, responses=LocalGPUSerializer)
-    @action(detail=True, methods=["post"], permission_classes=[IsAdminUser])
+    @action(detail=True, methods=["post"])
     def resume(self, request: Request, pk: str | None = None) -> Response:
-        """Back in service (staff) after maintenance."""
+        """Back in service (operators) after maintenance."""
         return self._set_status(request, GpuStatus.AVAILABLE)
 
     def _set_status(self, request: Request, to: GpuStatus) -> Response:

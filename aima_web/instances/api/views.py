@@ -4,11 +4,11 @@ from dataclasses import asdict
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
-from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from aima_web.access.roles import Capability
 from aima_web.instances import services
 from aima_web.instances.api.serializers import (
     InstanceSerializer,
@@ -22,17 +22,17 @@ from providers.base import ProviderError, Requirements
 
 class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
                       viewsets.GenericViewSet):
-    """Cloud instances AIMA rented, with their state and cost (staff only)."""
+    """Cloud instances AIMA rented, with their state and cost (operators)."""
 
     queryset = CloudInstance.objects.all()
     serializer_class = InstanceSerializer
-    permission_classes = [IsAdminUser]
+    capabilities = {"list": Capability.VIEW_CLOUD, "retrieve": Capability.VIEW_CLOUD}
 
 
 class ProvidersView(APIView):
-    """Enabled providers with their health; broken ones say why (staff only)."""
+    """Enabled providers with their health; broken ones say why (operators)."""
 
-    permission_classes = [IsAdminUser]
+    capabilities = {"get": Capability.VIEW_CLOUD}
 
     @extend_schema(responses={200: ProviderSerializer(many=True)})
     def get(self, request: Request) -> Response:
@@ -53,9 +53,9 @@ class ProvidersView(APIView):
 
 
 class OffersView(APIView):
-    """Live offers across the enabled providers, cheapest first (staff only)."""
+    """Live offers across the enabled providers, cheapest first (operators)."""
 
-    permission_classes = [IsAdminUser]
+    capabilities = {"get": Capability.VIEW_CLOUD}
 
     @extend_schema(parameters=[OfferQuerySerializer], responses={200: OffersSerializer})
     def get(self, request: Request) -> Response:

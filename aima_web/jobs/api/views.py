@@ -5,12 +5,15 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from aima_web.access import redaction
+from aima_web.access.roles import Capability, holds
+from aima_web.access.visibility import visible_jobs
 from aima_web.audit import trail
 from aima_web.jobs import services
 from aima_web.jobs.api.serializers import (
@@ -34,12 +37,14 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     serializer_class = JobSerializer
     queryset = Job.objects.all()  # narrowed per user in get_queryset
     parser_classes = [MultiPartParser, FormParser]
+    capabilities = {"list": Capability.VIEW_JOBS, "retrieve": Capability.VIEW_JOBS,
+                    "results": Capability.VIEW_JOBS, "report": Capability.VIEW_JOBS,
+                    "create": Capability.SUBMIT_JOBS, "cancel": Capability.CANCEL_OWN_JOBS}
 
     def get_queryset(self) -> QuerySet[Job]:
-        jobs = Job.objects.select_related("owner", "media", "gpu", "agent")
-        if not self.request.user.is_staff:
-            # Someone else's job is simply not there (404), not forbidden (403).
-            jobs = jobs.filter(owner=self.request.user)
+        # A job the user may not see is simply not there (404), not forbidden (403).
+        jobs = visible_jobs(self.request.user,
+                            Job.objects.select_related("owner", "media", "gpu", "agent"))
         wanted = self.request.query_params.get("state")
         if wanted and self.action == "list":
             if wanted not in JobState.values:
@@ -71,13 +76,16 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             raise ValidationError({exc.field: [str(exc)]}) from None
         except services.BrokerUnavailable as exc:
             raise ServiceUnavailable(f"{exc}; nothing was stored, try again later") from None
-        return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
+        return Response(JobSerializer(job, context=self.get_serializer_context()).data,
+                        status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=AnalysisResultSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # all of them, unpaged
     def results(self, request: Request, pk: str | None = None) -> Response:
         job = self.get_object()
-        return Response(AnalysisResultSerializer(job.results.all(), many=True).data)
+        trail.record_read(request.user, "job.results_read", job.subject)
+        rows = AnalysisResultSerializer(job.results.all(), many=True).data
+        return Response([redaction.run_record(row, request.user) for row in rows])
 
     @extend_schema(
         parameters=[OpenApiParameter(
@@ -95,15 +103,22 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         its state, ``finished`` false and the analyses still pending, so a long or
         segmented job can be followed while it runs.
         """
-        return Response(build_report(self.get_object()))
+        job = self.get_object()
+        trail.record_read(request.user, "job.report_read", job.subject,
+                          format=request.accepted_renderer.format)
+        report = build_report(job)
+        report["analyses"] = [redaction.run_record(a, request.user) for a in report["analyses"]]
+        return Response(report)
 
     @extend_schema(request=None, responses={200: JobSerializer, 409: None})
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         job = self.get_object()
+        if job.owner_id != request.user.pk and not holds(request.user, Capability.CANCEL_ANY_JOB):
+            raise PermissionDenied("you may cancel your own jobs only")
         if not services.cancel(job, trail.user_actor(request.user)):
             job.refresh_from_db()
             return Response({"detail": f"the job is already {job.state} and cannot be cancelled"},
                             status=status.HTTP_409_CONFLICT)
         job.refresh_from_db()
-        return Response(JobSerializer(job).data)
+        return Response(JobSerializer(job, context=self.get_serializer_context()).data)

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from aima_web.access.roles import Capability
+from aima_web.access.visibility import team_names
+from aima_web.core.parsers import DepthLimitedJSONParser
 from aima_web.placement import services
 from aima_web.placement.api.schema import DecisionSerializer
 from aima_web.placement.api.serializers import ExplainSerializer, PolicySerializer
@@ -15,7 +17,8 @@ from aima_web.placement.models import PlacementPolicy
 class ExplainView(APIView):
     """Where a job like this would run now, and why; nothing is stored or queued."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [DepthLimitedJSONParser]
+    capabilities = {"post": Capability.EXPLAIN_PLACEMENT}
 
     @extend_schema(request=ExplainSerializer, responses={200: DecisionSerializer}, examples=[
         OpenApiExample("An hour of video", request_only=True, value={
@@ -24,12 +27,14 @@ class ExplainView(APIView):
     def post(self, request: Request) -> Response:
         form = ExplainSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        decision = services.decide_for(form.spec(groups=services.group_names(request.user)))
+        decision = services.decide_for(form.spec(groups=team_names(request.user)))
         return Response(decision.to_dict())
 
 
 class PolicyView(APIView):
     """The placement policy in force (edited in the admin)."""
+
+    capabilities = {"get": Capability.VIEW_POLICY}
 
     @extend_schema(responses={200: PolicySerializer})
     def get(self, request: Request) -> Response:
