@@ -540,11 +540,12 @@ def finish_termination(instance_id: int, why: str, failed: bool = False) -> None
     now = timezone.now()
     instance = CloudInstance.objects.get(pk=instance_id)
     cost = instance.price_per_hour * instance.billed_seconds(until=now) / 3600
+    # Its broker user goes first: an instance shown as ended holds no credential.
+    broker_accounts.remove(instance_id)
     move(instance_id, InstanceState.FAILED if failed else InstanceState.TERMINATED,
          [InstanceState.TERMINATING], terminated_at=now, cost=cost,
          **({"error": why} if failed else {}))
     revoke_enrollment(instance)
-    broker_accounts.remove(instance_id)
     trail.record(trail.SYSTEM, "instance.failed" if failed else "instance.terminated",
                  f"instance:{instance_id}", why=why, cost=round(cost, 6),
                  billed_s=round(instance.billed_seconds(until=now), 1))
