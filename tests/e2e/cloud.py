@@ -5,27 +5,27 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
-from aima_tasks import broker
-from aima_tasks.app import app
 from aima_web.core import stack as local_stack
 from aima_web.core.api_client import ApiClient
 from providers.subprocess import SubprocessProvider
+from tests import rabbitmq_node
 
 # Too small for video: a video job must go to the cloud.
 LOCAL_GPU = "E2E small (simulated):8"
 T = TypeVar("T")
 
 
-def start(database_url: str, folder: Path, **settings: str) -> local_stack.Stack:
+def start(database_url: str, folder: Path, broker_node: rabbitmq_node.Node | None,
+          **settings: str) -> local_stack.Stack:
+    """On RabbitMQ (``broker_node``), the stack gets a vhost of its own there and
+    the management API, through which it makes each instance a broker user that
+    may read only its class's cloud queue."""
     port = local_stack.free_port()
     env = {**os.environ, "DATABASE_URL": database_url,
            # Its own beat schedule, broker folder (embedded) and media.
@@ -35,41 +35,21 @@ def start(database_url: str, folder: Path, **settings: str) -> local_stack.Stack
            "AIMA_SUBPROCESS_STATE_DIR": str(folder / "instances"),
            "AIMA_SUBPROCESS_BOOT_DELAY_S": "0.5",
            "AIMA_DEPLOYMENT_ID": f"e2e-{uuid.uuid4().hex[:8]}",
-           "AIMA_INSTANCE_TICK_S": "1", "AIMA_RECONCILE_S": "5", **settings}
-    # Messages left by earlier tests must not reach these workers (RabbitMQ).
-    app.control.purge()
+           "AIMA_INSTANCE_TICK_S": "1", "AIMA_RECONCILE_S": "5",
+           **broker_settings(broker_node), **settings}
     local_stack.manage(env, "migrate", "--noinput")
     local_stack.manage(env, "aima_offers", "refresh")
     return local_stack.start(env, folder / "logs", port, LOCAL_GPU, username="cloud",
                              heartbeat_s=2, beat=True)
 
 
-# The permissions deploy/README.md gives cloud agents' RabbitMQ user: anything
-# but the local GPU queues, so that no cloud host can read confidential work.
-CLOUD_AGENT_PERMISSION = r"^(?!gpu\.local\.).*"
-
-
-@contextmanager
-def cloud_agent_broker_user() -> Iterator[str | None]:
-    """A RabbitMQ user with the cloud agents' permissions, as the deployment
-    guide makes one, and its broker URL; None on the embedded broker."""
-    url = broker.broker_url()
-    if broker.is_embedded(url):
-        yield None
-        return
-    user, password = f"aima-cloud-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-    rabbitmqctl("add_user", user, password)
-    try:
-        rabbitmqctl("set_permissions", "-p", "/", user, *[CLOUD_AGENT_PERMISSION] * 3)
-        parts = urlsplit(url)
-        yield urlunsplit(parts._replace(netloc=f"{user}:{password}@{parts.hostname}:"
-                                               f"{parts.port or 5672}"))
-    finally:
-        rabbitmqctl("delete_user", user)
-
-
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
+def broker_settings(node: rabbitmq_node.Node | None) -> dict[str, str]:
+    if node is None:
+        return {}
+    vhost = f"e2e-{uuid.uuid4().hex[:8]}"
+    node.add_vhost(vhost)
+    return {"AIMA_BROKER_URL": node.amqp_url(vhost=vhost),
+            "AIMA_BROKER_ADMIN_URL": node.admin_url}
 
 
 def stop(running: local_stack.Stack, folder: Path) -> None:

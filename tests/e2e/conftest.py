@@ -14,8 +14,10 @@ import psycopg
 import pytest
 from django.conf import settings
 
+from aima_tasks import broker
 from aima_tasks.app import app
 from aima_web.core import stack as local_stack
+from tests import rabbitmq_node
 
 SIMULATED_GPU = "E2E RTX (simulated):24"
 
@@ -41,6 +43,19 @@ def new_database(folder: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(dbname=db["NAME"], autocommit=True, **server) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def cloud_broker(tmp_path_factory) -> Iterator[rabbitmq_node.Node | None]:
+    """On RabbitMQ (CI), a node of the cloud tests' own with the management API,
+    where the control plane makes each instance its broker user; None on the
+    embedded broker, which has no users."""
+    if broker.is_embedded(broker.broker_url()):
+        yield None
+        return
+    node = rabbitmq_node.start(tmp_path_factory.mktemp("rabbitmq") / "node")
+    yield node
+    node.stop()
 
 
 @pytest.fixture(scope="module")

@@ -21,14 +21,14 @@ PRICE = 0.72
 
 
 @pytest.fixture
-def start_cloud(own_database_url: str, tmp_path: Path) -> Iterator[
+def start_cloud(own_database_url: str, cloud_broker, tmp_path: Path) -> Iterator[
         Callable[..., tuple[local_stack.Stack, Path]]]:
     """Starts a stack with the given settings on a database of its own, and
     stops it after the test."""
     started: list[local_stack.Stack] = []
 
     def start(**settings: str) -> tuple[local_stack.Stack, Path]:
-        running = cloud.start(own_database_url, tmp_path,
+        running = cloud.start(own_database_url, tmp_path, cloud_broker,
                               AIMA_SUBPROCESS_PRICE_PER_HOUR=str(PRICE), AIMA_IDLE_GRACE_S="2",
                               **settings)
         started.append(running)

@@ -17,11 +17,11 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(params=["TransientError", "CapacityError"])
-def flaky_stack(own_database_url: str, tmp_path_factory,
+def flaky_stack(own_database_url: str, cloud_broker, tmp_path_factory,
                 request) -> Iterator[tuple[local_stack.Stack, Path, str]]:
     folder = tmp_path_factory.mktemp("flaky")
     fail_as = {"TransientError": "transient", "CapacityError": "capacity"}[request.param]
-    running = cloud.start(own_database_url, folder,
+    running = cloud.start(own_database_url, folder, cloud_broker,
                           AIMA_SUBPROCESS_FAIL_LAUNCH_SHARE="0.5",
                           AIMA_SUBPROCESS_FAIL_AS=fail_as, AIMA_SUBPROCESS_FAIL_SEED="1",
                           AIMA_LAUNCH_ATTEMPTS="8", AIMA_MAX_INSTANCES_PER_CLASS="1",
