@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,12 +65,16 @@ def find_gpus(config: AgentConfig) -> list[GpuInfo]:
     return gpus
 
 
-def plan_work(scope: Scope, gpus: list[GpuInfo]) -> list[GpuWork]:
+def plan_work(scope: Scope, gpus: list[GpuInfo],
+              allowed: Collection[str] | None = None) -> list[GpuWork]:
     """What each GPU serves in the scope the control plane gave the agent; a GPU
     that can serve no queue is left idle, said why."""
     works = []
     for gpu in gpus:
-        queues = queues_served(scope, gpu.vram_gb, gpu.cuda_version)
+        # Only the queues the control plane gave this agent: a cloud instance's
+        # broker user may read its own class's queue and no other.
+        queues = [queue for queue in queues_served(scope, gpu.vram_gb, gpu.cuda_version)
+                  if allowed is None or queue in allowed]
         if queues:
             works.append(GpuWork(gpu=gpu, queues=tuple(queues)))
         else:
@@ -143,7 +148,7 @@ def run(config: AgentConfig) -> None:
               "gpus": reports}
     enrolled = enrol(config, control_plane, report, gpus)
     scope = Scope(enrolled.scope)
-    works = plan_work(scope, gpus)
+    works = plan_work(scope, gpus, enrolled.queues)
     for work in works:
         log.info("registered as %s agent %s; GPU %s: %s%s serves %s", scope, enrolled.agent_id,
                  work.gpu.index, work.gpu.model, " (simulated)" if work.gpu.simulated else "",

@@ -33,7 +33,7 @@ from agents.control_plane import (
 )
 from agents.model_cache import ModelCache, packaged_models
 from aima_tasks.analyses import ANALYSES
-from aima_tasks.celery_config import make_app
+from aima_tasks.celery_config import make_agent_app
 from aima_tasks.routing import Scope, TaskName
 from aima_tasks.work import AnalysisOutcome, AnalysisWork, ModelChoice, OutcomeStatus, ResultItem
 
@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-app = make_app("aima-agent")
+app = make_agent_app("aima-agent")
 
 # Waits between calls to an unreachable control plane before the unit goes back to the broker.
 RETRY_DELAYS_S = (1, 2, 4, 8, 16)

@@ -319,10 +319,14 @@ def test_registration_with_an_instance_token_marks_it_ready(cloud, api, video_fi
     [instance_id] = services.ensure_capacity()
     services.launch(instance_id)
     instance = CloudInstance.objects.get(pk=instance_id)
+    # A 48 GB card could serve every class up to 48: its agent gets its instance's class only.
+    big = fleet.ReportedGpu(uuid="GPU-cloud-1", model="Cloud 48", vram_gb=48,
+                            cuda_version="12.2", simulated=True)
     registration = fleet.enrol(instance.enrollment_token, name=instance.name,
-                                  version="test", gpus=[])
+                                  version="test", gpus=[big])
     instance.refresh_from_db()
     assert instance.state == InstanceState.READY and instance.agent_id == registration.agent.id
+    assert registration.agent.queues == ["gpu.cloud.24"]
 
 
 def test_ending_an_instance_whose_launch_was_cut_short_ends_its_host(cloud, api, video_file,

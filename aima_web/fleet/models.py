@@ -72,6 +72,10 @@ class EnrollmentToken(models.Model):
     max_uses = models.PositiveIntegerField(
         default=1, validators=[MinValueValidator(1)],
         help_text="How many agents may enrol with it.")
+    gpu_class = models.PositiveSmallIntegerField(
+        null=True, blank=True, editable=False,
+        help_text="A cloud instance's token: its agent serves this GPU class only (the broker "
+                  "user the instance got may read that class's queue and no other).")
     uses = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(null=True, blank=True,

@@ -11,7 +11,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from aima_tasks.classification import GpuStatus
-from aima_tasks.routing import Scope, queues_served
+from aima_tasks.routing import Scope, gpu_queue, queues_served
 from aima_tasks.telemetry import GpuSample
 from aima_web.audit import trail
 from aima_web.fleet import signals, telemetry
@@ -44,10 +44,12 @@ class RegistrationRefused(PermissionError):
 
 def create_enrollment_token(label: str, expires_at: datetime | None = None,
                             scope: Scope = Scope.LOCAL, max_uses: int = 1,
-                            actor: str = trail.SYSTEM) -> tuple[EnrollmentToken, str]:
+                            actor: str = trail.SYSTEM,
+                            gpu_class: int | None = None) -> tuple[EnrollmentToken, str]:
     secret = new_secret()
     token = EnrollmentToken.objects.create(label=label, token_hash=digest(secret), scope=scope,
-                                           max_uses=max_uses, expires_at=expires_at)
+                                           max_uses=max_uses, expires_at=expires_at,
+                                           gpu_class=gpu_class)
     trail.record(actor, "enrollment.created", f"enrollment:{token.id}", label=label,
                  scope=scope, max_uses=max_uses,
                  expires_at=expires_at.isoformat() if expires_at else None)
@@ -90,6 +92,9 @@ def _register(agent: Agent, credential: str, name: str, version: str, gpus: list
     scope = Scope(agent.scope)
     queues = sorted({q for gpu in gpus
                      for q in queues_served(scope, gpu.vram_gb, gpu.cuda_version)})
+    token = agent.enrolled_with
+    if token is not None and token.gpu_class is not None:
+        queues = [q for q in queues if q == gpu_queue(scope, token.gpu_class)]
     Agent.objects.filter(pk=agent.pk).update(
         name=name, version=version, queues=queues, credential_hash=digest(credential),
         last_heartbeat=timezone.now())

@@ -374,6 +374,7 @@ def enrol(instance: CloudInstance) -> str:
     boots, in place of an earlier attempt's; return the token's secret."""
     token, secret = create_enrollment_token(
         f"{instance.name} ({instance.provider})", scope=Scope.CLOUD, max_uses=1,
+        gpu_class=instance.gpu_class,
         expires_at=timezone.now() + timedelta(seconds=settings.AIMA_BOOT_TIMEOUT_S * 2))
     revoke_enrollment(instance)
     CloudInstance.objects.filter(pk=instance.pk).update(enrollment_token=token)

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from agents.gpus import BadSimulation, GpuInfo, simulated
-from agents.runner import AgentConfig, StartupError, plan_work
+from agents.runner import StartupError, plan_work
 from aima_tasks.routing import Scope
-
-CONFIG = AgentConfig(control_plane_url="http://cp", token="t", scope=Scope.LOCAL,
-                     simulate_gpu=None, name="host-1", location="", heartbeat_s=30,
-                     workdir=Path("/tmp"))
 
 
 def gpu(index: int, vram_gb: float, cuda: str = "12.4") -> GpuInfo:
@@ -35,12 +29,18 @@ def test_several_simulated_gpus_each_with_a_lasting_identity():
 
 
 def test_each_gpu_serves_the_queues_of_its_vram_and_cuda():
-    works = plan_work(CONFIG, [gpu(0, 24), gpu(1, 4), gpu(2, 48, cuda="11.4"), gpu(3, 8)])
+    works = plan_work(Scope.LOCAL, [gpu(0, 24), gpu(1, 4), gpu(2, 48, cuda="11.4"), gpu(3, 8)])
     assert {w.gpu.index: w.queues for w in works} == {
         0: ("gpu.local.8", "gpu.local.16", "gpu.local.24"), 3: ("gpu.local.8",)}
+
+
+def test_a_gpu_serves_only_the_queues_its_registration_gave_the_agent():
+    # A cloud instance's agent is given its instance's class only.
+    works = plan_work(Scope.CLOUD, [gpu(0, 48)], allowed=["gpu.cloud.24"])
+    assert [w.queues for w in works] == [("gpu.cloud.24",)]
 
 
 def test_a_host_whose_gpus_can_serve_nothing_says_why():
     with pytest.raises(StartupError, match=r"Card 0 has 4 GB VRAM and CUDA 12.4.*CUDA must be "
                                            r"11.8 or newer"):
-        plan_work(CONFIG, [gpu(0, 4)])
+        plan_work(Scope.LOCAL, [gpu(0, 4)])
