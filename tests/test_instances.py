@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from aima_tasks.broker import EMBEDDED_BROKER_URL
 from aima_tasks.instances import launch_task
 from aima_web.fleet import services as fleet
 from aima_web.fleet.models import Agent
@@ -33,6 +34,10 @@ def cloud(monkeypatch, tmp_path, settings):
     monkeypatch.setenv("AIMA_SUBPROCESS_BOOT_DELAY_S", "120")
     monkeypatch.setenv("AIMA_SUBPROCESS_PRICE_PER_HOUR", "0.9")
     settings.AIMA_DEPLOYMENT_ID = "test-deployment"
+    # No agent starts here, so none needs a broker user of its own: on RabbitMQ too the
+    # instances are given the embedded broker (tests/broker and the cloud end-to-end
+    # tests mint and delete real users).
+    settings.AIMA_BROKER_URL = EMBEDDED_BROKER_URL
     services.reload_providers()
     assert services.refresh_offers() == {}
     yield services.providers().get("subprocess")
