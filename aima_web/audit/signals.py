@@ -61,7 +61,7 @@ def audited(action: Callable[..., Any]) -> Callable[..., Any]:
 
 def logged_in(sender: type, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     trail.record(trail.user_actor(user), "auth.login", f"user:{user.get_username()}",
-                 **client(request))
+                 **trail.client(request))
 
 
 def login_failed(sender: Any, credentials: dict[str, Any], request: HttpRequest | None = None,
@@ -69,21 +69,10 @@ def login_failed(sender: Any, credentials: dict[str, Any], request: HttpRequest 
     # Django has already masked the password in ``credentials``; only the name is kept.
     tried = str(credentials.get(get_user_model().USERNAME_FIELD, credentials.get("username", "")))
     trail.record("anonymous", "auth.login_failed", f"user:{tried}", username=tried,
-                 **client(request))
+                 **trail.client(request))
 
 
 def logged_out(sender: type, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     if user is not None:
         trail.record(trail.user_actor(user), "auth.logout", f"user:{user.get_username()}",
-                     **client(request))
-
-
-def client(request: HttpRequest | None) -> dict[str, str]:
-    """Where the request came from. X-Forwarded-For is the client's own claim
-    unless a proxy of ours set it, so it is kept beside the address, not for it."""
-    if request is None:
-        return {}
-    found = {"ip": request.META.get("REMOTE_ADDR", "")}
-    if request.META.get("HTTP_X_FORWARDED_FOR"):
-        found["forwarded_for"] = request.META["HTTP_X_FORWARDED_FOR"][:200]
-    return found
+                     **trail.client(request))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connection, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from aima_web.audit import chain
@@ -64,3 +65,14 @@ def _lock_chain() -> None:
 def _fit(text: str, field: str) -> str:
     """The text, cut to its column (a login name tried can be any length)."""
     return chain.json_safe(str(text))[:AuditEvent._meta.get_field(field).max_length]
+
+
+def client(request: HttpRequest | None) -> dict[str, str]:
+    """Where the request came from. X-Forwarded-For is the client's own claim
+    unless a proxy of ours set it, so it is kept beside the address, not for it."""
+    if request is None:
+        return {}
+    found = {"ip": request.META.get("REMOTE_ADDR", "")}
+    if request.META.get("HTTP_X_FORWARDED_FOR"):
+        found["forwarded_for"] = request.META["HTTP_X_FORWARDED_FOR"][:200]
+    return found

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AnonymousUser
 from rest_framework import authentication, exceptions, permissions
 
+from aima_web.audit import trail
 from aima_web.fleet.credentials import digest
 from aima_web.fleet.models import Agent, EnrollmentToken
 
@@ -28,6 +29,8 @@ class AgentAuthentication(authentication.BaseAuthentication):
             return None
         agent = Agent.objects.filter(credential_hash=digest(secret)).first()
         if agent is None:
+            trail.record("anonymous", "agent.auth_refused", "agent:unknown",
+                         **trail.client(request))
             raise exceptions.AuthenticationFailed("unknown agent credential; register again")
         return AnonymousUser(), agent
 
@@ -44,6 +47,9 @@ class EnrollmentAuthentication(authentication.BaseAuthentication):
             return None
         token = EnrollmentToken.objects.filter(token_hash=digest(secret)).first()
         if token is None or not token.usable():
+            subject = f"enrollment:{token.pk}" if token else "enrollment:unknown"
+            trail.record("anonymous", "enrollment.refused", subject, **trail.client(request),
+                         **(token_state(token) if token else {}))
             raise exceptions.AuthenticationFailed(
                 "enrollment token unknown, used up, expired or revoked; create one with "
                 "`python manage.py aima_enroll`")
@@ -51,6 +57,12 @@ class EnrollmentAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return self.keyword
+
+
+def token_state(token: EnrollmentToken) -> dict[str, object]:
+    """Why a known token no longer works, for the audit trail."""
+    return {"revoked": token.revoked, "uses": token.uses, "max_uses": token.max_uses,
+            "expires_at": token.expires_at.isoformat() if token.expires_at else None}
 
 
 class IsAgent(permissions.BasePermission):

@@ -187,7 +187,11 @@ def test_an_enrollment_token_enrols_one_agent_only():
     again = client.post("/api/v1/agents/register/", {"name": "b", "gpus": [OTHER_GPU]},
                         format="json")
     assert again.status_code == 401 and "used up" in again.json()["detail"]
-    assert Agent.objects.count() == 1 and EnrollmentToken.objects.get().uses == 1
+    token = EnrollmentToken.objects.get()
+    assert Agent.objects.count() == 1 and token.uses == 1
+    [refused] = events("enrollment.refused")
+    assert refused.subject == f"enrollment:{token.pk}"
+    assert (refused.detail["uses"], refused.detail["max_uses"]) == (1, 1)
 
 
 def test_enrollment_tokens_expire_by_default(settings):
@@ -277,4 +281,5 @@ def test_reregistration_with_a_stolen_but_revoked_credential_fails():
     second = reregister(first["credential"]).json()
     # The first credential died with the re-registration.
     assert reregister(first["credential"]).status_code == 401
+    assert [e.subject for e in events("agent.auth_refused")] == ["agent:unknown"]
     assert second["agent_id"] == first["agent_id"]
