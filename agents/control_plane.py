@@ -87,11 +87,13 @@ class ControlPlane:
             if exc.code in (401, 403):
                 raise Refused(message, exc.code) from None
             raise ControlPlaneError(message) from None
-        except ssl.SSLCertVerificationError as exc:
-            # Retrying will not make a certificate trustworthy.
-            raise ControlPlaneError(f"{request.full_url}: {exc}; pass the CA that signed "
-                                    "the control plane's certificate with --ca-bundle") from None
         except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            reason = getattr(exc, "reason", exc)
+            if isinstance(reason, ssl.SSLCertVerificationError):
+                # Retrying will not make a certificate trustworthy.
+                raise ControlPlaneError(
+                    f"{request.full_url}: {reason.verify_message or reason}; pass the CA that "
+                    "signed the control plane's certificate with --ca-bundle") from None
             raise Unreachable(f"{request.full_url}: {exc}") from None
 
     def register(self, report: dict, token: str = "") -> Enrolled:
