@@ -45,6 +45,8 @@ app = make_agent_app("aima-agent")
 
 # Waits between calls to an unreachable control plane before the unit goes back to the broker.
 RETRY_DELAYS_S = (1, 2, 4, 8, 16)
+# How long a unit the control plane would not give this agent is held before it goes back.
+REFUSED_PAUSE_S = 5
 PR_SET_PDEATHSIG = 1
 
 
@@ -186,8 +188,12 @@ def analyse(work_data: dict) -> None:
         log.info("%s is no longer wanted: %s", what, exc)
         return
     except ControlPlaneError as exc:
-        log.error("%s: the control plane would not give it to this agent: %s", what, exc)
-        return
+        # Not this agent's now (another holds it, or this agent's GPUs or queues changed):
+        # back to the broker after a pause, for the agent it is meant for, not dropped.
+        log.warning("%s: the control plane would not give it to this agent, handing it "
+                    "back in %s s: %s", what, REFUSED_PAUSE_S, exc)
+        time.sleep(REFUSED_PAUSE_S)
+        raise Reject(str(exc), requeue=True) from exc
     if not wanted:
         log.info("%s is stored already: not redoing it", what)
         return

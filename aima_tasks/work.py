@@ -93,16 +93,3 @@ class AnalysisOutcome:
         data["results"] = [asdict(r) for r in self.results]
         data["errors"] = list(self.errors)
         return data
-
-    @classmethod
-    def from_dict(cls, data: dict) -> AnalysisOutcome:
-        return cls(
-            job_id=data["job_id"],
-            status=OutcomeStatus(data["status"]),
-            analyses=tuple(data.get("analyses", ())),
-            agent_id=data.get("agent_id"),
-            gpu_uuid=data.get("gpu_uuid", ""),
-            segment=data.get("segment", 0),
-            results=tuple(ResultItem(**r) for r in data.get("results", [])),
-            errors=tuple(data.get("errors", [])),
-        )

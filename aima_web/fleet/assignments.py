@@ -73,9 +73,10 @@ def check_eligible(job, agent: Agent) -> None:
 
 def take(job, agent: Agent, unit: Unit, ticket: str, gpu_uuid: str) -> Assignment:
     """Make ``agent`` the holder of ``unit`` (call inside a transaction that has
-    locked the job's row). Whoever presents the unit's ticket may take it over
-    from an earlier holder: the broker hands a message to another agent only
-    when the first one lost it."""
+    locked the job's row). Another agent presenting the unit's ticket takes it
+    over only once its holder is lost (no heartbeat for AIMA_AGENT_OFFLINE_AFTER_S):
+    a ticket proves the message was delivered once, not that it was not handed
+    back by a host that kept the ticket."""
     if not unit.admits(ticket):
         raise NotAssigned("this unit of work was not sent to this agent: its ticket does "
                           "not match")
@@ -88,11 +89,14 @@ def take(job, agent: Agent, unit: Unit, ticket: str, gpu_uuid: str) -> Assignmen
     if created:
         return held
     if held.agent_id != agent.pk:
+        if held.agent is not None and held.agent.online:
+            raise NotAssigned(f"agent {held.agent_id} holds this unit and is online; it "
+                              "passes to another agent once that one is lost")
         trail.record(trail.agent_actor(agent.pk), "job.unit_taken_over", job.subject,
                      segment=unit.segment, analyses=list(unit.analyses),
                      from_agent=held.agent_id)
-    Assignment.objects.filter(pk=held.pk).update(agent=agent, gpu=gpu, assigned_at=now)
-    held.refresh_from_db()
+    held.agent, held.gpu, held.assigned_at = agent, gpu, now
+    held.save(update_fields=["agent", "gpu", "assigned_at"])
     return held
 
 
@@ -107,11 +111,6 @@ def check_holder(job, agent: Agent, unit: Unit) -> Assignment:
 
 def holds_any(job, agent: Agent) -> bool:
     return Assignment.objects.filter(job=job, agent=agent).exists()
-
-
-def refused(agent: Agent, action: str, job_id: str, reason: str, **detail: object) -> None:
-    """Leave a refused attempt in the audit trail."""
-    trail.record(trail.agent_actor(agent.pk), action, f"job:{job_id}", reason=reason, **detail)
 
 
 def issue(units: Iterable[AnalysisWork]) -> list[AnalysisWork]:

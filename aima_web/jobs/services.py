@@ -14,8 +14,10 @@ from kombu.exceptions import OperationalError
 
 from aima_tasks import analyses, pipeline, segments
 from aima_tasks.analyses import MediaType
+from aima_tasks.classification import Confidentiality
 from aima_tasks.placement import Decision
 from aima_tasks.probe import NotMedia, ProbeResult, sniff
+from aima_tasks.routing import Scope
 from aima_tasks.work import AnalysisOutcome, AnalysisWork, ModelChoice, OutcomeStatus
 from aima_web.audit import trail
 from aima_web.fleet import assignments
@@ -217,10 +219,7 @@ def report(agent: Agent, outcome: AnalysisOutcome, ticket: str = "") -> JobState
     unit = assignments.Unit(outcome.job_id, outcome.segment, outcome.analyses)
     outcome = replace(outcome, agent_id=agent.pk)
     if outcome.status is OutcomeStatus.REFUSED:
-        if not unit.admits(ticket):
-            raise assignments.NotAssigned("a refusal must carry the unit's ticket")
-        fail(outcome.job_id, "; ".join(outcome.errors) or f"agent {agent.pk} refused the job")
-        return JobState.FAILED
+        return refused(agent, unit, ticket, outcome.errors)
     foreign = sorted({item.analysis for item in outcome.results} - set(unit.analyses))
     if foreign:
         raise assignments.NotAssigned(f"results for {', '.join(foreign)}, which this unit "
@@ -229,8 +228,25 @@ def report(agent: Agent, outcome: AnalysisOutcome, ticket: str = "") -> JobState
         job = Job.objects.select_for_update().filter(pk=outcome.job_id).first()
         if job is None:
             return None
-        assignments.check_holder(job, agent, unit)
-        return finish(outcome)
+        held = assignments.check_holder(job, agent, unit)
+        # The GPU the results came from is the one the unit was taken on, not a claim.
+        return finish(replace(outcome, gpu_uuid=held.gpu.uuid if held.gpu else ""))
+
+
+def refused(agent: Agent, unit: assignments.Unit, ticket: str,
+            errors: tuple[str, ...]) -> JobState | None:
+    """A unit the agent must not run: the one case an honest agent refuses is a
+    confidential job that reached a cloud agent, which fails the job (placement or
+    the broker went wrong). Any other refusal is not the agent's to make."""
+    job = Job.objects.filter(pk=unit.job_id).first()
+    if job is None or not unit.admits(ticket):
+        raise assignments.NotAssigned("a refusal must carry the unit's ticket")
+    if job.confidentiality != Confidentiality.CONFIDENTIAL or agent.scope == Scope.LOCAL:
+        raise assignments.NotAssigned("an agent may refuse only confidential work that reached "
+                                      "a cloud agent")
+    trail.record(trail.agent_actor(agent.pk), "job.refused", job.subject, errors=list(errors))
+    moved = fail(unit.job_id, "; ".join(errors) or f"agent {agent.pk} refused the job")
+    return JobState.FAILED if moved else None
 
 
 def finish(outcome: AnalysisOutcome) -> JobState | None:

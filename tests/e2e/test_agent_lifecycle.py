@@ -49,6 +49,9 @@ def test_one_worker_process_per_gpu_each_on_its_own_queues(start_stack, tmp_path
         assert job["gpu"]["id"] == gpus["E2E Big (simulated)"]["id"]
 
 
+# With heartbeats every 2 s, an agent killed is lost after this long (seconds).
+LOST_AFTER_S = "6"
+
 # The embedded broker neither holds back a busy worker's next message nor gives
 # back an unacknowledged one: stopping and killing mid-task need RabbitMQ.
 needs_rabbitmq = pytest.mark.skipif(broker.is_embedded(broker.broker_url()),
@@ -57,7 +60,8 @@ needs_rabbitmq = pytest.mark.skipif(broker.is_embedded(broker.broker_url()),
 
 @needs_rabbitmq
 def test_an_agent_killed_mid_task_loses_nothing(start_stack, long_video: Path):
-    stack = start_stack(BIG)
+    # Its task passes to another agent once it is lost: no heartbeat for this long.
+    stack = start_stack(BIG, AIMA_AGENT_OFFLINE_AFTER_S=LOST_AFTER_S)
     [agent] = agents(stack)
     workers = gpu_workers(agent.popen.pid)
     submitted = stack.api.submit(long_video)

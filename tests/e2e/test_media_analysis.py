@@ -20,7 +20,7 @@ from aima_web.core import stack as local_stack
 from tests.analyzers import speech_media, vision_media
 from tests.analyzers.test_onnx_detector import WHITE_AT, build_tiny_detector, picture
 from tests.e2e import cloud
-from tests.e2e.test_agent_lifecycle import needs_rabbitmq, start_agent
+from tests.e2e.test_agent_lifecycle import LOST_AFTER_S, needs_rabbitmq, start_agent
 
 pytestmark = pytest.mark.e2e
 
@@ -32,9 +32,11 @@ CONTENT_WORDS = {"like", "buy", "ticket", "new", "york", "city"}
 
 @pytest.fixture
 def start(start_stack, tmp_path: Path) -> Callable[[], local_stack.Stack]:
+    # A killed agent's units pass to another one once it is lost (no heartbeat for this long).
     return lambda: start_stack(GPU, username="analyst", AIMA_SEGMENT_S=str(SEGMENT_S),
                                AIMA_MODEL_ROOT=str(tmp_path / "models"),
-                               AIMA_AGENT_WORKDIR=str(tmp_path / "agent"))
+                               AIMA_AGENT_WORKDIR=str(tmp_path / "agent"),
+                               AIMA_AGENT_OFFLINE_AFTER_S=LOST_AFTER_S)
 
 
 def report(stack: local_stack.Stack, job_id: str) -> dict:

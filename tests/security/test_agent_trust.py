@@ -12,9 +12,12 @@ shown refused, with the audit event the refusal leaves.
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from aima_tasks.app import app
@@ -155,7 +158,14 @@ def test_a_redelivered_unit_passes_to_the_next_agent_and_the_first_ones_results_
     [work] = delivered(str(job.id), job.placement["queue"])
     assert first.post(f"/api/v1/agent-jobs/{job.id}/start/", start_body(work),
                       format="json").status_code == 200
-    # The first agent died; the broker handed the message (and its ticket) to the second.
+    # A ticket alone does not take a unit from a holder that is alive: a host that
+    # kept the ticket of a message it handed back cannot snatch the work.
+    snatch = second.post(f"/api/v1/agent-jobs/{job.id}/start/", start_body(work),
+                         format="json")
+    assert snatch.status_code == 403 and "is online" in snatch.json()["detail"]
+    # The first agent died (no heartbeat since); the broker handed the message on.
+    Agent.objects.filter(assignments__job=job).update(
+        last_heartbeat=timezone.now() - timedelta(seconds=settings.AIMA_AGENT_OFFLINE_AFTER_S))
     assert second.post(f"/api/v1/agent-jobs/{job.id}/start/", start_body(work),
                        format="json").status_code == 200
     assert len(events("job.unit_taken_over")) == 1
@@ -254,6 +264,46 @@ def test_results_for_analyses_the_unit_does_not_hold_are_refused(api, image_file
     assert SegmentResult.objects.filter(job=job).count() == 0
     job.refresh_from_db()
     assert job.state == JobState.RUNNING
+
+
+def test_results_carry_the_gpu_the_unit_was_taken_on_not_the_one_claimed(api, image_file,
+                                                                         two_agents):
+    holder, _ = two_agents
+    job = queued(api, image_file.path)
+    [work] = delivered(str(job.id), job.placement["queue"])
+    holder.post(f"/api/v1/agent-jobs/{job.id}/start/", start_body(work, "GPU-1234"),
+                format="json")
+    claimed = result_body(work, gpu_uuid="GPU-ATTACKER")
+    assert holder.post(f"/api/v1/agent-jobs/{job.id}/results/", claimed,
+                       format="json").status_code == 200
+    assert set(AnalysisResult.objects.filter(job=job).values_list("gpu_uuid", flat=True)) == {
+        "GPU-1234"}
+
+
+def test_a_refusal_is_only_for_confidential_work_on_a_cloud_agent(api, image_file, two_agents):
+    holder, other = two_agents
+    job = queued(api, image_file.path)
+    [work] = delivered(str(job.id), job.placement["queue"])
+    # Even with the ticket, a local agent (or any agent, for internal work) cannot fail it.
+    for agent in (holder, other):
+        refusal = {**result_body(work), "status": "refused", "results": [], "errors": ["no"]}
+        response = agent.post(f"/api/v1/agent-jobs/{job.id}/results/", refusal, format="json")
+        assert response.status_code == 403
+    job.refresh_from_db()
+    assert job.state == JobState.QUEUED
+    # A confidential unit that reached a cloud agent is refused by it, and fails the job.
+    secret = queued(api, image_file.path, confidentiality="confidential")
+    [unit] = delivered(str(secret.id), secret.placement["queue"])
+    rented = as_agent(enroll(scope="cloud", gpus=[{**GPU, "uuid": "GPU-RENTED"}],
+                             name="rented").json()["credential"])
+    refusal = {**result_body(unit), "status": "refused", "results": [],
+               "errors": ["confidential job refused by cloud agent"]}
+    answer = rented.post(f"/api/v1/agent-jobs/{secret.id}/results/", refusal, format="json")
+    assert answer.status_code == 200 and answer.json() == {"state": "failed"}
+    secret.refresh_from_db()
+    assert secret.state == JobState.FAILED and "refused by cloud agent" in secret.error
+    assert [e.actor for e in events("job.refused")] == [
+        f"agent:{Agent.objects.get(name='rented').pk}"]
 
 
 def test_a_forged_refusal_without_the_ticket_cannot_fail_a_job(api, image_file, two_agents):

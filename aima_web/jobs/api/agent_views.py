@@ -4,6 +4,8 @@ agent's scope and queues, the unit's ticket, who holds the unit now."""
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -38,8 +40,9 @@ def job_for_agent(agent: Agent, job_id: str, action: str) -> Job:
     return job
 
 
-def refuse(agent: Agent, action: str, job_id: str, reason: str) -> None:
-    assignments.refused(agent, action, job_id, reason)
+def refuse(agent: Agent, action: str, job_id: str, reason: str) -> NoReturn:
+    """Leave the refused attempt in the audit trail, and answer 403."""
+    trail.record(trail.agent_actor(agent.pk), action, f"job:{job_id}", reason=reason)
     raise PermissionDenied(reason)
 
 
