@@ -80,7 +80,7 @@ def configured(main: str, url: str, queues: list[Queue], remote_control: bool) -
         task_create_missing_queues=False,
         task_serializer="json",
         accept_content=["json"],
-        # Results travel along the chain in the messages; nothing reads a backend.
+        # Agents hand results back over HTTPS; nothing reads a result backend.
         task_ignore_result=True,
         # A task is acknowledged only once done, and a worker that dies mid-task
         # gives it back to the broker: GPU work is never silently lost.
