@@ -65,11 +65,11 @@ def submit(owner: Any, chunks: Iterable[bytes], submission: Submission) -> Job:
         if not_applicable:
             raise SubmissionError(
                 "analyses", f"{', '.join(not_applicable)} cannot run on {media_type} media")
-    except NotMedia as exc:
+    except BaseException as exc:
+        # Whatever went wrong, the sealed upload is nobody's: leave no orphan in incoming.
         storage.discard(received.path)
-        raise SubmissionError("media", str(exc)) from None
-    except SubmissionError:
-        storage.discard(received.path)
+        if isinstance(exc, NotMedia):
+            raise SubmissionError("media", str(exc)) from None
         raise
 
     created_file = False

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import stat
+from collections.abc import Iterator
 
 import pytest
 
 from aima_tasks.control import probe_task
 from aima_web.core.uploads import IncomingFile
-from aima_web.jobs import storage
+from aima_web.jobs import services, storage
+from aima_web.jobs.models import Job
+from aima_web.privacy.keyring import KeyringError
 from aima_web.privacy.sealing import Unreadable
 from tests.agent_api import as_agent, delivered, enroll, start_body
 from tests.placing import run_to_queue
@@ -88,3 +91,18 @@ def test_an_upload_still_arriving_is_sealed_on_disk(media_root, video_file):
     assert b"".join(upload.chunks()) == plain
     upload.close()
     assert stored_files(media_root) == []
+
+
+def test_a_keyring_fault_while_sniffing_leaves_no_upload_in_incoming(
+        alice, media_root, keyring_file, image_file):
+    """The upload is sealed, then the keyring turns unreadable before the sniff reads it
+    back: the submission fails with that fault and the sealed file goes with it."""
+    def upload() -> Iterator[bytes]:
+        yield image_file.path.read_bytes()
+        keyring_file.chmod(0o644)  # The operator's slip, between sealing and sniffing.
+
+    with pytest.raises(KeyringError, match="readable by others"):
+        services.submit(alice, upload(), services.Submission(
+            confidentiality="internal", urgency="normal", analyses=(), media_name="x.png"))
+    assert storage.incoming_media() == []
+    assert not Job.objects.exists()
