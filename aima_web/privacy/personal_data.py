@@ -69,19 +69,24 @@ def erase(username: str, actor: str, now: datetime | None = None) -> int:
     Return how many jobs went."""
     now = now or timezone.now()
     user = user_named(username)
-    jobs = Job.objects.filter(owner=user)
-    held = [str(pk) for pk in jobs.filter(legal_hold__isnull=False).values_list("pk", flat=True)]
-    if held:
-        raise ErasureRefused(f"{len(held)} of {username}'s jobs are on legal hold and keep "
-                             f"their data: {', '.join(held)}; lift the holds first")
-    unfinished = [str(pk) for pk in jobs.filter(finished_at__isnull=True)
-                  .values_list("pk", flat=True)]
-    if unfinished:
-        raise ErasureRefused(f"{len(unfinished)} of {username}'s jobs have not finished: "
-                             f"{', '.join(unfinished)}; cancel them or wait")
-    ids = [str(pk) for pk in jobs.values_list("pk", flat=True)]
-    asset_ids = list(jobs.values_list("media_id", flat=True).distinct())
     with transaction.atomic():
+        # The jobs are locked first and checked after, in later statements that see any
+        # hold committed meanwhile (a new hold waits on the lock); exactly the checked
+        # jobs go, so one submitted while we look stays.
+        ids = [str(pk) for pk in Job.objects.select_for_update().filter(owner=user)
+               .values_list("pk", flat=True)]
+        jobs = Job.objects.filter(pk__in=ids)
+        held = [str(pk) for pk in jobs.filter(legal_hold__isnull=False)
+                .values_list("pk", flat=True)]
+        if held:
+            raise ErasureRefused(f"{len(held)} of {username}'s jobs are on legal hold and "
+                                 f"keep their data: {', '.join(held)}; lift the holds first")
+        unfinished = [str(pk) for pk in jobs.filter(finished_at__isnull=True)
+                      .values_list("pk", flat=True)]
+        if unfinished:
+            raise ErasureRefused(f"{len(unfinished)} of {username}'s jobs have not finished: "
+                                 f"{', '.join(unfinished)}; cancel them or wait")
+        asset_ids = list(jobs.values_list("media_id", flat=True).distinct())
         jobs.delete()
         trail.record(actor, ERASED, trail.user_actor(user), jobs=ids)
     retention.release_media(MediaAsset.objects.filter(pk__in=asset_ids), now, actor, ERASED,
