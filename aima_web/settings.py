@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
 
 from aima_tasks import broker, limits
 from aima_web.accounts.secret_key import embedded_secret_key
@@ -203,6 +204,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    # The proxies whose X-Forwarded-For entry is trusted for a client's address (by
+    # the throttles and the lockout): one behind the HTTPS proxy, none otherwise.
+    "NUM_PROXIES": 0,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -326,11 +330,23 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 # Lockout (django-axes): after this many wrong passwords for one username, from
 # anywhere, the account refuses every login, the right password included, for
 # AIMA_LOCKOUT_MINUTES after the last attempt; as many from one address (tried on
-# any usernames) lock that address out the same way.
+# any usernames) lock that address out the same way. The address is the client's as
+# REST_FRAMEWORK's NUM_PROXIES finds it (behind the HTTPS proxy: from X-Forwarded-For).
 AXES_FAILURE_LIMIT = 20
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AIMA_LOCKOUT_MINUTES", 30))
 AXES_RESET_ON_SUCCESS = True
+
+
+def lockout_address(request: HttpRequest) -> str | None:
+    """The address a lockout counts: the one DRF's throttles count (NUM_PROXIES)."""
+    # Imported here: DRF's settings module must not load before these settings exist.
+    from rest_framework.throttling import BaseThrottle
+
+    return BaseThrottle().get_ident(request)
+
+
+AXES_CLIENT_IP_CALLABLE = lockout_address
 AXES_COOLOFF_MESSAGE = (f"Account locked: too many failed logins. Try again "
                         f"{AXES_COOLOFF_TIME.total_seconds() / 60:g} minutes after the last one.")
 # Error reports (and debug pages, when on) mask settings and environment
@@ -347,6 +363,9 @@ if AIMA_HTTPS:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # Behind the proxy, REMOTE_ADDR is always the proxy: the client is the entry it
+    # appended to X-Forwarded-For (the last; what the client sent before it is not trusted).
+    REST_FRAMEWORK["NUM_PROXIES"] = 1
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 # The admin, the API docs and the browsable API put the CSRF token in their

@@ -59,3 +59,23 @@ def test_wrong_second_factor_codes_count_towards_the_lockout(client, staff):
     last = client.post(ADMIN_LOGIN, {"username": "sam", "password": "pw-sam-long",
                                      "otp_token": "000000"})
     assert last.status_code == 429
+
+
+def test_behind_the_https_proxy_the_lockout_counts_the_forwarded_address(client, staff, settings):
+    # What AIMA_HTTPS=1 sets: one trusted proxy, whose address is every REMOTE_ADDR.
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    proxy = "10.0.0.1"
+
+    def from_(forwarded_for: str, username: str, password: str):
+        return client.post(ADMIN_LOGIN, {"username": username, "password": password},
+                           REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=forwarded_for)
+
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        from_("198.51.100.7", "mallory", "wrong")
+    # Another client, another username, through the same proxy: not locked.
+    assert from_("198.51.100.8", "sam", "pw-sam-long").status_code == 302
+    client.logout()
+    # The same client is, whatever it puts before the entry the proxy appended.
+    assert from_("198.51.100.7", "sam", "pw-sam-long").status_code == 429
+    assert from_("192.0.2.1, 198.51.100.7", "sam", "pw-sam-long").status_code == 429
+    assert "_auth_user_id" not in client.session
