@@ -84,20 +84,21 @@ def _delete_results(job_id: object, now: datetime) -> bool:
 def release_media(assets: QuerySet[MediaAsset], now: datetime, actor: str, action: str,
                   **detail: object) -> int:
     """Delete the stored file of each of these assets that no job needs; return how many."""
+    needed = needs_media(now)  # one policy read per sweep, not one per asset
     unneeded = (assets.filter(deleted_at__isnull=True)
-                .exclude(pk__in=Job.objects.filter(needs_media(now)).values("media_id")))
-    return sum(_delete_file(pk, now, actor, action, detail)
+                .exclude(pk__in=Job.objects.filter(needed).values("media_id")))
+    return sum(_delete_file(pk, now, needed, actor, action, detail)
                for pk in unneeded.values_list("pk", flat=True))
 
 
-def _delete_file(asset_id: int, now: datetime, actor: str, action: str,
+def _delete_file(asset_id: int, now: datetime, needed: Q, actor: str, action: str,
                  detail: dict[str, object]) -> bool:
     # The row stays locked while the file goes: a submission of the same content
     # waits for it, then finds the file gone and stores its own (jobs.services.submit).
     with transaction.atomic():
         asset = (MediaAsset.objects.select_for_update()
                  .filter(pk=asset_id, deleted_at__isnull=True).first())
-        if asset is None or Job.objects.filter(needs_media(now), media=asset).exists():
+        if asset is None or Job.objects.filter(needed, media=asset).exists():
             return False
         # What the probe read from the file (EXIF, say) goes with it.
         asset.deleted_at, asset.metadata, asset.probed_at = now, {}, None
