@@ -186,8 +186,11 @@ def test_ready_busy_idle_then_terminated_after_the_grace(cloud, api, video_file,
     assert ended["idle_ended"] == 1 and instance.state == InstanceState.TERMINATED
     assert instance.cost == pytest.approx(
         0.9 * instance.billed_seconds() / 3600, rel=0.01)
-    # The instance's enrollment token can enrol nothing any more.
+    # The instance's enrollment token can enrol nothing any more, and its agent's
+    # credential is dead: the ended host can no longer register, take work or report.
     assert instance.enrollment_token.revoked
+    agent.refresh_from_db()
+    assert agent.credential_hash != "x" * 64
 
 
 def test_reconciler_ends_what_a_crashed_control_plane_left_behind(cloud, api, video_file):

@@ -56,6 +56,17 @@ def create_enrollment_token(label: str, expires_at: datetime | None = None,
     return token, secret
 
 
+def revoke_token(token_id: int, actor: str) -> None:
+    """The token works no more, and neither do the credentials of the agents
+    that enrolled with it (an ended cloud instance, a host an admin cut off)."""
+    revoked = EnrollmentToken.objects.filter(pk=token_id, revoked=False).update(revoked=True)
+    agents = list(Agent.objects.filter(enrolled_with_id=token_id).values_list("pk", flat=True))
+    for agent_id in agents:
+        Agent.objects.filter(pk=agent_id).update(credential_hash=digest(new_secret()))
+    if revoked or agents:
+        trail.record(actor, "enrollment.revoked", f"enrollment:{token_id}", agents=agents)
+
+
 def default_expiry() -> datetime:
     return timezone.now() + timedelta(seconds=settings.AIMA_ENROLLMENT_TTL_S)
 

@@ -21,6 +21,7 @@ import ssl
 import urllib.error
 import urllib.request
 from base64 import b64encode
+from collections.abc import Callable
 from urllib.parse import quote, unquote, urlsplit
 
 from django.conf import settings
@@ -132,16 +133,25 @@ def remove(instance_id: int) -> bool:
     return True
 
 
-def sweep(live_instance_ids: set[int]) -> list[str]:
+def sweep(live_instance_ids: Callable[[], set[int]]) -> list[str]:
     """Delete every instance user of this deployment whose instance is not
-    live (ended, or unknown here); return their names."""
+    live (ended, or unknown here); return their names. The users are listed
+    before the live instances are read, so a user minted meanwhile is never
+    taken for a stale one. A management API that does not answer costs this
+    pass its sweep, not the reconciler its report."""
     if not uses_accounts() or not settings.AIMA_BROKER_ADMIN_URL:
         return []
+    try:
+        users = call("GET", "users?columns=name") or []
+    except BrokerAccountError as exc:
+        log.warning("could not list the broker's users to sweep them: %s", exc)
+        return []
+    live = live_instance_ids()
     prefix = user_prefix()
     stale = []
-    for user in call("GET", "users?columns=name") or []:
+    for user in users:
         suffix = user["name"].removeprefix(prefix)
-        if suffix != user["name"] and suffix.isdigit() and int(suffix) not in live_instance_ids:
+        if suffix != user["name"] and suffix.isdigit() and int(suffix) not in live:
             stale.append(int(suffix))
     return [user_name(instance_id) for instance_id in stale if remove(instance_id)]
 

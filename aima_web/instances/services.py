@@ -23,7 +23,7 @@ from django.utils import timezone
 from aima_tasks.routing import Scope
 from aima_web.audit import trail
 from aima_web.fleet.models import Agent, EnrollmentToken
-from aima_web.fleet.services import create_enrollment_token
+from aima_web.fleet.services import create_enrollment_token, revoke_token
 from aima_web.instances import billing, broker_accounts
 from aima_web.instances.broker_accounts import BrokerAccountError
 from aima_web.instances.models import (
@@ -383,8 +383,11 @@ def enrol(instance: CloudInstance) -> str:
 
 
 def revoke_enrollment(instance: CloudInstance) -> None:
+    """The instance's token, and the credential of any agent that enrolled with
+    it: a host that ended (or whose launch failed) can no longer register,
+    heartbeat, take work or report."""
     if instance.enrollment_token_id:
-        EnrollmentToken.objects.filter(pk=instance.enrollment_token_id).update(revoked=True)
+        revoke_token(instance.enrollment_token_id, trail.SYSTEM)
 
 
 def launch_spec(instance: CloudInstance, secret: str) -> LaunchSpec:
@@ -705,7 +708,7 @@ def reconcile(now: datetime | None = None) -> dict[str, list[str]]:
             finish_termination(row.pk, "vanished at the provider")
             report["marked_vanished"].append(f"{name}:{row.provider_instance_id}")
     # Users a failed deletion left behind (the management API was down).
-    report["broker_users_removed"] = broker_accounts.sweep(set(
+    report["broker_users_removed"] = broker_accounts.sweep(lambda: set(
         CloudInstance.objects.exclude(state__in=ENDED).values_list("pk", flat=True)))
     return report
 

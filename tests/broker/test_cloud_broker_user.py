@@ -203,6 +203,12 @@ def test_an_unreachable_management_api_is_retried(broker_settings, instance):
     assert refused.value.retryable
 
 
+def test_the_reconciler_reports_on_while_the_management_api_is_down(broker_settings, instance):
+    broker_settings.AIMA_BROKER_ADMIN_URL = "http://admin:pw@127.0.0.1:9/"
+    report = services.reconcile()
+    assert report["broker_users_removed"] == []
+
+
 def test_the_embedded_broker_is_handed_on_as_before(settings, instance):
     settings.AIMA_BROKER_URL = "filesystem://localhost//"
     settings.AIMA_BROKER_ADMIN_URL = ""
