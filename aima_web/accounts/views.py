@@ -8,6 +8,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django_otp import user_has_device
 
 from aima_web.accounts import mfa
@@ -15,6 +16,8 @@ from aima_web.accounts.forms import ConfirmDeviceForm
 from aima_web.audit import trail
 
 
+# The page shows the device's key and the recovery codes: no cache may keep a copy.
+@never_cache
 def enrol(request: HttpRequest, site: admin.AdminSite) -> HttpResponse:
     user = request.user
     if not (user.is_active and user.is_staff and mfa.satisfied(user)):

@@ -139,3 +139,16 @@ def test_the_admin_never_shows_device_keys_or_recovery_codes(client, staff, devi
     static = StaticDevice.objects.get(user=staff)
     page = client.get(f"/admin/otp_static/staticdevice/{static.pk}/change/").content.decode()
     assert not any(c in page for c in recovery[1:])
+
+
+def test_the_enrol_page_with_the_key_and_recovery_codes_is_never_cached(client, staff):
+    assert log_in(client).status_code == 302
+    page = client.get("/admin/mfa/enrol/")
+    assert page.status_code == 200 and "otpauth://" in page.content.decode()
+    pending = TOTPDevice.objects.get(user=staff, confirmed=False)
+    done = client.post("/admin/mfa/enrol/", {"code": code(pending)})
+    assert len(re.findall(r"<li><code>", done.content.decode())) == 10
+    for response in (page, done):
+        directives = {d.strip() for d in response["Cache-Control"].split(",")}
+        assert {"no-store", "no-cache", "must-revalidate", "private"} <= directives
+        assert "max-age=0" in directives and response.has_header("Expires")
