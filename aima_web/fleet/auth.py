@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AnonymousUser
+from django.core.cache import cache
 from rest_framework import authentication, exceptions, permissions
 
 from aima_web.audit import trail
@@ -29,8 +30,7 @@ class AgentAuthentication(authentication.BaseAuthentication):
             return None
         agent = Agent.objects.filter(credential_hash=digest(secret)).first()
         if agent is None:
-            trail.record("anonymous", "agent.auth_refused", "agent:unknown",
-                         **trail.client(request))
+            record_refusal(request, "agent.auth_refused", "agent:unknown")
             raise exceptions.AuthenticationFailed("unknown agent credential; register again")
         return AnonymousUser(), agent
 
@@ -48,8 +48,8 @@ class EnrollmentAuthentication(authentication.BaseAuthentication):
         token = EnrollmentToken.objects.filter(token_hash=digest(secret)).first()
         if token is None or not token.usable():
             subject = f"enrollment:{token.pk}" if token else "enrollment:unknown"
-            trail.record("anonymous", "enrollment.refused", subject, **trail.client(request),
-                         **(token_state(token) if token else {}))
+            record_refusal(request, "enrollment.refused", subject,
+                           **(token_state(token) if token else {}))
             raise exceptions.AuthenticationFailed(
                 "enrollment token unknown, used up, expired or revoked; create one with "
                 "`python manage.py aima_enroll`")
@@ -57,6 +57,19 @@ class EnrollmentAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return self.keyword
+
+
+# A refused credential is audited once per address and subject in this window:
+# authentication runs before the throttles, and a flood must not become one audit
+# row (each under the chain's lock) per request.
+REFUSAL_AUDIT_WINDOW_S = 60
+
+
+def record_refusal(request, action: str, subject: str, **detail: object) -> None:
+    client = trail.client(request)
+    if cache.add(f"aima:refused:{action}:{subject}:{client.get('ip', '')}", True,
+                 REFUSAL_AUDIT_WINDOW_S):
+        trail.record("anonymous", action, subject, **client, **detail)
 
 
 def token_state(token: EnrollmentToken) -> dict[str, object]:

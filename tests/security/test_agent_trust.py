@@ -332,4 +332,8 @@ def test_reregistration_with_a_stolen_but_revoked_credential_fails():
     # The first credential died with the re-registration.
     assert reregister(first["credential"]).status_code == 401
     assert [e.subject for e in events("agent.auth_refused")] == ["agent:unknown"]
+    # A flood of refused credentials from one address is one audit row a minute.
+    for _ in range(5):
+        assert as_agent("forged").post("/api/v1/agents/heartbeat/").status_code == 401
+    assert len(events("agent.auth_refused")) == 1
     assert second["agent_id"] == first["agent_id"]
