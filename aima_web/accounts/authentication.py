@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.utils import timezone
 from django_otp import user_has_device
 from rest_framework import authentication, exceptions
 
 from aima_web.accounts import tokens
 from aima_web.accounts.models import ApiToken
+
+# How stale a token's last_used_at may be: refreshed at most once a minute.
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 class ApiTokenAuthentication(authentication.TokenAuthentication):
@@ -20,7 +25,9 @@ class ApiTokenAuthentication(authentication.TokenAuthentication):
             raise exceptions.AuthenticationFailed("unknown, expired or revoked API token")
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("the token's user is inactive")
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+        now = timezone.now()
+        if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         return token.user, token
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
-
 from django.utils import timezone
 
 from aima_web.accounts.models import PREFIX_LENGTH, ApiToken
@@ -25,11 +23,8 @@ def issue(token: ApiToken, actor: str) -> str:
 
 def find(secret: str) -> ApiToken | None:
     """The usable token with this secret, or None."""
-    wanted = digest(secret)
-    for token in ApiToken.objects.filter(prefix=secret[:PREFIX_LENGTH]).select_related("user"):
-        if hmac.compare_digest(token.key_hash, wanted) and token.usable():
-            return token
-    return None
+    token = ApiToken.objects.filter(key_hash=digest(secret)).select_related("user").first()
+    return token if token is not None and token.usable() else None
 
 
 def revoke(token: ApiToken, actor: str) -> bool:

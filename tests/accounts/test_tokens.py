@@ -44,6 +44,19 @@ def test_only_a_hash_is_stored_and_the_secret_authenticates(root):
                                      detail__prefix=secret[:8]).exists()
 
 
+def test_last_used_is_written_at_most_once_a_minute(root):
+    secret = tokens.issue(ApiToken(user=root, name="ci"), "test")
+    client = with_token(secret)
+    assert client.get(URL).status_code == 200
+    first = ApiToken.objects.get().last_used_at
+    assert client.get(URL).status_code == 200
+    assert ApiToken.objects.get().last_used_at == first
+    # A minute on, the next request marks it used again.
+    ApiToken.objects.update(last_used_at=first - timedelta(seconds=61))
+    assert client.get(URL).status_code == 200
+    assert ApiToken.objects.get().last_used_at > first
+
+
 @pytest.mark.parametrize("state", ["revoked", "expired", "wrong secret"])
 def test_refused_tokens(root, state):
     token = ApiToken(user=root, name="ci", expires_at=timezone.now() + timedelta(hours=1))
