@@ -1,7 +1,9 @@
-"""The API's answer to faults: a database or message broker that cannot be reached,
-or stored data that does not open, is a 503 with Retry-After, in JSON, never a 500 page.
+"""Faults: a database or message broker that cannot be reached, or stored data that
+does not open, is a 503 with Retry-After, never a 500.
 
-Wired as REST_FRAMEWORK's EXCEPTION_HANDLER; everything else goes to DRF's own handler.
+``exception_handler`` is REST_FRAMEWORK's EXCEPTION_HANDLER (everything else goes to
+DRF's own handler); outside DRF's views (the admin, the logins) the 500 handler asks
+``fault_for`` too (aima_web/core/error_pages.py).
 """
 
 from __future__ import annotations
@@ -9,8 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import InterfaceError
-from django.db import OperationalError as DatabaseError
+from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 from rest_framework import status
 from rest_framework.response import Response
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 RETRY_AFTER_S = 30
 
 _FAULTS: dict[type[BaseException], str] = {
-    DatabaseError: "the database is unavailable",
+    OperationalError: "the database is unavailable",
     InterfaceError: "the database is unavailable",
     BrokerError: "the message broker is unreachable",
     KeyringError: "the keys of the stored data are unavailable",
@@ -34,8 +35,18 @@ _FAULTS: dict[type[BaseException], str] = {
 }
 
 
+def fault_for(exc: BaseException | None) -> str | None:
+    """What the fault ``exc`` is, in words a client can act on; None: it is no fault."""
+    return next((what for kind, what in _FAULTS.items() if isinstance(exc, kind)), None)
+
+
+def detail(fault: str) -> str:
+    """A fault's answer to the client."""
+    return f"{fault}; try again later"
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    fault = next((what for kind, what in _FAULTS.items() if isinstance(exc, kind)), None)
+    fault = fault_for(exc)
     if fault is None:
         response = drf_exception_handler(exc, context)
         if response is not None and response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
@@ -45,6 +56,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     # Logged in full: the answer says only what the client can act on.
     logger.error("%s: answered 503", fault, exc_info=exc)
     set_rollback()
-    return Response({"detail": f"{fault}; try again later"},
+    return Response({"detail": detail(fault)},
                     status=status.HTTP_503_SERVICE_UNAVAILABLE,
                     headers={"Retry-After": str(RETRY_AFTER_S)})

@@ -3,13 +3,16 @@ the HTML report asked for with OPTIONS, and a GPU patched with a body that is no
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from django.db import OperationalError, connection
+from django.test import Client, RequestFactory
 from kombu.exceptions import OperationalError as BrokerError
 from kombu.messaging import Producer
 
+from aima_web.core.error_pages import server_error
 from aima_web.core.faults import RETRY_AFTER_S
 from aima_web.fleet.models import LocalGPU
 from aima_web.jobs.models import Job
@@ -30,6 +33,31 @@ def test_a_database_fault_is_a_503_with_retry_after(api, method, path):
     assert response.status_code == 503, response.content
     assert response["Retry-After"] == str(RETRY_AFTER_S)
     assert response.json() == {"detail": "the database is unavailable; try again later"}
+
+
+@pytest.mark.parametrize("path", ["/admin/login/", "/api-auth/login/"])
+def test_a_database_fault_outside_the_api_views_is_a_503_too(path):
+    # Django's own error handling, not DRF's: the login pages are no API views.
+    client = Client(raise_request_exception=False)
+    with connection.execute_wrapper(unreachable_database):
+        response = client.post(path, {"username": "sam", "password": "pw-sam-long"})
+    assert response.status_code == 503, response.content
+    assert response["Retry-After"] == str(RETRY_AFTER_S)
+    assert b"the database is unavailable; try again later" in response.content
+    assert response["Content-Type"].startswith("text/plain")
+
+
+def test_a_fault_django_handles_under_api_is_a_503_in_json():
+    # What Django does with an exception no view handled: hand it to handler500 while
+    # it is in flight (a middleware's, say, before DRF's view is reached).
+    try:
+        raise OperationalError("could not connect to server: Connection refused")
+    except OperationalError:
+        response = server_error(RequestFactory().get("/api/v1/jobs/"))
+    assert response.status_code == 503, response.content
+    assert response["Retry-After"] == str(RETRY_AFTER_S)
+    assert json.loads(response.content) == {
+        "detail": "the database is unavailable; try again later"}
 
 
 @pytest.fixture
