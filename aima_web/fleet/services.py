@@ -46,13 +46,15 @@ def create_enrollment_token(label: str, expires_at: datetime | None = None,
                             scope: Scope = Scope.LOCAL, max_uses: int = 1,
                             actor: str = trail.SYSTEM,
                             gpu_class: int | None = None) -> tuple[EnrollmentToken, str]:
+    """A new token and its secret (shown once); without ``expires_at`` it works
+    for AIMA_ENROLLMENT_TTL_S."""
+    expires_at = expires_at or default_expiry()
     secret = new_secret()
     token = EnrollmentToken.objects.create(label=label, token_hash=digest(secret), scope=scope,
                                            max_uses=max_uses, expires_at=expires_at,
                                            gpu_class=gpu_class)
     trail.record(actor, "enrollment.created", f"enrollment:{token.id}", label=label,
-                 scope=scope, max_uses=max_uses,
-                 expires_at=expires_at.isoformat() if expires_at else None)
+                 scope=scope, max_uses=max_uses, expires_at=expires_at.isoformat())
     return token, secret
 
 

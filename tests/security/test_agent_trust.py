@@ -205,14 +205,15 @@ def test_an_enrollment_token_enrols_one_agent_only():
 
 
 def test_enrollment_tokens_expire_by_default(settings):
-    token, _ = create_enrollment_token("default")
-    assert token.expires_at is None  # the service takes what it is given…
     call_command("aima_enroll", "--label", "cli", stdout=io.StringIO())
-    made = EnrollmentToken.objects.get(label="cli")
-    # …and every way an admin makes one gives it the default lifetime.
-    lifetime = (made.expires_at - made.created_at).total_seconds()
-    assert abs(lifetime - settings.AIMA_ENROLLMENT_TTL_S) < 60
-    assert (made.scope, made.max_uses) == ("local", 1)
+    # Every way to make one gives it the default lifetime unless told otherwise.
+    for made in (create_enrollment_token("default")[0], EnrollmentToken.objects.get(label="cli")):
+        lifetime = (made.expires_at - made.created_at).total_seconds()
+        assert abs(lifetime - settings.AIMA_ENROLLMENT_TTL_S) < 60
+        assert (made.scope, made.max_uses) == ("local", 1)
+    call_command("aima_enroll", "--label", "short", "--expires-hours", "2", stdout=io.StringIO())
+    short = EnrollmentToken.objects.get(label="short")
+    assert abs((short.expires_at - short.created_at).total_seconds() - 7200) < 60
 
 
 def test_another_agents_gpu_cannot_be_taken_over():

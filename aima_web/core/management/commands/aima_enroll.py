@@ -41,9 +41,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, label: str, scope: str, uses: int, expires_hours: float | None,
                **options) -> None:
-        hours = expires_hours if expires_hours is not None else (
-            settings.AIMA_ENROLLMENT_TTL_S / 3600)
-        expires_at = timezone.now() + timedelta(hours=hours)
+        expires_at = (None if expires_hours is None
+                      else timezone.now() + timedelta(hours=expires_hours))
         _, secret = create_enrollment_token(label, expires_at, scope=Scope(scope),
                                             max_uses=uses, actor="command:aima_enroll")
         self.stdout.write(secret)
