@@ -60,14 +60,6 @@ VAR_DIR = broker.var_dir()
 
 # Debug pages show settings and the environment: never on unless asked for.
 DEBUG = env_bool("AIMA_DEBUG", False)
-SECRET_KEY = os.environ.get("AIMA_SECRET_KEY", "")
-if not SECRET_KEY:
-    if not os.environ.get("DATABASE_URL", "sqlite:").startswith("sqlite:"):
-        # Processes on several machines share that database: one key for all of them
-        # (it signs sessions and the agents' work tickets).
-        raise ImproperlyConfigured("AIMA_SECRET_KEY must be set when DATABASE_URL is a "
-                                   "database server")
-    SECRET_KEY = embedded_secret_key(VAR_DIR / "secret_key")
 
 ALLOWED_HOSTS = [h for h in os.environ.get("AIMA_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",")
                  if h]
@@ -154,6 +146,15 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["OPTIONS"] = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
     VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+SECRET_KEY = os.environ.get("AIMA_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        # Processes on several machines share that database: one key for all of them
+        # (it signs sessions and the agents' work tickets).
+        raise ImproperlyConfigured("AIMA_SECRET_KEY must be set when DATABASE_URL is a "
+                                   "database server")
+    SECRET_KEY = embedded_secret_key(VAR_DIR / "secret_key")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -292,7 +293,7 @@ AIMA_BROKER_URL = broker.broker_url()
 AIMA_BROKER_ADMIN_URL = os.environ.get("AIMA_BROKER_ADMIN_URL", "")
 # Where cloud agents reach the broker: its scheme, host and port only (any
 # credentials in it are dropped; each instance gets a user of its own).
-AIMA_AGENT_BROKER_URL = os.environ.get("AIMA_AGENT_BROKER_URL") or broker.broker_url()
+AIMA_AGENT_BROKER_URL = os.environ.get("AIMA_AGENT_BROKER_URL") or AIMA_BROKER_URL
 # What an instance runs: the agent image (container providers) and its command.
 AIMA_AGENT_IMAGE = os.environ.get("AIMA_AGENT_IMAGE", "ghcr.io/aima/agent:latest")
 AIMA_AGENT_COMMAND = os.environ.get("AIMA_AGENT_COMMAND", "python -m agents run")

@@ -110,7 +110,7 @@ def agent_url(user: str, password: str) -> str:
     """The agents' broker (``AIMA_AGENT_BROKER_URL``: its scheme, host and
     port; any credentials in it are dropped) with this user, on the control
     plane's vhost."""
-    where = urlsplit(settings.AIMA_AGENT_BROKER_URL or settings.AIMA_BROKER_URL)
+    where = urlsplit(settings.AIMA_AGENT_BROKER_URL)
     host = f"[{where.hostname}]" if ":" in (where.hostname or "") else where.hostname
     port = f":{where.port}" if where.port else ""
     return (f"{where.scheme}://{quote(user, safe='')}:{quote(password, safe='')}@{host}{port}"

@@ -50,6 +50,12 @@ def test_the_embedded_default_keeps_a_private_secret_key(tmp_path):
     assert key_file.stat().st_mode & 0o777 == 0o600
 
 
+def test_an_empty_database_url_is_the_embedded_default_and_needs_no_secret_key(tmp_path):
+    done = settings_value(tmp_path, "settings.SECRET_KEY", DATABASE_URL="")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-1] == (tmp_path / "secret_key").read_text()
+
+
 def test_a_real_database_needs_a_secret_key(tmp_path):
     done = settings_value(tmp_path, "settings.SECRET_KEY",
                           DATABASE_URL="postgres://aima@db.example.org/aima")
