@@ -60,8 +60,20 @@ class ControlPlane:
     def __init__(self, base_url: str, credential: str = "", ca_bundle: str | None = None):
         self.base_url = base_url.rstrip("/")
         self.credential = credential
-        # A path, not an SSLContext: the client is handed to spawned worker processes.
         self.ca_bundle = ca_bundle
+        self._tls: ssl.SSLContext | None = None
+
+    def __getstate__(self) -> dict:
+        # Handed to spawned worker processes, which cannot take an SSLContext: each
+        # loads the bundle again at its first request.
+        return {**self.__dict__, "_tls": None}
+
+    def tls(self) -> ssl.SSLContext | None:
+        """The context to verify the control plane with, made once: the bundle given,
+        else urllib's default (the system's CAs)."""
+        if self.ca_bundle and self._tls is None:
+            self._tls = ssl.create_default_context(cafile=self.ca_bundle)
+        return self._tls
 
     def _request(self, method: str, path: str, body: dict | None = None,
                  auth: str | None = None) -> urllib.request.Request:
@@ -74,9 +86,8 @@ class ControlPlane:
         return request
 
     def _open(self, request: urllib.request.Request):
-        context = ssl.create_default_context(cafile=self.ca_bundle) if self.ca_bundle else None
         try:
-            return urllib.request.urlopen(request, timeout=TIMEOUT_S, context=context)
+            return urllib.request.urlopen(request, timeout=TIMEOUT_S, context=self.tls())
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")[:500]
             if exc.code == 409:

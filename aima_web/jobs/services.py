@@ -24,7 +24,7 @@ from aima_web.fleet import assignments
 from aima_web.fleet.models import Agent
 from aima_web.jobs import merging, signals, storage
 from aima_web.jobs.models import Job, MediaAsset, SegmentResult
-from aima_web.jobs.states import JobState
+from aima_web.jobs.states import WORKING, JobState
 from aima_web.placement import services as placement
 from aima_web.registry import services as registry
 
@@ -199,7 +199,7 @@ def start_running(job: Job, agent: Agent, unit: assignments.Unit, ticket: str,
     its own. A redelivered unit passes to the agent that presents its ticket."""
     with transaction.atomic():
         locked = Job.objects.select_for_update().filter(pk=job.pk).first()
-        if locked is None or locked.state not in (JobState.QUEUED, JobState.RUNNING):
+        if locked is None or locked.state not in WORKING:
             return False
         held = assignments.take(locked, agent, unit, ticket, gpu_uuid)
         fields = {"agent": agent, "gpu": held.gpu}

@@ -18,6 +18,8 @@ class JobState(models.TextChoices):
 
 
 TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+# Sent to a GPU queue and not ended: the states an agent may take, fetch and run a job in.
+WORKING = frozenset({JobState.QUEUED, JobState.RUNNING})
 ACTIVE = frozenset(JobState) - TERMINAL
 
 # Which states a job may enter from which. Failing and cancelling are possible

@@ -5,6 +5,7 @@ verify is a clear refusal, not an outage to wait out."""
 from __future__ import annotations
 
 import json
+import pickle
 import ssl
 import threading
 from collections.abc import Iterator
@@ -54,6 +55,9 @@ def https_port(tls: TlsFiles) -> Iterator[int]:
 def test_the_given_ca_bundle_verifies_the_control_plane(tls, https_port):
     client = ControlPlane(f"https://localhost:{https_port}", "credential", ca_bundle=str(tls.ca))
     assert client.heartbeat() == {"gpus": {}}
+    # Handed to a spawned worker process after use, it verifies there as well.
+    copy = pickle.loads(pickle.dumps(client))
+    assert copy.heartbeat() == {"gpus": {}}
 
 
 def test_a_certificate_the_agent_cannot_verify_is_refused_not_retried(https_port):

@@ -23,9 +23,7 @@ from aima_web.fleet.auth import AgentAuthentication, IsAgent
 from aima_web.fleet.models import Agent
 from aima_web.jobs import services, storage
 from aima_web.jobs.models import Job
-from aima_web.jobs.states import JobState
-
-WORKING = (JobState.QUEUED, JobState.RUNNING)
+from aima_web.jobs.states import WORKING
 
 
 def job_for_agent(agent: Agent, job_id: str, action: str) -> Job:
@@ -101,6 +99,9 @@ class ResultItemSerializer(serializers.Serializer):
 
 
 class OutcomeSerializer(UnitSerializer):
+    ticket = serializers.CharField(max_length=128, required=False, default="",
+                                   help_text="The unit's ticket: what a refusal must carry (the "
+                                             "results are taken from the unit's holder).")
     status = serializers.CharField(default=OutcomeStatus.DONE.value, validators=[known_status],
                                    help_text="done (results and errors) or refused (the agent "
                                              "must not run the unit).")
