@@ -44,9 +44,12 @@ def declare_queues(sender: object, **_kwargs: object) -> None:
     them, so that an agent (which may not declare) finds its queues even
     before any work was sent there; an agent's app none (``no_declare``)."""
     app = sender.app
+    queues = [queue for queue in app.conf.task_queues if not queue.no_declare]
+    if not queues:
+        return  # an agent on RabbitMQ: nothing to declare, no connection to open for it
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=app.conf.broker_connection_max_retries)
-        for queue in app.conf.task_queues:
+        for queue in queues:
             queue(conn.default_channel).declare()
 
 
