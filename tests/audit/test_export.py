@@ -7,6 +7,7 @@ import datetime as dt
 import decimal
 import enum
 import json
+import stat
 import uuid
 
 import pytest
@@ -100,3 +101,31 @@ def test_an_export_that_is_not_one_is_refused(tmp_path):
     bogus = tmp_path / "trail.jsonl"
     bogus.write_text('{"seq": 1}\n')
     assert "line 1: not an audit row" in refused("verify", "--export", str(bogus))
+
+
+@pytest.mark.parametrize("name, data, named", [
+    ("trail.jsonl", b'{"seq": 1, "actor": "Zo\xeb"}\n', "not UTF-8 text"),
+    ("trail.csv", b"id,seq\n1," + b"9" * 200_000 + b"\n", "not CSV (field larger than"),
+])
+def test_an_export_that_cannot_be_read_is_refused_by_name(tmp_path, name, data, named):
+    bogus = tmp_path / name
+    bogus.write_bytes(data)
+    assert f"--export {bogus}: {named}" in refused("verify", "--export", str(bogus))
+
+
+
+def test_an_export_that_fails_reading_is_refused_by_name():
+    # A file that opens and then fails its first read (EIO), for root as for anyone.
+    error = refused("verify", "--export", "/proc/self/mem")
+    assert error == "--export /proc/self/mem: Input/output error"
+
+
+def test_export_out_writes_a_new_private_file_and_never_overwrites_one(events, tmp_path):
+    exported = tmp_path / "trail.jsonl"
+    audit("export", "--out", str(exported))
+    assert stat.S_IMODE(exported.stat().st_mode) == 0o600
+    written = exported.read_bytes()
+    assert len(written.splitlines()) == 4
+    error = refused("export", "--out", str(exported))
+    assert error == f"--out {exported} exists: name a new file"
+    assert exported.read_bytes() == written

@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from argparse import ArgumentParser, ArgumentTypeError
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import dateparse, timezone
 
 from aima_web.audit import checkpoints, export, verify
+from aima_web.core import content
 
 
 class Command(BaseCommand):
@@ -38,7 +41,8 @@ class Command(BaseCommand):
         out.add_argument("--since", type=moment, metavar="ISO",
                          help="only events from this date or time on, e.g. 2026-01-31T12:00Z")
         out.add_argument("--format", choices=export.FORMATS, default="jsonl", dest="fmt")
-        out.add_argument("--out", type=Path, metavar="FILE", help="default: standard output")
+        out.add_argument("--out", type=Path, metavar="FILE",
+                         help="a new file (0600), refused if it exists; default: standard output")
         actions.add_parser("checkpoint", help="append a signed checkpoint of the chain's head")
 
     def handle(self, *args: Any, action: str, **options: Any) -> None:
@@ -71,8 +75,13 @@ class Command(BaseCommand):
             export.write(rows, self.stdout, fmt)
             return
         try:
-            with out.open("w", encoding="utf-8", newline="") as file:
+            # Private (0600) and new, like any export of personal data: the trail names
+            # users and what they did, and an existing file is never overwritten.
+            with io.TextIOWrapper(content.private_file(out), encoding="utf-8",
+                                  newline="") as file:
                 count = export.write(rows, file, fmt)
+        except FileExistsError:
+            raise CommandError(f"--out {out} exists: name a new file") from None
         except OSError as exc:
             raise CommandError(f"--out {out}: {exc.strerror}") from None
         self.stderr.write(f"{count} events written to {out}")
@@ -110,4 +119,11 @@ def read_export(file: Path, fmt: str | None) -> Iterator[dict[str, Any]]:
             yield from export.read(source, fmt)
     except export.ExportError as exc:
         raise CommandError(f"--export {file}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CommandError(f"--export {file}: not UTF-8 text ({exc.reason} at byte "
+                           f"{exc.start})") from None
+    except csv.Error as exc:
+        raise CommandError(f"--export {file}: not CSV ({exc})") from None
+    except OSError as exc:
+        raise CommandError(f"--export {file}: {exc.strerror or exc}") from None
 
