@@ -106,7 +106,7 @@ def test_an_export_that_is_not_one_is_refused(tmp_path):
 @pytest.mark.parametrize("name, data, named", [
     ("trail.jsonl", b'{"seq": 1, "actor": "Zo\xeb"}\n', "not UTF-8 text"),
     ("trail.csv", b"id,seq\n1," + b"9" * 200_000 + b"\n", "not CSV (field larger than"),
-])
+], ids=["not-utf8", "csv-field-too-large"])
 def test_an_export_that_cannot_be_read_is_refused_by_name(tmp_path, name, data, named):
     bogus = tmp_path / name
     bogus.write_bytes(data)
