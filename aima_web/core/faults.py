@@ -48,11 +48,7 @@ def detail(fault: str) -> str:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     fault = fault_for(exc)
     if fault is None:
-        response = drf_exception_handler(exc, context)
-        if response is not None and response.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
-            # A view's own 503 (a fault it caught and explained) says when to retry too.
-            response.headers.setdefault("Retry-After", str(RETRY_AFTER_S))
-        return response
+        return drf_exception_handler(exc, context)
     # Logged in full: the answer says only what the client can act on.
     logger.error("%s: answered 503", fault, exc_info=exc)
     set_rollback()

@@ -10,7 +10,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from kombu.exceptions import OperationalError
 
 from aima_tasks import analyses, pipeline, segments
 from aima_tasks.analyses import MediaType
@@ -35,10 +34,6 @@ class SubmissionError(ValueError):
     def __init__(self, field: str, message: str):
         super().__init__(message)
         self.field = field
-
-
-class BrokerUnavailable(RuntimeError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -92,13 +87,11 @@ def submit(owner: Any, chunks: Iterable[bytes], submission: Submission) -> Job:
             trail.record(trail.user_actor(owner), "job.submitted", job.subject,
                          media_type=media_type, sha256=received.sha256,
                          confidentiality=job.confidentiality)
-            # Sent inside the transaction: if the broker refuses, no job is left
+            # Sent inside the transaction: if the broker refuses (kombu's
+            # OperationalError, a 503 from aima_web.core.faults), no job is left
             # behind that nothing will ever work on. The probe task waits for
             # the commit if it is quicker than it.
-            try:
-                pipeline.start(str(job.id))
-            except OperationalError as exc:
-                raise BrokerUnavailable(f"the message broker is unreachable: {exc}") from exc
+            pipeline.start(str(job.id))
     except BaseException:
         storage.discard(received.path)
         if created_file:

@@ -5,7 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -24,11 +24,6 @@ from aima_web.jobs.api.serializers import (
 from aima_web.jobs.models import Job
 from aima_web.jobs.report import ReportHTMLRenderer, build_report
 from aima_web.jobs.states import JobState
-
-
-class ServiceUnavailable(APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_code = "service_unavailable"
 
 
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -74,8 +69,6 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             job = services.submit(request.user, media.chunks(), submission)
         except services.SubmissionError as exc:
             raise ValidationError({exc.field: [str(exc)]}) from None
-        except services.BrokerUnavailable as exc:
-            raise ServiceUnavailable(f"{exc}; nothing was stored, try again later") from None
         return Response(JobSerializer(job, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
 
