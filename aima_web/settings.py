@@ -14,7 +14,6 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest
 
 from aima_tasks import broker, limits
 from aima_web.accounts.secret_key import embedded_secret_key
@@ -339,15 +338,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("AIMA_LOCKOUT_MINUTES", 30))
 AXES_RESET_ON_SUCCESS = True
 
 
-def lockout_address(request: HttpRequest) -> str | None:
-    """The address a lockout counts: the one DRF's throttles count (NUM_PROXIES)."""
-    # Imported here: DRF's settings module must not load before these settings exist.
-    from rest_framework.throttling import BaseThrottle
-
-    return BaseThrottle().get_ident(request)
-
-
-AXES_CLIENT_IP_CALLABLE = lockout_address
+# The address a lockout counts: the one the throttles and the audit trail count.
+AXES_CLIENT_IP_CALLABLE = "aima_web.audit.trail.client_address"
 AXES_COOLOFF_MESSAGE = (f"Account locked: too many failed logins. Try again "
                         f"{AXES_COOLOFF_TIME.total_seconds() / 60:g} minutes after the last one.")
 # Error reports (and debug pages, when on) mask settings and environment

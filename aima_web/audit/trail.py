@@ -12,6 +12,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from rest_framework.throttling import BaseThrottle
 
 from aima_web.audit import chain
 from aima_web.audit.models import AuditEvent
@@ -67,12 +68,19 @@ def _fit(text: str, field: str) -> str:
     return chain.json_safe(str(text))[:AuditEvent._meta.get_field(field).max_length]
 
 
+def client_address(request: HttpRequest) -> str:
+    """The client's address as DRF's throttles find it: behind AIMA_HTTPS's proxy
+    (NUM_PROXIES) the entry that proxy added to X-Forwarded-For, else REMOTE_ADDR.
+    The lockout counts the same address (AXES_CLIENT_IP_CALLABLE)."""
+    return BaseThrottle().get_ident(request)
+
+
 def client(request: HttpRequest | None) -> dict[str, str]:
     """Where the request came from. X-Forwarded-For is the client's own claim
-    unless a proxy of ours set it, so it is kept beside the address, not for it."""
+    (but for the entry a proxy of ours added), so it is kept beside the address."""
     if request is None:
         return {}
-    found = {"ip": request.META.get("REMOTE_ADDR", "")}
+    found = {"ip": client_address(request)}
     if request.META.get("HTTP_X_FORWARDED_FOR"):
         found["forwarded_for"] = request.META["HTTP_X_FORWARDED_FOR"][:200]
     return found
