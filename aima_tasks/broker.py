@@ -35,6 +35,12 @@ def is_embedded(url: str) -> bool:
     return url.startswith("filesystem://")
 
 
+def transport(url: str) -> str | None:
+    """The kombu transport class for ``url``: for the embedded broker, kombu's
+    filesystem transport writing whole messages only; else the URL's own."""
+    return "aima_tasks.embedded_transport:Transport" if is_embedded(url) else None
+
+
 def transport_options(url: str) -> dict:
     if is_embedded(url):
         folder = var_dir() / "broker"

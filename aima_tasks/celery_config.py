@@ -74,6 +74,7 @@ class AgentConsumer(Consumer):
 def configured(main: str, url: str, queues: list[Queue], remote_control: bool) -> Celery:
     app = Celery(main, broker=url, set_as_current=True)
     app.conf.update(
+        broker_transport=broker.transport(url),
         broker_transport_options=broker.transport_options(url),
         broker_use_ssl=broker.ssl_options(url),
         broker_connection_retry_on_startup=True,
