@@ -71,7 +71,7 @@ def main(argv: list[str]) -> int:
     os.chdir(ROOT)
     if command == "run":
         ensure_venv(ROOT / "requirements" / "base.txt")
-        args = [str(PYTHON), "manage.py", "aima_demo", *rest]
+        args = [str(PYTHON), "-m", "devtools.demo", *rest]
     else:
         ensure_venv(ROOT / "requirements" / "dev.txt")
         # Tests keep their database file, broker folder and media apart from a demo's.

@@ -16,12 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from agents import analyzers
+from agents import analyzers, samples
 from agents.analyzers.context import AnalysisContext
 from agents.model_cache import packaged_models
-from aima_tasks import samples
-from aima_tasks.analyses import ANALYSES, MediaType
-from aima_tasks.placement.inputs import work_units
+from aima_tasks.kernel.analyses import ANALYSES, MediaType
+from aima_tasks.kernel.placement.inputs import work_units
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import TypeVar
 import pynvml
 
 from agents.gpus import GpuInfo
-from aima_tasks.telemetry import GpuProcess, GpuSample
+from aima_tasks.kernel.telemetry import GpuProcess, GpuSample
 
 T = TypeVar("T")
 GB = 1024**3

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from agents import nvml
 from agents.gpus import GpuInfo
-from aima_tasks.telemetry import GpuSample
+from aima_tasks.kernel.telemetry import GpuSample
 
 # What a simulated GPU reports: an idle card, cool, with the driver's share of memory.
 SIMULATED_MEMORY_USED_GB = 0.3

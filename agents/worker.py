@@ -32,10 +32,16 @@ from agents.control_plane import (
     Unreachable,
 )
 from agents.model_cache import ModelCache, packaged_models
-from aima_tasks.analyses import ANALYSES
 from aima_tasks.celery_config import make_agent_app
-from aima_tasks.routing import Scope, TaskName
-from aima_tasks.work import AnalysisOutcome, AnalysisWork, ModelChoice, OutcomeStatus, ResultItem
+from aima_tasks.kernel.analyses import ANALYSES
+from aima_tasks.kernel.routing import Scope, TaskName
+from aima_tasks.kernel.work import (
+    AnalysisOutcome,
+    AnalysisWork,
+    ModelChoice,
+    OutcomeStatus,
+    ResultItem,
+)
 
 log = logging.getLogger(__name__)
 

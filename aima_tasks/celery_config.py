@@ -15,13 +15,14 @@ from celery.signals import worker_init
 from celery.worker.consumer import Consumer
 from kombu import Queue
 
-from aima_tasks import broker, routing
+from aima_tasks import broker, topology
+from aima_tasks.kernel import routing
 
 
 def make_app(main: str) -> Celery:
     """The control plane's app: it declares the whole queue topology."""
     url = broker.broker_url()
-    return configured(main, url, routing.declared_queues(),
+    return configured(main, url, topology.declared_queues(),
                       remote_control=not broker.is_embedded(url))
 
 
@@ -29,7 +30,7 @@ def make_agent_app(main: str) -> Celery:
     """An agent's app: consumes the queues the control plane declared, and
     sends nothing to the broker. Its worker runs :class:`AgentConsumer`."""
     url = broker.broker_url()
-    queues = routing.declared_queues()
+    queues = topology.declared_queues()
     if not broker.is_embedded(url):
         # Declaring needs RabbitMQ's configure permission, which agents lack.
         queues = [consume_only(queue) for queue in queues]
@@ -80,7 +81,7 @@ def configured(main: str, url: str, queues: list[Queue], remote_control: bool) -
         broker_connection_retry_on_startup=True,
         task_queues=queues,
         task_default_queue=routing.CONTROL_QUEUE,
-        task_routes=(routing.route_task,),
+        task_routes=(topology.route_task,),
         task_create_missing_queues=False,
         task_serializer="json",
         accept_content=["json"],

@@ -15,7 +15,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from aima_tasks import broker, limits
+from aima_tasks import broker
+from aima_tasks.kernel import limits
 from aima_web.accounts.secret_key import embedded_secret_key
 
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))  # the test media builders live in tests/
 from agents import analyzers  # noqa: E402
 from agents.analyzers.context import AnalysisContext  # noqa: E402
 from agents.model_cache import packaged_models  # noqa: E402
-from aima_tasks.analyses import ANALYSES  # noqa: E402
+from aima_tasks.kernel.analyses import ANALYSES  # noqa: E402
 from tests.analyzers import speech_media, vision_media  # noqa: E402
 
 FPS = 25

@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aima_web.core import stack
-from aima_web.core.api_client import ApiClient
+from devtools import stack
+from devtools.api_client import ApiClient
 
 
 def start(work: Path, **settings: str) -> stack.Stack:

@@ -28,9 +28,9 @@ from pathlib import Path
 import cloud_stack
 from cloud_stack import at
 
-from aima_tasks import samples
+from agents import samples
 from aima_tasks.broker import broker_url
-from aima_web.core.api_client import ApiClient
+from devtools.api_client import ApiClient
 
 
 def p95(values: list[float]) -> float:

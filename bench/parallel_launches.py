@@ -24,7 +24,7 @@ from pathlib import Path
 import cloud_stack
 from cloud_stack import at
 
-from aima_tasks import samples
+from agents import samples
 from aima_tasks.broker import broker_url
 
 

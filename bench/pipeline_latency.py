@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aima_tasks import samples
+from agents import samples
 from aima_tasks.broker import broker_url
-from aima_web.core import stack
+from devtools import stack
 
 STAGES = (
     ("submit→probe", "created_at", "probing_at"),

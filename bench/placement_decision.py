@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aima_tasks.analyses import MediaType, applicable
-from aima_tasks.classification import Confidentiality, GpuStatus, Urgency
-from aima_tasks.placement import (
+from aima_tasks.kernel.analyses import MediaType, applicable
+from aima_tasks.kernel.classification import Confidentiality, GpuStatus, Urgency
+from aima_tasks.kernel.placement import (
     FleetState,
     JobSpec,
     LocalGpu,
@@ -35,7 +35,7 @@ from aima_tasks.placement import (
     Strategy,
     decide,
 )
-from aima_tasks.schedule import parse
+from aima_tasks.kernel.schedule import parse
 
 NOW = datetime(2026, 11, 23, 10, tzinfo=UTC)
 # (model, VRAM GB, typical on-demand $/h) as in ../shared/data/prices.

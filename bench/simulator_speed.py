@@ -31,12 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from make_trace import make_trace
 
-from aima_tasks.placement import Strategy, decide
-from aima_tasks.simulation import load_fleet, load_offer_files, load_trace
-from aima_tasks.simulation.compare import market_for
-from aima_tasks.simulation.inputs import TraceJob
-from aima_tasks.simulation.placers import EnginePlacer
-from aima_tasks.simulation.replay import Placement, ReplayView, replay
+from aima_tasks.kernel.placement import Strategy, decide
+from aima_tasks.kernel.simulation import load_fleet, load_offer_files, load_trace
+from aima_tasks.kernel.simulation.compare import market_for
+from aima_tasks.kernel.simulation.inputs import TraceJob
+from aima_tasks.kernel.simulation.placers import EnginePlacer
+from aima_tasks.kernel.simulation.replay import Placement, ReplayView, replay
 
 EXAMPLE = Path(__file__).resolve().parent / "simulation"
 

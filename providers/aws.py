@@ -70,7 +70,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from aima_tasks.placement.inputs import cuda_tuple
+from aima_tasks.kernel.placement.inputs import cuda_tuple
 from providers import aws_prices
 from providers.base import (
     AuthError,

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from aima_tasks.placement import Offer
+from aima_tasks.kernel.placement import Offer
 
 __all__ = [
     "AuthError",

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
-from aima_tasks.classification import USABLE_GPU_STATUSES
-from aima_tasks.placement import LocalGpu
-from aima_tasks.placement.inputs import cuda_tuple
+from aima_tasks.kernel.classification import USABLE_GPU_STATUSES
+from aima_tasks.kernel.placement import LocalGpu
+from aima_tasks.kernel.placement.inputs import cuda_tuple
 from providers.base import (
     Health,
     Instance,

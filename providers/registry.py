@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint
 
-from aima_tasks import plugins
+from aima_tasks.kernel import plugins
 from providers.base import Provider
 
 GROUP = "aima.providers"

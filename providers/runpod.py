@@ -50,7 +50,7 @@ import runpod
 from runpod import error as runpod_error
 from runpod.api.graphql import run_graphql_query
 
-from aima_tasks.placement.inputs import cuda_tuple
+from aima_tasks.kernel.placement.inputs import cuda_tuple
 from providers.base import (
     AuthError,
     CapacityError,

@@ -30,7 +30,7 @@ from urllib.parse import quote, unquote
 import requests
 from vastai import VastAI
 
-from aima_tasks.placement.inputs import cuda_tuple
+from aima_tasks.kernel.placement.inputs import cuda_tuple
 from providers.base import (
     AuthError,
     CapacityError,

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from rest_framework.test import APIClient
 
-from aima_tasks.app import app
-from aima_tasks.routing import Scope, declared_queues
-from aima_tasks.work import AnalysisWork
+from aima_tasks.kernel.routing import Scope
+from aima_tasks.kernel.work import AnalysisWork
+from aima_tasks.topology import declared_queues
+from aima_web.celery import app
 from aima_web.fleet.services import create_enrollment_token
 
 GPU = {"uuid": "GPU-1234", "model": "NVIDIA RTX A5000", "vram_gb": 24, "cuda_version": "12.4"}

@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from aima_tasks import samples
+from agents import samples
 from aima_web.access.roles import Role
 from aima_web.accounts import tokens
 from aima_web.accounts.models import ApiToken

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aima_tasks.control import place_task, probe_task
 from aima_web.fleet.models import LocalGPU
 from aima_web.jobs.models import Job
+from aima_web.jobs.tasks import place_task, probe_task
 
 HEADER = ("provider,instance_type,gpu_name,gpu_count,vram_gb_per_gpu,vcpus,memory_gb,region,"
           "price_per_hour,spot_price_per_hour")

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
-from aima_tasks.placement import Code, Decision
+from aima_tasks.kernel.placement import Code, Decision
 from aima_web.audit.models import AuditEvent
 from aima_web.jobs.models import Job, MediaAsset
 from aima_web.placement.api.schema import AlternativeSerializer, DecisionSerializer

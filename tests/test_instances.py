@@ -10,11 +10,11 @@ import pytest
 from django.utils import timezone
 
 from aima_tasks.broker import EMBEDDED_BROKER_URL
-from aima_tasks.instances import launch_task
 from aima_web.fleet import services as fleet
 from aima_web.fleet.models import Agent
 from aima_web.instances import services
 from aima_web.instances.models import CloudInstance, InstanceState
+from aima_web.instances.tasks import launch_task
 from aima_web.jobs.models import Job
 from aima_web.jobs.states import JobState
 from aima_web.placement.models import CloudOffer, PlacementPolicy

@@ -10,14 +10,14 @@ from django.core.management import call_command
 from django.utils import timezone
 from django.utils.html import escape
 
-from aima_tasks.classification import Urgency
-from aima_tasks.control import probe_task
-from aima_tasks.placement.performance import normalise
+from aima_tasks.kernel.classification import Urgency
+from aima_tasks.kernel.placement.performance import normalise
 from aima_web.instances import billing
 from aima_web.instances.models import CloudInstance, InstanceState
 from aima_web.jobs import services as jobs
 from aima_web.jobs.models import AnalysisResult, Job, MediaAsset
 from aima_web.jobs.states import JobState
+from aima_web.jobs.tasks import probe_task
 from aima_web.placement import services
 from aima_web.registry.models import ModelArtifact
 from tests.placing import make_gpu, run_to_queue, write_prices

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aima_tasks import segments
-from aima_tasks.work import AnalysisOutcome, AnalysisWork, OutcomeStatus, ResultItem
+from aima_tasks.kernel import segments
+from aima_tasks.kernel.work import AnalysisOutcome, AnalysisWork, OutcomeStatus, ResultItem
 from aima_web.jobs import services
 from aima_web.jobs.models import AnalysisResult, Job, MediaAsset, SegmentResult
 from aima_web.jobs.states import JobState

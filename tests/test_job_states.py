@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from aima_tasks.work import AnalysisOutcome, OutcomeStatus, ResultItem
+from aima_tasks.kernel.work import AnalysisOutcome, OutcomeStatus, ResultItem
 from aima_web.jobs import services
 from aima_web.jobs.models import AnalysisResult, Job, MediaAsset
 from aima_web.jobs.states import SOURCES, JobState

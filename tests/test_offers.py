@@ -12,8 +12,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from aima_tasks.placement import Offer
-from aima_tasks.placement_csv import load_offers_csv
+from aima_tasks.kernel.placement import Offer
+from aima_tasks.kernel.placement_csv import load_offers_csv
 from aima_web.audit.models import AuditEvent
 from aima_web.placement import services
 from aima_web.placement.models import CloudOffer

@@ -8,8 +8,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
-from aima_tasks.classification import Urgency
-from aima_tasks.placement import Policy, Strategy
+from aima_tasks.kernel.classification import Urgency
+from aima_tasks.kernel.placement import Policy, Strategy
 from aima_web.audit.models import AuditEvent
 from aima_web.placement.models import PlacementPolicy
 from tests.placing import make_gpu

@@ -34,7 +34,7 @@ def load(dotted: str) -> Callable[..., Any]:
 
 def runner(name: str) -> Analyzer:
     # Not at module level: the catalogue loads this package's builtin declarations.
-    from aima_tasks.analyses import ANALYSES
+    from aima_tasks.kernel.analyses import ANALYSES
 
     try:
         spec = ANALYSES[name]

@@ -9,7 +9,7 @@ pinned here by checksum: an upgraded or damaged package is refused, not loaded.
 
 from __future__ import annotations
 
-from aima_tasks.analysis_spec import AnalysisSpec, MediaType, ModelFile, Precision
+from aima_tasks.kernel.analysis_spec import AnalysisSpec, MediaType, ModelFile, Precision
 
 AV = frozenset({MediaType.AUDIO, MediaType.VIDEO})
 

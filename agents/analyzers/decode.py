@@ -1,6 +1,6 @@
 """Decoding shared by the analysers: small video frames, resampled audio, upright pictures.
 
-Containers are opened by content (``aima_tasks.probe.open_container``), never by the
+Containers are opened by content (``aima_tasks.kernel.probe.open_container``), never by the
 file name, so every analyser sees the file the way the probe classified it.
 """
 
@@ -16,8 +16,8 @@ import av
 import numpy as np
 from PIL import Image, ImageOps
 
-from aima_tasks import limits
-from aima_tasks.probe import OversizedMedia, check_pixels, limit_frames, open_container
+from aima_tasks.kernel import limits
+from aima_tasks.kernel.probe import OversizedMedia, check_pixels, limit_frames, open_container
 
 ANALYSIS_RATE = 48_000
 PixelFormat = Literal["gray", "rgb24"]

@@ -5,7 +5,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 
-from aima_tasks.classification import GpuStatus
+from aima_tasks.kernel.classification import GpuStatus
 from aima_web.access.admin import RoleAdmin
 from aima_web.access.visibility import unknown_teams
 from aima_web.audit import trail

@@ -14,9 +14,9 @@ from dataclasses import dataclass, replace
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from aima_tasks.classification import Confidentiality
-from aima_tasks.routing import Scope
-from aima_tasks.work import AnalysisWork
+from aima_tasks.kernel.classification import Confidentiality
+from aima_tasks.kernel.routing import Scope
+from aima_tasks.kernel.work import AnalysisWork
 from aima_web.audit import trail
 from aima_web.fleet.models import Agent, Assignment, LocalGPU
 

@@ -15,11 +15,11 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from aima_tasks import schedule
-from aima_tasks.analyses import ANALYSES
-from aima_tasks.classification import GpuActivity, GpuStatus
-from aima_tasks.placement import local_cost_per_hour
-from aima_tasks.routing import Scope
+from aima_tasks.kernel import schedule
+from aima_tasks.kernel.analyses import ANALYSES
+from aima_tasks.kernel.classification import GpuActivity, GpuStatus
+from aima_tasks.kernel.placement import local_cost_per_hour
+from aima_tasks.kernel.routing import Scope
 from aima_web.core.choices import choices
 from aima_web.placement.models import PlacementPolicy
 

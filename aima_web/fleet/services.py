@@ -10,9 +10,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from aima_tasks.classification import GpuStatus
-from aima_tasks.routing import Scope, gpu_queue, queues_served
-from aima_tasks.telemetry import GpuSample
+from aima_tasks.kernel.classification import GpuStatus
+from aima_tasks.kernel.routing import Scope, gpu_queue, queues_served
+from aima_tasks.kernel.telemetry import GpuSample
 from aima_web.audit import trail
 from aima_web.fleet import signals, telemetry
 from aima_web.fleet.credentials import digest, new_secret

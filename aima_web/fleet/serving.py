@@ -12,8 +12,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from aima_tasks import schedule
-from aima_tasks.classification import USABLE_GPU_STATUSES, GpuStatus
+from aima_tasks.kernel import schedule
+from aima_tasks.kernel.classification import USABLE_GPU_STATUSES, GpuStatus
 from aima_web.fleet.models import LocalGPU
 
 

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from aima_tasks import telemetry
-from aima_tasks.classification import ADMIN_GPU_STATUSES, GpuStatus
-from aima_tasks.telemetry import GpuSample
+from aima_tasks.kernel import telemetry
+from aima_tasks.kernel.classification import ADMIN_GPU_STATUSES, GpuStatus
+from aima_tasks.kernel.telemetry import GpuSample
 from aima_web.audit import trail
 from aima_web.fleet.models import Agent, GpuTelemetry, LocalGPU
 

@@ -27,7 +27,7 @@ from urllib.parse import quote, unquote, urlsplit
 from django.conf import settings
 
 from aima_tasks import broker
-from aima_tasks.routing import Scope, gpu_queue
+from aima_tasks.kernel.routing import Scope, gpu_queue
 from aima_web.audit import trail
 
 log = logging.getLogger(__name__)

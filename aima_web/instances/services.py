@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
-from aima_tasks.routing import Scope
+from aima_tasks.kernel.routing import Scope
 from aima_web.audit import trail
 from aima_web.fleet.models import Agent, EnrollmentToken
 from aima_web.fleet.services import create_enrollment_token, revoke_token

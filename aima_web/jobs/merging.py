@@ -9,8 +9,8 @@ from typing import Any
 from django.db import transaction
 
 from agents.analyzers import load
-from aima_tasks import segments
-from aima_tasks.analyses import ANALYSES
+from aima_tasks.kernel import segments
+from aima_tasks.kernel.analyses import ANALYSES
 from aima_web.jobs.models import AnalysisResult, Job, SegmentResult
 
 # What a part's meta says that belongs to the part, not to the whole analysis.

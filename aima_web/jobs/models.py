@@ -11,8 +11,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
-from aima_tasks.analysis_spec import MediaType
-from aima_tasks.classification import Confidentiality, Urgency
+from aima_tasks.kernel.analysis_spec import MediaType
+from aima_tasks.kernel.classification import Confidentiality, Urgency
 from aima_web.core import content
 from aima_web.core.choices import choices
 from aima_web.jobs.states import SOURCES, STAMP_FIELD, JobState

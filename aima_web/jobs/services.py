@@ -11,17 +11,17 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from aima_tasks import analyses, pipeline, segments
-from aima_tasks.analyses import MediaType
-from aima_tasks.classification import Confidentiality
-from aima_tasks.placement import Decision
-from aima_tasks.probe import NotMedia, ProbeResult, sniff
-from aima_tasks.routing import Scope
-from aima_tasks.work import AnalysisOutcome, AnalysisWork, ModelChoice, OutcomeStatus
+from aima_tasks.kernel import analyses, segments
+from aima_tasks.kernel.analyses import MediaType
+from aima_tasks.kernel.classification import Confidentiality
+from aima_tasks.kernel.placement import Decision
+from aima_tasks.kernel.probe import NotMedia, ProbeResult, sniff
+from aima_tasks.kernel.routing import Scope
+from aima_tasks.kernel.work import AnalysisOutcome, AnalysisWork, ModelChoice, OutcomeStatus
 from aima_web.audit import trail
 from aima_web.fleet import assignments
 from aima_web.fleet.models import Agent
-from aima_web.jobs import merging, signals, storage
+from aima_web.jobs import merging, pipeline, signals, storage
 from aima_web.jobs.models import Job, MediaAsset, SegmentResult
 from aima_web.jobs.states import WORKING, JobState
 from aima_web.placement import services as placement

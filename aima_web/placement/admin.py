@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
-from aima_tasks.classification import Urgency
+from aima_tasks.kernel.classification import Urgency
 from aima_web.access.admin import RoleAdmin
 from aima_web.audit import trail
 from aima_web.core.choices import choices

@@ -13,8 +13,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
-from aima_tasks.classification import Urgency
-from aima_tasks.placement import Offer, Policy, Strategy
+from aima_tasks.kernel.classification import Urgency
+from aima_tasks.kernel.placement import Offer, Policy, Strategy
 from aima_web.core.choices import choices
 
 DEFAULTS = Policy()
@@ -60,7 +60,7 @@ def _money(help_text: str) -> models.DecimalField:
 class PlacementPolicy(models.Model):
     """The administrator's placement rules: one row, edited in the admin and
     audited; ``to_policy()`` hands it to the engine. Field meanings and
-    defaults are the engine's (``aima_tasks.placement.Policy``)."""
+    defaults are the engine's (``aima_tasks.kernel.placement.Policy``)."""
 
     strategy = models.CharField(
         max_length=20, choices=choices(Strategy), default=DEFAULTS.strategy.value,

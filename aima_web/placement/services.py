@@ -1,6 +1,6 @@
 """The placement engine's inputs, read from the database, and decisions over them.
 
-The engine (``aima_tasks.placement``) is pure; this module is the one place that
+The engine (``aima_tasks.kernel.placement``) is pure; this module is the one place that
 turns rows into its plain records: a job into a ``JobSpec``, the local GPUs and
 their queued work into a ``FleetState``, stored offers into an ``OfferBook``,
 and the stored policy into a ``Policy``.
@@ -24,10 +24,10 @@ from django.db import transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
-from aima_tasks import schedule
-from aima_tasks.analyses import MediaType
-from aima_tasks.classification import Confidentiality, GpuStatus, Urgency
-from aima_tasks.placement import (
+from aima_tasks.kernel import schedule
+from aima_tasks.kernel.analyses import MediaType
+from aima_tasks.kernel.classification import Confidentiality, GpuStatus, Urgency
+from aima_tasks.kernel.placement import (
     Decision,
     FleetState,
     JobSpec,
@@ -38,8 +38,8 @@ from aima_tasks.placement import (
     decide,
     work_units,
 )
-from aima_tasks.placement.performance import normalise
-from aima_tasks.routing import Scope
+from aima_tasks.kernel.placement.performance import normalise
+from aima_tasks.kernel.routing import Scope
 from aima_web.access.visibility import team_names
 from aima_web.fleet.models import LocalGPU
 from aima_web.instances import billing

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from aima_tasks.classification import Confidentiality
+from aima_tasks.kernel.classification import Confidentiality
 from aima_web.core.choices import choices
 
 

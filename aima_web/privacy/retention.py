@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import Q, QuerySet
 
-from aima_tasks.classification import Confidentiality
+from aima_tasks.kernel.classification import Confidentiality
 from aima_web.audit import trail
 from aima_web.jobs import storage
 from aima_web.jobs.models import AnalysisResult, Job, MediaAsset, SegmentResult

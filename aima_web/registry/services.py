@@ -9,7 +9,7 @@ import hashlib
 from django.db import transaction
 from django.utils import timezone
 
-from aima_tasks.work import ModelChoice
+from aima_tasks.kernel.work import ModelChoice
 from aima_web.audit import trail
 from aima_web.registry.models import ModelArtifact, ModelStatus
 

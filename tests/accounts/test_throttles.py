@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from aima_web.accounts import tokens
 from aima_web.accounts.models import ApiToken
-from aima_web.core.api_client import ApiClient
+from devtools.api_client import ApiClient
 from tests.agent_api import GPU, as_agent, enroll
 from tests.conftest import client_for
 

@@ -9,7 +9,7 @@ from agents import compute
 from agents.benchmark import analyzer_profile
 from agents.gpus import GpuInfo
 from agents.runner import compute_benchmark
-from aima_tasks.analyses import ANALYSES
+from aima_tasks.kernel.analyses import ANALYSES
 
 
 def test_every_analyzer_is_timed_per_work_unit(tmp_path):

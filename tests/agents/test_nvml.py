@@ -7,7 +7,7 @@ import pytest
 
 from agents import nvml
 from agents.gpus import GpuInfo
-from aima_tasks.telemetry import GpuProcess, GpuSample
+from aima_tasks.kernel.telemetry import GpuProcess, GpuSample
 
 GB = 1024**3
 

@@ -8,9 +8,9 @@ import pytest
 from agents import telemetry
 from agents.control_plane import ControlPlane
 from agents.gpus import GpuInfo
-from aima_tasks import telemetry as judge
-from aima_tasks.classification import GpuActivity
-from aima_tasks.telemetry import GpuProcess, GpuSample
+from aima_tasks.kernel import telemetry as judge
+from aima_tasks.kernel.classification import GpuActivity
+from aima_tasks.kernel.telemetry import GpuProcess, GpuSample
 from aima_web.fleet.models import GpuTelemetry, LocalGPU
 from aima_web.fleet.services import create_enrollment_token
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from aima_tasks.samples import audio_encoder, video_encoder
+from agents.samples import audio_encoder, video_encoder
 
 VOICE = "en-us+f5"
 SPEED = 165  # words per minute

@@ -23,7 +23,7 @@ from PIL import Image
 from agents.analyzers.context import AnalysisContext, LoadedModel
 from agents.analyzers.onnx_detector import OnnxDetector
 from agents.analyzers.people import detect_image, track_video
-from aima_tasks.samples import video_encoder
+from agents.samples import video_encoder
 
 SIDE, CELL = 64, 16
 GRID = SIDE // CELL

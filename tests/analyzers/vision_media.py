@@ -16,7 +16,7 @@ import av
 import numpy as np
 from PIL import Image, ImageFilter
 
-from aima_tasks.samples import video_encoder
+from agents.samples import video_encoder
 
 # Where she is in astronaut.png, marked by hand (x, y, width, height): hair to the
 # bottom edge, from her left arm to her right shoulder, without the helmet she holds.

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.test import Client
 from rest_framework.test import APIClient
 
-from aima_tasks import samples
+from agents import samples
 
 ADMIN_PASSWORD = "pw-root-long-enough"
 INTRUDER_ADDRESS = "203.0.113.7"

@@ -8,11 +8,12 @@ import logging
 
 import pytest
 
-from aima_tasks.app import app, schedule_periodic_tasks
-from aima_tasks.audit import checkpoint_task
-from aima_tasks.routing import CONTROL_QUEUE, TaskName, route_task
+from aima_tasks.kernel.routing import CONTROL_QUEUE, TaskName
+from aima_tasks.topology import route_task
 from aima_web.audit import checkpoints, trail
 from aima_web.audit.models import AuditEvent
+from aima_web.audit.tasks import checkpoint_task
+from aima_web.celery import app, schedule_periodic_tasks
 from tests.audit.conftest import audit, raw_sql, refused
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +49,7 @@ def test_a_chain_broken_since_the_last_checkpoint_is_not_anchored(checkpoint_fil
     edited = trail.record(trail.SYSTEM, "job.failed", "job:7")
     trail.record(trail.SYSTEM, "job.failed", "job:8")
     raw_sql("UPDATE {table} SET subject = %s WHERE id = %s", ["job:70", edited.id])
-    with caplog.at_level(logging.ERROR, logger="aima_tasks.audit"):
+    with caplog.at_level(logging.ERROR, logger="aima_web.audit.tasks"):
         assert checkpoint_task() is None
     assert f"row id={edited.id} seq={edited.seq}: its content does not hash" in caplog.text
     assert len(checkpoint_file.read_text().splitlines()) == 1
@@ -61,7 +62,7 @@ def test_a_checkpoint_file_that_cannot_be_written_is_named(settings, tmp_path, c
     settings.AIMA_AUDIT_CHECKPOINTS = blocker / "checkpoints.jsonl"
     trail.record(trail.SYSTEM, "job.failed", "job:1")
     assert f"cannot write {blocker}/checkpoints.jsonl" in refused("checkpoint")
-    with caplog.at_level(logging.ERROR, logger="aima_tasks.audit"):
+    with caplog.at_level(logging.ERROR, logger="aima_web.audit.tasks"):
         assert checkpoint_task() is None
     assert "cannot write" in caplog.text
 

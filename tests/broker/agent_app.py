@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from aima_tasks.celery_config import make_agent_app, make_app
-from aima_tasks.routing import TaskName
+from aima_tasks.kernel.routing import TaskName
 
 app = (make_app if os.environ.get("AIMA_TEST_APP") == "control" else make_agent_app)(
     "aima-agent-test")

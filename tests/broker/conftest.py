@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from kombu import Connection, Exchange
 
-from aima_tasks import routing
+from aima_tasks import topology
 from tests import rabbitmq_node
 from tests.broker.certificates import server_files
 from tests.rabbitmq_node import Node, TlsFiles
@@ -41,7 +41,7 @@ def vhost(rabbitmq: Node) -> Iterator[str]:
     rabbitmq.add_vhost(name)
     with Connection(rabbitmq.amqp_url(vhost=name)) as conn:
         channel = conn.default_channel
-        for queue in routing.declared_queues():
+        for queue in topology.declared_queues():
             queue(channel).declare()
         Exchange("celeryev", type="topic", durable=True)(channel).declare()
         Exchange("celery.pidbox", type="fanout", durable=False)(channel).declare()

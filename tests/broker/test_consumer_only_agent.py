@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from kombu import Connection
 
-from aima_tasks import routing
 from aima_tasks.broker import PROJECT_ROOT
+from aima_tasks.kernel import routing
 from aima_web.instances import broker_accounts
 from tests.broker.test_cloud_broker_user import cloud_instance
 

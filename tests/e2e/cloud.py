@@ -11,8 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from aima_web.core import stack as local_stack
-from aima_web.core.api_client import ApiClient
+from devtools import stack as local_stack
+from devtools.api_client import ApiClient
 from providers.subprocess import SubprocessProvider
 from tests import rabbitmq_node
 

@@ -15,8 +15,8 @@ import pytest
 from django.conf import settings
 
 from aima_tasks import broker
-from aima_tasks.app import app
-from aima_web.core import stack as local_stack
+from aima_web.celery import app
+from devtools import stack as local_stack
 from tests import rabbitmq_node
 
 SIMULATED_GPU = "E2E RTX (simulated):24"

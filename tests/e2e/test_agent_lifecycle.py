@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from aima_tasks import broker, samples
-from aima_tasks.analyses import ANALYSES
-from aima_web.core import stack as local_stack
-from aima_web.core.processes import Process
+from agents import samples
+from aima_tasks import broker
+from aima_tasks.kernel.analyses import ANALYSES
+from devtools import stack as local_stack
+from devtools.processes import Process
 from tests.e2e import cloud
 
 pytestmark = pytest.mark.e2e

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from aima_tasks import samples
-from aima_web.core import stack as local_stack
-from aima_web.core.processes import Process
+from agents import samples
+from devtools import stack as local_stack
+from devtools.processes import Process
 from tests.e2e import cloud
 
 pytestmark = pytest.mark.e2e

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from aima_tasks import samples
-from aima_web.core import stack as local_stack
+from agents import samples
+from devtools import stack as local_stack
 from tests.e2e import cloud
 
 pytestmark = pytest.mark.e2e

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from aima_tasks import samples
-from aima_web.core import stack as local_stack
+from agents import samples
+from devtools import stack as local_stack
 from tests import rabbitmq_node
 from tests.e2e import cloud
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from aima_tasks import samples
-from aima_tasks.app import app
-from aima_tasks.routing import CONTROL_QUEUE
-from aima_web.core.stack import Stack
+from agents import samples
+from aima_tasks.kernel.routing import CONTROL_QUEUE
+from aima_web.celery import app
+from devtools.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from aima_web.core import content
-from aima_web.core import stack as local_stack
+from devtools import stack as local_stack
 from tests.analyzers import speech_media, vision_media
 from tests.analyzers.test_onnx_detector import WHITE_AT, build_tiny_detector, picture
 from tests.e2e import cloud

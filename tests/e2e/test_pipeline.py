@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from aima_tasks import samples
-from aima_web.core.stack import Stack
+from agents import samples
+from devtools.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

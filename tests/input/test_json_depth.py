@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from aima_tasks.routing import Scope
+from aima_tasks.kernel.routing import Scope
 from aima_web.core.parsers import MAX_DEPTH
 from aima_web.fleet.services import create_enrollment_token
 from tests.agent_api import as_agent, enroll

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, UnidentifiedImageError
 
 from agents.analyzers.decode import iter_frames, load_image
-from aima_tasks import probe
+from aima_tasks.kernel import probe
 from aima_web.jobs.models import Job, MediaAsset
 
 pytestmark = pytest.mark.django_db

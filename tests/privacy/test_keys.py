@@ -17,10 +17,10 @@ from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations import RunPython
 from django.utils import timezone
 
-from aima_tasks.control import probe_task
 from aima_web.audit.models import AuditEvent
 from aima_web.jobs import storage
 from aima_web.jobs.models import AnalysisResult, Job, SegmentResult
+from aima_web.jobs.tasks import probe_task
 from aima_web.privacy import keyring
 from aima_web.privacy.fields import key_id_of_text
 from tests.privacy.conftest import submitted

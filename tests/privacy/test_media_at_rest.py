@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from aima_tasks.control import probe_task
 from aima_web.core.uploads import IncomingFile
 from aima_web.jobs import services, storage
 from aima_web.jobs.models import Job
+from aima_web.jobs.tasks import probe_task
 from aima_web.privacy.keyring import KeyringError
 from aima_web.privacy.sealing import Unreadable
 from tests.agent_api import as_agent, delivered, enroll, start_body

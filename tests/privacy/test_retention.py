@@ -8,13 +8,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from aima_tasks.app import app, schedule_periodic_tasks
-from aima_tasks.retention import retention_task
-from aima_tasks.routing import TaskName
+from aima_tasks.kernel.routing import TaskName
 from aima_web.audit.models import AuditEvent
+from aima_web.celery import app, schedule_periodic_tasks
 from aima_web.jobs import services, storage
 from aima_web.jobs.models import AnalysisResult, Job
 from aima_web.privacy.models import LegalHold, RetentionPolicy
+from aima_web.privacy.tasks import retention_task
 from tests.privacy.conftest import stored_job
 
 pytestmark = pytest.mark.django_db

@@ -20,9 +20,9 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from aima_tasks.app import app
-from aima_tasks.routing import TaskName
+from aima_tasks.kernel.routing import TaskName
 from aima_web.audit.models import AuditEvent
+from aima_web.celery import app
 from aima_web.fleet.models import Agent, EnrollmentToken, LocalGPU
 from aima_web.fleet.services import create_enrollment_token, release
 from aima_web.jobs.models import AnalysisResult, Job, SegmentResult

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from aima_tasks.analyses import MediaType
-from aima_tasks.classification import Confidentiality, Urgency
-from aima_tasks.placement import JobSpec, LocalGpu, Offer, Policy, RuntimeKnowledge
-from aima_tasks.placement.performance import runtime_s
-from aima_tasks.simulation.inputs import Fleet, TraceJob
-from aima_tasks.simulation.offers import Market, market
-from aima_tasks.simulation.outcome import Kind
-from aima_tasks.simulation.replay import Placement, ReplayView
+from aima_tasks.kernel.analyses import MediaType
+from aima_tasks.kernel.classification import Confidentiality, Urgency
+from aima_tasks.kernel.placement import JobSpec, LocalGpu, Offer, Policy, RuntimeKnowledge
+from aima_tasks.kernel.placement.performance import runtime_s
+from aima_tasks.kernel.simulation.inputs import Fleet, TraceJob
+from aima_tasks.kernel.simulation.offers import Market, market
+from aima_tasks.kernel.simulation.outcome import Kind
+from aima_tasks.kernel.simulation.replay import Placement, ReplayView
 
 # A Monday.
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)

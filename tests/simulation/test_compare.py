@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from aima_tasks.placement import Policy, Strategy
-from aima_tasks.simulation import compare, load_fleet, load_offer_files, load_trace
-from aima_tasks.simulation.offers import OfferFile
-from aima_tasks.simulation.outcome import Kind
-from aima_tasks.simulation.report import to_json
+from aima_tasks.kernel.placement import Policy, Strategy
+from aima_tasks.kernel.simulation import compare, load_fleet, load_offer_files, load_trace
+from aima_tasks.kernel.simulation.offers import OfferFile
+from aima_tasks.kernel.simulation.outcome import Kind
+from aima_tasks.kernel.simulation.report import to_json
 
 from .scenario import MONDAY, estimate, fleet, job, offer
 from .test_replay import local_gpu

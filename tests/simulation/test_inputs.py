@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from aima_tasks.analyses import MediaType, applicable
-from aima_tasks.classification import Confidentiality, GpuStatus, Urgency
-from aima_tasks.placement import Policy
-from aima_tasks.simulation.inputs import InputError, fleet_from_dict, load_fleet, load_trace
-from aima_tasks.simulation.offers import load_offer_files
+from aima_tasks.kernel.analyses import MediaType, applicable
+from aima_tasks.kernel.classification import Confidentiality, GpuStatus, Urgency
+from aima_tasks.kernel.placement import Policy
+from aima_tasks.kernel.simulation.inputs import InputError, fleet_from_dict, load_fleet, load_trace
+from aima_tasks.kernel.simulation.offers import load_offer_files
 
 GOOD = {"id": "j1", "arrival": "2026-11-23T09:30:00Z", "media_type": "video",
         "size_bytes": 1000, "duration_s": 60}

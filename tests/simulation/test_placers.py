@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from aima_tasks.placement import FleetState, Policy, Strategy, decide
-from aima_tasks.simulation.placers import EnginePlacer
+from aima_tasks.kernel.placement import FleetState, Policy, Strategy, decide
+from aima_tasks.kernel.simulation.placers import EnginePlacer
 
 from .scenario import MONDAY, book, estimate, fleet, job, offer
 from .test_replay import local_gpu

@@ -9,10 +9,10 @@ from datetime import timedelta
 
 import pytest
 
-from aima_tasks.placement import LocalGpu, Policy, Strategy
-from aima_tasks.schedule import parse
-from aima_tasks.simulation.placers import EnginePlacer
-from aima_tasks.simulation.replay import Placement, replay
+from aima_tasks.kernel.placement import LocalGpu, Policy, Strategy
+from aima_tasks.kernel.schedule import parse
+from aima_tasks.kernel.simulation.placers import EnginePlacer
+from aima_tasks.kernel.simulation.replay import Placement, replay
 
 from .scenario import MONDAY, Fixed, book, estimate, fleet, job, offer
 
@@ -103,7 +103,7 @@ def test_at_capacity_the_second_job_waits_for_the_instance_to_free():
 
 
 def test_capacity_from_the_offer_file_column_wins_over_the_provider_default():
-    from aima_tasks.simulation.offers import market
+    from aima_tasks.kernel.simulation.offers import market
 
     only = offer()
     limited = market([only], MONDAY, file_capacity={only.key: 1},
@@ -169,7 +169,7 @@ def test_local_queue_runs_higher_priority_first():
 
 
 def test_local_cost_is_energy_and_depreciation_for_the_runtime():
-    from aima_tasks.simulation.inputs import fleet_from_dict
+    from aima_tasks.kernel.simulation.inputs import fleet_from_dict
 
     # 500 W at 0.20/kWh = 0.10 an hour; 876 over 8,760 hours = 0.10 an hour.
     the_fleet = fleet_from_dict({"energy_price_per_kwh": 0.2, "gpus": [

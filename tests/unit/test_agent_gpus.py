@@ -6,7 +6,7 @@ import pytest
 
 from agents.gpus import BadSimulation, GpuInfo, simulated
 from agents.runner import StartupError, plan_work
-from aima_tasks.routing import Scope
+from aima_tasks.kernel.routing import Scope
 
 
 def gpu(index: int, vram_gb: float, cuda: str = "12.4") -> GpuInfo:

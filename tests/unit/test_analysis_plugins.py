@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from agents.model_cache import ModelRefused, packaged_model, sha256_of
-from aima_tasks.analyses import ANALYSES, BROKEN
+from aima_tasks.kernel.analyses import ANALYSES, BROKEN
 from tests.plugin_dists import fake_distribution
 
 PROJECT = Path(__file__).resolve().parents[2]
 
 PLUGIN = '''
-from aima_tasks.analysis_spec import AnalysisSpec, MediaType
+from aima_tasks.kernel.analysis_spec import AnalysisSpec, MediaType
 
 OCR = AnalysisSpec("ocr", frozenset({MediaType.IMAGE}), "Text in pictures.",
                    reference_s_per_unit=0.5, runner="aima_ocr.run:read", default_on=False,
@@ -51,8 +51,8 @@ def test_a_third_party_analysis_is_planned_and_run_and_a_broken_one_reported(tmp
         from pathlib import Path
         from agents import analyzers
         from agents.analyzers.context import AnalysisContext
-        from aima_tasks.analyses import ANALYSES, BROKEN, applicable, MediaType
-        from aima_tasks.placement.inputs import JobSpec
+        from aima_tasks.kernel.analyses import ANALYSES, BROKEN, applicable, MediaType
+        from aima_tasks.kernel.placement.inputs import JobSpec
         spec = JobSpec(media_type=MediaType.IMAGE, size_bytes=1, analyses=("ocr",))
         print(json.dumps({{
             "found": "ocr" in ANALYSES,

@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from agents import analyzers
+from agents import analyzers, samples
 from agents.analyzers import audio, image, video
 from agents.analyzers.decode import NoAudioTrack, decode_audio
 from agents.analyzers.iir import lfilter
-from aima_tasks import samples
-from aima_tasks.analyses import ANALYSES
+from aima_tasks.kernel.analyses import ANALYSES
 
 HEX16 = set("0123456789abcdef")
 

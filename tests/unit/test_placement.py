@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aima_tasks.analyses import ANALYSES, MediaType
-from aima_tasks.classification import Confidentiality, GpuStatus, Urgency
-from aima_tasks.placement import (
+from aima_tasks.kernel.analyses import ANALYSES, MediaType
+from aima_tasks.kernel.classification import Confidentiality, GpuStatus, Urgency
+from aima_tasks.kernel.placement import (
     EMPTY,
     Code,
     FleetState,
@@ -28,14 +28,14 @@ from aima_tasks.placement import (
     decide,
     local_cost_per_hour,
 )
-from aima_tasks.placement.performance import (
+from aima_tasks.kernel.placement.performance import (
     JOB_OVERHEAD_S,
     RuntimeSource,
     normalise,
     relative_performance,
     runtime_s,
 )
-from aima_tasks.schedule import parse
+from aima_tasks.kernel.schedule import parse
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday
 GB = 10**9
@@ -101,7 +101,7 @@ def test_an_80_gb_card_reporting_79_6_gib_serves_the_80_gb_class():
 
 
 def test_need_beyond_the_largest_class_is_refused_with_the_reason(monkeypatch):
-    from aima_tasks import analyses
+    from aima_tasks.kernel import analyses
     monkeypatch.setitem(analyses.ANALYSES, "huge", replace(
         analyses.ANALYSES["shots"], name="huge", min_vram_gb=120.0, min_cuda="12.1"))
     decision = decide(job(analyses=("shots", "huge")), fleet(gpu(1, 141)), EMPTY, Policy())
@@ -110,7 +110,7 @@ def test_need_beyond_the_largest_class_is_refused_with_the_reason(monkeypatch):
 
 
 def test_an_analyzer_needing_more_raises_vram_and_cuda(monkeypatch):
-    from aima_tasks import analyses
+    from aima_tasks.kernel import analyses
     monkeypatch.setitem(analyses.ANALYSES, "big", replace(
         analyses.ANALYSES["shots"], name="big", min_vram_gb=40.0, min_cuda="12.1"))
     spec = job(analyses=("shots", "big"))

@@ -12,10 +12,15 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aima_tasks import routing
-from aima_tasks.analyses import MediaType, applicable
-from aima_tasks.classification import USABLE_GPU_STATUSES, Confidentiality, GpuStatus, Urgency
-from aima_tasks.placement import (
+from aima_tasks.kernel import routing
+from aima_tasks.kernel.analyses import MediaType, applicable
+from aima_tasks.kernel.classification import (
+    USABLE_GPU_STATUSES,
+    Confidentiality,
+    GpuStatus,
+    Urgency,
+)
+from aima_tasks.kernel.placement import (
     FleetState,
     JobSpec,
     LocalGpu,
@@ -25,8 +30,8 @@ from aima_tasks.placement import (
     Strategy,
     decide,
 )
-from aima_tasks.placement.inputs import cuda_tuple
-from aima_tasks.schedule import parse
+from aima_tasks.kernel.placement.inputs import cuda_tuple
+from aima_tasks.kernel.schedule import parse
 
 NOW = datetime(2026, 11, 25, 21, 30, tzinfo=UTC)
 VRAMS = [8, 12, 16, 22, 24, 32, 40, 48, 79.6, 80, 141]

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aima_tasks import samples
-from aima_tasks.analyses import MediaType
-from aima_tasks.probe import NotMedia, ProbeResult, probe, sha256_file, sniff
+from agents import samples
+from aima_tasks.kernel.analyses import MediaType
+from aima_tasks.kernel.probe import NotMedia, ProbeResult, probe, sha256_file, sniff
 
 
 @pytest.fixture(scope="module")

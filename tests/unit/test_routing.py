@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from aima_tasks import routing
-from aima_tasks.routing import Scope
+from aima_tasks import topology
+from aima_tasks.kernel import routing
+from aima_tasks.kernel.routing import Scope
 
 
 @pytest.mark.parametrize("need, gpu_class", [(1, 8), (8, 8), (8.5, 16), (16, 16), (24, 24),
@@ -33,7 +34,7 @@ def test_queues_stay_in_their_scope():
 
 
 def test_every_queue_is_declared_durable():
-    queues = routing.declared_queues()
+    queues = topology.declared_queues()
     assert [q.name for q in queues] == routing.all_queues()
     assert all(q.durable and q.exchange.durable for q in queues)
     assert routing.CONTROL_QUEUE in routing.all_queues()
@@ -46,8 +47,8 @@ def test_gpu_queue_rejects_a_non_class():
 
 def test_control_tasks_route_to_control_and_gpu_work_is_left_to_placement():
     for name in (routing.TaskName.PROBE, routing.TaskName.PLACE, routing.TaskName.PROVISION):
-        assert routing.route_task(name.value, (), {}, {}) == {"queue": routing.CONTROL_QUEUE}
-    assert routing.route_task(routing.TaskName.ANALYSE.value, (), {}, {}) == {}
+        assert topology.route_task(name.value, (), {}, {}) == {"queue": routing.CONTROL_QUEUE}
+    assert topology.route_task(routing.TaskName.ANALYSE.value, (), {}, {}) == {}
 
 
 def test_a_gpu_whose_cuda_is_too_old_serves_no_queue():

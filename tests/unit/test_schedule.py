@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aima_tasks.schedule import ScheduleError, parse
+from aima_tasks.kernel.schedule import ScheduleError, parse
 
 MONDAY = datetime(2026, 11, 23)
 DAY_NAMES = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from aima_tasks.classification import GpuActivity
-from aima_tasks.telemetry import (
+from aima_tasks.kernel.classification import GpuActivity
+from aima_tasks.kernel.telemetry import (
     BUSY_MIN_MEMORY_SHARE,
     BUSY_MIN_UTILIZATION_PCT,
     IDLE_MAX_MEMORY_SHARE,

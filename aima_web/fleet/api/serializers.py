@@ -3,7 +3,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from aima_tasks.routing import Scope
+from aima_tasks.kernel.routing import Scope
 from aima_web.fleet.models import (
     GpuTelemetry,
     LocalGPU,

@@ -9,8 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from aima_tasks.classification import GpuStatus
-from aima_tasks.telemetry import GpuSample
+from aima_tasks.kernel.classification import GpuStatus
+from aima_tasks.kernel.telemetry import GpuSample
 from aima_web.access.roles import Capability, holds
 from aima_web.audit import trail
 from aima_web.fleet import services

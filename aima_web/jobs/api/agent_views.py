@@ -15,8 +15,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from aima_tasks.analyses import ANALYSES
-from aima_tasks.work import AnalysisOutcome, OutcomeStatus, ResultItem
+from aima_tasks.kernel.analyses import ANALYSES
+from aima_tasks.kernel.work import AnalysisOutcome, OutcomeStatus, ResultItem
 from aima_web.audit import trail
 from aima_web.fleet import assignments
 from aima_web.fleet.auth import AgentAuthentication, IsAgent

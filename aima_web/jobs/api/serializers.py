@@ -3,8 +3,8 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from aima_tasks.analyses import ANALYSES, UnknownAnalysis, check_names
-from aima_tasks.classification import Confidentiality, Urgency
+from aima_tasks.kernel.analyses import ANALYSES, UnknownAnalysis, check_names
+from aima_tasks.kernel.classification import Confidentiality, Urgency
 from aima_web.access.redaction import sees_fleet
 from aima_web.core.choices import choices
 from aima_web.jobs.models import AnalysisResult, Job, MediaAsset, validate_region

@@ -4,9 +4,9 @@ from typing import Any
 
 from rest_framework import serializers
 
-from aima_tasks.analyses import ANALYSES, MediaType, applicable
-from aima_tasks.classification import Confidentiality, Urgency
-from aima_tasks.placement import JobSpec
+from aima_tasks.kernel.analyses import ANALYSES, MediaType, applicable
+from aima_tasks.kernel.classification import Confidentiality, Urgency
+from aima_tasks.kernel.placement import JobSpec
 from aima_web.core.choices import choices
 from aima_web.jobs.api.serializers import AnalysesField
 from aima_web.jobs.models import validate_region

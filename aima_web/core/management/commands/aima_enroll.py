@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from aima_tasks.routing import Scope
+from aima_tasks.kernel.routing import Scope
 from aima_web.fleet.services import create_enrollment_token
 
 

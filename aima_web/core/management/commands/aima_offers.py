@@ -10,8 +10,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from aima_tasks.placement import Offer
-from aima_tasks.placement_csv import load_offers_csv
+from aima_tasks.kernel.placement import Offer
+from aima_tasks.kernel.placement_csv import load_offers_csv
 from aima_web.audit import trail
 from aima_web.placement import services
 from aima_web.placement.models import CloudOffer, PlacementPolicy

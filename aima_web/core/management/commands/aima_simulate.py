@@ -1,6 +1,6 @@
 """``python manage.py aima_simulate``: what-if replay of a job trace.
 
-All logic is in ``aima_tasks.simulation``; this reads the arguments, turns
+All logic is in ``aima_tasks.kernel.simulation``; this reads the arguments, turns
 input errors into one-line CommandErrors and prints the table or JSON.
 """
 
@@ -10,9 +10,15 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from aima_tasks.placement import Strategy
-from aima_tasks.simulation import InputError, compare, load_fleet, load_offer_files, load_trace
-from aima_tasks.simulation.report import table, to_json
+from aima_tasks.kernel.placement import Strategy
+from aima_tasks.kernel.simulation import (
+    InputError,
+    compare,
+    load_fleet,
+    load_offer_files,
+    load_trace,
+)
+from aima_tasks.kernel.simulation.report import table, to_json
 
 
 class Command(BaseCommand):
@@ -34,7 +40,8 @@ class Command(BaseCommand):
                             help="idle seconds before an instance is terminated "
                                  "(default: the fleet file's, else 60)")
         parser.add_argument("--json", dest="as_json", action="store_true",
-                            help="print one JSON document (keys: aima_tasks.simulation.report)")
+                            help="print one JSON document "
+                                 "(keys: aima_tasks.kernel.simulation.report)")
 
     def handle(self, *args, trace: str, fleet: str, offers: list[str],
                strategy: list[str] | None, seed: int, idle_grace_s: float | None, as_json: bool,

@@ -3,8 +3,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from aima_tasks.app import app
-from aima_tasks.routing import CONTROL_QUEUE
+from aima_tasks.kernel.routing import CONTROL_QUEUE
+from aima_web.celery import app
 
 
 class Command(BaseCommand):

@@ -1,0 +1,523 @@
+"""The placement engine: ``decide(job, fleet, offers, policy) -> Decision``.
+
+Pure and deterministic: no Django, no Celery, no clock, no I/O; the same
+inputs give the same decision, in production and in the what-if simulator.
+
+Order of reasoning (seeds 002 §2 and 003 §1):
+1. hard rules that exclude options: confidentiality (confidential never
+   leaves local hardware), VRAM and CUDA, GPU status and access restrictions,
+   data residency, stale prices, reliability, budget caps, spot by urgency;
+2. estimates for what is left: wait (local backlog and availability window,
+   cloud boot and upload), runtime per GPU model, expected cost with spot
+   interruption risk;
+3. the strategy's choice between the best local and the best cloud option.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import Counter
+from collections.abc import Callable
+
+import numpy as np
+
+from aima_tasks.kernel import routing
+from aima_tasks.kernel.classification import USABLE_GPU_STATUSES, Confidentiality, Urgency
+from aima_tasks.kernel.placement.decision import Alternative, Code, Decision, Option
+from aima_tasks.kernel.placement.inputs import (
+    LOCAL,
+    FleetState,
+    JobSpec,
+    LocalGpu,
+    Policy,
+    Strategy,
+    cuda_tuple,
+)
+from aima_tasks.kernel.placement.offers import OfferBook, cuda_number
+from aima_tasks.kernel.placement.performance import RuntimeSource, rate
+from aima_tasks.kernel.schedule import second_of_week
+
+GB = 1e9
+
+
+def decide(spec: JobSpec, fleet: FleetState, offers: OfferBook, policy: Policy) -> Decision:
+    need = spec.vram_need_gb
+    min_cuda = spec.min_cuda
+    try:
+        gpu_class = routing.class_for_need(need)
+    except routing.NoGpuClass as exc:
+        return Decision(placed=False, code=Code.TOO_LARGE, reason=str(exc),
+                        strategy=policy.strategy, vram_need_gb=need, min_cuda=min_cuda)
+    # A card serves a class by the same rule the agents subscribe by.
+    min_vram = gpu_class * routing.VRAM_TOLERANCE
+    excluded: Counter[str] = Counter()
+    notes: list[str] = []
+
+    local, blocked = _local_options(spec, fleet, policy, min_vram, min_cuda, excluded)
+    if spec.confidentiality == Confidentiality.CONFIDENTIAL:
+        cloud: list[Option] = []
+        if len(offers):
+            excluded[Code.CONFIDENTIAL_LOCAL_ONLY] += len(offers)
+    else:
+        cloud = _cloud_options(spec, fleet, offers, policy, min_vram, min_cuda, excluded, notes)
+
+    if not local and not cloud:
+        return _unplaced(spec, fleet, offers, policy, gpu_class, min_vram, excluded, blocked)
+
+    rank = _ranking(policy)
+    best_local = min(local, key=rank) if local else None
+    best_cloud = min(cloud, key=rank) if cloud else None
+    reasons: list[Code] = []
+    if spec.confidentiality == Confidentiality.CONFIDENTIAL:
+        reasons.append(Code.CONFIDENTIAL_LOCAL_ONLY)
+
+    dropped: dict[int, tuple[Code, str]] = {}
+    if (best_local and best_cloud and spec.urgency == Urgency.HIGH
+            and best_local.wait_s > policy.urgent_local_wait_s):
+        why = (f"waits {_minutes(best_local.wait_s)} locally; urgent jobs go to the cloud "
+               f"after {_minutes(policy.urgent_local_wait_s)}")
+        for option in local:
+            dropped[id(option)] = (Code.URGENT_LOCAL_WAIT, why)
+        reasons.append(Code.URGENT_LOCAL_WAIT)
+        best_local = None
+
+    choice, code, rule = _choose(spec, policy, local, cloud, best_local, best_cloud)
+    reasons.append(code)
+    if choice.spot:
+        reasons.append(Code.SPOT)
+    if choice.runtime_source == RuntimeSource.UNKNOWN_MODEL:
+        reasons.append(Code.UNKNOWN_GPU_MODEL)
+    reasons.extend(Code(n) for n in notes if Code(n) not in reasons)
+    reasons = list(dict.fromkeys(reasons))
+
+    scope = routing.Scope(choice.scope)
+    return Decision(
+        placed=True, code=code, strategy=policy.strategy, vram_need_gb=need, min_cuda=min_cuda,
+        gpu_class=gpu_class, scope=scope, queue=routing.gpu_queue(scope, gpu_class),
+        choice=choice, reasons=tuple(reasons),
+        reason=_sentence(spec, choice, rule, policy.currency),
+        alternatives=_alternatives(policy, choice, code, rule, local, cloud, dropped, rank),
+        excluded=_counts(excluded),
+    )
+
+
+# ---------------------------------------------------------------- local GPUs
+
+def _local_options(spec: JobSpec, fleet: FleetState, policy: Policy, min_vram: float,
+                   min_cuda: str, excluded: Counter[str],
+                   ) -> tuple[list[Option], list[tuple[LocalGpu, Code, float]]]:
+    """The best few options on local GPUs, and the GPUs that have the VRAM but
+    cannot take the job now (with why, and the wait where that is the reason)."""
+    blocked: list[tuple[LocalGpu, Code, float]] = []
+    cuda_needed = cuda_tuple(min_cuda)
+    week_offset, groups, max_wait = second_of_week(fleet.now), spec.groups, policy.max_local_wait_s
+    units = spec.work_units
+    rates: dict[str, tuple[float, float, RuntimeSource]] = {}
+    by_finish = policy.strategy == Strategy.LOCAL_FIRST
+    # Light tuples, ranked as ``_ranking`` ranks options of one provider; only
+    # the few that can matter become Options.
+    ranked: list[tuple[float, float, int, LocalGpu, float, float, RuntimeSource]] = []
+    too_small = 0
+    for gpu in fleet.gpus:
+        if gpu.vram_gb < min_vram:
+            too_small += 1
+            continue
+        code = None
+        wait = 0.0
+        if gpu.status not in USABLE_GPU_STATUSES:
+            code = Code.GPU_UNAVAILABLE
+        elif cuda_tuple(gpu.cuda_version) < cuda_needed:
+            code = Code.CUDA_TOO_OLD
+        elif gpu.access_groups and not gpu.access_groups & groups:
+            code = Code.ACCESS_DENIED
+        else:
+            schedule = gpu.schedule
+            wait = (gpu.backlog_s if schedule.always
+                    else schedule.wait_from(week_offset, gpu.backlog_s))
+            if wait > max_wait:
+                code = Code.LOCAL_WAIT_TOO_LONG
+        if code is not None:
+            excluded[code] += 1
+            blocked.append((gpu, code, wait))
+            continue
+        if gpu.profile:
+            overhead, per_unit, source = rate(spec.analyses, gpu.model, fleet.knowledge,
+                                              gpu.profile)
+        else:
+            if gpu.model not in rates:
+                rates[gpu.model] = rate(spec.analyses, gpu.model, fleet.knowledge)
+            overhead, per_unit, source = rates[gpu.model]
+        runtime = overhead + per_unit * units
+        cost = gpu.cost_per_hour * runtime / 3600
+        finish = wait + runtime
+        first, second = (finish, cost) if by_finish else (cost, finish)
+        ranked.append((first, second, gpu.gpu_id, gpu, wait, runtime, source))
+    if too_small:
+        excluded[Code.VRAM_TOO_SMALL] += too_small
+    blocked.sort(key=lambda item: item[0].gpu_id)
+    best = heapq.nsmallest(policy.alternatives + 1, ranked, key=lambda item: item[:3])
+    return [Option(
+        scope=routing.Scope.LOCAL.value, provider=LOCAL, gpu_model=gpu.model, spot=False,
+        price_per_hour=gpu.cost_per_hour, wait_s=wait, runtime_s=runtime,
+        cost=gpu.cost_per_hour * runtime / 3600, runtime_source=source.value,
+        gpu_id=gpu.gpu_id, host=gpu.host, vram_gb=gpu.vram_gb)
+        for *_, gpu, wait, runtime, source in best], blocked
+
+
+# ---------------------------------------------------------------- cloud offers
+
+def _static_filter(spec: JobSpec, book: OfferBook, policy: Policy, min_vram: float,
+                   min_cuda: str) -> tuple[np.ndarray, dict[Code, int]]:
+    """Offers that pass every filter that does not change between jobs of the
+    same needs, and how many each filter excluded; remembered per book."""
+    key = (min_vram, min_cuda, (spec.region or "").upper(), policy.enabled_providers,
+           policy.min_reliability)
+    if key in book.memo:
+        return book.memo[key]
+    filters: list[tuple[Code, np.ndarray]] = []
+    if policy.enabled_providers is not None:
+        allowed = np.array([p in policy.enabled_providers for p in book.providers], dtype=bool)
+        filters.append((Code.PROVIDER_DISABLED, allowed[book.provider_idx]))
+    filters.append((Code.VRAM_TOO_SMALL, book.vram_gb >= min_vram))
+    filters.append((Code.CUDA_TOO_OLD, book.cuda >= cuda_number(min_cuda)))
+    if spec.region:
+        prefix = spec.region.upper()
+        region_ok = np.array([r.upper().startswith(prefix) for r in book.regions], dtype=bool)
+        filters.append((Code.REGION, region_ok[book.region_idx]))
+    filters.append((Code.LOW_RELIABILITY, book.reliability >= policy.min_reliability))
+    eligible = np.ones(len(book), dtype=bool)
+    counts: dict[Code, int] = {}
+    for code, passed in filters:
+        failed = int(np.count_nonzero(eligible & ~passed))
+        if failed:
+            counts[code] = failed
+        eligible &= passed
+    if len(book.memo) > 256:
+        book.memo.clear()
+    book.memo[key] = (eligible, counts)
+    return eligible, counts
+
+
+def _cloud_options(spec: JobSpec, fleet: FleetState, book: OfferBook, policy: Policy,
+                   min_vram: float, min_cuda: str, excluded: Counter[str],
+                   notes: list[str]) -> list[Option]:
+    """Each provider's best on-demand and spot option, and the next cheapest overall."""
+    if not len(book):
+        return []
+    static, counts = _static_filter(spec, book, policy, min_vram, min_cuda)
+    excluded.update(counts)
+    fresh = book.priced_at >= fleet.now.timestamp() - policy.max_price_age_s
+    _count(excluded, Code.STALE_PRICE, static & ~fresh)
+    # From here on, only the eligible offers: in book order, so still grouped
+    # by provider and cheapest first within each.
+    index = np.flatnonzero(static & fresh)
+    if not len(index):
+        return []
+
+    overheads, per_units, source_by_model = _rates_by_model(spec, fleet, book)
+    models = book.model_idx[index]
+    runtime = overheads[models] + per_units[models] * spec.work_units
+    bandwidth = np.minimum(book.bandwidth_mbps[index], policy.upload_mbps)
+    upload = spec.size_bytes * 8 / (bandwidth * 1e6)
+    setup = book.boot_s[index] + upload
+    billed = setup + runtime
+    price = book.price[index]
+    on_demand_cost = price * billed / 3600
+
+    modes = [(False, np.ones(len(index), dtype=bool), price, on_demand_cost, runtime)]
+    spot_price = book.spot_price[index]
+    has_spot = ~np.isnan(spot_price)
+    risk = np.zeros(len(index))
+    if spec.urgency not in policy.spot_urgencies:
+        if has_spot.any():
+            notes.append(Code.SPOT_NOT_FOR_URGENCY)
+    elif has_spot.any():
+        rate = book.interruption_per_hour[index]
+        rate = np.where(np.isnan(rate), policy.spot_interruption_per_hour, rate)
+        # An interrupted job starts over (boot, upload and all its work): with
+        # interruptions as a Poisson process of rate r, an attempt of h hours
+        # is expected to take (e^(r*h) - 1) / r hours until one runs through.
+        hours = billed / 3600
+        safe_rate = np.maximum(rate, 1e-12)
+        expected_hours = np.where(rate > 0, np.expm1(safe_rate * hours) / safe_rate, hours)
+        risk = -np.expm1(-rate * hours)
+        modes.append((True, has_spot, spot_price, spot_price * expected_hours,
+                      expected_hours * 3600 - setup))
+    caps: list[tuple[Code, Callable[[np.ndarray, np.ndarray], np.ndarray]]] = []
+    if policy.max_hourly_price is not None:
+        cap = policy.max_hourly_price
+        caps.append((Code.OVER_HOURLY_CAP, lambda price, cost: price <= cap))
+    if policy.max_job_cost is not None:
+        job_cap = policy.max_job_cost
+        caps.append((Code.OVER_JOB_COST_CAP, lambda price, cost: cost <= job_cap))
+    if policy.monthly_budget is not None:
+        left = policy.monthly_budget - fleet.month_spend
+        caps.append((Code.OVER_MONTHLY_BUDGET, lambda price, cost: cost <= left))
+    if caps:
+        survivors = np.zeros(len(index), dtype=bool)
+        first_failure: dict[Code, np.ndarray] = {}
+        for _spot, mask, mode_price, cost, _run in modes:
+            for code, test in caps:
+                passed = test(mode_price, cost)
+                if code not in first_failure:
+                    first_failure[code] = mask & ~passed
+                mask &= passed
+            survivors |= mask
+        for code, failed in first_failure.items():
+            _count(excluded, code, failed & ~survivors)
+
+    provider_of = book.provider_idx[index]
+    starts = np.flatnonzero(provider_of[1:] != provider_of[:-1]) + 1
+    starts = np.concatenate((np.zeros(1, dtype=starts.dtype), starts))
+    sizes = np.diff(np.append(starts, len(index)))
+    picks: dict[tuple[bool, int], None] = {}
+    runners_up = policy.alternatives + 1
+    for spot, mask, _price, cost, run in modes:
+        masked = np.where(mask, cost, np.inf)
+        # Each provider's cheapest; equal costs: the sooner finish, then the
+        # book's order.
+        cheapest = np.minimum.reduceat(masked, starts)
+        tied = np.flatnonzero((masked == np.repeat(cheapest, sizes)) & np.isfinite(masked))
+        finish = setup[tied] + run[tied]
+        best: dict[int, tuple[float, int]] = {}
+        for position, seconds, provider in zip(tied.tolist(), finish.tolist(),
+                                               provider_of[tied].tolist(), strict=True):
+            if provider not in best or seconds < best[provider][0]:
+                best[provider] = (seconds, position)
+        for _, position in best.values():
+            picks[(spot, position)] = None
+        # The next cheapest anywhere, to show what else was close.
+        top = (np.argpartition(masked, runners_up)[:runners_up]
+               if len(masked) > runners_up else np.arange(len(masked)))
+        for position in top[np.isfinite(masked[top])].tolist():
+            picks[(spot, position)] = None
+
+    by_mode = {spot: (mode_price, cost, run) for spot, _mask, mode_price, cost, run in modes}
+    options = []
+    for spot, position in picks:
+        mode_price, cost, run = by_mode[spot]
+        offer = book.offers[int(index[position])]
+        options.append(Option(
+            scope=routing.Scope.CLOUD.value, provider=offer.provider, gpu_model=offer.gpu_model,
+            spot=spot, price_per_hour=float(mode_price[position]),
+            wait_s=float(setup[position]), runtime_s=float(run[position]),
+            cost=float(cost[position]),
+            runtime_source=source_by_model[int(book.model_idx[index[position]])],
+            offer_id=offer.key, instance_type=offer.instance_type, region=offer.region,
+            vram_gb=offer.vram_gb, upload_s=float(upload[position]),
+            interruption_risk=float(risk[position]) if spot else 0.0))
+    return options
+
+
+def _rates_by_model(spec: JobSpec, fleet: FleetState,
+                    book: OfferBook) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Per GPU model of the book: fixed and per-unit seconds, and their source;
+    remembered per book for the same analyses and the same knowledge."""
+    key = ("rates", spec.analyses)
+    known = book.memo.get(key)
+    if known is not None and known[0] is fleet.knowledge:
+        return known[1:]
+    estimates = [rate(spec.analyses, model, fleet.knowledge) for model in book.models]
+    rates = (np.array([overhead for overhead, _, _ in estimates], dtype=np.float64),
+             np.array([per_unit for _, per_unit, _ in estimates], dtype=np.float64),
+             [source.value for _, _, source in estimates])
+    book.memo[key] = (fleet.knowledge, *rates)
+    return rates
+
+
+def _counts(excluded: Counter[str]) -> dict[str, int]:
+    return {str(code): n for code, n in sorted(excluded.items())}
+
+
+def _count(excluded: Counter[str], code: Code, failed: np.ndarray) -> None:
+    count = int(np.count_nonzero(failed))
+    if count:
+        excluded[code] += count
+
+
+# ---------------------------------------------------------------- choosing
+
+def _ranking(policy: Policy) -> Callable[[Option], tuple]:
+    def by_cost(option: Option) -> tuple:
+        return (option.cost, option.duration_s, option.provider, option.offer_id,
+                option.gpu_id or 0, option.spot)
+
+    def local_by_finish(option: Option) -> tuple:
+        # Local first: the local GPU that finishes first, else the cheapest cloud.
+        if option.provider == LOCAL:
+            return (0, option.duration_s, option.cost, option.gpu_id or 0)
+        return (1, *by_cost(option))
+
+    if policy.strategy == Strategy.PROVIDER_PRIORITY:
+        order = {name: i for i, name in enumerate(policy.provider_order)}
+
+        def by_rank(option: Option) -> tuple:
+            return (order.get(option.provider, len(order)), *by_cost(option))
+        return by_rank
+    if policy.strategy == Strategy.LOCAL_FIRST:
+        return local_by_finish
+    return by_cost
+
+
+def _choose(spec: JobSpec, policy: Policy, local: list[Option], cloud: list[Option],
+            best_local: Option | None, best_cloud: Option | None) -> tuple[Option, Code, str]:
+    """The winner, the code of the rule that picked it, and that rule in words."""
+    if best_local is None:
+        assert best_cloud is not None
+        code = Code.URGENT_LOCAL_WAIT if local else Code.NO_LOCAL_FIT
+        return best_cloud, code, "no local GPU can take it" if not local else \
+            "the local wait is too long for an urgent job"
+    if best_cloud is None:
+        if spec.confidentiality == Confidentiality.CONFIDENTIAL:
+            return best_local, Code.CONFIDENTIAL_LOCAL_ONLY, \
+                "confidential media never leave local hardware"
+        return best_local, Code.NO_CLOUD_FIT, "no cloud offer can take it"
+
+    strategy = policy.strategy
+    if strategy == Strategy.LOCAL_FIRST:
+        return best_local, Code.LOCAL_FIRST, "the local-first strategy uses local GPUs first"
+    if strategy == Strategy.PROVIDER_PRIORITY:
+        winner = min(best_local, best_cloud, key=_ranking(policy))
+        return winner, Code.PROVIDER_PRIORITY, \
+            f"the provider order is {' > '.join(policy.provider_order) or '(none set)'}"
+    if strategy == Strategy.COST_FIRST:
+        winner = min(best_local, best_cloud, key=_ranking(policy))
+        return winner, Code.CHEAPEST, "the cost-first strategy takes the cheapest option"
+
+    local_cost, cloud_cost = best_local.cost, best_cloud.cost
+    if (spec.size_bytes > policy.large_media_gb * GB
+            and best_cloud.upload_s > policy.large_media_upload_s
+            and cloud_cost > local_cost * (1 - policy.large_media_cloud_advantage)):
+        return best_local, Code.LARGE_MEDIA_LOCAL, (
+            f"media over {policy.large_media_gb:g} GB whose upload takes more than "
+            f"{_minutes(policy.large_media_upload_s)} stay local unless the cloud is more "
+            f"than {policy.large_media_cloud_advantage:.0%} cheaper")
+    tolerance = 1 + policy.local_tolerance
+    if spec.confidentiality == Confidentiality.PUBLIC:
+        if cloud_cost <= local_cost * tolerance:
+            return best_cloud, Code.PUBLIC_CLOUD_PREFERRED, (
+                f"public media prefer the cloud unless local is more than "
+                f"{policy.local_tolerance:.0%} cheaper")
+        return best_local, Code.LOCAL_CHEAPER, (
+            f"local is more than {policy.local_tolerance:.0%} cheaper than the cloud")
+    if local_cost <= cloud_cost * tolerance:
+        return best_local, Code.LOCAL_WITHIN_TOLERANCE, (
+            f"local GPUs are preferred while they cost at most "
+            f"{policy.local_tolerance:.0%} more than the cloud")
+    return best_cloud, Code.CLOUD_CHEAPER, (
+        f"the cloud is more than {policy.local_tolerance:.0%} cheaper than local")
+
+
+def _alternatives(policy: Policy, choice: Option, code: Code, rule: str, local: list[Option],
+                  cloud: list[Option], dropped: dict[int, tuple[Code, str]],
+                  rank: Callable[[Option], tuple]) -> tuple[Alternative, ...]:
+    others = sorted((o for o in local + cloud if o is not choice), key=rank)
+    # The best option of the other scope explains the decision best: first.
+    other_scope = [o for o in others if o.scope != choice.scope][:1]
+    ordered = other_scope + [o for o in others if o not in other_scope]
+    picked = []
+    for option in ordered[:policy.alternatives]:
+        lost, why = dropped.get(id(option)) or _why_lost(policy, choice, code, rule, option)
+        picked.append(Alternative(option=option, lost=lost, why=why))
+    return tuple(picked)
+
+
+def _why_lost(policy: Policy, choice: Option, code: Code, rule: str,
+              option: Option) -> tuple[Code, str]:
+    if code == Code.PROVIDER_PRIORITY and option.provider != choice.provider:
+        return Code.LOWER_PROVIDER_RANK, f"{option.provider} ranks below {choice.provider}"
+    if code == Code.LOCAL_FIRST and option.scope != choice.scope:
+        return Code.NOT_LOCAL, rule
+    later = (Code.FINISHES_LATER, f"finishes in {_minutes(option.duration_s)} instead of "
+                                  f"{_minutes(choice.duration_s)}")
+    if policy.strategy == Strategy.LOCAL_FIRST and option.duration_s > choice.duration_s:
+        return later
+    if option.cost > choice.cost:
+        return Code.MORE_EXPENSIVE, (f"costs {_money(option.cost, policy.currency)} vs "
+                                     f"{_money(choice.cost, policy.currency)}")
+    if option.scope != choice.scope:
+        return Code.LOST_TO_RULE, (f"{rule} ({_money(option.cost, policy.currency)} vs "
+                                    f"{_money(choice.cost, policy.currency)})")
+    return later
+
+
+# ---------------------------------------------------------------- nothing fits
+
+def _unplaced(spec: JobSpec, fleet: FleetState, offers: OfferBook, policy: Policy,
+              gpu_class: int, min_vram: float, excluded: Counter[str],
+              blocked: list[tuple[LocalGpu, Code, float]]) -> Decision:
+    need, min_cuda = spec.vram_need_gb, spec.min_cuda
+    suggestions: list[str] = []
+    for gpu, code, wait in blocked:
+        label = f"local GPU #{gpu.gpu_id} ({gpu.model} @ {gpu.host})"
+        if code == Code.GPU_UNAVAILABLE:
+            suggestions.append(f"{label} has the VRAM but is {gpu.status}; bring it back "
+                               f"into service in the admin")
+        elif code == Code.CUDA_TOO_OLD:
+            suggestions.append(f"{label} has CUDA {gpu.cuda_version}; update its driver to "
+                               f"CUDA {min_cuda} or newer")
+        elif code == Code.ACCESS_DENIED:
+            suggestions.append(f"{label} is reserved for {', '.join(sorted(gpu.access_groups))};"
+                               f" ask an administrator for access")
+        elif code == Code.LOCAL_WAIT_TOO_LONG:
+            suggestions.append(f"{label} frees up in {_minutes(wait)}; submit again then, or "
+                               f"raise the policy's maximum local wait")
+    usable = [g for g in fleet.gpus if g.status in USABLE_GPU_STATUSES and g.vram_gb < min_vram]
+    if usable:
+        biggest = max(usable, key=lambda g: (g.vram_gb, -g.gpu_id))
+        suggestions.append(
+            f"a smaller model variant or lower precision (fp16/int8) needing at most "
+            f"{biggest.vram_gb:g} GB would fit local GPU #{biggest.gpu_id} ({biggest.model})")
+    example = _cheapest_fitting_model(offers, min_vram)
+    suggestions.append(
+        f"register a local GPU with at least {gpu_class} GB VRAM and CUDA {min_cuda}"
+        + (f", e.g. an {example}" if example else ""))
+
+    if spec.confidentiality == Confidentiality.CONFIDENTIAL:
+        code = Code.CONFIDENTIAL_NO_LOCAL
+        reason = (f"confidential {spec.media_type} needs a local GPU with {need:g} GB VRAM and "
+                  f"CUDA {min_cuda}, and none can take it")
+    else:
+        code = Code.NO_FIT
+        summary = ", ".join(f"{n} {c.replace('_', ' ')}" for c, n in sorted(excluded.items()))
+        reason = (f"no local GPU or cloud offer can take this {spec.media_type} job "
+                  f"({need:g} GB VRAM, CUDA {min_cuda})"
+                  + (f"; excluded: {summary}" if summary else "; there are no offers"))
+    return Decision(placed=False, code=code, reason=reason, strategy=policy.strategy,
+                    vram_need_gb=need, min_cuda=min_cuda, gpu_class=gpu_class,
+                    reasons=(code,), excluded=_counts(excluded),
+                    suggestions=tuple(suggestions))
+
+
+def _cheapest_fitting_model(offers: OfferBook, min_vram: float) -> str | None:
+    if not len(offers):
+        return None
+    prices = np.where(offers.vram_gb >= min_vram, offers.price, np.inf)
+    best = int(np.argmin(prices))
+    if not math.isfinite(prices[best]):
+        return None
+    offer = offers.offers[best]
+    return f"{offer.gpu_model} ({offer.vram_gb:g} GB)"
+
+
+# ---------------------------------------------------------------- words
+
+def _sentence(spec: JobSpec, choice: Option, rule: str, currency: str) -> str:
+    where = choice.label
+    return (f"{spec.media_type} job ({spec.vram_need_gb:g} GB VRAM) goes to {where}: {rule}. "
+            f"Starts in about {_minutes(choice.wait_s)}, runs about "
+            f"{_minutes(choice.runtime_s)}, costs about {_money(choice.cost, currency)}.")
+
+
+def _minutes(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _money(amount: float, currency: str) -> str:
+    figure = f"{amount:.4f}" if 0 < amount < 0.01 else f"{amount:.2f}"
+    return f"${figure}" if currency == "USD" else f"{figure} {currency}"

@@ -1,0 +1,81 @@
+"""Queue and task names: the only module that spells them.
+
+A GPU class is a VRAM tier; a job needing N GB goes to the smallest class that
+holds N, on the queue ``gpu.<scope>.<class>``. An agent consumes the queue of
+every class its GPU can hold, in its own scope only: local agents must never
+see cloud-bound work they were not placed for, and cloud agents must never see
+local (possibly confidential) work.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from aima_tasks.kernel.analysis_spec import MIN_CUDA, cuda_tuple
+
+
+class Scope(StrEnum):
+    LOCAL = "local"
+    CLOUD = "cloud"
+
+
+# VRAM tiers in GB, ascending: the GPU classes AIMA schedules by.
+GPU_CLASSES: tuple[int, ...] = (8, 16, 24, 48, 80)
+
+# A card sold as "80 GB" reports a little less to NVML (an H100 reports about
+# 79.6 GiB), so a GPU counts as its class when within this share of the tier.
+VRAM_TOLERANCE = 0.97
+
+CONTROL_QUEUE = "control"
+
+
+class TaskName(StrEnum):
+    PROBE = "aima.probe"
+    PLACE = "aima.place"
+    ANALYSE = "aima.analyse"
+    PROVISION = "aima.provision"
+    LAUNCH = "aima.launch"
+    TICK = "aima.instances.tick"
+    RECONCILE = "aima.instances.reconcile"
+    REFRESH_OFFERS = "aima.offers.refresh"
+    AUDIT_CHECKPOINT = "aima.audit.checkpoint"
+    RETENTION = "aima.retention.sweep"
+
+
+# Everything but the GPU work itself runs on the control plane.
+CONTROL_TASKS = frozenset(TaskName) - {TaskName.ANALYSE}
+
+
+class NoGpuClass(ValueError):
+    """A VRAM need larger than the largest GPU class."""
+
+
+def gpu_queue(scope: Scope, gpu_class: int) -> str:
+    if gpu_class not in GPU_CLASSES:
+        raise ValueError(f"{gpu_class} GB is not a GPU class; classes are {GPU_CLASSES}")
+    return f"gpu.{Scope(scope).value}.{gpu_class}"
+
+
+def class_for_need(vram_gb: float) -> int:
+    """The smallest GPU class that holds a job needing ``vram_gb``."""
+    for gpu_class in GPU_CLASSES:
+        if gpu_class >= vram_gb:
+            return gpu_class
+    raise NoGpuClass(f"{vram_gb:g} GB exceeds the largest GPU class ({GPU_CLASSES[-1]} GB)")
+
+
+def classes_served(vram_gb: float) -> list[int]:
+    """Every GPU class a card with ``vram_gb`` can take work for."""
+    return [c for c in GPU_CLASSES if vram_gb >= c * VRAM_TOLERANCE]
+
+
+def queues_served(scope: Scope, vram_gb: float, cuda_version: str = MIN_CUDA) -> list[str]:
+    """The queues a GPU consumes: every class it can hold, in its scope; none
+    if its CUDA is older than any analysis runs on."""
+    if cuda_tuple(cuda_version) < cuda_tuple(MIN_CUDA):
+        return []
+    return [gpu_queue(scope, c) for c in classes_served(vram_gb)]
+
+
+def all_queues() -> list[str]:
+    return [CONTROL_QUEUE] + [gpu_queue(s, c) for s in Scope for c in GPU_CLASSES]

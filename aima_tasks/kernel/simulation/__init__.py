@@ -1,0 +1,32 @@
+"""What-if simulator: replay a job trace against a fleet and cloud offers with
+the production placement engine, and compare strategies, baselines and a
+lower bound on cost, waiting, idle time, interruptions and rule violations.
+
+Pure: no Django, no Celery, no clock; one seed gives one result.
+
+    inputs     trace (JSON Lines) and fleet (JSON) files -> dataclasses
+    offers     price snapshot files -> the offer book with capacities
+    replay     the discrete-event loop over local GPUs and cloud instances
+    placers    the engine deciding each job at its arrival
+    baselines  B1, B2 and the offline lower bound
+    rules      the hard rules every placement is audited against
+    compare    one run over all of them; report: its table and JSON
+"""
+
+from aima_tasks.kernel.simulation.compare import Comparison, compare
+from aima_tasks.kernel.simulation.inputs import Fleet, InputError, TraceJob, load_fleet, load_trace
+from aima_tasks.kernel.simulation.offers import OfferFile, load_offer_files
+from aima_tasks.kernel.simulation.outcome import Outcome
+
+__all__ = [
+    "Comparison",
+    "Fleet",
+    "InputError",
+    "OfferFile",
+    "Outcome",
+    "TraceJob",
+    "compare",
+    "load_fleet",
+    "load_offer_files",
+    "load_trace",
+]

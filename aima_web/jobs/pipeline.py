@@ -1,0 +1,34 @@
+"""Pipeline builders: the messages a job's work flows through.
+
+probe → place run on the control queue; place then sends an analyse message
+per unit of work to the GPU queue the placement chose (a queue cannot be known
+before the media has been probed). Agents report the results over HTTPS, not
+through the broker: a host that can publish there could forge them.
+"""
+
+from __future__ import annotations
+
+from celery import chain
+
+from aima_tasks.kernel.routing import TaskName
+from aima_tasks.kernel.work import AnalysisWork
+from aima_web.celery import app
+
+
+def start(job_id: str) -> None:
+    chain(
+        app.signature(TaskName.PROBE.value, args=(job_id,), immutable=True),
+        app.signature(TaskName.PLACE.value, args=(job_id,), immutable=True),
+    ).apply_async()
+
+
+def dispatch(units: list[AnalysisWork], queue: str) -> None:
+    """Send a job's units of work to ``queue``.
+
+    The join lives in the database rather than in a result backend: the control
+    plane stores each unit's results as its agent reports them and ends the job
+    when the last part is in. A backend's counter would be lost with a
+    redelivered unit; stored parts are not, and are never computed twice.
+    """
+    for work in units:
+        app.send_task(TaskName.ANALYSE.value, args=(work.to_dict(),), queue=queue)

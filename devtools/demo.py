@@ -1,0 +1,103 @@
+"""``python -m devtools.demo`` (what ``bootstrap.py run`` runs): the whole system
+on one machine.
+
+Starts the web server, a control worker and one local agent with a simulated
+GPU, submits a sample video over REST, prints its results, and keeps
+everything running until Ctrl-C (or stops at once with --once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+
+from agents import samples
+from devtools import stack
+from devtools.api_client import ApiClient
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aima_web.settings")
+from django.conf import settings
+
+
+class DemoError(RuntimeError):
+    """Why the demo stopped, in one message for the command line."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.demo",
+        description="Run AIMA end to end on this machine: web + API, control worker, one "
+                    "local agent with a simulated GPU; submit a sample video and show its "
+                    "results.")
+    parser.add_argument("--port", type=int, default=8000, help="web/API port (default 8000)")
+    parser.add_argument("--gpu", default="Demo GPU (simulated):24", metavar="NAME:VRAM_GB",
+                        help="the simulated GPU the demo agent serves")
+    parser.add_argument("--once", action="store_true",
+                        help="stop everything after the sample job instead of serving on")
+    args = parser.parse_args(argv)
+    try:
+        demo(args.port, args.gpu, args.once)
+    except (DemoError, stack.StackError) as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def demo(port: int, gpu: str, once: bool) -> None:
+    print("Starting web server, control worker and agent …", flush=True)
+    running = stack.start(dict(os.environ), settings.VAR_DIR / "log", port, gpu, beat=True)
+    try:
+        job_id = run_sample(running.api)
+        print(f"\nAIMA is up.\n  API docs:  {running.base_url}/api/docs/\n"
+              f"  Report:    {running.base_url}/api/v1/jobs/{job_id}/report/?format=html "
+              f"(after logging in to the admin)\n"
+              f"  Admin:     {running.base_url}/admin/  "
+              f"(user {running.username}, password {running.password})\n"
+              f"  API token: {running.api.token}\n"
+              f"  Logs:      {running.supervisor.log_dir}\n", flush=True)
+        if not once:
+            print("Serving until Ctrl-C.", flush=True)
+            serve(running)
+    finally:
+        running.stop()
+
+
+def run_sample(api: ApiClient) -> str:
+    folder = settings.VAR_DIR / "demo"
+    folder.mkdir(parents=True, exist_ok=True)
+    sample = samples.write_video(folder / "sample.mp4")
+    print(f"Submitting {sample.path.name} ({sample.duration_s:g} s video, "
+          f"cuts at {', '.join(f'{t:g} s' for t in sample.cut_times_s)}) …", flush=True)
+    job = api.wait(api.submit(sample.path, confidentiality="internal")["id"])
+    placement = job["placement"] or {}
+    print(f"Job {job['id']}: {job['state']}; {placement.get('reason', '')}", flush=True)
+    if job["state"] != "succeeded":
+        raise DemoError(f"the sample job ended {job['state']}: {job['error']}")
+    for result in api.get(f"/api/v1/jobs/{job['id']}/results/"):
+        print(f"[{result['analysis']}] {json.dumps(summarise(result['data']))}", flush=True)
+    return job["id"]
+
+
+def serve(running: stack.Stack) -> None:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(1):
+            running.supervisor.check_alive()
+    except KeyboardInterrupt:
+        pass
+
+
+def summarise(data: dict, limit: int = 4) -> dict:
+    """Results can hold long curves: show the first few items of every list."""
+    return {key: ([*value[:limit], f"… {len(value) - limit} more"]
+                  if isinstance(value, list) and len(value) > limit else value)
+            for key, value in data.items()}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
