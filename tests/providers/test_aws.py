@@ -16,7 +16,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from providers import aws, aws_prices, registry
+from providers import aws_boot, aws_prices, registry
 from providers.aws import AwsProvider, boot_script
 from providers.base import (
     DEPLOYMENT_TAG,
@@ -301,7 +301,7 @@ def container_run(tmp_path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
                   command: str = "python -m agents run") -> tuple[list[str], Path]:
     """Runs the container script with a stand-in docker; returns the docker run
     arguments and the env file the script wrote."""
-    monkeypatch.setattr(aws, "ENV_DIR", str(tmp_path / "run" / "aima"))
+    monkeypatch.setattr(aws_boot, "ENV_DIR", str(tmp_path / "run" / "aima"))
     script = boot_script(command, env, image=IMAGE, name="aima-7")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
