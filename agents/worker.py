@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from celery.exceptions import Reject
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 
 from agents import adaptive, analyzers
@@ -42,6 +42,7 @@ from aima_tasks.kernel.work import (
     OutcomeStatus,
     ResultItem,
 )
+from aima_tasks.policy import task_options
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +128,17 @@ def analysis_context(name: str, work: AnalysisWork, gpu: adaptive.GpuFacts,
 def run_analyses(work: AnalysisWork, media: Path, gpu: adaptive.GpuFacts,
                  cache: ModelCache | None) -> tuple[list[ResultItem], list[str]]:
     results, errors = [], []
-    for name in work.analyses:
+    for index, name in enumerate(work.analyses):
         started = now()
         try:
             ctx, meta = analysis_context(name, work, gpu, cache)
             data = analyzers.run(name, media, ctx)
+        except SoftTimeLimitExceeded:
+            # The unit is out of time: report what is done before the hard limit kills it.
+            log.error("job %s: the unit's time limit ended analysis %s", work.job_id, name)
+            errors.extend(f"{left}: not finished within the unit's time limit"
+                          for left in work.analyses[index:])
+            break
         except (ChecksumMismatch, ModelUnavailable) as exc:
             log.error("analysis %s of job %s: %s", name, work.job_id, exc)
             errors.append(f"{name}: {exc}")
@@ -163,7 +170,7 @@ def patiently(call: Callable[[], T], what: str) -> T:
         raise Reject(str(exc), requeue=True) from exc
 
 
-@app.task(name=TaskName.ANALYSE.value)
+@app.task(**task_options(TaskName.ANALYSE))
 def analyse(work_data: dict) -> None:
     """Run a unit of work and report its outcome to the control plane over HTTPS."""
     ctx = CONTEXT

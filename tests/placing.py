@@ -40,6 +40,7 @@ def make_gpu(**fields: Any) -> LocalGPU:
 
 def run_to_queue(job_id: str) -> Job:
     """Probe and place a submitted job in this process, as the control worker would."""
-    probe_task(job_id)
-    place_task(job_id)
+    # apply(): through Celery's own task tracing, which runs each step's failure policy.
+    probe_task.apply(args=(job_id,))
+    place_task.apply(args=(job_id,))
     return Job.objects.get(pk=job_id)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 
 from aima_tasks.kernel.routing import TaskName
+from aima_tasks.policy import task_options
 from aima_web.audit import checkpoints
 from aima_web.celery import app
 
 log = logging.getLogger(__name__)
 
 
-@app.task(name=TaskName.AUDIT_CHECKPOINT.value)
+@app.task(**task_options(TaskName.AUDIT_CHECKPOINT))
 def checkpoint_task() -> int | None:
     """The head's seq when a checkpoint was written; None when nothing was new.
     A broken chain is not anchored: it is logged as an error, every time, until

@@ -9,20 +9,21 @@ from django.conf import settings
 from django.db import connections
 
 from aima_tasks.kernel.routing import TaskName
+from aima_tasks.policy import task_options
 from aima_web.celery import app
-from aima_web.instances import services
+from aima_web.instances import capacity, launching, offers, reconcile, upkeep
 
 log = logging.getLogger(__name__)
 
 
-@app.task(name=TaskName.PROVISION.value)
+@app.task(**task_options(TaskName.PROVISION))
 def provision_task() -> list[int]:
-    created = services.ensure_capacity()
+    created = capacity.ensure_capacity()
     send_due_launches()
     return created
 
 
-@app.task(name=TaskName.LAUNCH.value)
+@app.task(**task_options(TaskName.LAUNCH))
 def launch_task(instance_ids: list[int]) -> dict[str, str]:
     """Launch the instances side by side: a provider's launch call mostly
     waits on its API, and ten GPUs wanted at once should not boot one after
@@ -38,31 +39,31 @@ def launch_task(instance_ids: list[int]) -> dict[str, str]:
 
 def launch_one(instance_id: int) -> str:
     try:
-        return services.launch(instance_id)
+        return launching.launch(instance_id).value
     finally:
         # Each launch thread opened its own database connection.
         connections.close_all()
 
 
-@app.task(name=TaskName.TICK.value)
+@app.task(**task_options(TaskName.TICK))
 def tick_task() -> dict[str, int]:
-    counts = services.tick()
+    counts = upkeep.tick()
     counts["launches_sent"] = len(send_due_launches())
     return counts
 
 
 def send_due_launches() -> list[int]:
-    claimed = services.claim_due_launches()
+    claimed = launching.claim_due_launches()
     if claimed:
         app.send_task(TaskName.LAUNCH.value, args=(claimed,))
     return claimed
 
 
-@app.task(name=TaskName.RECONCILE.value)
+@app.task(**task_options(TaskName.RECONCILE))
 def reconcile_task() -> dict[str, list[str]]:
-    return services.reconcile()
+    return reconcile.reconcile()
 
 
-@app.task(name=TaskName.REFRESH_OFFERS.value)
+@app.task(**task_options(TaskName.REFRESH_OFFERS))
 def refresh_offers_task() -> dict[str, str]:
-    return services.refresh_offers()
+    return offers.refresh_offers()

@@ -7,13 +7,14 @@ import logging
 from django.utils import timezone
 
 from aima_tasks.kernel.routing import TaskName
+from aima_tasks.policy import task_options
 from aima_web.celery import app
 from aima_web.privacy import retention
 
 log = logging.getLogger(__name__)
 
 
-@app.task(name=TaskName.RETENTION.value)
+@app.task(**task_options(TaskName.RETENTION))
 def retention_task() -> None:
     swept = retention.sweep(timezone.now())
     if swept.media or swept.results:
