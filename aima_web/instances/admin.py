@@ -4,7 +4,7 @@ from django.http import HttpRequest
 
 from aima_web.access.admin import RoleAdmin
 from aima_web.audit import trail
-from aima_web.instances import services
+from aima_web.instances.ending import terminate
 from aima_web.instances.models import CloudInstance
 
 
@@ -25,7 +25,7 @@ class CloudInstanceAdmin(RoleAdmin):
     def terminate(self, request: HttpRequest, queryset: QuerySet[CloudInstance]) -> None:
         ended = 0
         for instance in queryset:
-            if services.terminate(instance, f"terminated by {request.user} in the admin"):
+            if terminate(instance, f"terminated by {request.user} in the admin"):
                 ended += 1
                 trail.record(trail.user_actor(request.user), "instance.terminated_by_hand",
                              f"instance:{instance.pk}")

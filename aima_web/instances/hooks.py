@@ -7,20 +7,20 @@ from typing import Any
 from django.dispatch import receiver
 
 from aima_web.fleet.signals import agent_registered
-from aima_web.instances import services
+from aima_web.instances import upkeep
 from aima_web.jobs.signals import job_finished, job_started
 
 
 @receiver(agent_registered, dispatch_uid="instances.agent_registered")
 def on_agent_registered(sender: Any, agent: Any, token: Any, **kwargs: Any) -> None:
-    services.agent_registered(agent, token)
+    upkeep.agent_registered(agent, token)
 
 
 @receiver(job_started, dispatch_uid="instances.job_started")
 def on_job_started(sender: Any, job_id: str, agent_id: int, **kwargs: Any) -> None:
-    services.job_started(agent_id)
+    upkeep.job_started(agent_id)
 
 
 @receiver(job_finished, dispatch_uid="instances.job_finished")
 def on_job_finished(sender: Any, job_id: str, **kwargs: Any) -> None:
-    services.job_finished(job_id)
+    upkeep.job_finished(job_id)

@@ -20,12 +20,6 @@ class InstanceState(models.TextChoices):
     FAILED = "failed"              # never became ready, or lost its agent; terminated
 
 
-# States in which the provider may be billing for it.
-BILLABLE = (InstanceState.PROVISIONING, InstanceState.BOOTING, InstanceState.READY,
-            InstanceState.BUSY, InstanceState.IDLE, InstanceState.TERMINATING)
-ENDED = (InstanceState.TERMINATED, InstanceState.FAILED)
-
-
 class CloudInstance(models.Model):
     provider = models.CharField(max_length=60, db_index=True)
     offer_id = models.CharField(max_length=255)

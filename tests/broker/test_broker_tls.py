@@ -11,7 +11,7 @@ import pytest
 from kombu import Connection, Queue
 
 from aima_tasks import broker
-from aima_web.instances import broker_accounts, services
+from aima_web.instances import broker_accounts, launching
 from tests.broker.certificates import authority
 from tests.broker.test_cloud_broker_user import cloud_instance
 from tests.broker.test_consumer_only_agent import send_as_control_plane
@@ -56,7 +56,7 @@ def test_a_cloud_agent_gets_the_ca_and_consumes_over_tls(rabbitmq, broker_settin
                                                          tls_files, monkeypatch):
     monkeypatch.setenv("AIMA_BROKER_CA", str(tls_files.ca))
     broker_settings.AIMA_AGENT_BROKER_URL = f"amqps://localhost:{rabbitmq.amqps_port}/"
-    env = services.launch_spec(cloud_instance(), "enrollment-secret").env
+    env = launching.launch_spec(cloud_instance(), "enrollment-secret").env
     assert env["AIMA_BROKER_URL"].startswith("amqps://aima-cloud-")
     # The host has no copy of the control plane's CA file: it gets the certificate itself.
     assert env["AIMA_BROKER_CA"] == tls_files.ca.read_text()

@@ -18,8 +18,9 @@ from django.utils import timezone
 from kombu import Connection, Exchange, Queue
 
 from aima_web.audit.models import AuditEvent
-from aima_web.instances import broker_accounts, services
+from aima_web.instances import broker_accounts, ending, launching, offers, reconcile, registry
 from aima_web.instances.models import CloudInstance, InstanceState
+from providers.base import Requirements
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +41,7 @@ def instance(broker_settings) -> CloudInstance:
 @pytest.fixture
 def agent_url(instance: CloudInstance) -> str:
     """The broker URL the instance's launch hands its host."""
-    return services.launch_spec(instance, "enrollment-secret").env["AIMA_BROKER_URL"]
+    return launching.launch_spec(instance, "enrollment-secret").env["AIMA_BROKER_URL"]
 
 
 def publish_as_control_plane(settings, queue: str, body: dict) -> None:
@@ -139,7 +140,7 @@ def test_the_user_is_gone_once_the_instance_ends(rabbitmq, broker_settings, agen
     assert not login_refused(agent_url)
     with Connection(agent_url) as still_connected:
         channel = still_connected.default_channel
-        assert services.terminate(instance, "test over", failed=failed)
+        assert ending.terminate(instance, "test over", failed=failed)
         # A host still connected is cut off too.
         with pytest.raises(ConnectionForced):
             channel.basic_get(queue="gpu.cloud.24")
@@ -154,14 +155,14 @@ def test_the_user_is_gone_once_the_instance_ends(rabbitmq, broker_settings, agen
 
 
 def test_a_failed_launch_deletes_the_user_it_made(broker_settings, agent_url, instance):
-    services.launch_failed(instance, RuntimeError("the provider fell over"))
+    launching.launch_failed(instance, RuntimeError("the provider fell over"))
     assert login_refused(agent_url)
 
 
 def test_the_reconciler_deletes_users_of_ended_or_unknown_instances(rabbitmq, broker_settings,
                                                                      monkeypatch, tmp_path):
     monkeypatch.setenv("AIMA_SUBPROCESS_STATE_DIR", str(tmp_path / "instances"))
-    services.reload_providers()
+    registry.reload_providers()
     live = cloud_instance(state=InstanceState.IDLE)
     ended = cloud_instance(state=InstanceState.IDLE)
     live_url = broker_accounts.mint(live.pk, 24)
@@ -169,7 +170,7 @@ def test_the_reconciler_deletes_users_of_ended_or_unknown_instances(rabbitmq, br
     unknown_url = broker_accounts.mint(ended.pk + 1000, 24)
     # Ended while the management API was down: its user stayed behind.
     CloudInstance.objects.filter(pk=ended.pk).update(state=InstanceState.TERMINATED)
-    report = services.reconcile()
+    report = reconcile.reconcile()
     assert sorted(report["broker_users_removed"]) == sorted(
         [broker_accounts.user_name(ended.pk), broker_accounts.user_name(ended.pk + 1000)])
     assert login_refused(ended_url) and login_refused(unknown_url)
@@ -182,36 +183,36 @@ def test_without_the_management_api_a_launch_fails_naming_the_setting(
     broker_settings.AIMA_BROKER_ADMIN_URL = ""
     monkeypatch.setenv("AIMA_PROVIDERS", "subprocess")
     monkeypatch.setenv("AIMA_SUBPROCESS_STATE_DIR", str(tmp_path / "instances"))
-    services.reload_providers()
-    assert services.refresh_offers() == {}
-    offer = services.providers().get("subprocess").offers(services.Requirements())[0]
+    registry.reload_providers()
+    assert offers.refresh_offers() == {}
+    offer = registry.providers().get("subprocess").offers(Requirements())[0]
     instance = cloud_instance(state=InstanceState.REQUESTED)
     CloudInstance.objects.filter(pk=instance.pk).update(offer_id=offer.key)
-    assert services.launch(instance.pk) == "failed"
+    assert launching.launch(instance.pk) == "failed"
     instance.refresh_from_db()
     assert instance.state == InstanceState.FAILED
     assert "AIMA_BROKER_ADMIN_URL" in instance.error
     assert instance.attempts == 1  # no other offer would have done better
     # Nothing was started with any broker URL.
-    assert services.providers().get("subprocess").list_instances({}) == []
+    assert registry.providers().get("subprocess").list_instances({}) == []
 
 
 def test_an_unreachable_management_api_is_retried(broker_settings, instance):
     broker_settings.AIMA_BROKER_ADMIN_URL = "http://admin:pw@127.0.0.1:9/"
     with pytest.raises(broker_accounts.BrokerUnavailable) as refused:
-        services.launch_spec(instance, "enrollment-secret")
+        launching.launch_spec(instance, "enrollment-secret")
     assert refused.value.retryable
 
 
 def test_the_reconciler_reports_on_while_the_management_api_is_down(broker_settings, instance):
     broker_settings.AIMA_BROKER_ADMIN_URL = "http://admin:pw@127.0.0.1:9/"
-    report = services.reconcile()
+    report = reconcile.reconcile()
     assert report["broker_users_removed"] == []
 
 
 def test_the_embedded_broker_is_handed_on_as_before(settings, instance):
     settings.AIMA_BROKER_URL = "filesystem://localhost//"
     settings.AIMA_BROKER_ADMIN_URL = ""
-    env = services.launch_spec(instance, "enrollment-secret").env
+    env = launching.launch_spec(instance, "enrollment-secret").env
     assert env["AIMA_BROKER_URL"] == "filesystem://localhost//"
     assert env["AIMA_VAR_DIR"] == str(settings.VAR_DIR)

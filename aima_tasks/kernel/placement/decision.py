@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 
 
@@ -88,6 +88,13 @@ class Option:
     def to_dict(self) -> dict:
         return {**asdict(self), "duration_s": self.duration_s, "label": self.label}
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Option:
+        """The inverse of ``to_dict``: its derived keys (duration, label) and
+        any unknown ones are left out; fields a stored record lacks keep their
+        defaults."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
 
 @dataclass(frozen=True)
 class Alternative:
@@ -97,6 +104,10 @@ class Alternative:
 
     def to_dict(self) -> dict:
         return {**self.option.to_dict(), "lost": self.lost.value, "why": self.why}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Alternative:
+        return cls(option=Option.from_dict(data), lost=Code(data["lost"]), why=data["why"])
 
 
 @dataclass(frozen=True)
@@ -135,3 +146,19 @@ class Decision:
             "excluded": dict(self.excluded),
             "suggestions": list(self.suggestions),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Decision:
+        """The inverse of ``to_dict``: a decision as a job stores it."""
+        choice = data.get("choice")
+        return cls(
+            placed=data["placed"], code=Code(data["code"]), reason=data["reason"],
+            strategy=data["strategy"], vram_need_gb=data["vram_need_gb"],
+            min_cuda=data["min_cuda"], gpu_class=data.get("gpu_class"),
+            scope=data.get("scope"), queue=data.get("queue"),
+            choice=Option.from_dict(choice) if choice else None,
+            reasons=tuple(Code(code) for code in data.get("reasons", ())),
+            alternatives=tuple(Alternative.from_dict(alt)
+                               for alt in data.get("alternatives", ())),
+            excluded=dict(data.get("excluded", {})),
+            suggestions=tuple(data.get("suggestions", ())))

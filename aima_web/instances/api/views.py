@@ -9,7 +9,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from aima_web.access.roles import Capability
-from aima_web.instances import services
 from aima_web.instances.api.serializers import (
     InstanceSerializer,
     OfferQuerySerializer,
@@ -17,6 +16,7 @@ from aima_web.instances.api.serializers import (
     ProviderSerializer,
 )
 from aima_web.instances.models import CloudInstance
+from aima_web.instances.registry import providers
 from providers.base import ProviderError, Requirements
 
 
@@ -36,7 +36,7 @@ class ProvidersView(APIView):
 
     @extend_schema(responses={200: ProviderSerializer(many=True)})
     def get(self, request: Request) -> Response:
-        registry = services.providers()
+        registry = providers()
         rows = []
         for name, provider in registry.providers.items():
             try:
@@ -66,7 +66,7 @@ class OffersView(APIView):
                               max_price_per_hour=query.validated_data["max_price"])
         only = query.validated_data["provider"]
         offers, errors = [], {}
-        for name, provider in services.providers().providers.items():
+        for name, provider in providers().providers.items():
             if only and name != only:
                 continue
             try:

@@ -56,12 +56,13 @@ class Command(BaseCommand):
             self.show(options["min_vram"])
 
     def refresh(self) -> None:
-        from aima_web.instances import services as instances
+        from aima_web.instances.offers import refresh_offers
+        from aima_web.instances.registry import providers
 
-        registry = instances.providers()
+        registry = providers()
         for name, problem in registry.broken.items():
             self.stderr.write(f"{name}: not loaded: {problem}")
-        failures = instances.refresh_offers()
+        failures = refresh_offers()
         for name, problem in failures.items():
             self.stderr.write(f"{name}: offers not refreshed: {problem}")
         counts = {name: CloudOffer.objects.filter(provider=name).count()
