@@ -61,17 +61,12 @@ from providers.aws_boot import USER_DATA_LIMIT, boot_script
 from providers.aws_catalogue import Catalogue, region_wanted
 from providers.aws_config import NAME, Config
 from providers.aws_errors import calling
-from providers.base import (
+from providers.base import Health, Instance, InstanceState, LaunchSpec, Offer, Requirements
+from providers.errors import (
     AuthError,
-    Health,
-    Instance,
-    InstanceState,
-    LaunchSpec,
     NotFoundError,
     NotSupportedError,
-    Offer,
     ProviderError,
-    Requirements,
     TransientError,
 )
 

@@ -8,7 +8,7 @@ import re
 import shlex
 from collections.abc import Mapping
 
-from providers.base import ProviderError
+from providers.errors import ProviderError
 
 # EC2 refuses user data over 16 KB before base64.
 USER_DATA_LIMIT = 16 * 1024

@@ -15,7 +15,8 @@ from typing import Any
 from providers import aws_prices
 from providers.aws_config import NAME, Config
 from providers.aws_errors import calling
-from providers.base import Offer, ProviderError, Requirements
+from providers.base import Offer, Requirements
+from providers.errors import ProviderError
 
 # Instance types and zone offerings change with AWS's releases, not by the hour.
 CATALOGUE_TTL_S = 3600.0

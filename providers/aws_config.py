@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aima_tasks.kernel.placement.inputs import cuda_tuple
-from providers.base import ProviderError
+from providers.errors import ProviderError
 
 NAME = "aws"
 DEFAULT_TYPES = ("g4dn.*", "g5.*", "g6.*", "g6e.*", "p4d.*", "p5.*")

@@ -1,5 +1,5 @@
 """boto3's exceptions and EC2's error codes, as the provider errors of
-``providers.base``."""
+``providers.errors``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
-from providers import base
+from providers import errors
 
 CAPACITY_CODES = frozenset({
     "InsufficientInstanceCapacity", "InsufficientHostCapacity", "InsufficientCapacity",
@@ -52,22 +52,22 @@ CREDENTIAL_ERRORS = (NoCredentialsError, PartialCredentialsError, CredentialRetr
 
 @contextmanager
 def calling(operation: str) -> Iterator[None]:
-    """Turns boto3's exceptions into the provider errors of ``providers.base``."""
+    """Turns boto3's exceptions into the provider errors of ``providers.errors``."""
     try:
         yield
     except ClientError as exc:
         raise client_error(exc) from None
     except CREDENTIAL_ERRORS as exc:
-        raise base.AuthError(f"AWS {operation}: no usable credentials "
+        raise errors.AuthError(f"AWS {operation}: no usable credentials "
                              f"({type(exc).__name__}); set AWS_ACCESS_KEY_ID/"
                              f"AWS_SECRET_ACCESS_KEY or AWS_PROFILE") from None
     except (ConnectionError, HTTPClientError) as exc:
-        raise base.TransientError(f"AWS {operation}: {type(exc).__name__}: {exc}") from None
+        raise errors.TransientError(f"AWS {operation}: {type(exc).__name__}: {exc}") from None
     except BotoCoreError as exc:
-        raise base.ProviderError(f"AWS {operation}: {type(exc).__name__}: {exc}") from None
+        raise errors.ProviderError(f"AWS {operation}: {type(exc).__name__}: {exc}") from None
 
 
-def client_error(exc: ClientError) -> base.ProviderError:
+def client_error(exc: ClientError) -> errors.ProviderError:
     error = exc.response.get("Error", {})
     code = str(error.get("Code", "Unknown"))
     status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
@@ -75,17 +75,17 @@ def client_error(exc: ClientError) -> base.ProviderError:
     if code in AUTH_CODES:
         # AWS's own message may quote the request or an encoded policy; the code
         # says what went wrong without either.
-        return base.AuthError(f"AWS {operation} refused: {code}: check the credentials and "
+        return errors.AuthError(f"AWS {operation} refused: {code}: check the credentials and "
                               f"the IAM permissions of the AWS identity")
     message = f"AWS {operation} failed: {code}: {str(error.get('Message', ''))[:300]}"
     if code in CAPACITY_CODES:
-        return base.CapacityError(message)
+        return errors.CapacityError(message)
     if code in QUOTA_CODES:
-        return base.QuotaError(message)
+        return errors.QuotaError(message)
     if code in NOT_FOUND_CODES:
-        return base.NotFoundError(message)
+        return errors.NotFoundError(message)
     if code in NOT_SUPPORTED_CODES:
-        return base.NotSupportedError(message)
+        return errors.NotSupportedError(message)
     if code in TRANSIENT_CODES or status >= 500 or status == 429:
-        return base.TransientError(message)
-    return base.ProviderError(message)
+        return errors.TransientError(message)
+    return errors.ProviderError(message)

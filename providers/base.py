@@ -1,7 +1,8 @@
 """The provider interface and the plain data that crosses it.
 
 A provider is a small module over one vendor's SDK. It speaks these records
-and raises these errors; everything vendor-specific stays inside it.
+and raises the errors of ``providers.errors`` (named here too, for callers);
+everything vendor-specific stays inside it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,15 @@ from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 from aima_tasks.kernel.placement import Offer
+from providers.errors import (
+    AuthError,
+    CapacityError,
+    NotFoundError,
+    NotSupportedError,
+    ProviderError,
+    QuotaError,
+    TransientError,
+)
 
 __all__ = [
     "AuthError",
@@ -37,39 +47,6 @@ DEPLOYMENT_TAG = "aima-deployment"
 # The tag that names the database row an instance was launched for, so that an
 # instance whose launch was cut short can still be matched to it.
 INSTANCE_TAG = "aima-instance"
-
-
-class ProviderError(Exception):
-    """Something a provider refused or failed to do; ``retryable`` says whether
-    the same call may succeed later."""
-
-    retryable = False
-
-
-class CapacityError(ProviderError):
-    """No machine of that offer is free now: try another offer or provider."""
-
-
-class QuotaError(ProviderError):
-    """An account limit or a spending limit at the provider."""
-
-
-class AuthError(ProviderError):
-    """Missing or rejected credentials."""
-
-
-class TransientError(ProviderError):
-    """A timeout, a 5xx, a rate limit: worth retrying with backoff."""
-
-    retryable = True
-
-
-class NotFoundError(ProviderError):
-    """No such instance (any more)."""
-
-
-class NotSupportedError(ProviderError):
-    """The provider cannot do this (e.g. pause and resume)."""
 
 
 @dataclass(frozen=True)

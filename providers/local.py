@@ -15,15 +15,8 @@ from datetime import UTC, datetime
 from aima_tasks.kernel.classification import USABLE_GPU_STATUSES
 from aima_tasks.kernel.placement import LocalGpu
 from aima_tasks.kernel.placement.inputs import cuda_tuple
-from providers.base import (
-    Health,
-    Instance,
-    LaunchSpec,
-    NotFoundError,
-    NotSupportedError,
-    Offer,
-    Requirements,
-)
+from providers.base import Health, Instance, LaunchSpec, Offer, Requirements
+from providers.errors import NotFoundError, NotSupportedError
 
 NAME = "local"
 

@@ -33,52 +33,31 @@ or URLs, and other users of the SDK, do not see each other's.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
-import requests
 import runpod
-from runpod import error as runpod_error
 from runpod.api.graphql import run_graphql_query
 
 from aima_tasks.kernel.placement.inputs import cuda_tuple
-from providers.base import (
-    AuthError,
-    CapacityError,
-    Health,
-    Instance,
-    InstanceState,
-    LaunchSpec,
-    NotFoundError,
-    NotSupportedError,
-    Offer,
-    ProviderError,
-    QuotaError,
-    Requirements,
-    TransientError,
-)
+from providers import runpod_graphql as gql
+from providers.base import Health, Instance, InstanceState, LaunchSpec, Offer, Requirements
+from providers.errors import AuthError, CapacityError, NotFoundError, ProviderError, TransientError
+from providers.runpod_config import CLOUD_TYPES, CUDA_VERSIONS, NAME, Config
+from providers.runpod_errors import map_error
 
-NAME = "runpod"
-DEFAULT_URL = "https://api.runpod.io"
-CLOUD_TYPES = ("SECURE", "COMMUNITY")
 # Where the SDK (runpod/api/graphql.py) looks for its base URL, on every call.
 BASE_URL_ENV = "RUNPOD_API_BASE_URL"
 TAGS_ENV = "AIMA_TAGS"
 OFFER_ENV = "AIMA_OFFER_ID"
 LAUNCHED_ENV = "AIMA_LAUNCHED_AT"
-# The CUDA versions RunPod lets a pod ask for (allowedCudaVersions). A version
-# RunPod adds later only widens the choice of hosts once it is listed here.
-CUDA_VERSIONS = ("11.8", "12.0", "12.1", "12.2", "12.3", "12.4", "12.5", "12.6", "12.7",
-                 "12.8", "12.9", "13.0")
 SPOT_POD_TYPES = frozenset({"INTERRUPTABLE", "BID"})
 STATES = {
     "CREATED": InstanceState.PENDING,
@@ -92,53 +71,10 @@ STATES = {
 }
 POD_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
-# RunPod answers in words, not codes. Sources of the wordings: see
-# tests/providers/fake_runpod.py.
-_CAPACITY = re.compile(r"no (longer )?(any )?instances? available|does not have the resources"
-                       r"|not enough (free )?gpus|out of stock", re.I)
-_QUOTA = re.compile(r"balance|insufficient|funds|credit|spend(ing)? limit|quota", re.I)
-_AUTH = re.compile(r"unauthori[sz]ed|forbidden|permission|api key|authenticat", re.I)
-_TRANSIENT = re.compile(r"something went wrong|try again later|internal server error"
-                        r"|timed? ?out|rate limit|too many requests|temporar|unavailable", re.I)
-_NOT_FOUND = re.compile(r"not found|does not exist|no such pod", re.I)
-_NO_SUCH_FIELD = re.compile(r'Cannot query field "(\w+)"')
-
 _SDK_LOCK = threading.RLock()
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Config:
-    api_key: str = field(repr=False)
-    url: str
-    cloud_types: tuple[str, ...]
-    min_cuda: str
-    boot_s: float
-
-    @classmethod
-    def from_settings(cls, settings: Mapping[str, str]) -> Config:
-        api_key = settings.get("api_key", "").strip()
-        if not api_key:
-            raise AuthError("AIMA_RUNPOD_API_KEY is not set: the runpod provider needs a "
-                            "RunPod API key")
-        cloud_type = settings.get("cloud_type", "ALL").strip().upper()
-        if cloud_type not in (*CLOUD_TYPES, "ALL"):
-            raise ValueError(f"AIMA_RUNPOD_CLOUD_TYPE={cloud_type!r}: use SECURE, COMMUNITY "
-                             "or ALL")
-        min_cuda = settings.get("min_cuda", "12.4").strip()
-        if min_cuda not in CUDA_VERSIONS:
-            raise ValueError(f"AIMA_RUNPOD_MIN_CUDA={min_cuda!r}: use one of "
-                             f"{', '.join(CUDA_VERSIONS)}")
-        try:
-            boot_s = float(settings.get("boot_s", "240"))
-        except ValueError:
-            raise ValueError(f"AIMA_RUNPOD_BOOT_S={settings['boot_s']!r} is not a number") \
-                from None
-        return cls(api_key=api_key, url=settings.get("url", DEFAULT_URL).strip().rstrip("/"),
-                   cloud_types=CLOUD_TYPES if cloud_type == "ALL" else (cloud_type,),
-                   min_cuda=min_cuda, boot_s=boot_s)
 
 
 class RunPodProvider:
@@ -158,8 +94,8 @@ class RunPodProvider:
             return []
         count = requirements.gpu_count
         answer = self._call("listing GPU prices", run_graphql_query,
-                            _offers_query(count, self.config.cloud_types))
-        gpu_types = _data(answer, "gpuTypes", "listing GPU prices") or []
+                            gql.offers_query(count, self.config.cloud_types))
+        gpu_types = gql.data(answer, "gpuTypes", "listing GPU prices") or []
         now = datetime.now(UTC)
         found = []
         for gpu in gpu_types:
@@ -206,22 +142,22 @@ class RunPodProvider:
                 raise ProviderError(f"offer {offer.key} has no spot price and the launch "
                                     "named no bid")
             bid_per_gpu = round(bid / count, 4)
-            answer = self._call("renting a spot pod", run_graphql_query, _spot_mutation({
+            answer = self._call("renting a spot pod", run_graphql_query, gql.spot_mutation({
                 "bidPerGpu": bid_per_gpu, "name": spec.name, "imageName": spec.image,
-                "gpuTypeId": gpu_type_id, "cloudType": _Enum(cloud), "gpuCount": count,
+                "gpuTypeId": gpu_type_id, "cloudType": gql.Enum(cloud), "gpuCount": count,
                 "containerDiskInGb": spec.disk_gb, "volumeInGb": 0, "dockerArgs": docker_args,
                 "env": [{"key": k, "value": v} for k, v in env.items()],
                 "allowedCudaVersions": list(cuda), "supportPublicIp": False,
                 "startSsh": False}))
-            pod = _data(answer, "podRentInterruptable", "renting a spot pod")
+            pod = gql.data(answer, "podRentInterruptable", "renting a spot pod")
             price = round(bid_per_gpu * count, 4)
         else:
             pod = self._call(
-                "creating a pod", runpod.create_pod, name=_escape(spec.name),
-                image_name=_escape(spec.image), gpu_type_id=_escape(gpu_type_id),
+                "creating a pod", runpod.create_pod, name=gql.escape(spec.name),
+                image_name=gql.escape(spec.image), gpu_type_id=gql.escape(gpu_type_id),
                 cloud_type=cloud, gpu_count=count, container_disk_in_gb=spec.disk_gb,
-                volume_in_gb=0, docker_args=_escape(docker_args),
-                env={_escape(k): _escape(v) for k, v in env.items()},
+                volume_in_gb=0, docker_args=gql.escape(docker_args),
+                env={gql.escape(k): gql.escape(v) for k, v in env.items()},
                 allowed_cuda_versions=list(cuda), support_public_ip=False, start_ssh=False)
             price = offer.price_per_hour
         if not pod or not pod.get("id"):
@@ -277,7 +213,7 @@ class RunPodProvider:
         if bid_per_gpu <= 0:
             raise ProviderError(f"spot pod {instance_id} has no price to bid again with")
         self._pod_mutation("resuming spot pod", instance_id, run_graphql_query,
-                           _bid_resume_mutation(instance_id, bid_per_gpu, count))
+                           gql.bid_resume_mutation(instance_id, bid_per_gpu, count))
 
     def health(self) -> Health:
         try:
@@ -318,7 +254,7 @@ class RunPodProvider:
             with self._sdk():
                 return function(*args, **kwargs)
         except Exception as problem:  # every SDK failure becomes a typed ProviderError
-            mapped = self._map(problem, action)
+            mapped = map_error(problem, action, self.config.api_key, self.config.url)
         expected = isinstance(mapped, NotFoundError | CapacityError)
         log.log(logging.DEBUG if expected else logging.WARNING, "%s: %s",
                 type(mapped).__name__, mapped)
@@ -341,64 +277,8 @@ class RunPodProvider:
                 else:
                     os.environ[BASE_URL_ENV] = saved_url
 
-    def _map(self, problem: Exception, action: str) -> ProviderError:
-        def say(text: str) -> str:
-            return _scrub(f"RunPod {action}: {text}", self.config.api_key)
-
-        if isinstance(problem, ProviderError):
-            return problem
-        if isinstance(problem, runpod_error.AuthenticationError):
-            return AuthError(say("the API key (AIMA_RUNPOD_API_KEY) was refused"))
-        if isinstance(problem, runpod_error.QueryError):
-            return _classify(problem.message or "", say)
-        # Before ValueError: requests' JSONDecodeError is one, and it is what
-        # a gateway's HTML error page or a rate limiter's plain text turns into.
-        if isinstance(problem, requests.exceptions.JSONDecodeError):
-            return TransientError(say("the API answered something other than JSON "
-                                      "(a gateway error or a rate limit)"))
-        if isinstance(problem, requests.exceptions.RequestException):
-            return TransientError(say(f"could not reach {self.config.url} "
-                                      f"({type(problem).__name__})"))
-        if isinstance(problem, ValueError) and "No GPU found" in str(problem):
-            return CapacityError(say("RunPod no longer offers that GPU type"))
-        if isinstance(problem, KeyError | TypeError | IndexError):
-            # The SDK unwraps data[...] unchecked: an answer without data.
-            return TransientError(say(f"unexpected answer ({type(problem).__name__})"))
-        return ProviderError(say(f"{type(problem).__name__}: {problem}"))
-
 
 # ------------------------------------------------------------------ helpers
-
-def _classify(message: str, say: Callable[[str], str]) -> ProviderError:
-    text = say(message)
-    if _CAPACITY.search(message):
-        return CapacityError(text)
-    if _QUOTA.search(message):
-        return QuotaError(text)
-    if _AUTH.search(message):
-        return AuthError(text)
-    missing = _NO_SUCH_FIELD.search(message)
-    if missing and missing.group(1) in ("podRentInterruptable", "podBidResume"):
-        return NotSupportedError(say("RunPod's API no longer offers spot pods"))
-    if _TRANSIENT.search(message):
-        return TransientError(text)
-    if _NOT_FOUND.search(message):
-        return NotFoundError(text)
-    return ProviderError(text)
-
-
-def _scrub(text: str, api_key: str) -> str:
-    # runpod < 1.6 put the key in the URL (?api_key=); requests' errors quote URLs.
-    text = re.sub(r"(api_key=)[^&\s'\"]+", r"\1••••", text)
-    return text.replace(api_key, "••••") if api_key else text
-
-
-def _data(answer: Mapping[str, Any] | None, key: str, action: str) -> Any:
-    data = (answer or {}).get("data")
-    if not isinstance(data, Mapping):
-        raise TransientError(f"RunPod {action}: the answer had no data")
-    return data.get(key)
-
 
 def _affordable(offer: Offer, requirements: Requirements) -> bool:
     if requirements.spot and offer.spot_price_per_hour is None:
@@ -470,53 +350,3 @@ def _instance(pod: Mapping[str, Any]) -> Instance:
 
 
 # ------------------------------------------------------------------ GraphQL text
-
-class _Enum(str):
-    """An enum value: written bare in GraphQL."""
-
-
-def _escape(text: str) -> str:
-    """The inside of a GraphQL string literal. The SDK pastes values between
-    quotes as they are, so a quote or a newline would break its query."""
-    return json.dumps(text, ensure_ascii=False)[1:-1]
-
-
-def _literal(value: Any) -> str:
-    if isinstance(value, _Enum):
-        return str(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return f'"{_escape(value)}"'
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{k}: {_literal(v)}" for k, v in value.items()) + "}"
-    return "[" + ", ".join(_literal(item) for item in value) + "]"
-
-
-def _offers_query(gpu_count: int, clouds: tuple[str, ...]) -> str:
-    # The SDK has no call that prices every GPU type at once (get_gpus has no
-    # prices; get_gpu is one request per type and asks nothing of stock): one
-    # query, with lowestPrice per cloud type under an alias (secureCloud: false
-    # is the community cloud).
-    per_cloud = " ".join(
-        f"{cloud.lower()}: lowestPrice(input: "
-        f"{_literal({'gpuCount': gpu_count, 'secureCloud': cloud == 'SECURE'})}) "
-        "{ minimumBidPrice uninterruptablePrice stockStatus }"
-        for cloud in clouds)
-    return ("query AimaGpuOffers { gpuTypes { id displayName memoryInGb maxGpuCount "
-            "securePrice secureSpotPrice communityPrice communitySpotPrice "
-            f"{per_cloud} }} }}")
-
-
-def _spot_mutation(fields: Mapping[str, Any]) -> str:
-    return (f"mutation {{ podRentInterruptable(input: {_literal(fields)}) "
-            "{ id desiredStatus imageName env machineId machine { podHostId } } }")
-
-
-def _bid_resume_mutation(pod_id: str, bid_per_gpu: float, gpu_count: int) -> str:
-    fields = {"podId": pod_id, "bidPerGpu": bid_per_gpu, "gpuCount": gpu_count}
-    return f"mutation {{ podBidResume(input: {_literal(fields)}) {{ id desiredStatus }} }}"

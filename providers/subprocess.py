@@ -45,26 +45,15 @@ from pathlib import Path
 from subprocess import DEVNULL, Popen
 
 from aima_tasks.broker import var_dir
-from providers.base import (
-    CapacityError,
-    Health,
-    Instance,
-    InstanceState,
-    LaunchSpec,
-    NotFoundError,
-    NotSupportedError,
-    Offer,
-    ProviderError,
-    QuotaError,
-    Requirements,
-    TransientError,
-)
+from providers import errors
+from providers.base import Health, Instance, InstanceState, LaunchSpec, Offer, Requirements
 
 NAME = "subprocess"
 INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH",
                  "SYSTEMROOT")
-FAILURES: dict[str, type[ProviderError]] = {
-    "capacity": CapacityError, "transient": TransientError, "quota": QuotaError}
+FAILURES: dict[str, type[errors.ProviderError]] = {
+    "capacity": errors.CapacityError, "transient": errors.TransientError,
+    "quota": errors.QuotaError}
 # A cloud takes a terminated machine away at once; the agent gets a moment to
 # give its unfinished task back, no more.
 STOP_GRACE_S = 2.0
@@ -82,7 +71,7 @@ class Config:
     launch_delay_s: float
     fail_launch_share: float
     never_register_share: float
-    fail_as: type[ProviderError]
+    fail_as: type[errors.ProviderError]
     fail_seed: int
     region: str
 
@@ -210,14 +199,14 @@ class SubprocessProvider:
     def terminate(self, instance_id: str) -> None:
         try:
             record = self._read(instance_id)
-        except NotFoundError:
+        except errors.NotFoundError:
             return
         _stop_group(record["pid"])
         record["terminated"] = True
         self._write(record)
 
     def pause(self, instance_id: str) -> None:
-        raise NotSupportedError("the subprocess provider cannot pause or resume an instance")
+        raise errors.NotSupportedError("the subprocess provider cannot pause or resume an instance")
 
     resume = pause
 
@@ -230,13 +219,13 @@ class SubprocessProvider:
 
     def _path(self, instance_id: str) -> Path:
         if not instance_id.startswith("sp-") or "/" in instance_id:
-            raise NotFoundError(f"no subprocess instance {instance_id!r}")
+            raise errors.NotFoundError(f"no subprocess instance {instance_id!r}")
         return self.config.state_dir / f"{instance_id}.json"
 
     def _read(self, instance_id: str) -> dict:
         path = self._path(instance_id)
         if not path.exists():
-            raise NotFoundError(f"no subprocess instance {instance_id!r}")
+            raise errors.NotFoundError(f"no subprocess instance {instance_id!r}")
         return json.loads(path.read_text())
 
     def _write(self, record: dict) -> None:

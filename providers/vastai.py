@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote
@@ -30,29 +29,21 @@ from urllib.parse import quote, unquote
 import requests
 from vastai import VastAI
 
-from aima_tasks.kernel.placement.inputs import cuda_tuple
-from providers.base import (
+from providers.base import Health, Instance, InstanceState, LaunchSpec, Offer, Requirements
+from providers.errors import (
     AuthError,
     CapacityError,
-    Health,
-    Instance,
-    InstanceState,
-    LaunchSpec,
     NotFoundError,
-    Offer,
     ProviderError,
     QuotaError,
-    Requirements,
     TransientError,
 )
+from providers.vastai_config import NAME, Settings
+from providers.vastai_offers import meets, search_query, to_offer
 
-NAME = "vastai"
-DEFAULT_URL = "https://console.vast.ai"
 NAME_TAG = "name"
 # Vast caps a search at 64 offers whatever is asked.
 SEARCH_LIMIT = 64
-# A host that reports no download speed is assumed slow rather than fast.
-UNKNOWN_BANDWIDTH_MBPS = 100.0
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -71,60 +62,6 @@ _STATES = {
     "offline": InstanceState.UNKNOWN,
     "unknown": InstanceState.UNKNOWN,
 }
-
-# Country codes by the continent codes Vast's own region list uses (and the
-# SkyPilot catalog's regions, "EU-CZ", "NA-US", that the price snapshot has).
-_CONTINENTS = {
-    "EU": "AD AL AT BA BE BG BY CH CY CZ DE DK EE ES FI FR GB GE GR HR HU IE IS IT LI LT LU "
-          "LV MC MD ME MK MT NL NO PL PT RO RS RU SE SI SK SM UA VA XK",
-    "NA": "CA US",
-    "LC": "AG AR BB BO BR BS BZ CL CO CR CU DM DO EC GD GT GY HN HT JM KN LC MX NI PA PE "
-          "PR PY SR SV TT UY VC VE",
-    "AS": "AE AM AZ BD BH BN BT CN HK ID IL IN IQ IR JO JP KG KH KR KW KZ LA LB LK MM MN "
-          "MO MV MY NP OM PH PK QA SA SG SY TH TJ TM TR TW UZ VN YE",
-    "OC": "AU FJ FM GU KI MH NC NR NZ PF PG PW SB TO TV VU WS",
-    "AF": "AO BF BI BJ BW CD CF CG CI CM CV DJ DZ EG ER ET GA GH GM GN GQ GW KE KM LR LS "
-          "LY MA MG ML MR MU MW MZ NA NE NG RW SC SD SL SN SO SS ST SZ TD TG TN TZ UG ZA "
-          "ZM ZW",
-}
-_CONTINENT_OF = {cc: continent for continent, codes in _CONTINENTS.items()
-                 for cc in codes.split()}
-
-
-@dataclass(frozen=True)
-class Settings:
-    api_key: str
-    url: str = DEFAULT_URL
-    timeout_s: float = 30.0
-    retries: int = 3
-    storage_gb: float = 40.0
-    boot_s: float = 300.0
-
-    @classmethod
-    def read(cls, settings: Mapping[str, str]) -> Settings:
-        key = (settings.get("api_key") or "").strip()
-        if not key:
-            raise AuthError("vastai: no API key; set AIMA_VASTAI_API_KEY")
-        return cls(
-            api_key=key,
-            url=(settings.get("url") or DEFAULT_URL).rstrip("/"),
-            timeout_s=_number(settings, "timeout_s", cls.timeout_s),
-            retries=max(1, int(_number(settings, "retries", cls.retries))),
-            storage_gb=_number(settings, "storage_gb", cls.storage_gb),
-            boot_s=_number(settings, "boot_s", cls.boot_s),
-        )
-
-
-def _number(settings: Mapping[str, str], key: str, default: float) -> float:
-    raw = settings.get(key)
-    if raw is None or not raw.strip():
-        return float(default)
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"vastai: AIMA_VASTAI_{key.upper()} must be a number, "
-                         f"not {raw!r}") from None
-
 
 class VastAiProvider:
     name = NAME
@@ -283,101 +220,6 @@ def error_class(status: int, code: str, msg: str,
     if status == 429 or status >= 500:
         return TransientError
     return ProviderError
-
-
-# ---- requirements -> query, asks -> offers
-
-
-def search_query(req: Requirements) -> str:
-    """The SDK's query language (vastai/api/query.py parse_query)."""
-    parts = [f"num_gpus={req.gpu_count}", f"cuda_vers>={req.min_cuda}"]
-    if req.min_vram_gb > 0:
-        # gpu_ram in a query is in thousands of MiB; the bound lets through
-        # every card that vram_gb() rounds up to the requirement.
-        parts.append(f"gpu_ram>={max(0.0, req.min_vram_gb - 0.5) * 1.024:.3f}")
-    if req.min_reliability > 0:
-        parts.append(f"reliability>={req.min_reliability:g}")
-    if req.max_price_per_hour is not None and req.spot is not None:
-        parts.append(f"{'min_bid' if req.spot else 'dph_total'}<={req.max_price_per_hour:g}")
-    countries = countries_of(req.regions)
-    if countries:
-        parts.append(f"geolocation in [{','.join(countries)}]")
-    return " ".join(parts)
-
-
-def countries_of(regions: tuple[str, ...]) -> list[str]:
-    """Country codes for region prefixes ("EU", "EU-DE"); none when a prefix
-    cannot be put in countries, and the offers are filtered here instead."""
-    codes: list[str] = []
-    for region in regions:
-        continent, _, country = region.upper().partition("-")
-        if country and _CONTINENT_OF.get(country) == continent:
-            codes.append(country)
-        elif not country and continent in _CONTINENTS:
-            codes.extend(_CONTINENTS[continent].split())
-        else:
-            return []
-    return sorted(set(codes))
-
-
-def to_offer(ask: Mapping[str, Any], spot: bool | None, now: datetime, boot_s: float) -> Offer:
-    count = int(ask["num_gpus"])
-    gpu = str(ask["gpu_name"])
-    min_bid = ask.get("min_bid")
-    return Offer(
-        provider=NAME,
-        instance_type=f"{count}x-{gpu.replace(' ', '_')}",
-        gpu_model=gpu,
-        vram_gb=vram_gb(ask["gpu_ram"]),
-        price_per_hour=float(ask["dph_total"]),
-        gpu_count=count,
-        region=region_of(ask.get("geolocation")),
-        cuda_version=f"{float(ask['cuda_max_good']):.1f}",
-        spot_price_per_hour=float(min_bid) if min_bid is not None and spot is not False else None,
-        reliability=float(ask.get("reliability2") or ask.get("reliability") or 0.0),
-        bandwidth_mbps=float(ask.get("inet_down") or UNKNOWN_BANDWIDTH_MBPS),
-        boot_s=boot_s,
-        priced_at=now,
-        offer_id=str(ask["id"]),
-    )
-
-
-def vram_gb(mib: float) -> float:
-    """What the card is sold as, in whole GiB: an RTX 4090's 24564 MiB is 24,
-    an H100's 81559 MiB 80 (as the price snapshot rounds them)."""
-    return float(round(float(mib) / 1024))
-
-
-def region_of(geolocation: object) -> str:
-    """'Spain, ES' -> 'EU-ES'; a country outside the table keeps its bare code."""
-    if not isinstance(geolocation, str) or not geolocation.strip():
-        return ""
-    country = geolocation.rsplit(",", 1)[-1].strip().upper()
-    continent = _CONTINENT_OF.get(country)
-    return f"{continent}-{country}" if continent else country
-
-
-def meets(offer: Offer, req: Requirements) -> bool:
-    """The requirements again, here: the server's filter is not ours to trust."""
-    if offer.vram_gb < req.min_vram_gb or offer.gpu_count != req.gpu_count:
-        return False
-    if cuda_tuple(offer.cuda_version) < cuda_tuple(req.min_cuda):
-        return False
-    if offer.reliability < req.min_reliability:
-        return False
-    if req.regions and not any(offer.region.startswith(r) for r in req.regions):
-        return False
-    if req.spot and offer.spot_price_per_hour is None:
-        return False
-    return req.max_price_per_hour is None or _price_for(offer, req.spot) <= req.max_price_per_hour
-
-
-def _price_for(offer: Offer, spot: bool | None) -> float:
-    if spot is None:
-        return min(offer.price_per_hour, offer.spot_price_per_hour or offer.price_per_hour)
-    if spot:
-        return offer.spot_price_per_hour or offer.price_per_hour
-    return offer.price_per_hour
 
 
 def bid_for(offer: Offer, spec: LaunchSpec) -> float | None:
