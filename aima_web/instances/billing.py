@@ -10,6 +10,11 @@ from django.utils import timezone
 from aima_web.instances.models import CloudInstance
 
 
+def cost(price_per_hour: float, seconds: float) -> float:
+    """What ``seconds`` of an instance cost at its hourly price."""
+    return price_per_hour * seconds / 3600
+
+
 def month_start(now: datetime) -> datetime:
     """The first moment of ``now``'s calendar month in the control plane's time zone."""
     return timezone.localtime(now).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -25,5 +30,5 @@ def billed_this_month(now: datetime) -> float:
             .filter(Q(terminated_at__isnull=True) | Q(terminated_at__gte=start)):
         begin = max(instance.launched_at, start)
         end = min(instance.terminated_at or now, now)
-        total += instance.price_per_hour * max((end - begin).total_seconds(), 0.0) / 3600
+        total += cost(instance.price_per_hour, max((end - begin).total_seconds(), 0.0))
     return total

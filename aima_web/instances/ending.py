@@ -8,7 +8,7 @@ import logging
 from django.utils import timezone
 
 from aima_web.audit import trail
-from aima_web.instances import broker_accounts
+from aima_web.instances import billing, broker_accounts
 from aima_web.instances.launching import revoke_enrollment
 from aima_web.instances.models import CloudInstance, InstanceState
 from aima_web.instances.registry import instance_tags, providers
@@ -67,7 +67,7 @@ def finish_termination(instance_id: int, why: str, failed: bool = False) -> None
     """A terminating instance is ended: its cost, its credentials, the trail."""
     now = timezone.now()
     instance = CloudInstance.objects.get(pk=instance_id)
-    cost = instance.price_per_hour * instance.billed_seconds(until=now) / 3600
+    cost = billing.cost(instance.price_per_hour, instance.billed_seconds(until=now))
     # Its broker user goes first: an instance shown as ended holds no credential.
     broker_accounts.remove(instance_id)
     transition(instance_id, InstanceState.FAILED if failed else InstanceState.TERMINATED,

@@ -15,6 +15,7 @@ from django.utils import timezone
 from aima_tasks.kernel.placement import Decision
 from aima_web.audit import trail
 from aima_web.fleet.models import Agent, EnrollmentToken
+from aima_web.instances import billing
 from aima_web.instances.capacity import cloud_demand, ensure_capacity, stranded_jobs
 from aima_web.instances.ending import record_host, terminate, terminate_again
 from aima_web.instances.launching import LaunchOutcome, launch_failed
@@ -87,7 +88,7 @@ def job_finished(job_id: str) -> None:
     now = timezone.now()
     if job.running_at is not None:
         seconds = ((job.finished_at or now) - job.running_at).total_seconds()
-        Job.objects.filter(pk=job_id).update(cost=instance.price_per_hour * seconds / 3600)
+        Job.objects.filter(pk=job_id).update(cost=billing.cost(instance.price_per_hour, seconds))
     # Jobs end on the control worker after the agent has moved on: the next
     # one may be running already.
     if not runs_a_job(job.agent_id):
