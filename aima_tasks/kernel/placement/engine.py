@@ -24,6 +24,7 @@ import numpy as np
 
 from aima_tasks.kernel import routing
 from aima_tasks.kernel.classification import USABLE_GPU_STATUSES, Confidentiality, Urgency
+from aima_tasks.kernel.placement.cloud import cloud_options
 from aima_tasks.kernel.placement.decision import Alternative, Code, Decision, Option
 from aima_tasks.kernel.placement.inputs import (
     LOCAL,
@@ -34,7 +35,7 @@ from aima_tasks.kernel.placement.inputs import (
     Strategy,
     cuda_tuple,
 )
-from aima_tasks.kernel.placement.offers import OfferBook, cuda_number
+from aima_tasks.kernel.placement.offers import OfferBook
 from aima_tasks.kernel.placement.performance import RuntimeSource, rate
 from aima_tasks.kernel.schedule import second_of_week
 
@@ -60,7 +61,7 @@ def decide(spec: JobSpec, fleet: FleetState, offers: OfferBook, policy: Policy) 
         if len(offers):
             excluded[Code.CONFIDENTIAL_LOCAL_ONLY] += len(offers)
     else:
-        cloud = _cloud_options(spec, fleet, offers, policy, min_vram, min_cuda, excluded, notes)
+        cloud = cloud_options(spec, fleet, offers, policy, min_vram, min_cuda, excluded, notes)
 
     if not local and not cloud:
         return _unplaced(spec, fleet, offers, policy, gpu_class, min_vram, excluded, blocked)
@@ -165,175 +166,8 @@ def _local_options(spec: JobSpec, fleet: FleetState, policy: Policy, min_vram: f
         for *_, gpu, wait, runtime, source in best], blocked
 
 
-# ---------------------------------------------------------------- cloud offers
-
-def _static_filter(spec: JobSpec, book: OfferBook, policy: Policy, min_vram: float,
-                   min_cuda: str) -> tuple[np.ndarray, dict[Code, int]]:
-    """Offers that pass every filter that does not change between jobs of the
-    same needs, and how many each filter excluded; remembered per book."""
-    key = (min_vram, min_cuda, (spec.region or "").upper(), policy.enabled_providers,
-           policy.min_reliability)
-    if key in book.memo:
-        return book.memo[key]
-    filters: list[tuple[Code, np.ndarray]] = []
-    if policy.enabled_providers is not None:
-        allowed = np.array([p in policy.enabled_providers for p in book.providers], dtype=bool)
-        filters.append((Code.PROVIDER_DISABLED, allowed[book.provider_idx]))
-    filters.append((Code.VRAM_TOO_SMALL, book.vram_gb >= min_vram))
-    filters.append((Code.CUDA_TOO_OLD, book.cuda >= cuda_number(min_cuda)))
-    if spec.region:
-        prefix = spec.region.upper()
-        region_ok = np.array([r.upper().startswith(prefix) for r in book.regions], dtype=bool)
-        filters.append((Code.REGION, region_ok[book.region_idx]))
-    filters.append((Code.LOW_RELIABILITY, book.reliability >= policy.min_reliability))
-    eligible = np.ones(len(book), dtype=bool)
-    counts: dict[Code, int] = {}
-    for code, passed in filters:
-        failed = int(np.count_nonzero(eligible & ~passed))
-        if failed:
-            counts[code] = failed
-        eligible &= passed
-    if len(book.memo) > 256:
-        book.memo.clear()
-    book.memo[key] = (eligible, counts)
-    return eligible, counts
-
-
-def _cloud_options(spec: JobSpec, fleet: FleetState, book: OfferBook, policy: Policy,
-                   min_vram: float, min_cuda: str, excluded: Counter[str],
-                   notes: list[str]) -> list[Option]:
-    """Each provider's best on-demand and spot option, and the next cheapest overall."""
-    if not len(book):
-        return []
-    static, counts = _static_filter(spec, book, policy, min_vram, min_cuda)
-    excluded.update(counts)
-    fresh = book.priced_at >= fleet.now.timestamp() - policy.max_price_age_s
-    _count(excluded, Code.STALE_PRICE, static & ~fresh)
-    # From here on, only the eligible offers: in book order, so still grouped
-    # by provider and cheapest first within each.
-    index = np.flatnonzero(static & fresh)
-    if not len(index):
-        return []
-
-    overheads, per_units, source_by_model = _rates_by_model(spec, fleet, book)
-    models = book.model_idx[index]
-    runtime = overheads[models] + per_units[models] * spec.work_units
-    bandwidth = np.minimum(book.bandwidth_mbps[index], policy.upload_mbps)
-    upload = spec.size_bytes * 8 / (bandwidth * 1e6)
-    setup = book.boot_s[index] + upload
-    billed = setup + runtime
-    price = book.price[index]
-    on_demand_cost = price * billed / 3600
-
-    modes = [(False, np.ones(len(index), dtype=bool), price, on_demand_cost, runtime)]
-    spot_price = book.spot_price[index]
-    has_spot = ~np.isnan(spot_price)
-    risk = np.zeros(len(index))
-    if spec.urgency not in policy.spot_urgencies:
-        if has_spot.any():
-            notes.append(Code.SPOT_NOT_FOR_URGENCY)
-    elif has_spot.any():
-        rate = book.interruption_per_hour[index]
-        rate = np.where(np.isnan(rate), policy.spot_interruption_per_hour, rate)
-        # An interrupted job starts over (boot, upload and all its work): with
-        # interruptions as a Poisson process of rate r, an attempt of h hours
-        # is expected to take (e^(r*h) - 1) / r hours until one runs through.
-        hours = billed / 3600
-        safe_rate = np.maximum(rate, 1e-12)
-        expected_hours = np.where(rate > 0, np.expm1(safe_rate * hours) / safe_rate, hours)
-        risk = -np.expm1(-rate * hours)
-        modes.append((True, has_spot, spot_price, spot_price * expected_hours,
-                      expected_hours * 3600 - setup))
-    caps: list[tuple[Code, Callable[[np.ndarray, np.ndarray], np.ndarray]]] = []
-    if policy.max_hourly_price is not None:
-        cap = policy.max_hourly_price
-        caps.append((Code.OVER_HOURLY_CAP, lambda price, cost: price <= cap))
-    if policy.max_job_cost is not None:
-        job_cap = policy.max_job_cost
-        caps.append((Code.OVER_JOB_COST_CAP, lambda price, cost: cost <= job_cap))
-    if policy.monthly_budget is not None:
-        left = policy.monthly_budget - fleet.month_spend
-        caps.append((Code.OVER_MONTHLY_BUDGET, lambda price, cost: cost <= left))
-    if caps:
-        survivors = np.zeros(len(index), dtype=bool)
-        first_failure: dict[Code, np.ndarray] = {}
-        for _spot, mask, mode_price, cost, _run in modes:
-            for code, test in caps:
-                passed = test(mode_price, cost)
-                if code not in first_failure:
-                    first_failure[code] = mask & ~passed
-                mask &= passed
-            survivors |= mask
-        for code, failed in first_failure.items():
-            _count(excluded, code, failed & ~survivors)
-
-    provider_of = book.provider_idx[index]
-    starts = np.flatnonzero(provider_of[1:] != provider_of[:-1]) + 1
-    starts = np.concatenate((np.zeros(1, dtype=starts.dtype), starts))
-    sizes = np.diff(np.append(starts, len(index)))
-    picks: dict[tuple[bool, int], None] = {}
-    runners_up = policy.alternatives + 1
-    for spot, mask, _price, cost, run in modes:
-        masked = np.where(mask, cost, np.inf)
-        # Each provider's cheapest; equal costs: the sooner finish, then the
-        # book's order.
-        cheapest = np.minimum.reduceat(masked, starts)
-        tied = np.flatnonzero((masked == np.repeat(cheapest, sizes)) & np.isfinite(masked))
-        finish = setup[tied] + run[tied]
-        best: dict[int, tuple[float, int]] = {}
-        for position, seconds, provider in zip(tied.tolist(), finish.tolist(),
-                                               provider_of[tied].tolist(), strict=True):
-            if provider not in best or seconds < best[provider][0]:
-                best[provider] = (seconds, position)
-        for _, position in best.values():
-            picks[(spot, position)] = None
-        # The next cheapest anywhere, to show what else was close.
-        top = (np.argpartition(masked, runners_up)[:runners_up]
-               if len(masked) > runners_up else np.arange(len(masked)))
-        for position in top[np.isfinite(masked[top])].tolist():
-            picks[(spot, position)] = None
-
-    by_mode = {spot: (mode_price, cost, run) for spot, _mask, mode_price, cost, run in modes}
-    options = []
-    for spot, position in picks:
-        mode_price, cost, run = by_mode[spot]
-        offer = book.offers[int(index[position])]
-        options.append(Option(
-            scope=routing.Scope.CLOUD.value, provider=offer.provider, gpu_model=offer.gpu_model,
-            spot=spot, price_per_hour=float(mode_price[position]),
-            wait_s=float(setup[position]), runtime_s=float(run[position]),
-            cost=float(cost[position]),
-            runtime_source=source_by_model[int(book.model_idx[index[position]])],
-            offer_id=offer.key, instance_type=offer.instance_type, region=offer.region,
-            vram_gb=offer.vram_gb, upload_s=float(upload[position]),
-            interruption_risk=float(risk[position]) if spot else 0.0))
-    return options
-
-
-def _rates_by_model(spec: JobSpec, fleet: FleetState,
-                    book: OfferBook) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Per GPU model of the book: fixed and per-unit seconds, and their source;
-    remembered per book for the same analyses and the same knowledge."""
-    key = ("rates", spec.analyses)
-    known = book.memo.get(key)
-    if known is not None and known[0] is fleet.knowledge:
-        return known[1:]
-    estimates = [rate(spec.analyses, model, fleet.knowledge) for model in book.models]
-    rates = (np.array([overhead for overhead, _, _ in estimates], dtype=np.float64),
-             np.array([per_unit for _, per_unit, _ in estimates], dtype=np.float64),
-             [source.value for _, _, source in estimates])
-    book.memo[key] = (fleet.knowledge, *rates)
-    return rates
-
-
 def _counts(excluded: Counter[str]) -> dict[str, int]:
     return {str(code): n for code, n in sorted(excluded.items())}
-
-
-def _count(excluded: Counter[str], code: Code, failed: np.ndarray) -> None:
-    count = int(np.count_nonzero(failed))
-    if count:
-        excluded[code] += count
 
 
 # ---------------------------------------------------------------- choosing
@@ -393,20 +227,27 @@ def _choose(spec: JobSpec, policy: Policy, local: list[Option], cloud: list[Opti
             f"media over {policy.large_media_gb:g} GB whose upload takes more than "
             f"{_minutes(policy.large_media_upload_s)} stay local unless the cloud is more "
             f"than {policy.large_media_cloud_advantage:.0%} cheaper")
-    tolerance = 1 + policy.local_tolerance
-    if spec.confidentiality == Confidentiality.PUBLIC:
-        if cloud_cost <= local_cost * tolerance:
-            return best_cloud, Code.PUBLIC_CLOUD_PREFERRED, (
-                f"public media prefer the cloud unless local is more than "
-                f"{policy.local_tolerance:.0%} cheaper")
-        return best_local, Code.LOCAL_CHEAPER, (
-            f"local is more than {policy.local_tolerance:.0%} cheaper than the cloud")
-    if local_cost <= cloud_cost * tolerance:
-        return best_local, Code.LOCAL_WITHIN_TOLERANCE, (
-            f"local GPUs are preferred while they cost at most "
-            f"{policy.local_tolerance:.0%} more than the cloud")
-    return best_cloud, Code.CLOUD_CHEAPER, (
-        f"the cloud is more than {policy.local_tolerance:.0%} cheaper than local")
+    public = spec.confidentiality == Confidentiality.PUBLIC
+    # Public media lean to the cloud, the rest to local GPUs: the side leaned
+    # to wins unless it costs more than the tolerance above the other.
+    favoured, other = (best_cloud, best_local) if public else (best_local, best_cloud)
+    (won, won_rule), (lost, lost_rule) = _LEANING[public]
+    share = f"{policy.local_tolerance:.0%}"
+    if favoured.cost <= other.cost * (1 + policy.local_tolerance):
+        return favoured, won, won_rule.format(share=share)
+    return other, lost, lost_rule.format(share=share)
+
+
+# By whether the media are public: the code and rule when the favoured side
+# wins, then when the other side does.
+_LEANING = {
+    True: ((Code.PUBLIC_CLOUD_PREFERRED,
+            "public media prefer the cloud unless local is more than {share} cheaper"),
+           (Code.LOCAL_CHEAPER, "local is more than {share} cheaper than the cloud")),
+    False: ((Code.LOCAL_WITHIN_TOLERANCE,
+             "local GPUs are preferred while they cost at most {share} more than the cloud"),
+            (Code.CLOUD_CHEAPER, "the cloud is more than {share} cheaper than local")),
+}
 
 
 def _alternatives(policy: Policy, choice: Option, code: Code, rule: str, local: list[Option],
