@@ -1,7 +1,8 @@
 """Media probe: what a file is (from its bytes, never its name) and its basic metadata.
 
 Pure module (Pillow, PyAV, stdlib): no Django, no Celery. ``sniff`` decides the
-MediaType, ``probe`` adds the content hash and the stream metadata.
+MediaType, ``probe`` adds the content hash and the stream metadata (the records
+of ``aima_tasks.kernel.media_info``; ``ProbeResult`` is importable from here too).
 
 A picture or video frame larger than ``max_pixels`` (``aima_tasks.kernel.limits``) is
 refused from its header, before any decoder allocates it: Pillow opens lazily and
@@ -15,16 +16,16 @@ import hashlib
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import av
 from av.container import InputContainer
 from PIL import ExifTags, Image
 
 from aima_tasks.kernel import limits
-from aima_tasks.kernel.analysis_spec import MediaType
+from aima_tasks.kernel.analyses import MediaType
+from aima_tasks.kernel.media_info import AudioInfo, ImageInfo, ProbeResult, VideoInfo
 
 _CHUNK = 1 << 20
 _QUARTER_TURNS = frozenset({"5", "6", "7", "8"})  # EXIF orientations that swap width, height
@@ -69,71 +70,6 @@ def limit_frames(stream: av.video.VideoStream, max_pixels: int) -> None:
     ctx = stream.codec_context
     check_pixels(ctx.width, ctx.height, max_pixels)
     ctx.options = {**ctx.options, "max_pixels": str(max_pixels)}
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    codec: str
-    width: int
-    height: int
-    fps: float | None
-    frame_count: int | None  # from the container when it says, else duration x fps
-
-
-@dataclass(frozen=True)
-class AudioInfo:
-    codec: str
-    sample_rate: int
-    channels: int
-    bitrate: int | None
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    format: str
-    width: int  # as displayed, after the EXIF orientation
-    height: int
-    mode: str
-    frames: int
-    exif: dict[str, str]
-
-
-@dataclass(frozen=True)
-class ProbeResult:
-    media_type: MediaType
-    sha256: str
-    size_bytes: int
-    container: str
-    duration_s: float | None
-    video: VideoInfo | None = None
-    audio: AudioInfo | None = None
-    image: ImageInfo | None = None
-
-    @property
-    def has_audio(self) -> bool:
-        return self.audio is not None
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["media_type"] = self.media_type.value
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Self:
-        def nested(kind: type, key: str) -> Any:
-            value = data.get(key)
-            return None if value is None else kind(**value)
-
-        return cls(
-            media_type=MediaType(data["media_type"]),
-            sha256=data["sha256"],
-            size_bytes=int(data["size_bytes"]),
-            container=data["container"],
-            duration_s=data.get("duration_s"),
-            video=nested(VideoInfo, "video"),
-            audio=nested(AudioInfo, "audio"),
-            image=nested(ImageInfo, "image"),
-        )
 
 
 class _Nameless:
