@@ -6,6 +6,7 @@ Pure: no Django, no Celery, no clock; one seed gives one result.
 
     inputs     trace (JSON Lines) and fleet (JSON) files -> dataclasses
     offers     price snapshot files -> the offer book with capacities
+    placing    what a placer answers and may read of the replay
     replay     the discrete-event loop over local GPUs and cloud instances
     placers    the engine deciding each job at its arrival
     baselines  B1, B2 and the offline lower bound

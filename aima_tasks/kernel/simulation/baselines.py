@@ -22,7 +22,8 @@ from aima_tasks.kernel.simulation import rules
 from aima_tasks.kernel.simulation.inputs import Fleet, TraceJob
 from aima_tasks.kernel.simulation.offers import Market
 from aima_tasks.kernel.simulation.outcome import Kind, Outcome
-from aima_tasks.kernel.simulation.replay import LOCAL, Placement, ReplayView
+from aima_tasks.kernel.simulation.placing import Placement, ReplayView
+from aima_tasks.kernel.simulation.replay import LOCAL
 
 HYPERSCALERS = ("aws", "gcp", "azure")
 

@@ -9,7 +9,7 @@ from aima_tasks.kernel.placement.performance import runtime_s
 from aima_tasks.kernel.simulation.inputs import Fleet, TraceJob
 from aima_tasks.kernel.simulation.offers import Market
 from aima_tasks.kernel.simulation.outcome import Kind
-from aima_tasks.kernel.simulation.replay import Placement, ReplayView
+from aima_tasks.kernel.simulation.placing import Placement, ReplayView
 
 STRATEGY_LABELS = {
     Strategy.BALANCED: "engine: balanced (hard rules, urgency, large media, 10 % rule)",

@@ -24,15 +24,17 @@ import math
 import random
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
-from typing import Protocol
 
 from aima_tasks.kernel.placement import FleetState, RuntimeKnowledge
 from aima_tasks.kernel.simulation import rules
 from aima_tasks.kernel.simulation.inputs import Fleet, TraceJob
 from aima_tasks.kernel.simulation.offers import Market
-from aima_tasks.kernel.simulation.outcome import Kind, Outcome, percentile
+from aima_tasks.kernel.simulation.outcome import Outcome, percentile
+from aima_tasks.kernel.simulation.placing import Placement, Placer, ReplayView
+
+__all__ = ["LOCAL", "Placement", "Placer", "ReplayView", "replay"]
 
 LOCAL = "local"
 NAN = math.nan
@@ -43,35 +45,6 @@ _OPEN_EPSILON_S = 1e-3
 # Event kinds; at equal times the lower runs first, so that work finishing at
 # an instant frees its GPU or instance before anything else happens then.
 _DONE_LOCAL, _DONE_CLOUD, _INTERRUPT, _IDLE_END, _WAKE = range(5)
-
-
-@dataclass(frozen=True, slots=True)
-class Placement:
-    """Where a placer puts a job."""
-
-    # The estimate for the chosen GPU, before the trace's runtime_factor.
-    runtime_s: float
-    gpu: int = -1  # index into Fleet.gpus
-    offer: int = -1  # index into Market.book.offers
-    spot: bool = False
-
-
-class ReplayView(Protocol):
-    """What a placer may read of the replay at a job's arrival."""
-
-    now_s: float
-
-    def fleet_state(self) -> FleetState: ...
-
-    def backlog_s(self, gpu: int) -> float: ...
-
-
-class Placer(Protocol):
-    name: str
-    label: str
-    kind: Kind
-
-    def place(self, job: TraceJob, view: ReplayView) -> Placement | None: ...
 
 
 def replay(jobs: Sequence[TraceJob], fleet: Fleet, market: Market, placer: Placer,
