@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aima_tasks.kernel.analysis_spec import Precision
+from aima_tasks.kernel.analyses import Precision
 from aima_tasks.kernel.work import ModelChoice
 
 # Fastest first. Tensor cores make fp16 the GPU's best; on a CPU, int8 kernels beat

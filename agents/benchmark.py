@@ -19,7 +19,7 @@ from pathlib import Path
 from agents import analyzers, samples
 from agents.analyzers.context import AnalysisContext
 from agents.model_cache import packaged_models
-from aima_tasks.kernel.analyses import ANALYSES, MediaType
+from aima_tasks.kernel.analyses import MediaType, catalogue
 from aima_tasks.kernel.placement.inputs import work_units
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def analyzer_profile(workdir: Path, repeat: int = REPEAT) -> dict[str, float]:
                  MediaType.IMAGE: (samples.write_image(folder / "bench.jpg",
                                                        size=(1280, 720)).path, None)}
         profile = {}
-        for name, spec in sorted(ANALYSES.items()):
+        for name, spec in sorted(catalogue().specs.items()):
             media_type = next(t for t in PREFERRED if t in spec.media_types)
             path, duration_s = media[media_type]
             ctx = AnalysisContext(builtin=packaged_models(spec.models))

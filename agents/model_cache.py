@@ -20,7 +20,7 @@ from pathlib import Path
 
 from agents.analyzers.context import LoadedModel
 from agents.control_plane import ChecksumMismatch, ControlPlane
-from aima_tasks.kernel.analysis_spec import ModelFile
+from aima_tasks.kernel.analyses import ModelFile
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from agents.control_plane import ControlPlane, ControlPlaneError, Enrolled, Refu
 from agents.gpus import GpuInfo, simulated
 from agents.supervisor import GpuWork, Serving, Workers
 from agents.worker import AgentContext
-from aima_tasks.kernel.analysis_spec import MIN_CUDA
+from aima_tasks.kernel.analyses import MIN_CUDA
 from aima_tasks.kernel.routing import GPU_CLASSES, VRAM_TOLERANCE, Scope, queues_served
 
 log = logging.getLogger(__name__)

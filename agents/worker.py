@@ -33,7 +33,7 @@ from agents.control_plane import (
 )
 from agents.model_cache import ModelCache, packaged_models
 from aima_tasks.celery_config import make_agent_app
-from aima_tasks.kernel.analyses import ANALYSES
+from aima_tasks.kernel.analyses import catalogue
 from aima_tasks.kernel.routing import Scope, TaskName
 from aima_tasks.kernel.work import (
     AnalysisOutcome,
@@ -108,7 +108,7 @@ def registry_model(choice: ModelChoice, cache: ModelCache | None) -> LoadedModel
 def analysis_context(name: str, work: AnalysisWork, gpu: adaptive.GpuFacts,
                      cache: ModelCache | None) -> tuple[AnalysisContext, dict]:
     """The context one analysis runs with, and the metadata that says how it ran."""
-    spec = ANALYSES[name]
+    spec = catalogue().specs[name]
     builtin = packaged_models(spec.models)
     chosen = adaptive.plan(work.models.get(name, ()), spec.precisions, gpu)
     model = registry_model(chosen.model, cache) if chosen.model else None

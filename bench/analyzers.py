@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))  # the test media builders live in tests/
 from agents import analyzers  # noqa: E402
 from agents.analyzers.context import AnalysisContext  # noqa: E402
 from agents.model_cache import packaged_models  # noqa: E402
-from aima_tasks.kernel.analyses import ANALYSES  # noqa: E402
+from aima_tasks.kernel.analyses import catalogue  # noqa: E402
 from tests.analyzers import speech_media, vision_media  # noqa: E402
 
 FPS = 25
@@ -43,7 +43,7 @@ SENTENCES = [
 
 
 def timed(name: str, path: Path, repeat: int, device: str) -> tuple[float, dict]:
-    ctx = AnalysisContext(builtin=packaged_models(ANALYSES[name].models), device=device)
+    ctx = AnalysisContext(builtin=packaged_models(catalogue().specs[name].models), device=device)
     seconds, result = [], {}
     for _ in range(repeat):
         started = time.perf_counter()

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aima_tasks.kernel.analyses import MediaType, applicable
+from aima_tasks.kernel.analyses import MediaType, catalogue
 from aima_tasks.kernel.classification import Confidentiality, GpuStatus, Urgency
 from aima_tasks.kernel.placement import (
     FleetState,
@@ -87,7 +87,7 @@ def job_mix(count: int, rng: random.Random) -> list[JobSpec]:
         media_type = rng.choice(list(MediaType))
         jobs.append(JobSpec(
             media_type=media_type, size_bytes=int(rng.uniform(1e6, 3e10)),
-            analyses=tuple(applicable(media_type, has_audio=True)),
+            analyses=tuple(catalogue().applicable(media_type, has_audio=True)),
             confidentiality=rng.choice(list(Confidentiality)),
             urgency=rng.choice(list(Urgency)),
             duration_s=rng.uniform(10, 7200) if media_type != MediaType.IMAGE else None,

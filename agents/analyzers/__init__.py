@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.analyzers.context import AnalysisContext
+from aima_tasks.kernel.analyses import catalogue
 
 Analyzer = Callable[[Path, AnalysisContext], dict[str, Any]]
 
@@ -33,14 +34,12 @@ def load(dotted: str) -> Callable[..., Any]:
 
 
 def runner(name: str) -> Analyzer:
-    # Not at module level: the catalogue loads this package's builtin declarations.
-    from aima_tasks.kernel.analyses import ANALYSES
-
+    specs = catalogue().specs
     try:
-        spec = ANALYSES[name]
+        spec = specs[name]
     except KeyError:
         raise UnknownAnalyzer(
-            f"no analyser named {name!r}; this agent runs {', '.join(sorted(ANALYSES))}"
+            f"no analyser named {name!r}; this agent runs {', '.join(sorted(specs))}"
         ) from None
     return load(spec.runner)
 

@@ -26,7 +26,7 @@ class AnalysisContext:
     # result are media times (start_s already added), so segments join without shifts.
     start_s: float = 0.0
     end_s: float | None = None
-    # The analyser's built-in model files by artifact name (see agents.analyzers.builtin).
+    # The analyser's built-in model files by artifact name (see aima_tasks.kernel.analyses.builtin).
     builtin: dict[str, LoadedModel] = field(default_factory=dict)
     # A stronger model from the registry, chosen for this GPU; None: use the built-in one.
     model: LoadedModel | None = None

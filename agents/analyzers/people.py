@@ -21,14 +21,8 @@ import numpy as np
 from agents.analyzers.context import AnalysisContext, LoadedModel
 from agents.analyzers.decode import iter_frames, load_image, video_meta
 from agents.analyzers.onnx_detector import OnnxDetector
-from agents.analyzers.tracker import (
-    Box,
-    Detection,
-    IouTracker,
-    iou,
-    overlap_of_smaller,
-    track_to_dict,
-)
+from agents.analyzers.tracker import Detection, IouTracker, track_to_dict
+from aima_tasks.kernel.analyses.boxes import Box, iou, overlap_of_smaller
 
 SAMPLE_FPS = 5.0  # frames a second looked at: people do not come and go faster
 IMAGE_SIDE = 800  # pictures are searched at most this large, boxes scaled back

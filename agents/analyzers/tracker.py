@@ -1,8 +1,6 @@
-"""Detections linked across sampled frames into tracks, and the join of the track lists
-of a video's consecutive segments.
-
-Pure Python on purpose: the control plane (a small VPS without numpy or OpenCV)
-imports ``stitch_tracks`` to merge the results the agents send back per segment.
+"""Detections linked across sampled frames into tracks. (The join of the track lists
+of a video's consecutive segments runs on the control plane:
+``aima_tasks.kernel.analyses.merges.stitch_tracks``.)
 
 The tracker follows ByteTrack's idea without its Kalman filter: confident detections
 are matched to the tracks first, weak ones only extend tracks that missed (a weak
@@ -14,11 +12,11 @@ at the end when it was seen too few times to be more than a false alarm.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-Box = tuple[float, float, float, float]  # x, y, width, height in pixels
+from aima_tasks.kernel.analyses.boxes import Box, centre, iou, shifted
 
 HIGH_SCORE = 0.5  # a detection this sure may open a track
 LOW_SCORE = 0.2  # below this a detection is ignored altogether
@@ -26,8 +24,6 @@ MATCH_IOU = 0.3  # confident detection <-> predicted track box
 LOW_MATCH_IOU = 0.5  # weak detections must overlap more to extend a track
 MAX_MISSES = 5  # samples a track may go unseen (1 s at 5 samples a second)
 MIN_SAMPLES = 3  # shorter tracks are dropped as false alarms
-JOIN_GAP_S = 1.0  # segments: a track ending at most this long before another starts...
-JOIN_IOU = 0.3  # ...where that one starts joins it
 
 
 @dataclass(frozen=True)
@@ -36,32 +32,6 @@ class Detection:
     score: float  # 0..1
     box: Box  # pixels of the picture the detector was given, or mapped back to the original
     source: str = ""  # which detector saw it: "body", "face", "onnx"
-
-
-def iou(a: Box, b: Box) -> float:
-    inter = _intersection(a, b)
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
-def overlap_of_smaller(a: Box, b: Box) -> float:
-    """Share of the smaller box that lies inside the other (1.0: fully inside)."""
-    smaller = min(a[2] * a[3], b[2] * b[3])
-    return _intersection(a, b) / smaller if smaller > 0 else 0.0
-
-
-def _intersection(a: Box, b: Box) -> float:
-    width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
-    return max(0.0, width) * max(0.0, height)
-
-
-def _shifted(box: Box, dx: float, dy: float) -> Box:
-    return (box[0] + dx, box[1] + dy, box[2], box[3])
-
-
-def _centre(box: Box) -> tuple[float, float]:
-    return box[0] + box[2] / 2, box[1] + box[3] / 2
 
 
 @dataclass
@@ -80,13 +50,13 @@ class Track:
 
     def predicted(self, time_s: float) -> Box:
         elapsed = time_s - self.boxes[-1][0]
-        return _shifted(self.last_box, self.velocity[0] * elapsed, self.velocity[1] * elapsed)
+        return shifted(self.last_box, self.velocity[0] * elapsed, self.velocity[1] * elapsed)
 
     def add(self, time_s: float, detection: Detection) -> None:
         if self.boxes:
             last_t, last_box, _ = self.boxes[-1]
             if time_s > last_t:
-                (x0, y0), (x1, y1) = _centre(last_box), _centre(detection.box)
+                (x0, y0), (x1, y1) = centre(last_box), centre(detection.box)
                 speed = ((x1 - x0) / (time_s - last_t), (y1 - y0) / (time_s - last_t))
                 # Half new, half old: one jittery box must not fling the prediction away.
                 if len(self.boxes) > 1:
@@ -185,79 +155,3 @@ def track_to_dict(track: Track) -> dict[str, Any]:
         ],
     }
 
-
-def stitch_tracks(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """One ``track_video`` result from the results of consecutive segments, in order.
-
-    A track that ends at most JOIN_GAP_S before a track of the next segment starts,
-    where its last box (carried forward at its last speed) overlaps that one's first
-    box, is the same person cut by the segment boundary: the two become one track.
-    """
-    if not parts:
-        raise ValueError("no segment results to stitch")
-    joined: list[dict[str, Any]] = []
-    for part in parts:
-        incoming = sorted(part.get("tracks", []), key=lambda t: t["start_s"])
-        continued = _continuations(joined, incoming)
-        for index, track in enumerate(incoming):
-            if index in continued:
-                _extend(continued[index], track)
-            else:
-                joined.append({**track, "boxes": list(track["boxes"])})
-    joined.sort(key=lambda t: (t["start_s"], t["end_s"]))
-    for number, track in enumerate(joined, start=1):
-        track["id"] = number
-    first = parts[0]
-    return {
-        "detector": first.get("detector"),
-        "sample_fps": first.get("sample_fps"),
-        "frames_analysed": sum(int(p.get("frames_analysed", 0)) for p in parts),
-        "width": first.get("width"),
-        "height": first.get("height"),
-        "tracks": joined,
-        "track_count": len(joined),
-    }
-
-
-def _continuations(
-    earlier: Sequence[dict[str, Any]], incoming: Sequence[dict[str, Any]]
-) -> dict[int, dict[str, Any]]:
-    """incoming index -> the earlier track it continues; best overlap first, one to one."""
-    pairs = []
-    for ei, before in enumerate(earlier):
-        for ii, after in enumerate(incoming):
-            gap = after["start_s"] - before["end_s"]
-            if before["label"] != after["label"] or not 0 < gap <= JOIN_GAP_S + 1e-6:
-                continue
-            guess = _carried_forward(before, after["start_s"])
-            overlap = iou(guess, _box(after["boxes"][0]))
-            if overlap >= JOIN_IOU:
-                pairs.append((overlap, ei, ii))
-    taken_earlier: set[int] = set()
-    result: dict[int, dict[str, Any]] = {}
-    for _, ei, ii in sorted(pairs, reverse=True):
-        if ei not in taken_earlier and ii not in result:
-            taken_earlier.add(ei)
-            result[ii] = earlier[ei]
-    return result
-
-
-def _carried_forward(track: dict[str, Any], time_s: float) -> Box:
-    boxes = track["boxes"]
-    last = _box(boxes[-1])
-    if len(boxes) < 2 or boxes[-1]["t"] <= boxes[-2]["t"]:
-        return last
-    (x0, y0), (x1, y1) = _centre(_box(boxes[-2])), _centre(last)
-    step = (time_s - boxes[-1]["t"]) / (boxes[-1]["t"] - boxes[-2]["t"])
-    return _shifted(last, (x1 - x0) * step, (y1 - y0) * step)
-
-
-def _box(entry: dict[str, Any]) -> Box:
-    x, y, w, h = entry["box"]
-    return (float(x), float(y), float(w), float(h))
-
-
-def _extend(track: dict[str, Any], continuation: dict[str, Any]) -> None:
-    track["boxes"].extend(continuation["boxes"])
-    track["end_s"] = continuation["end_s"]
-    track["samples"] = track["samples"] + continuation["samples"]

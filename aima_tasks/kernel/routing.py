@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from aima_tasks.kernel.analysis_spec import MIN_CUDA, cuda_tuple
+from aima_tasks.kernel.analyses import MIN_CUDA, cuda_tuple
 
 
 class Scope(StrEnum):

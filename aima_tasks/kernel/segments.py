@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from aima_tasks.kernel.analyses import ANALYSES
+from aima_tasks.kernel.analyses import catalogue
 from aima_tasks.kernel.work import AnalysisWork
 
 Span = tuple[float, float]
@@ -37,8 +37,9 @@ def units(work: AnalysisWork, spans: list[Span]) -> list[AnalysisWork]:
     one for the rest (over the whole media, as segment 0)."""
     if not spans:
         return [work]
-    joinable = tuple(n for n in work.analyses if ANALYSES[n].segmentable)
-    whole = tuple(n for n in work.analyses if not ANALYSES[n].segmentable)
+    specs = catalogue().specs
+    joinable = tuple(n for n in work.analyses if specs[n].segmentable)
+    whole = tuple(n for n in work.analyses if not specs[n].segmentable)
     found = [replace(work, analyses=whole, segment=0, start_s=0.0, end_s=None)] if whole else []
     if joinable:
         found += [replace(work, analyses=joinable, segment=index, start_s=start, end_s=end)
@@ -50,7 +51,7 @@ def expected_parts(analyses: list[str], spans: list[Span]) -> set[tuple[str, int
     """Every (analysis, segment) whose result a finished job has."""
     parts = set()
     for name in analyses:
-        spec = ANALYSES.get(name)
+        spec = catalogue().specs.get(name)
         count = len(spans) if spans and spec is not None and spec.segmentable else 1
         parts.update((name, index) for index in range(count))
     return parts

@@ -8,9 +8,8 @@ from typing import Any
 
 from django.db import transaction
 
-from agents.analyzers import load
 from aima_tasks.kernel import segments
-from aima_tasks.kernel.analyses import ANALYSES
+from aima_tasks.kernel.analyses import catalogue
 from aima_web.jobs.models import AnalysisResult, Job, SegmentResult
 
 # What a part's meta says that belongs to the part, not to the whole analysis.
@@ -20,9 +19,10 @@ PART_KEYS = ("segment", "start_s", "end_s")
 def joined_data(analysis: str, parts: list[SegmentResult]) -> dict[str, Any]:
     if len(parts) == 1:
         return parts[0].data
-    # merge names a pure-Python function (AnalysisSpec.merge); only joinable analyses
-    # are ever cut into parts.
-    return load(ANALYSES[analysis].merge)([part.data for part in parts])
+    merge = catalogue().specs[analysis].merge
+    if merge is None:  # only joinable analyses (a spec with a merge) are cut into parts
+        raise ValueError(f"{analysis} has {len(parts)} parts but cannot join them")
+    return merge([part.data for part in parts])
 
 
 def joined_meta(parts: list[SegmentResult]) -> dict[str, Any]:

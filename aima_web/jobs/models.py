@@ -11,7 +11,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
-from aima_tasks.kernel.analysis_spec import MediaType
+from aima_tasks.kernel.analyses import MediaType
 from aima_tasks.kernel.classification import Confidentiality, Urgency
 from aima_web.core import content
 from aima_web.core.choices import choices

@@ -11,8 +11,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from aima_tasks.kernel import analyses, segments
-from aima_tasks.kernel.analyses import MediaType
+from aima_tasks.kernel import segments
+from aima_tasks.kernel.analyses import MediaType, catalogue
 from aima_tasks.kernel.classification import Confidentiality
 from aima_tasks.kernel.placement import Decision
 from aima_tasks.kernel.probe import NotMedia, ProbeResult, sniff
@@ -56,7 +56,7 @@ def submit(owner: Any, chunks: Iterable[bytes], submission: Submission) -> Job:
         with storage.plaintext_copy(received.path) as plaintext:
             media_type = sniff(plaintext, settings.AIMA_MAX_PIXELS)
         not_applicable = [name for name in submission.analyses
-                          if media_type not in analyses.ANALYSES[name].media_types]
+                          if media_type not in catalogue().specs[name].media_types]
         if not_applicable:
             raise SubmissionError(
                 "analyses", f"{', '.join(not_applicable)} cannot run on {media_type} media")
@@ -132,9 +132,9 @@ def choose_analyses(job: Job) -> list[str]:
     """The requested analyses, or every default one that applies; raise if one cannot run."""
     media_type = MediaType(job.media.media_type)
     has_audio = job.media.metadata.get("audio") is not None
-    possible = analyses.applicable(media_type, has_audio)
+    possible = catalogue().applicable(media_type, has_audio)
     if not job.requested_analyses:
-        return analyses.applicable(media_type, has_audio, default_only=True)
+        return catalogue().applicable(media_type, has_audio, default_only=True)
     impossible = [name for name in job.requested_analyses if name not in possible]
     if impossible:
         raise SubmissionError(
@@ -147,7 +147,7 @@ def model_choices(job_id: str, chosen: list[str]) -> dict[str, tuple[ModelChoice
     """Per analysis, the registry variants (active, or canary for its share) it may use."""
     found = {}
     for name in chosen:
-        offered = registry.choices_for(analyses.ANALYSES[name].model_task, job_id)
+        offered = registry.choices_for(catalogue().specs[name].model_task, job_id)
         if offered:
             found[name] = offered
     return found

@@ -25,7 +25,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from aima_tasks.kernel import schedule
-from aima_tasks.kernel.analyses import MediaType
+from aima_tasks.kernel.analyses import MediaType, catalogue
 from aima_tasks.kernel.classification import Confidentiality, GpuStatus, Urgency
 from aima_tasks.kernel.placement import (
     Decision,
@@ -57,12 +57,14 @@ def job_spec(job: Job, analyses: Sequence[str] | None = None,
              model_vram_gb: float = 0.0) -> JobSpec:
     """What the engine needs to know of a job; ``analyses`` default to the job's."""
     asset = job.media
+    names = tuple(job.analyses if analyses is None else analyses)
+    needs = catalogue().needs(names)
     return JobSpec(
-        media_type=MediaType(asset.media_type), size_bytes=asset.size_bytes,
-        analyses=tuple(job.analyses if analyses is None else analyses),
+        media_type=MediaType(asset.media_type), size_bytes=asset.size_bytes, analyses=names,
         confidentiality=Confidentiality(job.confidentiality), urgency=Urgency(job.urgency),
         priority=job.priority, duration_s=asset.metadata.get("duration_s"),
-        region=job.region or None, groups=team_names(job.owner), model_vram_gb=model_vram_gb)
+        region=job.region or None, groups=team_names(job.owner), model_vram_gb=model_vram_gb,
+        analyses_vram_gb=needs.vram_gb, min_cuda=needs.min_cuda)
 
 
 def decide_for(spec: JobSpec, now: datetime | None = None) -> Decision:

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
-from aima_tasks.kernel.analysis_spec import Precision
+from aima_tasks.kernel.analyses import Precision
 from aima_web.core import content
 from aima_web.core.choices import choices
 

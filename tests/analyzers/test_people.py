@@ -14,7 +14,9 @@ from PIL import Image
 
 from agents.analyzers.context import AnalysisContext, LoadedModel
 from agents.analyzers.people import SAMPLE_FPS, detect_image, track_video
-from agents.analyzers.tracker import Detection, IouTracker, iou, stitch_tracks
+from agents.analyzers.tracker import Detection, IouTracker
+from aima_tasks.kernel.analyses.boxes import iou
+from aima_tasks.kernel.analyses.merges import stitch_tracks
 from tests.analyzers.vision_media import (
     ASTRONAUT_FACE_CENTRE,
     ASTRONAUT_PERSON_BOX,

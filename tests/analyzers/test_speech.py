@@ -26,7 +26,7 @@ from agents.analyzers.speech import (
     transcribe,
     voice_activity,
 )
-from agents.analyzers.timeline import join_speech, join_transcripts
+from aima_tasks.kernel.analyses.merges import join_speech, join_transcripts
 from tests.analyzers.speech_media import (
     sentence_spans,
     speech_video,

@@ -14,7 +14,7 @@ import pytest
 
 from agents import samples
 from aima_tasks import broker
-from aima_tasks.kernel.analyses import ANALYSES
+from aima_tasks.kernel.analyses import catalogue
 from devtools import stack as local_stack
 from devtools.processes import Process
 from tests.e2e import cloud
@@ -109,7 +109,7 @@ def test_an_agent_started_again_is_the_same_agent(start_stack, tmp_path: Path):
     [gpu] = cloud.wait_until("the agent registered again", lambda: [
         g for g in stack.api.get("/api/v1/gpus/")["results"] if g["performance_profile"]])
     assert gpu["agent"]["id"] == before and gpu["agent"]["online"]
-    assert set(gpu["performance_profile"]) == set(ANALYSES)
+    assert set(gpu["performance_profile"]) == set(catalogue().specs)
     # A simulated GPU's raw figures are this host's CPU's, and say so.
     assert gpu["compute_benchmark"]["device"] == "cpu"
     assert gpu["compute_benchmark"]["fp32_tflops"] > 0

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from aima_tasks.kernel.analyses import MediaType, applicable
+from aima_tasks.kernel.analyses import MediaType, catalogue
 from aima_tasks.kernel.classification import Confidentiality, GpuStatus, Urgency
 from aima_tasks.kernel.placement import Policy
 from aima_tasks.kernel.simulation.inputs import InputError, fleet_from_dict, load_fleet, load_trace
@@ -48,7 +48,7 @@ def test_a_trace_line_becomes_a_job_spec(tmp_path):
 
 def test_defaults_run_every_applicable_analysis_as_an_internal_normal_job(tmp_path):
     [job] = load_trace(write_trace(tmp_path, GOOD))
-    assert job.spec.analyses == tuple(applicable(MediaType.VIDEO, has_audio=True))
+    assert job.spec.analyses == tuple(catalogue().applicable(MediaType.VIDEO, has_audio=True))
     assert job.spec.confidentiality == Confidentiality.INTERNAL
     assert job.spec.urgency == Urgency.NORMAL
     assert job.runtime_factor == 1.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from agents.adaptive import GpuFacts, batch_size, plan
 from agents.gpus import GpuInfo
 from agents.runner import fp16_gains
-from aima_tasks.kernel.analysis_spec import Precision
+from aima_tasks.kernel.analyses import Precision
 from aima_tasks.kernel.work import ModelChoice
 
 ALL = (Precision.FP32, Precision.FP16, Precision.INT8)

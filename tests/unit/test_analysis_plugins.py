@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from agents.model_cache import ModelRefused, packaged_model, sha256_of
-from aima_tasks.kernel.analyses import ANALYSES, BROKEN
+from aima_tasks.kernel.analyses import catalogue
 from tests.plugin_dists import fake_distribution
 
 PROJECT = Path(__file__).resolve().parents[2]
 
 PLUGIN = '''
-from aima_tasks.kernel.analysis_spec import AnalysisSpec, MediaType
+from aima_tasks.kernel.analyses import AnalysisSpec, MediaType
 
 OCR = AnalysisSpec("ocr", frozenset({MediaType.IMAGE}), "Text in pictures.",
                    reference_s_per_unit=0.5, runner="aima_ocr.run:read", default_on=False,
@@ -51,14 +51,17 @@ def test_a_third_party_analysis_is_planned_and_run_and_a_broken_one_reported(tmp
         from pathlib import Path
         from agents import analyzers
         from agents.analyzers.context import AnalysisContext
-        from aima_tasks.kernel.analyses import ANALYSES, BROKEN, applicable, MediaType
+        from aima_tasks.kernel.analyses import MediaType, catalogue
         from aima_tasks.kernel.placement.inputs import JobSpec
-        spec = JobSpec(media_type=MediaType.IMAGE, size_bytes=1, analyses=("ocr",))
+        known = catalogue()
+        needs = known.needs(("ocr",))
+        spec = JobSpec(media_type=MediaType.IMAGE, size_bytes=1, analyses=("ocr",),
+                       analyses_vram_gb=needs.vram_gb, min_cuda=needs.min_cuda)
         print(json.dumps({{
-            "found": "ocr" in ANALYSES,
-            "broken": BROKEN,
-            "default": "ocr" in applicable(MediaType.IMAGE, False, default_only=True),
-            "possible": "ocr" in applicable(MediaType.IMAGE, False),
+            "found": "ocr" in known.specs,
+            "broken": known.broken,
+            "default": "ocr" in known.applicable(MediaType.IMAGE, False, default_only=True),
+            "possible": "ocr" in known.applicable(MediaType.IMAGE, False),
             "vram": spec.vram_need_gb,
             "ran": analyzers.run("ocr", Path({str(tmp_path / "page.png")!r}),
                                  AnalysisContext(start_s=2.0)),
@@ -77,20 +80,22 @@ def test_a_third_party_analysis_is_planned_and_run_and_a_broken_one_reported(tmp
 
 
 def test_built_in_analyses_load_without_complaint():
-    assert BROKEN == {}
-    assert ANALYSES["people"].model_task == "person-detection"
-    assert ANALYSES["vad"].segmentable and not ANALYSES["loudness"].segmentable
+    specs = catalogue().specs
+    assert catalogue().broken == {}
+    assert specs["people"].model_task == "person-detection"
+    assert specs["vad"].segmentable and not specs["loudness"].segmentable
 
 
-@pytest.mark.parametrize("name", sorted({m.name for s in ANALYSES.values() for m in s.models}))
+@pytest.mark.parametrize("name", sorted({m.name for s in catalogue().specs.values()
+                                         for m in s.models}))
 def test_every_packaged_model_matches_its_pin(name):
-    model = next(m for s in ANALYSES.values() for m in s.models if m.name == name)
+    model = next(m for s in catalogue().specs.values() for m in s.models if m.name == name)
     loaded = packaged_model(model)
     assert loaded.path.exists() and loaded.sha256 == model.sha256 == sha256_of(loaded.path)
 
 
 def test_a_packaged_model_that_hashes_otherwise_is_refused_by_name():
-    model = ANALYSES["vad"].models[0]
+    model = catalogue().specs["vad"].models[0]
     with pytest.raises(ModelRefused, match=r"model silero-vad 6\.2\.3 refused: .* hashes to "):
         packaged_model(replace(model, sha256="0" * 64))
     with pytest.raises(ModelRefused, match="package no-such-dist that carries it is not"):

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from aima_tasks.kernel.analyses import ANALYSES, MediaType
+from aima_tasks.kernel.analyses import MediaType, catalogue
 from aima_tasks.kernel.classification import Confidentiality, GpuStatus, Urgency
 from aima_tasks.kernel.placement import (
     EMPTY,
@@ -46,9 +46,11 @@ def job(media_type: MediaType = MediaType.VIDEO, *, confidentiality=Confidential
         analyses: tuple[str, ...] = ("shots",), work_h: float | None = None, **kw) -> JobSpec:
     if work_h is not None:
         # Media long enough for ``work_h`` hours of shot detection on the reference GPU.
-        duration_s = work_h * 3600 / ANALYSES["shots"].reference_s_per_unit
+        duration_s = work_h * 3600 / catalogue().specs["shots"].reference_s_per_unit
+    needs = catalogue().needs(analyses)
     return JobSpec(media_type=media_type, size_bytes=int(size_gb * GB), analyses=analyses,
-                   confidentiality=confidentiality, urgency=urgency, duration_s=duration_s, **kw)
+                   confidentiality=confidentiality, urgency=urgency, duration_s=duration_s,
+                   analyses_vram_gb=needs.vram_gb, min_cuda=needs.min_cuda, **kw)
 
 
 def gpu(gpu_id: int = 1, vram: float = 24, *, model: str = "RTX 4090", cost: float = 0.10,
@@ -101,18 +103,18 @@ def test_an_80_gb_card_reporting_79_6_gib_serves_the_80_gb_class():
 
 
 def test_need_beyond_the_largest_class_is_refused_with_the_reason(monkeypatch):
-    from aima_tasks.kernel import analyses
-    monkeypatch.setitem(analyses.ANALYSES, "huge", replace(
-        analyses.ANALYSES["shots"], name="huge", min_vram_gb=120.0, min_cuda="12.1"))
+    specs = catalogue().specs
+    monkeypatch.setitem(specs, "huge", replace(
+        specs["shots"], name="huge", min_vram_gb=120.0, min_cuda="12.1"))
     decision = decide(job(analyses=("shots", "huge")), fleet(gpu(1, 141)), EMPTY, Policy())
     assert not decision.placed and decision.code == Code.TOO_LARGE
     assert "120 GB exceeds the largest GPU class (80 GB)" in decision.reason
 
 
 def test_an_analyzer_needing_more_raises_vram_and_cuda(monkeypatch):
-    from aima_tasks.kernel import analyses
-    monkeypatch.setitem(analyses.ANALYSES, "big", replace(
-        analyses.ANALYSES["shots"], name="big", min_vram_gb=40.0, min_cuda="12.1"))
+    specs = catalogue().specs
+    monkeypatch.setitem(specs, "big", replace(
+        specs["shots"], name="big", min_vram_gb=40.0, min_cuda="12.1"))
     spec = job(analyses=("shots", "big"))
     fleet_ = fleet(gpu(1, 24), gpu(2, 48, cuda="12.0"), gpu(3, 48, cuda="12.2"))
     decision = decide(spec, fleet_, EMPTY, Policy())

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aima_tasks.kernel import routing
-from aima_tasks.kernel.analyses import MediaType, applicable
+from aima_tasks.kernel.analyses import MediaType, catalogue
 from aima_tasks.kernel.classification import (
     USABLE_GPU_STATUSES,
     Confidentiality,
@@ -74,7 +74,7 @@ def offers() -> st.SearchStrategy[tuple[Offer, ...]]:
                             for i, o in enumerate(items)))
 
 
-analyses_by_type = {m: applicable(m, has_audio=True) for m in MediaType}
+analyses_by_type = {m: catalogue().applicable(m, has_audio=True) for m in MediaType}
 
 
 @st.composite

@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from functools import lru_cache
 
-from aima_tasks.kernel.analyses import ANALYSES, MEDIA_VRAM_GB, MIN_CUDA, MediaType, cuda_tuple
+# cuda_tuple is re-exported: the engine, the offer book and the replay compare with it.
+from aima_tasks.kernel.analyses import MEDIA_VRAM_GB, MIN_CUDA, MediaType
+from aima_tasks.kernel.analyses import cuda_tuple as cuda_tuple
 from aima_tasks.kernel.classification import Confidentiality, GpuStatus, Urgency
 from aima_tasks.kernel.schedule import ALWAYS, Schedule
 
@@ -28,9 +29,12 @@ class Strategy(StrEnum):
     PROVIDER_PRIORITY = "provider_priority"
 
 
-@lru_cache(maxsize=256)
 @dataclass(frozen=True)
 class JobSpec:
+    """A job as placement sees it. What its analyses ask of a GPU (``analyses_vram_gb``,
+    ``min_cuda``) is read from the catalogue by whoever builds it
+    (``catalogue().needs(analyses)``): placement itself reads no catalogue."""
+
     media_type: MediaType
     size_bytes: int
     analyses: tuple[str, ...]
@@ -45,16 +49,14 @@ class JobSpec:
     groups: frozenset[str] = frozenset()
     # What the smallest registry model variant the job may use needs.
     model_vram_gb: float = 0.0
+    # The most VRAM any of its analyses asks for beyond the media type's need.
+    analyses_vram_gb: float = 0.0
+    # The newest CUDA any of its analyses needs.
+    min_cuda: str = MIN_CUDA
 
     @property
     def vram_need_gb(self) -> float:
-        needs = [ANALYSES[name].min_vram_gb for name in self.analyses if name in ANALYSES]
-        return max([MEDIA_VRAM_GB[self.media_type], self.model_vram_gb, *needs])
-
-    @property
-    def min_cuda(self) -> str:
-        versions = [MIN_CUDA] + [ANALYSES[n].min_cuda for n in self.analyses if n in ANALYSES]
-        return max(versions, key=cuda_tuple)
+        return max(MEDIA_VRAM_GB[self.media_type], self.model_vram_gb, self.analyses_vram_gb)
 
     @property
     def work_units(self) -> float:

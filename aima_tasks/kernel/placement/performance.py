@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from functools import lru_cache
 
-from aima_tasks.kernel.analyses import ANALYSES
+from aima_tasks.kernel.analyses import catalogue
 from aima_tasks.kernel.placement.inputs import RuntimeKnowledge
 
 REFERENCE_GPU = "RTX4090"
@@ -113,10 +113,10 @@ def rate(analyses: tuple[str, ...], model: str, knowledge: RuntimeKnowledge,
         elif key in knowledge.observed:
             seconds, source = knowledge.observed[key], RuntimeSource.OBSERVED
         elif relative is not None:
-            seconds = ANALYSES[analysis].reference_s_per_unit / relative
+            seconds = catalogue().specs[analysis].reference_s_per_unit / relative
             source = RuntimeSource.TABLE
         else:
-            seconds = ANALYSES[analysis].reference_s_per_unit / UNKNOWN_RELATIVE
+            seconds = catalogue().specs[analysis].reference_s_per_unit / UNKNOWN_RELATIVE
             source = RuntimeSource.UNKNOWN_MODEL
         per_unit += seconds
         if _STRENGTH[source] > _STRENGTH[weakest]:

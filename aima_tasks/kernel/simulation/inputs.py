@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from aima_tasks.kernel.analyses import ANALYSES, MediaType, applicable
+from aima_tasks.kernel.analyses import MediaType, catalogue
 from aima_tasks.kernel.classification import Confidentiality, GpuStatus, Urgency
 from aima_tasks.kernel.placement import JobSpec, LocalGpu, Policy, local_cost_per_hour
 from aima_tasks.kernel.placement.inputs import cuda_tuple
@@ -152,10 +152,12 @@ def _trace_job(record: object, where: str) -> TraceJob:
     factor = _number(record.get("runtime_factor", 1.0),
                      lambda what: bad("runtime_factor", what), positive=True)
 
+    needs = catalogue().needs(analyses)
     spec = JobSpec(media_type=media_type, size_bytes=size, analyses=analyses,
                    confidentiality=Confidentiality(confidentiality), urgency=Urgency(urgency),
                    priority=priority, duration_s=duration,
-                   region=region.strip() if region else None, groups=frozenset(groups))
+                   region=region.strip() if region else None, groups=frozenset(groups),
+                   analyses_vram_gb=needs.vram_gb, min_cuda=needs.min_cuda)
     return TraceJob(job_id=str(job_id), arrival_s=arrival, spec=spec, runtime_factor=factor)
 
 
@@ -173,15 +175,16 @@ def _arrival(value: object, bad: Callable[[str], InputError]) -> float:
 
 def _analyses(value: object, media_type: MediaType,
               bad: Callable[[str], InputError]) -> tuple[str, ...]:
-    usable = applicable(media_type, has_audio=True)
+    known = catalogue()
+    usable = known.applicable(media_type, has_audio=True)
     if value is None:
         return tuple(usable)
     names = _strings(value, bad)
     if not names:
         raise bad("is empty; leave it out to run every applicable analysis")
     for name in names:
-        if name not in ANALYSES:
-            raise bad(f"unknown analysis {name!r}; choose from {', '.join(sorted(ANALYSES))}")
+        if name not in known.specs:
+            raise bad(f"unknown analysis {name!r}; choose from {', '.join(sorted(known.specs))}")
         if name not in usable:
             raise bad(f"{name!r} does not apply to {media_type}; choose from {', '.join(usable)}")
     return tuple(dict.fromkeys(names))
@@ -286,7 +289,7 @@ def _gpu(entry: object, where: str, energy_price: float) -> LocalGpu:
         raise bad("profile")("must map analysis names to seconds per work unit")
     profile: dict[str, float] = {}
     for name, seconds in profile_data.items():
-        if name not in ANALYSES:
+        if name not in catalogue().specs:
             raise bad("profile")(f"unknown analysis {name!r}")
         profile[name] = _number(seconds, bad("profile"), positive=True)
     cost = local_cost_per_hour(

@@ -11,7 +11,6 @@ from enum import StrEnum
 from functools import lru_cache
 
 from aima_tasks.kernel import routing
-from aima_tasks.kernel.analysis_spec import MediaType
 from aima_tasks.kernel.classification import USABLE_GPU_STATUSES, Confidentiality
 from aima_tasks.kernel.placement import JobSpec, LocalGpu, Offer
 from aima_tasks.kernel.placement.inputs import cuda_tuple
@@ -41,16 +40,9 @@ def min_vram_gb(need_gb: float) -> float:
         return need_gb
 
 
-@lru_cache(maxsize=1024)
-def _needs(media_type: str, analyses: tuple[str, ...]) -> tuple[float, tuple[int, int]]:
-    # JobSpec derives both from its catalogue on every access; a replay asks per placement.
-    spec = JobSpec(media_type=MediaType(media_type), size_bytes=0, analyses=analyses)
-    return min_vram_gb(spec.vram_need_gb), _cuda(spec.min_cuda)
-
-
 def hardware_fits(spec: JobSpec, vram_gb: float, cuda_version: str) -> bool:
-    min_vram, min_cuda = _needs(spec.media_type, spec.analyses)
-    return vram_gb >= min_vram and _cuda(cuda_version) >= min_cuda
+    return (vram_gb >= min_vram_gb(spec.vram_need_gb)
+            and _cuda(cuda_version) >= _cuda(spec.min_cuda))
 
 
 def local_violations(spec: JobSpec, gpu: LocalGpu) -> tuple[Rule, ...]:
@@ -76,10 +68,9 @@ def region_allows(spec: JobSpec, offer: Offer) -> bool:
 
 
 def _hardware(spec: JobSpec, vram_gb: float, cuda_version: str) -> list[Rule]:
-    min_vram, min_cuda = _needs(spec.media_type, spec.analyses)
     broken = []
-    if vram_gb < min_vram:
+    if vram_gb < min_vram_gb(spec.vram_need_gb):
         broken.append(Rule.VRAM_TOO_SMALL)
-    if _cuda(cuda_version) < min_cuda:
+    if _cuda(cuda_version) < _cuda(spec.min_cuda):
         broken.append(Rule.CUDA_TOO_OLD)
     return broken

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from aima_tasks.kernel.analyses import ANALYSES
+from aima_tasks.kernel.analyses import catalogue
 from aima_tasks.kernel.work import AnalysisOutcome, OutcomeStatus, ResultItem
 from aima_web.audit import trail
 from aima_web.fleet import assignments
@@ -51,7 +51,7 @@ def conflict(job: Job) -> Response:
 
 
 def known_analysis(name: str) -> None:
-    if name not in ANALYSES:
+    if name not in catalogue().specs:
         raise serializers.ValidationError(f"unknown analysis {name!r}")
 
 
@@ -67,7 +67,7 @@ class AnalysesField(serializers.ListField):
     child = serializers.CharField(max_length=64, validators=[known_analysis])
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(allow_empty=False, max_length=len(ANALYSES), **kwargs)
+        super().__init__(allow_empty=False, max_length=len(catalogue().specs), **kwargs)
 
 
 class UnitSerializer(serializers.Serializer):
@@ -106,9 +106,9 @@ class OutcomeSerializer(UnitSerializer):
                                    help_text="done (results and errors) or refused (the agent "
                                              "must not run the unit).")
     gpu_uuid = serializers.CharField(max_length=80, required=False, default="", allow_blank=True)
-    results = ResultItemSerializer(many=True, default=list, max_length=len(ANALYSES))
+    results = ResultItemSerializer(many=True, default=list, max_length=len(catalogue().specs))
     errors = serializers.ListField(child=serializers.CharField(max_length=4000), default=list,
-                                   max_length=len(ANALYSES) + 1)
+                                   max_length=len(catalogue().specs) + 1)
 
     def outcome(self, job_id: str) -> AnalysisOutcome:
         data = self.validated_data

@@ -3,7 +3,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from aima_tasks.kernel.analyses import ANALYSES, UnknownAnalysis, check_names
+from aima_tasks.kernel.analyses import UnknownAnalysis, catalogue
 from aima_tasks.kernel.classification import Confidentiality, Urgency
 from aima_web.access.redaction import sees_fleet
 from aima_web.core.choices import choices
@@ -20,7 +20,7 @@ class AnalysesField(serializers.ListField):
         names = [part.strip() for item in super().to_internal_value(data)
                  for part in item.split(",") if part.strip()]
         try:
-            return check_names(names)
+            return catalogue().check_names(names)
         except UnknownAnalysis as exc:
             raise serializers.ValidationError(str(exc)) from None
 
@@ -29,8 +29,9 @@ class JobCreateSerializer(serializers.Serializer):
     media = serializers.FileField(allow_empty_file=False)
     confidentiality = serializers.ChoiceField(choices=choices(Confidentiality))
     urgency = serializers.ChoiceField(choices=choices(Urgency), default=Urgency.NORMAL.value)
-    analyses = AnalysesField(required=False, default=list,
-                             help_text=f"Any of {', '.join(ANALYSES)}; empty: all that apply.")
+    analyses = AnalysesField(
+        required=False, default=list,
+        help_text=f"Any of {', '.join(catalogue().specs)}; empty: all that apply.")
     region = serializers.CharField(
         max_length=32, required=False, default="", allow_blank=True, validators=[validate_region],
         help_text="Data residency: only cloud offers in regions starting with this, e.g. EU.")

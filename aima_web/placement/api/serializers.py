@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from aima_tasks.kernel.analyses import ANALYSES, MediaType, applicable
+from aima_tasks.kernel.analyses import MediaType, catalogue
 from aima_tasks.kernel.classification import Confidentiality, Urgency
 from aima_tasks.kernel.placement import JobSpec
 from aima_web.core.choices import choices
@@ -23,7 +23,8 @@ class ExplainSerializer(serializers.Serializer):
         help_text="Length of video or audio in seconds; runtime estimates scale with it.")
     analyses = AnalysesField(
         required=False, default=list,
-        help_text=f"Any of {', '.join(ANALYSES)}; empty: all that apply to the media type.")
+        help_text=f"Any of {', '.join(catalogue().specs)}; "
+                  "empty: all that apply to the media type.")
     confidentiality = serializers.ChoiceField(choices=choices(Confidentiality),
                                               default=Confidentiality.INTERNAL.value)
     urgency = serializers.ChoiceField(choices=choices(Urgency), default=Urgency.NORMAL.value)
@@ -35,7 +36,7 @@ class ExplainSerializer(serializers.Serializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         media_type = MediaType(attrs["media_type"])
         # A file that is not there cannot be probed: assume it has sound.
-        possible = applicable(media_type, has_audio=True)
+        possible = catalogue().applicable(media_type, has_audio=True)
         impossible = [name for name in attrs["analyses"] if name not in possible]
         if impossible:
             raise serializers.ValidationError(
@@ -45,12 +46,13 @@ class ExplainSerializer(serializers.Serializer):
 
     def spec(self, groups: frozenset[str]) -> JobSpec:
         data = self.validated_data
+        needs = catalogue().needs(data["analyses"])
         return JobSpec(media_type=MediaType(data["media_type"]), size_bytes=data["size_bytes"],
                        analyses=tuple(data["analyses"]),
                        confidentiality=Confidentiality(data["confidentiality"]),
                        urgency=Urgency(data["urgency"]), priority=data["priority"],
                        duration_s=data["duration_s"], region=data["region"] or None,
-                       groups=groups)
+                       groups=groups, analyses_vram_gb=needs.vram_gb, min_cuda=needs.min_cuda)
 
 
 class PolicySerializer(serializers.ModelSerializer):

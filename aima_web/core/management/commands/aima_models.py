@@ -22,7 +22,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
 
-from aima_tasks.kernel.analysis_spec import Precision
+from aima_tasks.kernel.analyses import Precision
 from aima_web.audit import trail
 from aima_web.core import content
 from aima_web.registry import services

@@ -5,8 +5,13 @@ plugin's declaration to validate and place jobs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
+from typing import Any
+
+from aima_tasks.kernel.analyses.sections import Section
 
 
 class MediaType(StrEnum):
@@ -24,6 +29,8 @@ MEDIA_VRAM_GB: dict[MediaType, float] = {
 MIN_CUDA = "11.8"
 
 
+# Cached: placement and the replay compare CUDA versions for every GPU and offer.
+@lru_cache(maxsize=256)
 def cuda_tuple(version: str) -> tuple[int, int]:
     major, _, minor = version.partition(".")
     return int(major), int(minor or 0)
@@ -45,6 +52,10 @@ class ModelFile:
     sha256: str
     distribution: str  # the installed package that carries it, e.g. "silero-vad"
     path: str  # inside that distribution, e.g. "silero_vad/data/silero_vad.onnx"
+
+
+# The results of consecutive segments, in order, joined into one result.
+Merge = Callable[[list[dict[str, Any]]], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -71,12 +82,14 @@ class AnalysisSpec:
     precisions: tuple[Precision, ...] = (Precision.FP32,)
     # Run when a job names no analyses.
     default_on: bool = True
-    # Long media may be cut into time segments analysed in parallel; "module:function"
-    # joining the segments' results in order (pure Python: it runs on the control plane).
-    merge: str = ""
+    # Long media may be cut into time segments analysed in parallel; this joins the
+    # segments' results in order. Pure Python: it runs on the control plane, so it
+    # must live beside the declaration, never in agent code.
+    merge: Merge | None = None
+    # What of the result the job report shows in sections of its own (timeline,
+    # transcript, speech map); the rest of the result is shown as it is.
+    sections: tuple[Section, ...] = ()
 
     @property
     def segmentable(self) -> bool:
-        return bool(self.merge)
-
-
+        return self.merge is not None

@@ -1,7 +1,7 @@
 """The analyses AIMA ships, declared for the ``aima.analyzers`` entry-point group
-(pyproject.toml). Declarations only: each runner is imported by the agent when
-it first runs one, so the control plane never loads OpenCV, ONNX Runtime or
-PocketSphinx.
+(pyproject.toml). Declarations only: each runner is a "module:function" string the
+agent imports when it first runs one, so the control plane never loads OpenCV, ONNX
+Runtime or PocketSphinx; the merges and report sections are pure kernel functions.
 
 Every built-in model ships inside a package installed from requirements/ and is
 pinned here by checksum: an upgraded or damaged package is refused, not loaded.
@@ -9,7 +9,9 @@ pinned here by checksum: an upgraded or damaged package is refused, not loaded.
 
 from __future__ import annotations
 
-from aima_tasks.kernel.analysis_spec import AnalysisSpec, MediaType, ModelFile, Precision
+from aima_tasks.kernel.analyses import merges, sections
+from aima_tasks.kernel.analyses.sections import Section, Slot
+from aima_tasks.kernel.analyses.spec import AnalysisSpec, MediaType, ModelFile, Precision
 
 AV = frozenset({MediaType.AUDIO, MediaType.VIDEO})
 
@@ -30,7 +32,8 @@ POCKETSPHINX_EN_US = ModelFile(
 SHOTS = AnalysisSpec(
     "shots", frozenset({MediaType.VIDEO}),
     "Shot boundaries (hard cuts) and one keyframe per shot.",
-    reference_s_per_unit=0.02, runner="agents.analyzers.video:shots")
+    reference_s_per_unit=0.02, runner="agents.analyzers.video:shots",
+    sections=(Section(Slot.SHOTS, ("shots",), sections.shots),))
 PHASH = AnalysisSpec(
     "phash", frozenset({MediaType.IMAGE}),
     "Perceptual hashes (DCT pHash and dHash) for near-duplicate search.",
@@ -47,7 +50,9 @@ LOUDNESS = AnalysisSpec(
 SILENCE = AnalysisSpec(
     "silence", AV,
     "Silent segments (below -40 dBFS for at least 0.3 s) and the speech/sound share.",
-    reference_s_per_unit=0.003, needs_audio_track=True, runner="agents.analyzers.audio:silence")
+    reference_s_per_unit=0.003, needs_audio_track=True, runner="agents.analyzers.audio:silence",
+    # The speech map from quiet only where no voice activity was found.
+    sections=(Section(Slot.SPEECH, ("segments",), sections.silence, rank=1),))
 PEOPLE = AnalysisSpec(
     "people", frozenset({MediaType.VIDEO}),
     "People found on frames sampled 5 times a second (HOG body and Haar face detectors, "
@@ -56,23 +61,25 @@ PEOPLE = AnalysisSpec(
     reference_s_per_unit=0.2, runner="agents.analyzers.people:track_video", default_on=False,
     models=(HAAR_FACE,), model_task="person-detection",
     precisions=(Precision.FP32, Precision.FP16, Precision.INT8),
-    merge="agents.analyzers.tracker:stitch_tracks")
+    merge=merges.stitch_tracks, sections=(Section(Slot.TRACKS, ("tracks",), sections.tracks),))
 OBJECTS = AnalysisSpec(
     "objects", frozenset({MediaType.IMAGE}),
     "People (and, with a registry ONNX detector, other objects) found in a picture, "
     "with boxes and scores.",
     reference_s_per_unit=0.3, runner="agents.analyzers.people:detect_image",
     models=(HAAR_FACE,), model_task="person-detection",
-    precisions=(Precision.FP32, Precision.FP16, Precision.INT8))
+    precisions=(Precision.FP32, Precision.FP16, Precision.INT8),
+    sections=(Section(Slot.DETECTIONS, ("detections",), sections.detections),))
 VAD = AnalysisSpec(
     "vad", AV,
     "Voice activity (Silero VAD): when someone speaks, as time segments.",
     reference_s_per_unit=0.01, needs_audio_track=True,
     runner="agents.analyzers.speech:voice_activity", models=(SILERO_VAD,),
-    merge="agents.analyzers.timeline:join_speech")
+    merge=merges.join_speech, sections=(Section(Slot.SPEECH, ("segments",), sections.speech),))
 TRANSCRIPT = AnalysisSpec(
     "transcript", AV,
     "Speech to text in US English (PocketSphinx) with a timestamp per word.",
     reference_s_per_unit=0.3, needs_audio_track=True, default_on=False,
     runner="agents.analyzers.speech:transcribe", models=(POCKETSPHINX_EN_US,),
-    merge="agents.analyzers.timeline:join_transcripts")
+    merge=merges.join_transcripts,
+    sections=(Section(Slot.TRANSCRIPT, ("words", "text", "language"), sections.transcript),))
