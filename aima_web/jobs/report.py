@@ -9,7 +9,6 @@ a missing or malformed value leaves its field empty rather than failing the page
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections import Counter
 from datetime import datetime
@@ -18,45 +17,66 @@ from typing import Any
 from django.utils.html import escape
 from rest_framework.renderers import TemplateHTMLRenderer
 
+from aima_tasks.kernel.analyses import Section, Slot, catalogue
+from aima_tasks.kernel.analyses.sections import by_time, dicts, empty, num, speech_map
 from aima_web.jobs.models import AnalysisResult, Job, MediaAsset
 from aima_web.jobs.states import TERMINAL
 
-# Analyses with a section of their own, and the keys of their data that the
-# section takes over; the rest of their data stays under "summary". Any other
-# analysis (loudness, phash, colours, plugins) goes under "results" untouched.
-SECTION_KEYS: dict[str, tuple[str, ...]] = {
-    "people": ("tracks",),
-    "objects": ("detections",),
-    "shots": ("shots",),
-    "transcript": ("words", "text", "language"),
-    "vad": ("segments",),
-    "silence": ("segments",),
-}
+# The timeline's lanes, in the order the report lists them.
+TIMELINE = (Slot.TRACKS, Slot.DETECTIONS, Slot.SHOTS)
 
 
 def build_report(job: Job) -> dict[str, Any]:
     results = list(job.results.select_related("agent").order_by("started_at", "analysis"))
     data = {r.analysis: r.data if isinstance(r.data, dict) else {} for r in results}
+    # The sections each finished analysis declares; the others' data is shown untouched.
+    shown = _declared(data)
     media = _media(job.media)
-    duration = _duration(media, data)
-    speech_map, speech_source = _speech_map(data, duration)
+    duration = _duration(media, data, shown)
+    filled = _filled(data, shown)
+    speech_source, heard = filled.get(Slot.SPEECH, (None, None))
     return {
         "job": _job(job, done={r.analysis for r in results}),
         "media": media,
-        "timeline": {
-            "duration_s": duration,
-            "tracks": _tracks(data.get("people", {})),
-            "detections": _detections(data.get("objects", {})),
-            "shots": _by_time(_dicts(data.get("shots", {}).get("shots")), "start_s", "index"),
-        },
-        "transcript": _transcript(data.get("transcript", {})),
-        "speech_map": speech_map,
+        "timeline": {"duration_s": duration,
+                     **{slot.value: _slot(filled, slot) for slot in TIMELINE}},
+        "transcript": _slot(filled, Slot.TRANSCRIPT),
+        "speech_map": speech_map(heard, duration),
         "speech_map_source": speech_source,
         "analyses": [_analysis(r) for r in results],
-        "summary": {name: {k: v for k, v in data[name].items() if k not in keys}
-                    for name, keys in SECTION_KEYS.items() if name in data},
-        "results": {r.analysis: r.data for r in results if r.analysis not in SECTION_KEYS},
+        "summary": {name: {k: v for k, v in data[name].items()
+                           if k not in {key for section in sections for key in section.keys}}
+                    for name, sections in shown.items()},
+        "results": {r.analysis: r.data for r in results if r.analysis not in shown},
     }
+
+
+def _declared(data: dict[str, dict[str, Any]]) -> dict[str, tuple[Section, ...]]:
+    """The analyses with sections, in the order of the report's slots."""
+    specs = catalogue().specs
+    shown = [name for name in data if name in specs and specs[name].sections]
+    slots = list(Slot)
+    shown.sort(key=lambda name: min((slots.index(s.slot), s.rank) for s in specs[name].sections))
+    return {name: specs[name].sections for name in shown}
+
+
+def _filled(data: dict[str, dict[str, Any]], shown: dict[str, tuple[Section, ...]],
+            ) -> dict[Slot, tuple[str, Any]]:
+    """Per slot, the analysis that fills it and what it fills it with: where several
+    could, the one whose section ranks first (voice activity before quiet)."""
+    order = list(catalogue().specs)
+    chosen: dict[Slot, tuple[int, int, str, Section]] = {}
+    for name, sections in shown.items():
+        for section in sections:
+            candidate = (section.rank, order.index(name), name, section)
+            if section.slot not in chosen or candidate[:2] < chosen[section.slot][:2]:
+                chosen[section.slot] = candidate
+    return {slot: (name, section.build(data[name]))
+            for slot, (_, _, name, section) in chosen.items()}
+
+
+def _slot(filled: dict[Slot, tuple[str, Any]], slot: Slot) -> Any:
+    return filled[slot][1] if slot in filled else empty(slot)
 
 
 def _job(job: Job, done: set[str]) -> dict[str, Any]:
@@ -95,10 +115,10 @@ def _media(asset: MediaAsset) -> dict[str, Any]:
         "size_bytes": asset.size_bytes,
         "media_type": asset.media_type,
         "container": probe.get("container"),
-        "duration_s": _num(probe.get("duration_s")),
+        "duration_s": num(probe.get("duration_s")),
         "resolution": ({"width": picture.get("width"), "height": picture.get("height")}
                        if picture else None),
-        "fps": _num(video.get("fps")),
+        "fps": num(video.get("fps")),
         "frame_count": video.get("frame_count"),
         "audio": audio or None,
         "streams": streams,
@@ -106,81 +126,17 @@ def _media(asset: MediaAsset) -> dict[str, Any]:
     }
 
 
-def _duration(media: dict[str, Any], data: dict[str, dict[str, Any]]) -> float | None:
+def _duration(media: dict[str, Any], data: dict[str, dict[str, Any]],
+              shown: dict[str, tuple[Section, ...]]) -> float | None:
     """The media's length: from the probe, else the longest any analysis saw."""
     if media["duration_s"]:
         return media["duration_s"]
-    seen = [_num(d.get("duration_s")) for d in data.values()]
-    for name, keys in SECTION_KEYS.items():
-        for item in _dicts(data.get(name, {}).get(keys[0])):
-            seen.append(_num(item.get("end_s")))
+    seen = [num(d.get("duration_s")) for d in data.values()]
+    for name, sections in shown.items():
+        for section in sections:
+            seen += [num(item.get("end_s")) for item in dicts(data[name].get(section.keys[0]))]
     longest = max((s for s in seen if s), default=None)
     return round(longest, 3) if longest else None
-
-
-def _tracks(people: dict[str, Any]) -> list[dict[str, Any]]:
-    tracks = [{**track, "boxes": _by_time(_dicts(track.get("boxes")), "t")}
-              for track in _dicts(people.get("tracks"))]
-    return _by_time(tracks, "start_s", "end_s")
-
-
-def _detections(objects: dict[str, Any]) -> list[dict[str, Any]]:
-    """In time order where detections have a time (video); the best first within it."""
-    return sorted(_dicts(objects.get("detections")),
-                  key=lambda d: (_num(d.get("t")) or 0.0, -(_num(d.get("score")) or 0.0)))
-
-
-def _transcript(transcript: dict[str, Any]) -> dict[str, Any]:
-    words = _by_time(_dicts(transcript.get("words")), "start_s", "end_s")
-    text = transcript.get("text")
-    if not isinstance(text, str) or not text:
-        text = " ".join(str(w.get("word", "")).strip() for w in words)
-    return {"language": transcript.get("language"), "text": text, "words": words}
-
-
-def _speech_map(data: dict[str, dict[str, Any]],
-                duration: float | None) -> tuple[list[dict[str, Any]], str | None]:
-    """Speech and silence spans covering [0, duration] without gaps, alternating.
-
-    VAD finds speech; the silence analysis only finds quiet, so without a VAD
-    result everything not silent counts as speech (music too, a known coarseness).
-    """
-    if "vad" in data:
-        source, found, other = "vad", "speech", "silence"
-    elif "silence" in data:
-        source, found, other = "silence", "silence", "speech"
-    else:
-        return [], None
-    spans = _merged_spans(_dicts(data[source].get("segments")))
-    total = duration or _num(data[source].get("duration_s")) or (spans[-1][1] if spans else 0)
-    items: list[dict[str, Any]] = []
-    cursor = 0.0
-    for start, end in spans:
-        start, end = max(start, cursor), min(end, total)
-        if end <= start:
-            continue
-        if start > cursor:
-            items.append({"start_s": cursor, "end_s": start, "kind": other})
-        items.append({"start_s": start, "end_s": end, "kind": found})
-        cursor = end
-    if cursor < total:
-        items.append({"start_s": cursor, "end_s": round(total, 3), "kind": other})
-    return items, source
-
-
-def _merged_spans(segments: list[dict[str, Any]]) -> list[tuple[float, float]]:
-    """Sorted, rounded to the millisecond, overlaps and touching spans joined (segmented
-    jobs can report one span twice where their time segments meet)."""
-    spans = sorted((round(s, 3), round(e, 3)) for s, e in
-                   ((_num(x.get("start_s")), _num(x.get("end_s"))) for x in segments)
-                   if s is not None and e is not None and e > s)
-    merged: list[tuple[float, float]] = []
-    for start, end in spans:
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((max(start, 0.0), end))
-    return merged
 
 
 def _analysis(result: AnalysisResult) -> dict[str, Any]:
@@ -197,7 +153,7 @@ def _analysis(result: AnalysisResult) -> dict[str, Any]:
         "device": meta.get("device"),
         "precision": meta.get("precision"),
         "batch_size": meta.get("batch_size"),
-        "segments": _by_time(_dicts(meta.get("segments")), "index"),
+        "segments": by_time(dicts(meta.get("segments")), "index"),
     }
 
 
@@ -215,22 +171,8 @@ def _models(meta: dict[str, Any], data: dict[str, Any]) -> list[dict[str, Any]]:
     return models
 
 
-def _by_time(items: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
-    return sorted(items, key=lambda item: tuple(_num(item.get(k)) or 0.0 for k in keys))
-
-
-def _dicts(value: Any) -> list[dict[str, Any]]:
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
-
-
-def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -287,7 +229,7 @@ def page_context(report: dict[str, Any]) -> dict[str, Any]:
         "speech_bars": [_bar(s, duration, "", f"{s['kind']}: {_span(s)}", s["kind"])
                         for s in report["speech_map"]],
         "lines": _lines(report["transcript"]["words"]),
-        "colours": [c for c in _dicts(_dict(report["results"].get("colours")).get("colours"))
+        "colours": [c for c in dicts(_dict(report["results"].get("colours")).get("colours"))
                     if _HEX_COLOUR.match(str(c.get("hex", "")))],
         "other_results": [(name, json.dumps(value, indent=2, sort_keys=True, default=str))
                           for name, value in report["results"].items()
@@ -310,8 +252,8 @@ def _percent(value: float) -> str:
 
 def _bar(item: dict[str, Any], duration: float | None, label: str, title: str,
          kind: str = "") -> dict[str, str]:
-    start = _num(item.get("start_s")) or 0.0
-    end = _num(item.get("end_s"))
+    start = num(item.get("start_s")) or 0.0
+    end = num(item.get("end_s"))
     end = duration if end is None else end
     if not duration or end is None:
         return {"left": "0", "width": "0", "label": label, "title": title, "kind": kind}
@@ -325,8 +267,8 @@ def _packed(tracks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """Tracks in as few rows as possible, none overlapping another in its row."""
     rows: list[list[dict[str, Any]]] = []
     for track in tracks:  # already in start order
-        start = _num(track.get("start_s")) or 0.0
-        row = next((r for r in rows if (_num(r[-1].get("end_s")) or 0.0) <= start), None)
+        start = num(track.get("start_s")) or 0.0
+        row = next((r for r in rows if (num(r[-1].get("end_s")) or 0.0) <= start), None)
         if row is None:
             rows.append([track])
         else:
@@ -348,19 +290,19 @@ def _lines(words: list[dict[str, Any]]) -> list[dict[str, Any]]:
     previous_end: float | None = None
     for word in words:
         text = str(word.get("word", "")).strip()
-        start = _num(word.get("start_s"))
+        start = num(word.get("start_s"))
         gap = start - previous_end if start is not None and previous_end is not None else 0.0
         full = bool(lines) and (lines[-1]["closed"] or len(lines[-1]["words"]) >= _LINE_WORDS)
         if not lines or full or gap > _LINE_GAP_S:
             lines.append({"at": clock(start), "words": [], "closed": False})
         lines[-1]["words"].append({"word": text, "at": clock(start)})
         lines[-1]["closed"] = text.endswith((".", "?", "!"))
-        previous_end = _num(word.get("end_s")) or start
+        previous_end = num(word.get("end_s")) or start
     return lines
 
 
 def _span(item: dict[str, Any]) -> str:
-    return f"{clock(_num(item.get('start_s')))} - {clock(_num(item.get('end_s')))}"
+    return f"{clock(num(item.get('start_s')))} - {clock(num(item.get('end_s')))}"
 
 
 def _track_title(track: dict[str, Any]) -> str:
