@@ -138,39 +138,19 @@ def write_video(
     total = sum(counts)
     duration = total / fps
     cut_frames = tuple(int(x) for x in np.cumsum(counts)[:-1])
-    if silence_s is None and len(counts) > 1:
-        mid = (cut_frames[0] + counts[1] / 2) / fps
-        silence_s = (round(mid - 0.35, 3), round(mid + 0.35, 3))
-    elif silence_s is None:
-        silence_s = (round(duration * 0.4, 3), round(duration * 0.6, 3))
+    if silence_s is None:
+        silence_s = _default_silence(counts, cut_frames, fps, duration)
 
     vcodec = video_encoder()
     acodec = audio_encoder() if with_audio else None
     with av.open(str(path), "w", format="mp4") as container:
-        vstream = container.add_stream(vcodec, rate=fps)
-        vstream.width, vstream.height = width, height
-        vstream.pix_fmt = "yuv420p"
-        if vcodec == "libx264":
-            vstream.options = {"crf": "20", "preset": "veryfast", "tune": "zerolatency"}
-        else:
-            vstream.bit_rate = 800_000
+        vstream = _add_video_stream(container, vcodec, fps, width, height)
         astream = None
         if acodec is not None:
             astream = container.add_stream(acodec, rate=AUDIO_RATE)
             astream.layout = "mono"
             astream.bit_rate = 96_000
-
-        index = 0
-        for (colour, _), count in zip(scenes, counts, strict=True):
-            for step in range(count):
-                pixels = _draw_frame(colour, width, height, step, count, moving_box)
-                frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-                frame.pts = index
-                frame.time_base = Fraction(1, fps)
-                container.mux(vstream.encode(frame))
-                index += 1
-        container.mux(vstream.encode(None))
-
+        _write_frames(container, vstream, scenes, counts, fps, moving_box)
         if astream is not None:
             samples = _tone_track(duration, silence_s, tone_amplitude, tone_hz)
             _encode_audio(container, astream, samples)
@@ -189,6 +169,43 @@ def write_video(
         tone_amplitude=tone_amplitude if acodec else None,
         silence_s=silence_s if acodec else None,
     )
+
+
+def _default_silence(counts: Sequence[int], cut_frames: tuple[int, ...], fps: int,
+                     duration: float) -> tuple[float, float]:
+    """The middle 0.7 s of the second scene, off every cut; with one scene, the
+    middle fifth of the clip."""
+    if len(counts) > 1:
+        mid = (cut_frames[0] + counts[1] / 2) / fps
+        return (round(mid - 0.35, 3), round(mid + 0.35, 3))
+    return (round(duration * 0.4, 3), round(duration * 0.6, 3))
+
+
+def _add_video_stream(container: av.container.OutputContainer, codec: str, fps: int,
+                      width: int, height: int) -> av.video.VideoStream:
+    stream = container.add_stream(codec, rate=fps)
+    stream.width, stream.height = width, height
+    stream.pix_fmt = "yuv420p"
+    if codec == "libx264":
+        stream.options = {"crf": "20", "preset": "veryfast", "tune": "zerolatency"}
+    else:
+        stream.bit_rate = 800_000
+    return stream
+
+
+def _write_frames(container: av.container.OutputContainer, stream: av.video.VideoStream,
+                  scenes: Sequence[tuple[RGB, float]], counts: Sequence[int], fps: int,
+                  moving_box: bool) -> None:
+    index = 0
+    for (colour, _), count in zip(scenes, counts, strict=True):
+        for step in range(count):
+            pixels = _draw_frame(colour, stream.width, stream.height, step, count, moving_box)
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts = index
+            frame.time_base = Fraction(1, fps)
+            container.mux(stream.encode(frame))
+            index += 1
+    container.mux(stream.encode(None))
 
 
 def _encode_audio(

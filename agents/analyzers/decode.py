@@ -14,6 +14,7 @@ from typing import Literal
 
 import av
 import numpy as np
+from av.container import InputContainer
 from PIL import Image, ImageOps
 
 from aima_tasks.kernel import limits
@@ -160,53 +161,67 @@ def iter_audio(
         names: tuple[str, ...] | None = None
         pending: list[np.ndarray] = []
         held = 0
-        # Resampled samples still to drop (before start_s) and to emit (before end_s),
-        # fixed by the first frame that reaches into the range.
-        trim: dict[str, int | None] = {"skip": 0, "left": None}
-
-        def resampled() -> Iterator[av.AudioFrame]:
-            clock = 0.0  # where the next frame starts, for frames without a timestamp
-            first = True
-            for frame in container.decode(stream):
-                begin = float(frame.time) if frame.time is not None else clock
-                clock = begin + frame.samples / frame.sample_rate
-                if start_s > 0 and clock <= start_s:
-                    continue  # wholly before the range: not even resampled
-                if end_s is not None and begin >= end_s:
-                    break
-                if first:
-                    first = False
-                    trim["skip"] = max(0, round((start_s - begin) * rate))
-                    if end_s is not None:
-                        trim["left"] = max(0, round((end_s - max(begin, start_s)) * rate))
-                yield from resampler.resample(frame)
-            # The resampler keeps a tail for its filter; None flushes it.
-            yield from resampler.resample(None)
-
-        for out in resampled():
+        trim = _Trim()
+        for out in _resampled(container, stream, resampler, rate, start_s, end_s, trim):
             if names is None:
                 names = tuple(channel.name for channel in out.layout.channels)
-            block = out.to_ndarray()
-            skip, left = trim["skip"] or 0, trim["left"]
-            if skip:
-                trim["skip"] = skip - min(skip, block.shape[1])
-                block = block[:, skip:]
-            if left is not None:
-                block = block[:, :left]
-                trim["left"] = left - block.shape[1]
+            block = trim.apply(out.to_ndarray())
             pending.append(block)
             held += block.shape[1]
             while held >= chunk:
                 joined = np.concatenate(pending, axis=1)
                 yield AudioChunk(np.ascontiguousarray(joined[:, :chunk]), rate, names)
                 pending, held = [joined[:, chunk:]], joined.shape[1] - chunk
-            if trim["left"] == 0:
+            if trim.left == 0:
                 break  # end_s reached: the rest is not decoded
         if held or names is None:
             channels = names or (("FC",) if mono else ())
             width = len(channels) or 1
             rest = np.concatenate(pending, axis=1) if pending else np.zeros((width, 0))
             yield AudioChunk(rest.astype(np.float32, copy=False), rate, channels)
+
+
+@dataclass
+class _Trim:
+    """Resampled samples still to drop (before start_s) and to emit (before
+    end_s; None: to the end), fixed by the first frame that reaches into the range."""
+
+    skip: int = 0
+    left: int | None = None
+
+    def apply(self, block: np.ndarray) -> np.ndarray:
+        skip = self.skip
+        if skip:
+            self.skip = skip - min(skip, block.shape[1])
+            block = block[:, skip:]
+        if self.left is not None:
+            block = block[:, :self.left]
+            self.left -= block.shape[1]
+        return block
+
+
+def _resampled(container: InputContainer, stream: av.audio.AudioStream,
+               resampler: av.AudioResampler, rate: int, start_s: float,
+               end_s: float | None, trim: _Trim) -> Iterator[av.AudioFrame]:
+    """The resampled frames that reach into [start_s, end_s); sets ``trim`` at
+    the first of them."""
+    clock = 0.0  # where the next frame starts, for frames without a timestamp
+    first = True
+    for frame in container.decode(stream):
+        begin = float(frame.time) if frame.time is not None else clock
+        clock = begin + frame.samples / frame.sample_rate
+        if start_s > 0 and clock <= start_s:
+            continue  # wholly before the range: not even resampled
+        if end_s is not None and begin >= end_s:
+            break
+        if first:
+            first = False
+            trim.skip = max(0, round((start_s - begin) * rate))
+            if end_s is not None:
+                trim.left = max(0, round((end_s - max(begin, start_s)) * rate))
+        yield from resampler.resample(frame)
+    # The resampler keeps a tail for its filter; None flushes it.
+    yield from resampler.resample(None)
 
 
 def decode_audio(
