@@ -10,7 +10,7 @@ from aima_tasks.kernel.routing import TaskName
 from aima_tasks.policy import LIMITS, Limits
 from aima_web.celery import app as control_app
 from aima_web.jobs import storage
-from aima_web.jobs.models import Job
+from aima_web.jobs.models import Job, MediaAsset
 from aima_web.jobs.states import JobState
 from aima_web.jobs.tasks import place_task, probe_task
 from tests.placing import make_gpu
@@ -55,10 +55,10 @@ def test_an_unexpected_error_in_a_step_fails_the_job_with_the_steps_name(api, im
     make_gpu()
     job_id = submit(api, image_file.path).json()["id"]
     probe_task.apply(args=(job_id,))
-    # A row no submission could make (the API checks names): placement meets a bug's worth
-    # of surprise and must still not leave the job in "placing".
-    Job.objects.filter(pk=job_id).update(analyses=["no-such-analysis"])
+    # A row no probe could write: placement meets a bug's worth of surprise and must
+    # still not leave the job in "placing".
+    MediaAsset.objects.filter(jobs=job_id).update(media_type="hologram")
     place_task.apply(args=(job_id,))
     job = Job.objects.get(pk=job_id)
     assert job.state == JobState.FAILED
-    assert "no-such-analysis" in job.error
+    assert job.error.startswith("placement failed: ") and "hologram" in job.error
