@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from aima_tasks.kernel.numbers import whole_number
 from aima_tasks.kernel.placement import Offer
 from aima_tasks.kernel.placement.inputs import cuda_tuple
 
@@ -129,12 +130,9 @@ def _share(raw: str) -> float:
 
 def _count(raw: str) -> int:
     try:
-        value = int(raw)
-    except ValueError:
-        raise _Cell(f"{raw!r} is not a whole number") from None
-    if value < 1:
-        raise _Cell(f"{raw!r} must be at least 1")
-    return value
+        return whole_number(raw, least=1)
+    except ValueError as problem:
+        raise _Cell(f"{raw!r} {problem}") from None
 
 
 def _cuda(raw: str) -> str:

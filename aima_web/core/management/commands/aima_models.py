@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from argparse import ArgumentParser, ArgumentTypeError
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -149,22 +149,23 @@ class Command(BaseCommand):
 
 # Checked while the arguments are read, so a bad one stores nothing.
 def share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value <= 1.0:
-        raise ArgumentTypeError(f"{text!r}: write a share between 0 and 1, e.g. 0.1")
-    return value
+    return _argument(text, lambda value: 0.0 <= value <= 1.0,
+                     "write a share between 0 and 1, e.g. 0.1")
 
 
 def gigabytes(text: str) -> float:
+    return _argument(text, lambda value: 0.0 <= value < 10_000,
+                     "write the GPU memory in GB, e.g. 6")
+
+
+def _argument(text: str, fits: Callable[[float], bool], hint: str) -> float:
+    """``text`` as a number that ``fits``; ``hint`` says what to write instead."""
     try:
         value = float(text)
     except ValueError:
-        value = -1.0
-    if not 0.0 <= value < 10_000:
-        raise ArgumentTypeError(f"{text!r}: write the GPU memory in GB, e.g. 6")
+        value = -1.0  # fits nothing: the hint is the answer
+    if not fits(value):
+        raise ArgumentTypeError(f"{text!r}: {hint}")
     return value
 
 
