@@ -291,19 +291,12 @@ def _unplaced(spec: JobSpec, fleet: FleetState, offers: OfferBook, policy: Polic
     need, min_cuda = spec.vram_need_gb, spec.min_cuda
     suggestions: list[str] = []
     for gpu, code, wait in blocked:
-        label = f"local GPU #{gpu.gpu_id} ({gpu.model} @ {gpu.host})"
-        if code == Code.GPU_UNAVAILABLE:
-            suggestions.append(f"{label} has the VRAM but is {gpu.status}; bring it back "
-                               f"into service in the admin")
-        elif code == Code.CUDA_TOO_OLD:
-            suggestions.append(f"{label} has CUDA {gpu.cuda_version}; update its driver to "
-                               f"CUDA {min_cuda} or newer")
-        elif code == Code.ACCESS_DENIED:
-            suggestions.append(f"{label} is reserved for {', '.join(sorted(gpu.access_groups))};"
-                               f" ask an administrator for access")
-        elif code == Code.LOCAL_WAIT_TOO_LONG:
-            suggestions.append(f"{label} frees up in {_minutes(wait)}; submit again then, or "
-                               f"raise the policy's maximum local wait")
+        remedy = _REMEDIES.get(code)
+        if remedy is not None:
+            suggestions.append(remedy.format(
+                label=f"local GPU #{gpu.gpu_id} ({gpu.model} @ {gpu.host})", status=gpu.status,
+                cuda=gpu.cuda_version, min_cuda=min_cuda, wait=_minutes(wait),
+                groups=", ".join(sorted(gpu.access_groups))))
     usable = [g for g in fleet.gpus if g.status in USABLE_GPU_STATUSES and g.vram_gb < min_vram]
     if usable:
         biggest = max(usable, key=lambda g: (g.vram_gb, -g.gpu_id))
@@ -329,6 +322,17 @@ def _unplaced(spec: JobSpec, fleet: FleetState, offers: OfferBook, policy: Polic
                     vram_need_gb=need, min_cuda=min_cuda, gpu_class=gpu_class,
                     reasons=(code,), excluded=_counts(excluded),
                     suggestions=tuple(suggestions))
+
+
+# What to do about a local GPU that has the VRAM but cannot take the job, by why.
+_REMEDIES = {
+    Code.GPU_UNAVAILABLE: "{label} has the VRAM but is {status}; bring it back into service "
+                          "in the admin",
+    Code.CUDA_TOO_OLD: "{label} has CUDA {cuda}; update its driver to CUDA {min_cuda} or newer",
+    Code.ACCESS_DENIED: "{label} is reserved for {groups}; ask an administrator for access",
+    Code.LOCAL_WAIT_TOO_LONG: "{label} frees up in {wait}; submit again then, or raise the "
+                              "policy's maximum local wait",
+}
 
 
 def _cheapest_fitting_model(offers: OfferBook, min_vram: float) -> str | None:
