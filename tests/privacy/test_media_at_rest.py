@@ -74,7 +74,7 @@ def test_a_changed_ciphertext_byte_fails_reading_clearly(api, image_file):
     with pytest.raises(Unreadable, match="fails authentication"), \
             storage.open_media(job.media.sha256) as media:
         media.read()
-    probe_task(str(job.id))
+    probe_task.apply(args=(str(job.id),))  # through Celery, with the step's failure policy
     job.refresh_from_db()
     assert job.state == "failed" and "fails authentication" in job.error
 
