@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 DISPATCH_LEASE_S = 60
 # A failed launch is tried again after 2, 4, 8… seconds, at most this long.
 RETRY_DELAY_CAP_S = 60.0
+# A cloud enrollment token outlives the boot timeout by as much again: a slow boot that
+# the tick has not yet given up on can still enrol.
+ENROLLMENT_BOOTS = 2
 
 
 class LaunchOutcome(StrEnum):
@@ -89,10 +92,10 @@ def launch(instance_id: int) -> LaunchOutcome:
 def enrol(instance: CloudInstance) -> str:
     """Give the instance a token only its agent can enrol with, valid while it
     boots, in place of an earlier attempt's; return the token's secret."""
+    lifetime = timedelta(seconds=settings.AIMA_BOOT_TIMEOUT_S * ENROLLMENT_BOOTS)
     token, secret = create_enrollment_token(
         f"{instance.name} ({instance.provider})", scope=Scope.CLOUD, max_uses=1,
-        gpu_class=instance.gpu_class,
-        expires_at=timezone.now() + timedelta(seconds=settings.AIMA_BOOT_TIMEOUT_S * 2))
+        gpu_class=instance.gpu_class, expires_at=timezone.now() + lifetime)
     revoke_enrollment(instance)
     CloudInstance.objects.filter(pk=instance.pk).update(enrollment_token=token)
     instance.enrollment_token = token
