@@ -8,10 +8,11 @@
 Starts the control plane as a 4-vCPU VPS runs it (deploy/systemd: gunicorn with 3
 workers, ``aima_worker --concurrency 2 --beat``) and a local agent with one simulated
 GPU (one single-process Celery worker per GPU; --gpus N simulates more), on RabbitMQ
-(``--broker-url``; its queues purged first) and a fresh PostgreSQL database created
-on ``--database-url``'s server and dropped after. The API throttles are lifted: at
-their defaults (1200 requests a minute per user and per agent; three agent requests
-a job) they alone would cap an agent at about 7 jobs/s.
+(``--broker-url``, queues purged first; the default vhost is made once by ``rabbitmqctl
+add_vhost aima-bench; rabbitmqctl set_permissions -p aima-bench guest '.*' '.*' '.*'``)
+and a fresh PostgreSQL database made on ``--database-url``'s server, dropped after.
+The API throttles are lifted: at their defaults (1200 requests a minute per user and
+per agent; three agent requests a job) they alone would cap an agent at ~7 jobs/s.
 
 The analysis is a no-op plugin written into a temporary folder put on PYTHONPATH for
 every process (an ``aima.analyzers`` entry point, as a third-party package declares
@@ -382,8 +383,7 @@ def main() -> int:
     name = f"aima_throughput_{uuid.uuid4().hex[:8]}"
     on_server(args.database_url, f'CREATE DATABASE "{name}"')
     database = urlunsplit(urlsplit(args.database_url)._replace(path=f"/{name}"))
-    broker = urlsplit(args.broker_url)
-    print(f"broker {broker.hostname}:{broker.port}{broker.path}   database {name}   "
+    print(f"broker {args.broker_url.rpartition('@')[2]}   database {name}   "
           f"{args.jobs} jobs a round, {args.clients} clients, {args.gpus} GPU(s)", flush=True)
     try:
         measure(args, work, environment(args, work, site, database))
