@@ -9,7 +9,10 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from aima_tasks.kernel.analyses import MIN_CUDA, MediaType, catalogue
+import pytest
+
+from aima_tasks.kernel.analyses import MIN_CUDA, MediaType, catalogue, facts
+from aima_tasks.kernel.analyses.facts import Fact, Swatch
 from aima_tasks.kernel.analyses.sections import Slot, speech, speech_map
 from aima_tasks.kernel.placement import JobSpec
 
@@ -65,3 +68,28 @@ def test_the_speech_map_fills_the_gaps_up_to_the_duration():
         {"start_s": 1.0, "end_s": 2.0, "kind": "speech"},
         {"start_s": 2.0, "end_s": 3.0, "kind": "silence"}]
     assert speech_map(None, 3.0) == []
+
+
+def test_facts_are_declared_by_kernel_functions():
+    declared = {name: spec.facts for name, spec in catalogue().specs.items() if spec.facts}
+    assert set(declared) == {"loudness", "phash", "colours"}
+    assert {f.__module__ for f in declared.values()} == {"aima_tasks.kernel.analyses.facts"}
+
+
+def test_facts_show_missing_values_and_nothing_for_an_empty_result():
+    assert facts.loudness({"integrated_lufs": -23.1, "rms_dbfs": 0.0}) == [
+        Fact("Loudness", "-23.1 LUFS integrated, peak - dBFS, RMS 0.0 dBFS")]
+    assert facts.hashes({"phash": "ab"}) == [Fact("pHash / dHash", "ab / ", code=True)]
+    assert facts.loudness({}) == facts.hashes({}) == facts.colours({"colours": "junk"}) == []
+
+
+def test_only_checked_colours_become_swatches():
+    found = facts.colours({"colours": [{"hex": "#00ff00", "share": 0.125},
+                                       {"hex": "#00ff00;x:y", "share": 0.5},
+                                       {"hex": "00ff00"}, {"hex": 255}, {"hex": "#abcdef"}]})
+    assert found == [Fact("Colours", swatches=(Swatch("#00ff00", "0.13"), Swatch("#abcdef")))]
+    for forged in ("#00ff00;x:y", "#00ff00\n", "red", "#abc", 0x00FF00):
+        with pytest.raises(ValueError, match="not a #rrggbb colour"):
+            Swatch(forged)
+    with pytest.raises(TypeError):
+        Fact("Colours", swatches=({"hex": "red;x:y"},))

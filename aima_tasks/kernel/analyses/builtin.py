@@ -1,7 +1,7 @@
 """The analyses AIMA ships, declared for the ``aima.analyzers`` entry-point group
 (pyproject.toml). Declarations only: each runner is a "module:function" string the
 agent imports when it first runs one, so the control plane never loads OpenCV, ONNX
-Runtime or PocketSphinx; the merges and report sections are pure kernel functions.
+Runtime or PocketSphinx; the merges, report sections and facts are pure kernel functions.
 
 Every built-in model ships inside a package installed from requirements/ and is
 pinned here by checksum: an upgraded or damaged package is refused, not loaded.
@@ -9,7 +9,7 @@ pinned here by checksum: an upgraded or damaged package is refused, not loaded.
 
 from __future__ import annotations
 
-from aima_tasks.kernel.analyses import merges, sections
+from aima_tasks.kernel.analyses import facts, merges, sections
 from aima_tasks.kernel.analyses.sections import Section, Slot
 from aima_tasks.kernel.analyses.spec import AnalysisSpec, MediaType, ModelFile, Precision
 
@@ -37,16 +37,19 @@ SHOTS = AnalysisSpec(
 PHASH = AnalysisSpec(
     "phash", frozenset({MediaType.IMAGE}),
     "Perceptual hashes (DCT pHash and dHash) for near-duplicate search.",
-    reference_s_per_unit=0.05, runner="agents.analyzers.image:phash")
+    reference_s_per_unit=0.05, runner="agents.analyzers.image:phash",
+    facts=facts.hashes)
 COLOURS = AnalysisSpec(
     "colours", frozenset({MediaType.IMAGE}),
     "Dominant colours with their share of the picture.",
-    reference_s_per_unit=0.2, runner="agents.analyzers.image:colours")
+    reference_s_per_unit=0.2, runner="agents.analyzers.image:colours",
+    facts=facts.colours)
 LOUDNESS = AnalysisSpec(
     "loudness", AV,
     "Integrated loudness (ITU-R BS.1770, LUFS), sample peak and a per-second loudness "
     "curve.",
-    reference_s_per_unit=0.004, needs_audio_track=True, runner="agents.analyzers.audio:loudness")
+    reference_s_per_unit=0.004, needs_audio_track=True, runner="agents.analyzers.audio:loudness",
+    facts=facts.loudness)
 SILENCE = AnalysisSpec(
     "silence", AV,
     "Silent segments (below -40 dBFS for at least 0.3 s) and the speech/sound share.",

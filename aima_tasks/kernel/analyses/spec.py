@@ -11,6 +11,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
+from aima_tasks.kernel.analyses.facts import Facts
 from aima_tasks.kernel.analyses.sections import Section
 
 
@@ -89,6 +90,9 @@ class AnalysisSpec:
     # What of the result the job report shows in sections of its own (timeline,
     # transcript, speech map); the rest of the result is shown as it is.
     sections: tuple[Section, ...] = ()
+    # What of the result the report page shows as labelled lines (facts.Fact); the
+    # page shows the results of analyses with neither sections nor facts as raw JSON.
+    facts: Facts | None = None
 
     @property
     def segmentable(self) -> bool:
