@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.utils import timezone
 
+from aima_tasks.kernel.analyses import catalogue
+from aima_tasks.kernel.analyses.facts import Fact
 from aima_web.access.roles import Role
 from aima_web.jobs.models import AnalysisResult, Job, MediaAsset
 from tests.conftest import client_for
@@ -282,3 +286,46 @@ def test_malformed_rows_leave_fields_empty(api, alice):
     assert people["models"] == [{"name": "bare-name", "version": None, "sha256": None}]
     assert people["segments"] == []
     assert report(api, job, format="html").status_code == 200
+
+
+@pytest.fixture
+def picture_job(alice) -> Job:
+    job = make_job(alice, {**IMAGE_PROBE, "sha256": "44" * 32}, name="pic.png",
+                   analyses=["phash", "colours"])
+    add_result(job, "phash", {"phash": "abcd1234abcd1234", "dhash": "ffff0000ffff0000"})
+    add_result(job, "colours", {"colours": [
+        {"hex": "#a0b1c2", "share": 0.505},
+        {"hex": "red;background:url(https://evil.example/x)", "share": 0.2},  # a forged row
+        {"hex": "#0A0B0C\"><b>x</b>", "share": 0.1}, "junk", {"share": 0.1},
+        {"hex": "#ABCDEF", "share": 0.125}]}, offset_s=1)
+    return job
+
+
+def test_html_facts_in_catalogue_order_with_only_checked_colours(api, picture_job):
+    page = report(api, picture_job, format="html").content.decode()
+    assert page.index("<dt>Colours</dt>") < page.index("<dt>pHash / dHash</dt>")
+    assert "<code>abcd1234abcd1234 / ffff0000ffff0000</code>" in page
+    assert page.count('class="swatch"') == 2
+    assert 'style="background:#a0b1c2"></span>#a0b1c2 0.51' in page  # halves round up
+    assert 'style="background:#ABCDEF"></span>#ABCDEF 0.13' in page
+    assert "evil.example" not in page and "#0A0B0C" not in page and "<b>x" not in page
+    assert "Other results" not in page  # both declare facts
+
+
+def test_a_plugins_facts_are_shown_and_its_result_no_longer_raw(api, video_job, monkeypatch):
+    before = report(api, video_job).content
+    specs = catalogue().specs
+    monkeypatch.setitem(specs, "gaitprint", replace(
+        specs["phash"], name="gaitprint",
+        facts=lambda result: [Fact("Walkers", str(len(result["walkers"])))]))
+    page = report(api, video_job, format="html").content.decode()
+    assert "<dt>Walkers</dt><dd>1</dd>" in page
+    assert "Other results" not in page and "&lt;b&gt;odd" not in page
+    assert report(api, video_job).content == before  # facts are the page's, not the JSON's
+
+
+def test_the_page_names_no_analysis_with_facts():
+    jobs = Path(__file__).resolve().parents[1] / "aima_web" / "jobs"
+    code = (jobs / "report.py").read_text() + (jobs / "templates/jobs/report.html").read_text()
+    named = [name for name, spec in catalogue().specs.items() if spec.facts and name in code]
+    assert named == []

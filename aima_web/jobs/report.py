@@ -9,7 +9,6 @@ a missing or malformed value leaves its field empty rather than failing the page
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -18,6 +17,7 @@ from django.utils.html import escape
 from rest_framework.renderers import TemplateHTMLRenderer
 
 from aima_tasks.kernel.analyses import Section, Slot, catalogue
+from aima_tasks.kernel.analyses.facts import Fact
 from aima_tasks.kernel.analyses.sections import by_time, dicts, empty, num, speech_map
 from aima_web.jobs.models import AnalysisResult, Job, MediaAsset
 from aima_web.jobs.states import TERMINAL
@@ -182,11 +182,9 @@ def _iso(moment: datetime | None) -> str | None:
 
 # The page ------------------------------------------------------------------
 
-_HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _TICK_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
 _LINE_GAP_S = 1.0
 _LINE_WORDS = 14
-_SHOWN_RESULTS = ("loudness", "phash", "colours")
 
 
 class ReportHTMLRenderer(TemplateHTMLRenderer):
@@ -218,6 +216,7 @@ def page_context(report: dict[str, Any]) -> dict[str, Any]:
     """The report plus what the page draws: positions in percent of the media's length."""
     duration = report["timeline"]["duration_s"]
     timeline = report["timeline"]
+    specs = catalogue().specs
     return {
         "report": report,
         "duration": clock(duration),
@@ -229,12 +228,22 @@ def page_context(report: dict[str, Any]) -> dict[str, Any]:
         "speech_bars": [_bar(s, duration, "", f"{s['kind']}: {_span(s)}", s["kind"])
                         for s in report["speech_map"]],
         "lines": _lines(report["transcript"]["words"]),
-        "colours": [c for c in dicts(_dict(report["results"].get("colours")).get("colours"))
-                    if _HEX_COLOUR.match(str(c.get("hex", "")))],
+        "facts": _facts(report),
         "other_results": [(name, json.dumps(value, indent=2, sort_keys=True, default=str))
                           for name, value in report["results"].items()
-                          if name not in _SHOWN_RESULTS],
+                          if name not in specs or not specs[name].facts],
     }
+
+
+def _facts(report: dict[str, Any]) -> list[Fact]:
+    """What each analysis with a result declares of it, in catalogue order. Only Fact
+    records pass: every swatch's hex code is checked, so style attributes stay safe."""
+    found: list[Fact] = []
+    for name, spec in catalogue().specs.items():
+        result = report["results"].get(name, report["summary"].get(name))
+        if spec.facts and result is not None:
+            found += [f for f in spec.facts(_dict(result)) if isinstance(f, Fact)]
+    return found
 
 
 def clock(seconds: float | None) -> str:
