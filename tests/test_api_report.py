@@ -329,3 +329,24 @@ def test_the_page_names_no_analysis_with_facts():
     code = (jobs / "report.py").read_text() + (jobs / "templates/jobs/report.html").read_text()
     named = [name for name, spec in catalogue().specs.items() if spec.facts and name in code]
     assert named == []
+
+
+def test_a_plugins_failing_report_functions_leave_their_part_empty(api, video_job, monkeypatch,
+                                                                     caplog):
+    """A plugin's facts or section function that fails on a result leaves its part of the
+    page empty, logged, instead of failing the whole report."""
+    def broken(result):
+        raise KeyError("walkers")
+
+    specs = catalogue().specs
+    monkeypatch.setitem(specs, "gaitprint", replace(specs["phash"], name="gaitprint",
+                                                    facts=broken))
+    page = report(api, video_job, format="html")
+    assert page.status_code == 200 and "Walkers" not in page.content.decode()
+    assert "the report part of analysis gaitprint failed" in caplog.text
+    shots = specs["shots"]
+    monkeypatch.setitem(specs, "shots", replace(shots, sections=tuple(
+        replace(section, build=broken) for section in shots.sections)))
+    body = report(api, video_job).json()
+    assert report(api, video_job).status_code == 200
+    assert body["timeline"]["shots"] == []

@@ -9,9 +9,11 @@ a missing or malformed value leaves its field empty rather than failing the page
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.utils.html import escape
 from rest_framework.renderers import TemplateHTMLRenderer
@@ -21,6 +23,9 @@ from aima_tasks.kernel.analyses.facts import Fact
 from aima_tasks.kernel.analyses.sections import by_time, dicts, empty, num, speech_map
 from aima_web.jobs.models import AnalysisResult, Job, MediaAsset
 from aima_web.jobs.states import TERMINAL
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # The timeline's lanes, in the order the report lists them.
 TIMELINE = (Slot.TRACKS, Slot.DETECTIONS, Slot.SHOTS)
@@ -71,8 +76,19 @@ def _filled(data: dict[str, dict[str, Any]], shown: dict[str, tuple[Section, ...
             candidate = (section.rank, order.index(name), name, section)
             if section.slot not in chosen or candidate[:2] < chosen[section.slot][:2]:
                 chosen[section.slot] = candidate
-    return {slot: (name, section.build(data[name]))
+    return {slot: (name, _guarded(name, section.build, data[name], empty(slot)))
             for slot, (_, _, name, section) in chosen.items()}
+
+
+def _guarded(analysis: str, build: Callable[[Any], T], data: Any, fallback: T) -> T:
+    """What a spec's section or facts function makes of a result; where a plugin's
+    function fails on a result it did not expect, its part of the page stays empty
+    (and the error is logged) rather than the whole report failing."""
+    try:
+        return build(data)
+    except Exception:
+        log.exception("the report part of analysis %s failed", analysis)
+        return fallback
 
 
 def _slot(filled: dict[Slot, tuple[str, Any]], slot: Slot) -> Any:
@@ -242,7 +258,8 @@ def _facts(report: dict[str, Any]) -> list[Fact]:
     for name, spec in catalogue().specs.items():
         result = report["results"].get(name, report["summary"].get(name))
         if spec.facts and result is not None:
-            found += [f for f in spec.facts(_dict(result)) if isinstance(f, Fact)]
+            facts = _guarded(name, spec.facts, _dict(result), [])
+            found += [f for f in facts if isinstance(f, Fact)]
     return found
 
 
