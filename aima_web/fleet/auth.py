@@ -21,30 +21,39 @@ def _presented(request, keyword: str) -> str | None:
     return header[1].decode(errors="replace")
 
 
-class AgentAuthentication(authentication.BaseAuthentication):
-    keyword = "Agent"
+class SecretAuthentication(authentication.BaseAuthentication):
+    """``Authorization: <keyword> <secret>``: the holder of the secret authenticates,
+    by :meth:`holder`; a request with another scheme is left to the next class."""
+
+    keyword = ""
 
     def authenticate(self, request):
         secret = _presented(request, self.keyword)
-        if secret is None:
-            return None
-        agent = Agent.objects.filter(credential_hash=digest(secret)).first()
-        if agent is None:
-            record_refusal(request, "agent.auth_refused", "agent:unknown")
-            raise exceptions.AuthenticationFailed("unknown agent credential; register again")
-        return AnonymousUser(), agent
+        return None if secret is None else (AnonymousUser(), self.holder(request, secret))
+
+    def holder(self, request, secret: str) -> object:
+        """What the secret belongs to; raise AuthenticationFailed when nothing usable."""
+        raise NotImplementedError
 
     def authenticate_header(self, request) -> str:
         return self.keyword
 
 
-class EnrollmentAuthentication(authentication.BaseAuthentication):
+class AgentAuthentication(SecretAuthentication):
+    keyword = "Agent"
+
+    def holder(self, request, secret: str) -> Agent:
+        agent = Agent.objects.filter(credential_hash=digest(secret)).first()
+        if agent is None:
+            record_refusal(request, "agent.auth_refused", "agent:unknown")
+            raise exceptions.AuthenticationFailed("unknown agent credential; register again")
+        return agent
+
+
+class EnrollmentAuthentication(SecretAuthentication):
     keyword = "Bearer"
 
-    def authenticate(self, request):
-        secret = _presented(request, self.keyword)
-        if secret is None:
-            return None
+    def holder(self, request, secret: str) -> EnrollmentToken:
         token = EnrollmentToken.objects.filter(token_hash=digest(secret)).first()
         if token is None or not token.usable():
             subject = f"enrollment:{token.pk}" if token else "enrollment:unknown"
@@ -53,10 +62,7 @@ class EnrollmentAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "enrollment token unknown, used up, expired or revoked; create one with "
                 "`python manage.py aima_enroll`")
-        return AnonymousUser(), token
-
-    def authenticate_header(self, request) -> str:
-        return self.keyword
+        return token
 
 
 # A refused credential is audited once per address and subject in this window:
