@@ -220,6 +220,11 @@ def analyse(work_data: dict) -> None:
     except ControlPlaneError as exc:
         report(OutcomeStatus.DONE, errors=(str(exc),))
         return
+    except SoftTimeLimitExceeded:
+        # Out of time before any analysis ran (a download that would not end): say so,
+        # rather than leave the job waiting for a unit that is gone.
+        report(OutcomeStatus.DONE, errors=("the unit ran out of its time limit",))
+        return
     report(OutcomeStatus.DONE, results=tuple(results), errors=tuple(errors))
 
 

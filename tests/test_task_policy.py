@@ -4,9 +4,14 @@ where it stopped."""
 
 from __future__ import annotations
 
-import pytest
+from dataclasses import replace
 
+import pytest
+from celery.exceptions import SoftTimeLimitExceeded
+
+from aima_tasks.kernel.analyses import catalogue
 from aima_tasks.kernel.routing import TaskName
+from aima_tasks.kernel.work import AnalysisWork
 from aima_tasks.policy import LIMITS, Limits
 from aima_web.celery import app as control_app
 from aima_web.jobs import storage
@@ -62,3 +67,25 @@ def test_an_unexpected_error_in_a_step_fails_the_job_with_the_steps_name(api, im
     job = Job.objects.get(pk=job_id)
     assert job.state == JobState.FAILED
     assert job.error.startswith("placement failed: ") and "hologram" in job.error
+
+
+def out_of_time(path, ctx):
+    """A runner still busy when Celery's soft time limit fires inside it."""
+    raise SoftTimeLimitExceeded()
+
+
+def test_an_agent_out_of_time_reports_what_it_finished_and_names_the_rest(
+        monkeypatch, image_file) -> None:
+    from agents.adaptive import GpuFacts
+    from agents.worker import run_analyses
+
+    specs = catalogue().specs
+    monkeypatch.setitem(specs, "slow", replace(specs["phash"], name="slow",
+                                               runner=f"{__name__}:out_of_time"))
+    work = AnalysisWork(job_id="j", sha256="s", size_bytes=1, media_type="image",
+                        analyses=("phash", "slow", "colours"), confidentiality="internal")
+    results, errors = run_analyses(work, image_file.path, GpuFacts(vram_gb=24, device="cpu"),
+                                   None)
+    assert [r.analysis for r in results] == ["phash"]
+    assert errors == ["slow: not finished within the unit's time limit",
+                      "colours: not finished within the unit's time limit"]
