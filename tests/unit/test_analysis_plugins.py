@@ -25,6 +25,9 @@ from aima_tasks.kernel.analyses import AnalysisSpec, MediaType
 OCR = AnalysisSpec("ocr", frozenset({MediaType.IMAGE}), "Text in pictures.",
                    reference_s_per_unit=0.5, runner="aima_ocr.run:read", default_on=False,
                    min_vram_gb=20.0)
+# Written for the days when a merge was named, not given.
+OLD = AnalysisSpec("old", frozenset({MediaType.AUDIO}), "Old style.", reference_s_per_unit=1.0,
+                   runner="aima_ocr.run:read", merge="aima_ocr.run:join")
 '''
 RUNNER = '''
 def read(path, ctx):
@@ -33,13 +36,15 @@ def read(path, ctx):
 
 
 def install_plugins(site: Path) -> None:
-    """A working third-party analysis and one whose declaration is not a spec."""
+    """A working third-party analysis, one whose declaration is not a spec and one
+    that names its merge instead of giving it."""
     (site / "aima_ocr").mkdir()
     (site / "aima_ocr" / "__init__.py").write_text("")
     (site / "aima_ocr" / "spec.py").write_text(PLUGIN)
     (site / "aima_ocr" / "run.py").write_text(RUNNER)
     for dist, name, target in (("aima_ocr", "ocr", "aima_ocr.spec:OCR"),
-                               ("aima_odd", "odd", "aima_ocr.run:read")):
+                               ("aima_odd", "odd", "aima_ocr.run:read"),
+                               ("aima_old", "old", "aima_ocr.spec:OLD")):
         fake_distribution(site, dist, "aima.analyzers", name, target)
 
 
@@ -77,6 +82,8 @@ def test_a_third_party_analysis_is_planned_and_run_and_a_broken_one_reported(tmp
     assert result["ran"] == {"text": "page.png", "start_s": 2.0}
     assert "is not an AnalysisSpec named 'odd'" in result["broken"]["odd"]
     assert "analysis plugin odd" in done.stderr  # logged, not silent
+    assert "merge must be the joining function itself, not 'aima_ocr.run:join'" in (
+        result["broken"]["old"])
 
 
 def test_built_in_analyses_load_without_complaint():

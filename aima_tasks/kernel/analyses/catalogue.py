@@ -96,6 +96,11 @@ def load_catalogue() -> Catalogue:
             broken[point.name] = (f"{point.value} is not an AnalysisSpec named "
                                   f"{point.name!r}")
             continue
+        if spec.merge is not None and not callable(spec.merge):
+            # Declarations before the kernel held merges named them "module:function".
+            broken[point.name] = (f"{point.value}: merge must be the joining function "
+                                  f"itself, not {spec.merge!r}")
+            continue
         found[spec.name] = spec
     for name, problem in broken.items():
         log.error("analysis plugin %s: %s", name, problem)
