@@ -7,6 +7,7 @@ this module only to send tasks.
 import os
 
 from aima_tasks.celery_config import make_app
+from aima_tasks.kernel.routing import TaskName
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "aima_web.settings")
 
@@ -20,9 +21,7 @@ def schedule_periodic_tasks(sender: object, **kwargs: object) -> None:
     """The beat's work (run with ``aima_worker --beat``): instance upkeep,
     reconciling with the providers, fresh prices, audit checkpoints, retention. Intervals
     are settings."""
-    from django.conf import settings
-
-    from aima_tasks.kernel.routing import TaskName
+    from django.conf import settings  # read once Django is set up, not at import
 
     app.conf.beat_schedule = {
         "instances-tick": {"task": TaskName.TICK.value,
