@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         demo(args.port, args.gpu, args.once)
-    except (DemoError, stack.StackError) as exc:
+    except RuntimeError as exc:  # DemoError, StackError, or a process that died while serving
         print(f"demo: {exc}", file=sys.stderr)
         return 1
     return 0
