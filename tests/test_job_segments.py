@@ -118,3 +118,21 @@ def test_a_failed_part_fails_the_job_and_keeps_the_analyses_that_were_complete(j
     assert job.error == "people: model m 1 refused"
     # loudness was complete; people was not and is not passed off as whole.
     assert list(job.results.values_list("analysis", flat=True)) == ["loudness"]
+
+
+@pytest.mark.django_db
+def test_parts_that_cannot_be_joined_fail_the_job_naming_the_analysis(job):
+    """An agent's parts not shaped as the analysis promised: the job fails, saying which
+    analysis could not be joined, instead of every report of the last part failing."""
+    services.finish(part(job, 0, "loudness"))
+    for index in range(len(SPANS)):
+        malformed = part(job, index)
+        broken = ResultItem("people", {"tracks": [{"id": 1, "label": "person"}]},
+                            malformed.results[0].started_at, malformed.results[0].finished_at,
+                            meta=malformed.results[0].meta)
+        outcome = AnalysisOutcome(**{**malformed.__dict__, "results": (broken,)})
+        state = services.finish(outcome)
+    assert state == JobState.FAILED
+    job.refresh_from_db()
+    assert job.state == JobState.FAILED
+    assert job.error.startswith("people: its segment results could not be joined (KeyError")

@@ -16,13 +16,23 @@ from aima_web.jobs.models import AnalysisResult, Job, SegmentResult
 PART_KEYS = ("segment", "start_s", "end_s")
 
 
+class Unjoinable(ValueError):
+    """An analysis's stored parts cannot be joined into one result."""
+
+
 def joined_data(analysis: str, parts: list[SegmentResult]) -> dict[str, Any]:
     if len(parts) == 1:
         return parts[0].data
     merge = catalogue().specs[analysis].merge
     if merge is None:  # only joinable analyses (a spec with a merge) are cut into parts
-        raise ValueError(f"{analysis} has {len(parts)} parts but cannot join them")
-    return merge([part.data for part in parts])
+        raise Unjoinable(f"{analysis} has {len(parts)} parts but cannot join them")
+    try:
+        return merge([part.data for part in parts])
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        # A merge reads what agents sent; a part not shaped as its analysis promised
+        # ends the job, named, instead of failing every report of its results.
+        raise Unjoinable(f"{analysis}: its segment results could not be joined "
+                         f"({type(exc).__name__}: {exc})") from exc
 
 
 def joined_meta(parts: list[SegmentResult]) -> dict[str, Any]:

@@ -242,6 +242,16 @@ def refused(agent: Agent, unit: assignments.Unit, ticket: str,
     return JobState.FAILED if moved else None
 
 
+def stored_results(job: Job) -> list[str]:
+    """Join and store the job's complete analyses; return why it could not, if so
+    (nothing of the results is stored then)."""
+    try:
+        merging.store_results(job)
+    except merging.Unjoinable as exc:
+        return [str(exc)]
+    return []
+
+
 def finish(outcome: AnalysisOutcome) -> JobState | None:
     """Store one unit's results as they arrive and, once every part of the job is in,
     join them and end the job; return its new state, None while parts are missing.
@@ -267,14 +277,17 @@ def finish(outcome: AnalysisOutcome) -> JobState | None:
                              analysis=item.analysis, segment=outcome.segment,
                              agent_id=outcome.agent_id)
         if outcome.errors:
-            merging.store_results(job)  # what did work stays readable
-            fail(job_id, "; ".join(outcome.errors))
+            unjoined = stored_results(job)  # what did work stays readable
+            fail(job_id, "; ".join([*outcome.errors, *unjoined]))
             signals.job_finished.send(sender=Job, job_id=str(job_id))
             return JobState.FAILED
         stored = set(SegmentResult.objects.filter(job=job).values_list("analysis", "index"))
         if not segments.expected_parts(job.analyses, job.segments) <= stored:
             return None
-        merging.store_results(job)
+        if unjoined := stored_results(job):
+            fail(job_id, "; ".join(unjoined))
+            signals.job_finished.send(sender=Job, job_id=str(job_id))
+            return JobState.FAILED
         Job.objects.transition(job_id, JobState.SUCCEEDED)
         trail.record(trail.SYSTEM, "job.succeeded", job.subject, analyses=list(job.analyses),
                      segments=len(job.segments))
