@@ -85,9 +85,11 @@ def job_mix(count: int, rng: random.Random) -> list[JobSpec]:
     jobs = []
     for _ in range(count):
         media_type = rng.choice(list(MediaType))
+        analyses = tuple(catalogue().applicable(media_type, has_audio=True))
+        needs = catalogue().needs(analyses)
         jobs.append(JobSpec(
-            media_type=media_type, size_bytes=int(rng.uniform(1e6, 3e10)),
-            analyses=tuple(catalogue().applicable(media_type, has_audio=True)),
+            media_type=media_type, size_bytes=int(rng.uniform(1e6, 3e10)), analyses=analyses,
+            analyses_vram_gb=needs.vram_gb, min_cuda=needs.min_cuda,
             confidentiality=rng.choice(list(Confidentiality)),
             urgency=rng.choice(list(Urgency)),
             duration_s=rng.uniform(10, 7200) if media_type != MediaType.IMAGE else None,

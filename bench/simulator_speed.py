@@ -36,7 +36,8 @@ from aima_tasks.kernel.simulation import load_fleet, load_offer_files, load_trac
 from aima_tasks.kernel.simulation.compare import market_for
 from aima_tasks.kernel.simulation.inputs import TraceJob
 from aima_tasks.kernel.simulation.placers import EnginePlacer
-from aima_tasks.kernel.simulation.replay import Placement, ReplayView, replay
+from aima_tasks.kernel.simulation.placing import Placement, ReplayView
+from aima_tasks.kernel.simulation.replay import replay
 
 EXAMPLE = Path(__file__).resolve().parent / "simulation"
 

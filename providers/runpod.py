@@ -347,6 +347,3 @@ def _instance(pod: Mapping[str, Any]) -> Instance:
         spot=pod.get("podType") in SPOT_POD_TYPES,
         tags=dict(parse_qsl(env.get(TAGS_ENV, ""), keep_blank_values=True)),
         launched_at=launched_at, address=public[0] if public else "")
-
-
-# ------------------------------------------------------------------ GraphQL text

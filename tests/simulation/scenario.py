@@ -12,7 +12,7 @@ from aima_tasks.kernel.placement.performance import runtime_s
 from aima_tasks.kernel.simulation.inputs import Fleet, TraceJob
 from aima_tasks.kernel.simulation.offers import Market, market
 from aima_tasks.kernel.simulation.outcome import Kind
-from aima_tasks.kernel.simulation.replay import Placement, ReplayView
+from aima_tasks.kernel.simulation.placing import Placement, ReplayView
 
 # A Monday.
 MONDAY = datetime(2026, 11, 23, tzinfo=UTC)

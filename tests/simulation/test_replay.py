@@ -12,7 +12,8 @@ import pytest
 from aima_tasks.kernel.placement import LocalGpu, Policy, Strategy
 from aima_tasks.kernel.schedule import parse
 from aima_tasks.kernel.simulation.placers import EnginePlacer
-from aima_tasks.kernel.simulation.replay import Placement, replay
+from aima_tasks.kernel.simulation.placing import Placement
+from aima_tasks.kernel.simulation.replay import replay
 
 from .scenario import MONDAY, Fixed, book, estimate, fleet, job, offer
 

@@ -32,9 +32,9 @@ from aima_tasks.kernel.simulation import rules
 from aima_tasks.kernel.simulation.inputs import Fleet, TraceJob
 from aima_tasks.kernel.simulation.offers import Market
 from aima_tasks.kernel.simulation.outcome import Outcome, percentile
-from aima_tasks.kernel.simulation.placing import Placement, Placer, ReplayView
+from aima_tasks.kernel.simulation.placing import Placer
 
-__all__ = ["LOCAL", "Placement", "Placer", "ReplayView", "replay"]
+__all__ = ["LOCAL", "replay"]
 
 LOCAL = "local"
 NAN = math.nan
