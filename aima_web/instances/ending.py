@@ -67,13 +67,15 @@ def finish_termination(instance_id: int, why: str, failed: bool = False) -> None
     """A terminating instance is ended: its cost, its credentials, the trail."""
     now = timezone.now()
     instance = CloudInstance.objects.get(pk=instance_id)
-    cost = billing.cost(instance.price_per_hour, instance.billed_seconds(until=now))
+    billed_s = instance.billed_seconds(until=now)
+    cost = billing.cost(instance.price_per_hour, billed_s)
     # Its broker user goes first: an instance shown as ended holds no credential.
     broker_accounts.remove(instance_id)
-    transition(instance_id, InstanceState.FAILED if failed else InstanceState.TERMINATED,
-               [InstanceState.TERMINATING], terminated_at=now, cost=cost,
-               **({"error": why} if failed else {}))
+    if not transition(instance_id, InstanceState.FAILED if failed else InstanceState.TERMINATED,
+                      [InstanceState.TERMINATING], terminated_at=now, cost=cost,
+                      **({"error": why} if failed else {})):
+        return  # another path ended it first, and recorded it
     revoke_enrollment(instance)
     trail.record(trail.SYSTEM, "instance.failed" if failed else "instance.terminated",
                  f"instance:{instance_id}", why=why, cost=round(cost, 6),
-                 billed_s=round(instance.billed_seconds(until=now), 1))
+                 billed_s=round(billed_s, 1))

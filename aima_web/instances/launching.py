@@ -19,7 +19,7 @@ from aima_web.instances import broker_accounts
 from aima_web.instances.broker_accounts import BrokerAccountError
 from aima_web.instances.models import CloudInstance, InstanceState
 from aima_web.instances.offers import next_offer, offer_for, offer_for_retry
-from aima_web.instances.registry import instance_tags, providers
+from aima_web.instances.registry import instance_tags, providers, terminate_at_provider
 from aima_web.instances.states import ENDING, ERROR_CHARS, transition
 from providers.base import AuthError, LaunchSpec, ProviderError
 
@@ -76,12 +76,15 @@ def launch(instance_id: int) -> LaunchOutcome:
                        "price_per_hour": launched.price_per_hour or instance.price_per_hour,
                        "attempts": instance.attempts + 1}
     if not transition(instance_id, InstanceState.BOOTING, **launched_fields):
-        # Its agent registered before the provider answered: it is running.
-        if CloudInstance.objects.filter(pk=instance_id, provider_instance_id="").exclude(
-                state__in=ENDING).update(**launched_fields):
+        # Its agent registered before the provider answered (and the reconciler may
+        # have recorded this very host meanwhile): it is running.
+        if CloudInstance.objects.filter(
+                Q(provider_instance_id="") | Q(provider_instance_id=launched.instance_id),
+                pk=instance_id).exclude(state__in=ENDING).update(**launched_fields):
             return LaunchOutcome.LAUNCHED
-        # Ended while the provider was asked: give it back at once.
-        provider.terminate(launched.instance_id)
+        # Ended while the provider was asked: give it back at once (a refusal now is
+        # the reconciler's to mend: the host carries this instance's tags).
+        terminate_at_provider(instance.provider, launched.instance_id)
         return LaunchOutcome.SKIPPED
     trail.record(trail.SYSTEM, "instance.launched", f"instance:{instance_id}",
                  provider=instance.provider, provider_instance_id=launched.instance_id,
