@@ -350,3 +350,18 @@ def test_a_plugins_failing_report_functions_leave_their_part_empty(api, video_jo
     body = report(api, video_job).json()
     assert report(api, video_job).status_code == 200
     assert body["timeline"]["shots"] == []
+
+
+def test_a_result_its_facts_make_nothing_of_is_shown_raw(api, alice, monkeypatch):
+    """Facts that come out empty (a loudness result without its measures, a plugin's
+    function answering None) hide nothing: the result is listed raw instead."""
+    job = make_job(alice, VIDEO_PROBE, analyses=["loudness", "gaitprint"])
+    add_result(job, "loudness", {"odd_key": 1})
+    add_result(job, "gaitprint", {"walkers": ["w"]}, offset_s=1)
+    specs = catalogue().specs
+    monkeypatch.setitem(specs, "gaitprint", replace(specs["phash"], name="gaitprint",
+                                                    facts=lambda result: None))
+    page = report(api, job, format="html")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Other results" in text and "odd_key" in text and "walkers" in text

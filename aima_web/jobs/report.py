@@ -232,7 +232,7 @@ def page_context(report: dict[str, Any]) -> dict[str, Any]:
     """The report plus what the page draws: positions in percent of the media's length."""
     duration = report["timeline"]["duration_s"]
     timeline = report["timeline"]
-    specs = catalogue().specs
+    facts = _facts(report)
     return {
         "report": report,
         "duration": clock(duration),
@@ -244,22 +244,24 @@ def page_context(report: dict[str, Any]) -> dict[str, Any]:
         "speech_bars": [_bar(s, duration, "", f"{s['kind']}: {_span(s)}", s["kind"])
                         for s in report["speech_map"]],
         "lines": _lines(report["transcript"]["words"]),
-        "facts": _facts(report),
+        "facts": [fact for found in facts.values() for fact in found],
+        # A result no fact shows (none declared, or none made of it) is shown raw.
         "other_results": [(name, json.dumps(value, indent=2, sort_keys=True, default=str))
-                          for name, value in report["results"].items()
-                          if name not in specs or not specs[name].facts],
+                          for name, value in report["results"].items() if not facts.get(name)],
     }
 
 
-def _facts(report: dict[str, Any]) -> list[Fact]:
-    """What each analysis with a result declares of it, in catalogue order. Only Fact
-    records pass: every swatch's hex code is checked, so style attributes stay safe."""
-    found: list[Fact] = []
+def _facts(report: dict[str, Any]) -> dict[str, list[Fact]]:
+    """Per analysis with a result, in catalogue order, the facts its spec makes of it.
+    Only Fact records pass: every swatch's hex code is checked, so style attributes
+    stay safe."""
+    found: dict[str, list[Fact]] = {}
     for name, spec in catalogue().specs.items():
         result = report["results"].get(name, report["summary"].get(name))
         if spec.facts and result is not None:
-            facts = _guarded(name, spec.facts, _dict(result), [])
-            found += [f for f in facts if isinstance(f, Fact)]
+            facts = spec.facts
+            found[name] = _guarded(name, lambda data, facts=facts: [
+                f for f in facts(data) or () if isinstance(f, Fact)], _dict(result), [])
     return found
 
 
