@@ -32,7 +32,7 @@ class Swatch:
     share: str = ""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.hex, str) or not _HEX_COLOUR.fullmatch(self.hex):
+        if not Swatch.valid(self.hex):
             raise ValueError(f"not a #rrggbb colour: {self.hex!r}")
 
     @staticmethod
