@@ -16,7 +16,7 @@ from django.db import models
 from django.utils import timezone
 
 from aima_tasks.kernel import schedule
-from aima_tasks.kernel.analyses import catalogue
+from aima_tasks.kernel.analyses import UnknownAnalysis, catalogue
 from aima_tasks.kernel.classification import GpuActivity, GpuStatus
 from aima_tasks.kernel.placement import local_cost_per_hour
 from aima_tasks.kernel.routing import Scope
@@ -44,10 +44,10 @@ def validate_performance_profile(value: Any) -> None:
     example = 'write an object of analysis name to seconds per work unit, e.g. {"shots": 0.02}'
     if not isinstance(value, dict):
         raise ValidationError(example)
-    unknown = sorted(name for name in value if name not in catalogue().specs)
-    if unknown:
-        raise ValidationError(f"unknown analysis {', '.join(unknown)}; "
-                              f"choose from {', '.join(sorted(catalogue().specs))}")
+    try:
+        catalogue().check_names(list(value))
+    except UnknownAnalysis as exc:
+        raise ValidationError(str(exc)) from None
     bad = sorted(name for name, seconds in value.items()
                  if isinstance(seconds, bool) or not isinstance(seconds, int | float)
                  or not math.isfinite(seconds) or seconds < 0)
