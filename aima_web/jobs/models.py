@@ -102,6 +102,10 @@ class Job(models.Model):
     probing_at = models.DateTimeField(null=True, blank=True)
     placing_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When every unit of the queued job was published; empty while queued: "
+                  "the sweeper (or a redelivered place) still has to send them.")
     running_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
