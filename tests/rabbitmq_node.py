@@ -20,7 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from base64 import b64encode
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -49,6 +49,8 @@ class Node:
     # The management API over HTTPS, with the AMQPS listener's certificate.
     management_tls_port: int | None
     process: subprocess.Popen
+    # The server's environment: a restart comes back on the same ports, name and data.
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def admin_url(self) -> str:
@@ -79,6 +81,17 @@ class Node:
 
     def users(self) -> list[str]:
         return [user["name"] for user in self.api("GET", "users")]
+
+    def kill(self) -> None:
+        """SIGKILL the node, as a crash would, keeping its data for :meth:`restart`."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(STOP_TIMEOUT_S)
+
+    def restart(self) -> None:
+        """Start the node again (after :meth:`kill`) and wait until it answers."""
+        self.process = launch(self.folder, self.env)
+        wait_ready(self)
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL; the node's Erlang processes go with its group."""
@@ -151,17 +164,22 @@ def start(folder: Path, tls: TlsFiles | None = None) -> Node:
            "RABBITMQ_LOG_BASE": str(folder / "log"),
            "RABBITMQ_LOGS": str(folder / "log" / "node.log"),
            "ERL_EPMD_ADDRESS": "127.0.0.1"}
-    log = (folder / "server.out").open("wb")
-    process = subprocess.Popen([RABBITMQ_SERVER], env=env, cwd=folder, stdout=log,
-                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                               start_new_session=True)
-    node = Node(folder, amqp_port, management_port, amqps_port, management_tls_port, process)
+    node = Node(folder, amqp_port, management_port, amqps_port, management_tls_port,
+                launch(folder, env), env)
     try:
         wait_ready(node)
     except BaseException:
         node.stop()
         raise
     return node
+
+
+def launch(folder: Path, env: dict[str, str]) -> subprocess.Popen:
+    """The server in a process group of its own, logging to ``server.out``."""
+    with (folder / "server.out").open("ab") as log:
+        return subprocess.Popen([RABBITMQ_SERVER], env=env, cwd=folder, stdout=log,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
 
 
 def wait_ready(node: Node) -> None:
