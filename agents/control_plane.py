@@ -127,6 +127,14 @@ class ControlPlane:
             body = response.read()
         return json.loads(body) if body.strip() else {}
 
+    def preempted(self, notice: dict) -> dict:
+        """Say this host is being preempted (its provider's notice); the answer
+        lists the units the control plane took back from this agent."""
+        request = self._request("POST", "/api/v1/agents/preempted/", {"notice": notice})
+        with self._open(request) as response:
+            body = response.read()
+        return json.loads(body) if body.strip() else {}
+
     def start_job(self, job_id: str, gpu_uuid: str, segment: int, analyses: tuple[str, ...],
                   ticket: str) -> list[str]:
         """Take a unit of the job, presenting its ticket; return which of ``analyses``
