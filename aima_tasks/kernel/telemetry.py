@@ -23,6 +23,9 @@ BUSY_MIN_MEMORY_SHARE = 0.90
 # Overheating where NVML gives no slowdown threshold: above this. A fixed
 # stand-in; a GPU that reports its threshold is judged by its own.
 OVERHEAT_FALLBACK_C = 90
+# The clock-limiting reasons a sample names (NVML's clocks event reasons that
+# say the GPU protects itself; idle, sync boost and application clocks do not).
+THROTTLE_REASONS = ("sw_thermal", "hw_thermal", "hw_slowdown", "sw_power", "hw_power_brake")
 
 
 class GpuProcess(NamedTuple):
@@ -45,15 +48,30 @@ class GpuSample:
     # Why the GPU could not be read (e.g. "GPU is lost"); the figures are then None.
     error: str = ""
     simulated: bool = False
+    # Health signals (see aima_tasks.kernel.gpu_health for what each means).
+    # XID critical errors NVML reported since the sample before, oldest first.
+    xids: tuple[int, ...] = ()
+    # ECC errors since the driver loaded (NVML's volatile counters).
+    ecc_corrected: int | None = None
+    ecc_uncorrected: int | None = None
+    # Why the clocks are held back now, by THROTTLE_REASONS names.
+    throttle: tuple[str, ...] = ()
+    # Memory pages retired for ECC errors, and whether more wait for a reset.
+    retired_pages: int | None = None
+    retirement_pending: bool | None = None
+    # NVML answered GPU_IS_LOST: the card fell off the bus.
+    lost: bool = False
 
     def to_report(self) -> dict[str, Any]:
-        return {**asdict(self), "processes": [p._asdict() for p in self.processes]}
+        return {**asdict(self), "processes": [p._asdict() for p in self.processes],
+                "xids": list(self.xids), "throttle": list(self.throttle)}
 
     @classmethod
     def from_report(cls, data: dict[str, Any]) -> GpuSample:
         processes = tuple(GpuProcess(p["pid"], p.get("used_memory_gb"))
                           for p in data.get("processes", ()))
-        return cls(**{**data, "processes": processes})
+        return cls(**{**data, "processes": processes, "xids": tuple(data.get("xids", ())),
+                      "throttle": tuple(data.get("throttle", ()))})
 
 
 def activity(sample: GpuSample) -> GpuActivity | None:
@@ -71,6 +89,13 @@ def activity(sample: GpuSample) -> GpuActivity | None:
     if utilization <= IDLE_MAX_UTILIZATION_PCT and share <= IDLE_MAX_MEMORY_SHARE:
         return GpuActivity.IDLE
     return GpuActivity.ACTIVE
+
+
+def slowdown_at(sample: GpuSample) -> float:
+    """The temperature at which this GPU slows itself down (°C)."""
+    if sample.slowdown_temperature_c is not None:
+        return sample.slowdown_temperature_c
+    return OVERHEAT_FALLBACK_C + 1
 
 
 def failure(sample: GpuSample) -> str:
