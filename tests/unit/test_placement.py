@@ -142,7 +142,6 @@ def test_confidential_without_a_local_fit_lists_concrete_alternatives():
         gpu(2, 24, status=GpuStatus.MAINTENANCE),
         gpu(3, 24, access_groups=frozenset({"forensics"})),
         gpu(4, 24, cuda="11.4"),
-        gpu(5, 24, schedule=parse("Sat 00:00-24:00")),
     )
     decision = decide(spec, fleet_, book(offer(price=0.3)), Policy())
     assert not decision.placed and decision.queue is None
@@ -151,10 +150,21 @@ def test_confidential_without_a_local_fit_lists_concrete_alternatives():
     assert "#2 (RTX 4090 @ host2) has the VRAM but is maintenance" in text
     assert "#3 (RTX 4090 @ host3) is reserved for forensics" in text
     assert "#4 (RTX 4090 @ host4) has CUDA 11.4; update its driver to CUDA 11.8" in text
-    # Monday 10:00 to Saturday 00:00 is 4 days 14 hours.
-    assert "#5 (RTX 4090 @ host5) frees up in 110.0 h" in text
     assert "at most 12 GB would fit local GPU #1 (RTX 3060)" in text
     assert "register a local GPU with at least 24 GB VRAM and CUDA 11.8, e.g. an RTX 4090" in text
+    # A GPU that opens only on Saturday is still suitable: the job waits for it
+    # (Monday 10:00 to Saturday 00:00 is 4 days 14 hours), beyond the maximum wait.
+    weekend = gpu(5, 24, schedule=parse("Sat 00:00-24:00"))
+    queued = decide(spec, fleet(*fleet_.gpus, weekend), book(offer(price=0.3)), Policy())
+    assert placed_on(queued) == "local:5" and queued.choice.wait_s == 110 * 3600
+    assert Code.CONFIDENTIAL_QUEUED in queued.reasons
+
+
+def test_an_internal_job_told_when_a_local_gpu_frees_up():
+    weekend = gpu(5, 24, schedule=parse("Sat 00:00-24:00"))
+    decision = decide(job(), fleet(weekend), EMPTY, Policy())
+    assert not decision.placed and decision.code == Code.NO_FIT
+    assert "#5 (RTX 4090 @ host5) frees up in 110.0 h" in "\n".join(decision.suggestions)
 
 
 def test_internal_may_use_either_and_public_prefers_the_cloud():
@@ -350,6 +360,31 @@ def test_schedule_window_delays_the_start():
 def test_local_wait_beyond_the_maximum_goes_elsewhere():
     decision = decide(job(), fleet(gpu(1, backlog_s=2 * 86400)), book(offer()), Policy())
     assert decision.scope == "cloud" and decision.excluded["local_wait_too_long"] == 1
+
+
+def test_a_confidential_job_queues_beyond_the_maximum_local_wait():
+    # Seeds 003 §1.3 and 002 §2: refused only when no suitable local GPU exists.
+    busy = gpu(1, backlog_s=2 * 86400)
+    secret = job(confidentiality=Confidentiality.CONFIDENTIAL)
+    decision = decide(secret, fleet(busy), book(offer()), Policy(max_local_wait_s=1800))
+    assert decision.placed and decision.scope == "local"
+    assert decision.choice.wait_s == 2 * 86400
+    assert Code.CONFIDENTIAL_QUEUED in decision.reasons
+    assert "Starts in about 48.0 h" in decision.reason
+    record = decision.to_dict()
+    assert record["choice"]["wait_s"] == 2 * 86400
+    assert "confidential_queued" in record["reasons"]
+
+
+def test_a_confidential_job_is_refused_when_no_local_gpu_is_suitable():
+    small, old = gpu(1, vram=8), gpu(2, cuda="11.0")
+    away = gpu(3, status=GpuStatus.MAINTENANCE)
+    secret = replace(job(confidentiality=Confidentiality.CONFIDENTIAL), min_cuda="12.0")
+    decision = decide(secret, fleet(small, old, away), book(offer()), Policy())
+    assert not decision.placed and decision.code == Code.CONFIDENTIAL_NO_LOCAL
+    assert decision.excluded["vram_too_small"] == 1
+    assert decision.excluded["cuda_too_old"] == 1
+    assert decision.excluded["gpu_unavailable"] == 1
 
 
 def test_data_residency_keeps_the_job_in_its_region():

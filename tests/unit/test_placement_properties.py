@@ -5,6 +5,7 @@ same input always gives the same decision."""
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from aima_tasks.kernel.classification import (
     Urgency,
 )
 from aima_tasks.kernel.placement import (
+    Code,
     FleetState,
     JobSpec,
     LocalGpu,
@@ -133,7 +135,11 @@ def test_placement_honours_every_hard_rule_and_is_deterministic(
         vram, cuda = gpu.vram_gb, gpu.cuda_version
         assert gpu.status in USABLE_GPU_STATUSES
         assert not gpu.access_groups or gpu.access_groups & spec.groups
-        assert choice.wait_s <= policy.max_local_wait_s
+        # A confidential job queues however long its wait (seed 003 §1.3), and says so.
+        assert (choice.wait_s <= policy.max_local_wait_s
+                or (spec.confidentiality == Confidentiality.CONFIDENTIAL
+                    and Code.CONFIDENTIAL_QUEUED in decision.reasons))
+        assert math.isfinite(choice.wait_s)
     else:
         assert spec.confidentiality != Confidentiality.CONFIDENTIAL
         offer = next(o for o in cloud_offers if o.offer_id == choice.offer_id)
@@ -159,3 +165,12 @@ def test_confidential_media_never_reach_the_cloud(spec, fleet_gpus, cloud_offers
     assert all(alt.option.scope == "local" for alt in decision.alternatives)
     if decision.placed:
         assert decision.queue.startswith("gpu.local.")
+    else:
+        # Refused only when no usable local GPU has the VRAM, CUDA, access and an open window.
+        need = routing.class_for_need(secret.vram_need_gb) * routing.VRAM_TOLERANCE \
+            if secret.vram_need_gb <= max(routing.GPU_CLASSES) else math.inf
+        assert not any(
+            g.status in USABLE_GPU_STATUSES and g.vram_gb >= need
+            and cuda_tuple(g.cuda_version) >= cuda_tuple(secret.min_cuda)
+            and (not g.access_groups or g.access_groups & secret.groups)
+            and g.schedule.intervals for g in fleet_gpus)

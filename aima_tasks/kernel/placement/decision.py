@@ -11,6 +11,9 @@ class Code(StrEnum):
 
     # Why the choice won.
     CONFIDENTIAL_LOCAL_ONLY = "confidential_local_only"
+    # A confidential job waits for a local GPU longer than the policy's
+    # maximum local wait: it queues instead of being refused.
+    CONFIDENTIAL_QUEUED = "confidential_queued"
     NO_LOCAL_FIT = "no_local_fit"
     NO_CLOUD_FIT = "no_cloud_fit"
     URGENT_LOCAL_WAIT = "urgent_local_wait"

@@ -85,6 +85,10 @@ def decide(spec: JobSpec, fleet: FleetState, offers: OfferBook, policy: Policy) 
 
     choice, code, rule = _choose(spec, policy, local, cloud, best_local, best_cloud)
     reasons.append(code)
+    if choice.scope == routing.Scope.LOCAL.value and choice.wait_s > policy.max_local_wait_s:
+        # Only a confidential job gets here: it queues for its GPU, and its
+        # estimated start (choice.wait_s) is the record's answer to "when".
+        reasons.append(Code.CONFIDENTIAL_QUEUED)
     if choice.spot:
         reasons.append(Code.SPOT)
     if choice.runtime_source == RuntimeSource.UNKNOWN_MODEL:
@@ -112,7 +116,11 @@ def _local_options(spec: JobSpec, fleet: FleetState, policy: Policy, min_vram: f
     cannot take the job now (with why, and the wait where that is the reason)."""
     blocked: list[tuple[LocalGpu, Code, float]] = []
     cuda_needed = cuda_tuple(min_cuda)
-    week_offset, groups, max_wait = second_of_week(fleet.now), spec.groups, policy.max_local_wait_s
+    week_offset, groups = second_of_week(fleet.now), spec.groups
+    # Seeds 003 §1.3 and 002 §2: a confidential job is refused only when no
+    # suitable local GPU exists; otherwise it waits however long that takes.
+    max_wait = (math.inf if spec.confidentiality == Confidentiality.CONFIDENTIAL
+                else policy.max_local_wait_s)
     units = spec.work_units
     rates: dict[str, tuple[float, float, RuntimeSource]] = {}
     by_finish = policy.strategy == Strategy.LOCAL_FIRST
@@ -136,7 +144,7 @@ def _local_options(spec: JobSpec, fleet: FleetState, policy: Policy, min_vram: f
             schedule = gpu.schedule
             wait = (gpu.backlog_s if schedule.always
                     else schedule.wait_from(week_offset, gpu.backlog_s))
-            if wait > max_wait:
+            if wait > max_wait or math.isinf(wait):
                 code = Code.LOCAL_WAIT_TOO_LONG
         if code is not None:
             excluded[code] += 1

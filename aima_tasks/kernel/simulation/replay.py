@@ -144,6 +144,7 @@ class _Replay:
         placement = self.placer.place(trace_job, self)
         if placement is None:
             self.refused += 1
+            self._count(rules.refusal_violations(trace_job.spec, self.gpus))
             return
         runtime = placement.runtime_s * trace_job.runtime_factor
         self.runtime[job] = runtime

@@ -7,6 +7,7 @@ violation instead of being trusted.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from functools import lru_cache
 
@@ -23,6 +24,9 @@ class Rule(StrEnum):
     ACCESS_DENIED = "access_denied"
     GPU_UNAVAILABLE = "gpu_unavailable"
     REGION = "region"
+    # Seeds 003 §1.3 and 002 §2: a confidential job waits for a local GPU that
+    # can take it; refusing it while one exists breaks the rule.
+    CONFIDENTIAL_REFUSED = "confidential_refused"
 
 
 @lru_cache(maxsize=256)
@@ -52,6 +56,16 @@ def local_violations(spec: JobSpec, gpu: LocalGpu) -> tuple[Rule, ...]:
     if gpu.access_groups and not gpu.access_groups & spec.groups:
         broken.append(Rule.ACCESS_DENIED)
     return tuple(broken)
+
+
+def refusal_violations(spec: JobSpec, gpus: Sequence[LocalGpu]) -> tuple[Rule, ...]:
+    """A refused confidential job that some local GPU could take (hardware,
+    status, access, a schedule that ever opens) is a violation."""
+    if spec.confidentiality != Confidentiality.CONFIDENTIAL:
+        return ()
+    if any(gpu.schedule.intervals and not local_violations(spec, gpu) for gpu in gpus):
+        return (Rule.CONFIDENTIAL_REFUSED,)
+    return ()
 
 
 def cloud_violations(spec: JobSpec, offer: Offer) -> tuple[Rule, ...]:
