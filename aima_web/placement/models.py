@@ -92,7 +92,8 @@ class PlacementPolicy(models.Model):
         help_text="An urgent job goes to the cloud when it would wait longer than this locally.")
     max_local_wait_s = models.FloatField(
         default=DEFAULTS.max_local_wait_s, verbose_name="max local wait (s)",
-        help_text="No job waits longer than this for a local GPU; it goes elsewhere or fails.")
+        help_text="No job waits longer than this for a local GPU; it goes elsewhere or fails. "
+                  "A confidential job waits for a suitable local GPU all the same.")
     spot_urgencies = models.JSONField(
         default=default_spot_urgencies, blank=True,
         help_text="Urgencies that may run on interruptible (spot) instances.")

@@ -158,6 +158,7 @@ class Policy:
     # Seed 003 §1.2: an urgent job goes to the cloud when the local wait is longer.
     urgent_local_wait_s: float = 3600.0
     # No job is queued locally for longer than this; it goes elsewhere or is refused.
+    # A confidential job queues all the same while a suitable local GPU exists.
     max_local_wait_s: float = 86400.0
     spot_urgencies: frozenset[Urgency] = frozenset({Urgency.LOW, Urgency.NORMAL})
     spot_interruption_per_hour: float = 0.05
