@@ -118,9 +118,10 @@ def heartbeat_loop(control_plane: ControlPlane, gpus: list[GpuInfo], workers: Wo
                    every_s: float, stop: threading.Event) -> None:
     """Report in with each GPU's telemetry, and follow the answer on which
     GPUs take work (maintenance, availability windows, a failed GPU)."""
+    sampler = telemetry.Sampler(gpus)  # XID events are watched from now on
     while not stop.wait(every_s):
         # A GPU NVML cannot read reports its error in its sample.
-        samples = [sample.to_report() for sample in telemetry.collect(gpus)]
+        samples = [sample.to_report() for sample in sampler.collect()]
         try:
             answer = control_plane.heartbeat(samples)
         except ControlPlaneError as exc:

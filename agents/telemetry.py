@@ -13,10 +13,27 @@ SIMULATED_TEMPERATURE_C = 35
 SIMULATED_POWER_W = 20.0
 
 
-def collect(gpus: list[GpuInfo]) -> list[GpuSample]:
+class Sampler:
+    """The samples of each heartbeat, and the XID events of the real GPUs
+    watched between them (see nvml.XidWatch)."""
+
+    def __init__(self, gpus: list[GpuInfo]):
+        self.gpus = gpus
+        real = [gpu.uuid for gpu in gpus if not gpu.simulated]
+        self.xids = nvml.XidWatch(real) if real else None
+
+    def collect(self) -> list[GpuSample]:
+        return collect(self.gpus, self.xids)
+
+    def close(self) -> None:
+        if self.xids is not None:
+            self.xids.close()
+
+
+def collect(gpus: list[GpuInfo], xids: nvml.XidWatch | None = None) -> list[GpuSample]:
     """One sample per GPU, in the order given; never raises for a GPU NVML cannot read."""
     real = [gpu for gpu in gpus if not gpu.simulated]
-    measured = {s.uuid: s for s in nvml.sample(real)} if real else {}
+    measured = {s.uuid: s for s in nvml.sample(real, xids)} if real else {}
     return [simulated_sample(gpu) if gpu.simulated else measured[gpu.uuid] for gpu in gpus]
 
 

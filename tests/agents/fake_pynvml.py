@@ -22,13 +22,27 @@ What the real functions return (nvidia-ml-py 13.615.71, ``pynvml.py``):
 - ``nvmlDeviceGetComputeRunningProcesses`` -> a list of
   ``nvmlStructToFriendlyObject(c_nvmlProcessInfo_t)`` (``.pid``,
   ``.usedGpuMemory`` bytes, set to None where the driver does not know).
+- ``nvmlDeviceGetTotalEccErrors(h, NVML_MEMORY_ERROR_TYPE_CORRECTED or
+  _UNCORRECTED, NVML_VOLATILE_ECC or NVML_AGGREGATE_ECC)`` -> int (NotSupported
+  where ECC is off or absent).
+- ``nvmlDeviceGetCurrentClocksEventReasons`` (and the deprecated
+  ``...ThrottleReasons``) -> an int of ``nvmlClocksEventReason*`` bits.
+- ``nvmlDeviceGetRetiredPages(h, NVML_PAGE_RETIREMENT_CAUSE_*)`` -> a list of
+  page addresses; ``nvmlDeviceGetRetiredPagesPendingStatus`` ->
+  ``NVML_FEATURE_ENABLED`` or ``_DISABLED`` (NotSupported on consumer cards).
+- ``nvmlEventSetCreate()`` -> an event set; ``nvmlDeviceRegisterEvents(h,
+  types, set)``; ``nvmlEventSetWait_v2(set, timeout_ms)`` -> a
+  ``c_nvmlEventData_t`` (``.eventType``, ``.eventData``: the XID), raising
+  ``NVMLError_Timeout`` when no event came; ``nvmlEventSetFree(set)``. Only
+  events after the registration are delivered.
 - Any of them raises an ``NVMLError`` subclass: ``NVMLError_NotSupported``
   for a figure the GPU lacks, ``NVMLError_GpuIsLost`` ("GPU is lost") once the
   GPU fell off the bus (from the handle lookups too, NVML's docs say).
 
 Here: each ``FakeGpu`` says its figures; ``errors`` maps a function name to
 the NVMLError subclass it raises for that GPU, ``lost`` makes every call on it
-raise GpuIsLost.
+raise GpuIsLost; ``FakeNvml.xid(gpu, code)`` raises an XID critical error
+event on it.
 ``calls`` records each function called, and ``sessions`` the init/shutdown
 balance.
 """
@@ -59,6 +73,20 @@ class FakeGpu:
     compute_capability: tuple[int, int] = (8, 6)
     errors: dict[str, type[pynvml.NVMLError]] = field(default_factory=dict)
     lost: bool = False
+    ecc_corrected: int = 0
+    ecc_uncorrected: int = 0
+    # nvmlClocksEventReason* bits
+    clock_reasons: int = 0
+    # Retired page addresses by NVML_PAGE_RETIREMENT_CAUSE_*
+    retired_pages: dict[int, list[int]] = field(default_factory=dict)
+    retirement_pending: bool = False
+
+
+@dataclass
+class FakeEventSet:
+    # Event types registered, by GPU UUID.
+    registered: dict[str, int] = field(default_factory=dict)
+    waiting: list[pynvml.c_nvmlEventData_t] = field(default_factory=list)
 
 
 class FakeNvml:
@@ -67,22 +95,34 @@ class FakeNvml:
         self.driver = True
         self.calls: list[str] = []
         self.sessions = 0
+        self.event_sets: list[FakeEventSet] = []
 
     def add(self, uuid: str, **figures) -> FakeGpu:
         gpu = FakeGpu(uuid=uuid, **figures)
         self.gpus.append(gpu)
         return gpu
 
+    def xid(self, gpu: FakeGpu, code: int) -> None:
+        """The driver reports XID ``code`` on ``gpu``: every event set registered for it gets it."""
+        for events in self.event_sets:
+            if events.registered.get(gpu.uuid, 0) & pynvml.nvmlEventTypeXidCriticalError:
+                events.waiting.append(pynvml.c_nvmlEventData_t(
+                    eventType=pynvml.nvmlEventTypeXidCriticalError, eventData=code))
+
     def install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         for name in ("nvmlInit", "nvmlShutdown", "nvmlSystemGetDriverVersion",
-                     "nvmlSystemGetCudaDriverVersion_v2", "nvmlDeviceGetCount"):
+                     "nvmlSystemGetCudaDriverVersion_v2", "nvmlDeviceGetCount",
+                     "nvmlEventSetCreate", "nvmlEventSetWait_v2", "nvmlEventSetFree"):
             monkeypatch.setattr(pynvml, name, self._recorded(name, getattr(self, name)))
         for name in ("nvmlDeviceGetHandleByIndex", "nvmlDeviceGetHandleByUUID"):
             monkeypatch.setattr(pynvml, name, self._recorded(name, getattr(self, name)))
         for name in ("nvmlDeviceGetName", "nvmlDeviceGetUUID", "nvmlDeviceGetCudaComputeCapability",
                      "nvmlDeviceGetUtilizationRates", "nvmlDeviceGetMemoryInfo",
                      "nvmlDeviceGetTemperature", "nvmlDeviceGetTemperatureThreshold",
-                     "nvmlDeviceGetPowerUsage", "nvmlDeviceGetComputeRunningProcesses"):
+                     "nvmlDeviceGetPowerUsage", "nvmlDeviceGetComputeRunningProcesses",
+                     "nvmlDeviceGetTotalEccErrors", "nvmlDeviceGetCurrentClocksEventReasons",
+                     "nvmlDeviceGetCurrentClocksThrottleReasons", "nvmlDeviceGetRetiredPages",
+                     "nvmlDeviceGetRetiredPagesPendingStatus", "nvmlDeviceRegisterEvents"):
             monkeypatch.setattr(pynvml, name, self._on_device(name, getattr(self, name)))
 
     def _recorded(self, name, function):
@@ -179,9 +219,64 @@ class FakeNvml:
         return processes
 
 
+    def nvmlDeviceGetTotalEccErrors(self, gpu: FakeGpu, error_type: int, counter: int) -> int:
+        if counter not in (pynvml.NVML_VOLATILE_ECC, pynvml.NVML_AGGREGATE_ECC):
+            raise pynvml.NVMLError_InvalidArgument()
+        if error_type == pynvml.NVML_MEMORY_ERROR_TYPE_CORRECTED:
+            return gpu.ecc_corrected
+        if error_type == pynvml.NVML_MEMORY_ERROR_TYPE_UNCORRECTED:
+            return gpu.ecc_uncorrected
+        raise pynvml.NVMLError_InvalidArgument()
+
+    def nvmlDeviceGetCurrentClocksEventReasons(self, gpu: FakeGpu) -> int:
+        return gpu.clock_reasons
+
+    def nvmlDeviceGetCurrentClocksThrottleReasons(self, gpu: FakeGpu) -> int:
+        return gpu.clock_reasons
+
+    def nvmlDeviceGetRetiredPages(self, gpu: FakeGpu, cause: int) -> list[int]:
+        if not 0 <= cause < pynvml.NVML_PAGE_RETIREMENT_CAUSE_COUNT:
+            raise pynvml.NVMLError_InvalidArgument()
+        return list(gpu.retired_pages.get(cause, []))
+
+    def nvmlDeviceGetRetiredPagesPendingStatus(self, gpu: FakeGpu) -> int:
+        return (pynvml.NVML_FEATURE_ENABLED if gpu.retirement_pending
+                else pynvml.NVML_FEATURE_DISABLED)
+
+    # --- events -------------------------------------------------------------
+    def _live(self, events: FakeEventSet) -> FakeEventSet:
+        if self.sessions < 1:
+            raise pynvml.NVMLError_Uninitialized()
+        if events not in self.event_sets:
+            raise pynvml.NVMLError_InvalidArgument()
+        return events
+
+    def nvmlEventSetCreate(self) -> FakeEventSet:
+        if self.sessions < 1:
+            raise pynvml.NVMLError_Uninitialized()
+        events = FakeEventSet()
+        self.event_sets.append(events)
+        return events
+
+    def nvmlDeviceRegisterEvents(self, gpu: FakeGpu, types: int, events: FakeEventSet) -> None:
+        live = self._live(events)
+        live.registered[gpu.uuid] = live.registered.get(gpu.uuid, 0) | types
+
+    def nvmlEventSetWait_v2(self, events: FakeEventSet,
+                            timeout_ms: int) -> pynvml.c_nvmlEventData_t:
+        live = self._live(events)
+        if not live.waiting:
+            raise pynvml.NVMLError_Timeout()  # without waiting: the tests never block
+        return live.waiting.pop(0)
+
+    def nvmlEventSetFree(self, events: FakeEventSet) -> None:
+        self.event_sets.remove(self._live(events))
+
+
 @pytest.fixture
 def fake_nvml(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeNvml]:
     fake = FakeNvml()
     fake.install(monkeypatch)
     yield fake
     assert fake.sessions == 0, "NVML was initialised without a matching shutdown"
+    assert not fake.event_sets, "an NVML event set was not freed"
