@@ -19,7 +19,8 @@ app.autodiscover_tasks()
 @app.on_after_finalize.connect
 def schedule_periodic_tasks(sender: object, **kwargs: object) -> None:
     """The beat's work (run with ``aima_worker --beat``): instance upkeep,
-    reconciling with the providers, fresh prices, audit checkpoints, retention. Intervals
+    reconciling with the providers, fresh prices, audit checkpoints, retention, stuck
+    jobs driven on (aima_web/jobs/sweeper.py). Intervals
     are settings."""
     from django.conf import settings  # read once Django is set up, not at import
 
@@ -34,4 +35,6 @@ def schedule_periodic_tasks(sender: object, **kwargs: object) -> None:
                              "schedule": float(settings.AIMA_AUDIT_CHECKPOINT_S)},
         "retention-sweep": {"task": TaskName.RETENTION.value,
                             "schedule": float(settings.AIMA_RETENTION_S)},
+        "jobs-sweep": {"task": TaskName.SWEEP.value,
+                       "schedule": float(settings.AIMA_SWEEP_S)},
     }

@@ -192,7 +192,8 @@ def test_registry_models_raise_the_gpu_need_and_travel_with_the_work(api, image_
     job_id = submit(api, image_file.path, analyses="objects").json()["id"]
     probe_task(job_id)
     job = Job.objects.select_related("media", "owner").get(pk=job_id)
-    decision, units = jobs.place(job)
+    decision = jobs.place(job)
+    units = jobs.units_of(job)
     assert decision.to_dict()["vram_need_gb"] == 40
     assert decision.to_dict()["choice"]["gpu_id"] == big.id
     [unit] = units
@@ -206,7 +207,8 @@ def test_long_media_become_one_unit_per_segment_plus_one_for_the_whole(api, vide
     job_id = submit(api, video_file.path).json()["id"]
     probe_task(job_id)
     job = Job.objects.select_related("media", "owner").get(pk=job_id)
-    _, units = jobs.place(job)
+    jobs.place(job)
+    units = jobs.units_of(job)
     job.refresh_from_db()
     assert len(job.segments) == 4 and job.segments[-1][1] == job.media.metadata["duration_s"]
     assert [(u.analyses, u.segment) for u in units] == [

@@ -40,6 +40,7 @@ class TaskName(StrEnum):
     REFRESH_OFFERS = "aima.offers.refresh"
     AUDIT_CHECKPOINT = "aima.audit.checkpoint"
     RETENTION = "aima.retention.sweep"
+    SWEEP = "aima.jobs.sweep"
 
 
 # Everything but the GPU work itself runs on the control plane.

@@ -2,8 +2,9 @@
 
 probe → place run on the control queue; place then sends an analyse message
 per unit of work to the GPU queue the placement chose (a queue cannot be known
-before the media has been probed). Agents report the results over HTTPS, not
-through the broker: a host that can publish there could forge them.
+before the media has been probed), through the outbox (aima_web.jobs.outbox).
+Agents report the results over HTTPS, not through the broker: a host that can
+publish there could forge them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ def start(job_id: str) -> None:
     ).apply_async()
 
 
+def place(job_id: str) -> None:
+    """Send place again on its own (the sweeper, for a job stuck in placing)."""
+    app.send_task(TaskName.PLACE.value, args=(job_id,))
+
+
 def dispatch(units: list[AnalysisWork], queue: str) -> None:
     """Send a job's units of work to ``queue``.
 
@@ -32,3 +38,8 @@ def dispatch(units: list[AnalysisWork], queue: str) -> None:
     """
     for work in units:
         app.send_task(TaskName.ANALYSE.value, args=(work.to_dict(),), queue=queue)
+
+
+def provision() -> None:
+    """Ask the control plane to rent GPUs for queued cloud work now."""
+    app.send_task(TaskName.PROVISION.value)

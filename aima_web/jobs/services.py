@@ -134,7 +134,12 @@ def choose_analyses(job: Job) -> list[str]:
     has_audio = job.media.metadata.get("audio") is not None
     possible = catalogue().applicable(media_type, has_audio)
     if not job.requested_analyses:
-        return catalogue().applicable(media_type, has_audio, default_only=True)
+        chosen = catalogue().applicable(media_type, has_audio, default_only=True)
+        if not chosen:
+            # Nothing to send: no agent could ever finish the job.
+            raise SubmissionError("analyses", f"no analysis runs on this {media_type} by "
+                                  "default; name the analyses to run")
+        return chosen
     impossible = [name for name in job.requested_analyses if name not in possible]
     if impossible:
         raise SubmissionError(
@@ -153,9 +158,9 @@ def model_choices(job_id: str, chosen: list[str]) -> dict[str, tuple[ModelChoice
     return found
 
 
-def place(job: Job) -> tuple[Decision, list[AnalysisWork]]:
-    """Decide where the job runs; return the decision and the units of work to send
-    there (none when it cannot be placed)."""
+def place(job: Job) -> Decision:
+    """Decide where the job runs and store the decision, the analyses and the
+    segments on it; :func:`units_of` then derives its units of work from them."""
     chosen = choose_analyses(job)
     asset = job.media
     models = model_choices(str(job.id), chosen)
@@ -165,16 +170,26 @@ def place(job: Job) -> tuple[Decision, list[AnalysisWork]]:
     decision = placement.decide_for(placement.job_spec(job, chosen, model_vram_gb=model_vram))
     spans = segments.cut(asset.metadata.get("duration_s"), settings.AIMA_SEGMENT_S,
                          settings.AIMA_MAX_SEGMENTS)
-    Job.objects.filter(pk=job.pk).update(placement=decision.to_dict(), analyses=chosen,
-                                         segments=[list(span) for span in spans])
+    job.placement, job.analyses = decision.to_dict(), chosen
+    job.segments = [list(span) for span in spans]
+    Job.objects.filter(pk=job.pk).update(placement=job.placement, analyses=job.analyses,
+                                         segments=job.segments)
     trail.record(trail.SYSTEM, "job.placed" if decision.placed else "job.unplaceable",
                  job.subject, **decision.to_dict(), segments=len(spans))
-    if not decision.placed:
-        return decision, []
+    return decision
+
+
+def units_of(job: Job) -> list[AnalysisWork]:
+    """A placed job's units of work with their tickets, derived from what is stored
+    on it (analyses, segments): the same units however often they are derived, so a
+    redelivered place or the sweeper can send them again."""
+    asset = job.media
     work = AnalysisWork(job_id=str(job.id), sha256=asset.sha256, size_bytes=asset.size_bytes,
-                        media_type=asset.media_type, analyses=tuple(chosen),
-                        confidentiality=job.confidentiality, models=models)
-    return decision, assignments.issue(segments.units(work, spans))
+                        media_type=asset.media_type, analyses=tuple(job.analyses),
+                        confidentiality=job.confidentiality,
+                        models=model_choices(str(job.id), job.analyses))
+    spans = [(start, end) for start, end in job.segments]
+    return assignments.issue(segments.units(work, spans))
 
 
 def wanted_parts(job: Job, segment: int, names: list[str]) -> list[str]:
