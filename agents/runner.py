@@ -10,14 +10,15 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from agents import compute, identity, nvml, telemetry
+from agents import compute, identity, nvml, preemption, telemetry
 from agents.benchmark import analyzer_profile
 from agents.control_plane import ControlPlane, ControlPlaneError, Enrolled, Refused
 from agents.gpus import GpuInfo, simulated
+from agents.self_shutdown import Contact, SelfShutdown
 from agents.supervisor import GpuWork, Serving, Workers
 from agents.worker import AgentContext
 from aima_tasks.kernel.analyses import MIN_CUDA
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
 COMPUTE_TIMEOUT_S = 300
+# How long a preempted agent waits, its workers gone, to have told the control plane.
+TELL_PREEMPTION_S = 30
 
 
 @dataclass(frozen=True)
@@ -115,9 +118,12 @@ def compute_benchmark(gpu: GpuInfo) -> dict | None:
 
 
 def heartbeat_loop(control_plane: ControlPlane, gpus: list[GpuInfo], workers: Workers,
-                   every_s: float, stop: threading.Event) -> None:
+                   every_s: float, stop: threading.Event, contact: Contact | None = None,
+                   on_lost: Callable[[], None] = lambda: None) -> None:
     """Report in with each GPU's telemetry, and follow the answer on which
-    GPUs take work (maintenance, availability windows, a failed GPU)."""
+    GPUs take work (maintenance, availability windows, a failed GPU). With a
+    ``contact``: once the control plane has not answered for its time, call
+    ``on_lost`` and stop."""
     sampler = telemetry.Sampler(gpus)  # XID events are watched from now on
     while not stop.wait(every_s):
         # A GPU NVML cannot read reports its error in its sample.
@@ -126,8 +132,71 @@ def heartbeat_loop(control_plane: ControlPlane, gpus: list[GpuInfo], workers: Wo
             answer = control_plane.heartbeat(samples)
         except ControlPlaneError as exc:
             log.warning("heartbeat failed: %s", exc)
+            if contact is not None and contact.lost():
+                log.critical("no answer from the control plane for %.0f s", contact.silent_s())
+                on_lost()
+                return
             continue
+        if contact is not None:
+            contact.answered()
         workers.follow(Serving.from_response(answer))
+
+
+@dataclass
+class HostEnd:
+    """How a cloud agent's host may end early: the agent ends it itself after
+    losing the control plane, or its provider preempts it."""
+
+    shutdown: SelfShutdown | None
+    notices: preemption.AwsSpotNotices | None
+    # Set once the agent decided to end its own instance.
+    ending: threading.Event = field(default_factory=threading.Event)
+    # Set once a preemption notice was handled (told to the control plane, or not).
+    told: threading.Event = field(default_factory=threading.Event)
+    noticed: bool = False
+
+    @classmethod
+    def of(cls, scope: Scope) -> HostEnd:
+        if scope != Scope.CLOUD:
+            return cls(None, None)
+        try:
+            return cls(SelfShutdown.from_env(os.environ), preemption.from_env(os.environ))
+        except ValueError as exc:
+            raise StartupError(str(exc)) from None
+
+    def lose_control_plane(self, workers: Workers) -> None:
+        self.ending.set()
+        workers.hand_back()
+
+    def preempted(self, control_plane: ControlPlane, workers: Workers,
+                  notice: preemption.Notice) -> None:
+        """Take no more work, give the units in progress back, and say so."""
+        self.noticed = True
+        try:
+            workers.hand_back()
+            answer = control_plane.preempted(notice.to_report())
+            log.info("the control plane took back %s unit(s)",
+                     len(answer.get("handed_back", [])))
+        except ControlPlaneError as exc:
+            log.error("could not tell the control plane of the preemption: %s", exc)
+        finally:
+            self.told.set()
+
+    def start_watch(self, control_plane: ControlPlane, workers: Workers,
+                    stop: threading.Event) -> None:
+        if self.notices is None:
+            return
+        notices = self.notices
+        threading.Thread(target=preemption.watch, name="preemption", daemon=True, args=(
+            notices, lambda notice: self.preempted(control_plane, workers, notice),
+            stop)).start()
+
+    def finish(self) -> None:
+        """After the workers ended: end the instance if the agent decided to."""
+        if self.noticed:
+            self.told.wait(TELL_PREEMPTION_S)
+        if self.ending.is_set() and self.shutdown is not None:
+            raise SystemExit(self.shutdown.end_instance())
 
 
 def run(config: AgentConfig) -> None:
@@ -165,13 +234,18 @@ def run(config: AgentConfig) -> None:
     signal.signal(signal.SIGTERM, workers.stop)
     signal.signal(signal.SIGINT, workers.stop)
     stop = threading.Event()
+    host = HostEnd.of(scope)
+    contact = Contact(host.shutdown.after_s) if host.shutdown else None
     beat = threading.Thread(target=heartbeat_loop, name="heartbeat", daemon=True,
-                            args=(control_plane, gpus, workers, config.heartbeat_s, stop))
+                            args=(control_plane, gpus, workers, config.heartbeat_s, stop,
+                                  contact, lambda: host.lose_control_plane(workers)))
     beat.start()
+    host.start_watch(control_plane, workers, stop)
     try:
         workers.run()
     finally:
         stop.set()
+    host.finish()
 
 
 def enrol(config: AgentConfig, control_plane: ControlPlane, report: dict,

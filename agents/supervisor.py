@@ -14,6 +14,7 @@ and started again when it may take work again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -23,15 +24,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 
 from agents.gpus import GpuInfo
-from agents.worker import AgentContext, die_with_parent, run_worker
+from agents.worker import HAND_BACK_SIGNAL, AgentContext, die_with_parent, run_worker
 
 log = logging.getLogger(__name__)
 
 # A worker that died is started again after this long, so that one failing at
 # start does not spin.
 RESTART_DELAY_S = 5.0
+# Between a warm stop (no more messages taken) and the hand-back of the units
+# in progress: a unit handed back before its worker stopped consuming could
+# come straight back to it.
+HAND_BACK_AFTER_S = 1.0
+# Workers still running this long after a hand-back are killed: the broker
+# gives back what they held when their connection drops.
+HAND_BACK_GRACE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,8 @@ class Workers:
         # (maintenance, availability windows); written by the heartbeat thread.
         self.wanted: dict[int, bool] = dict.fromkeys(self.works, True)
         self.paused: set[int] = set()
+        # After a hand-back: when the workers still running are killed (monotonic).
+        self.kill_at: float | None = None
 
     def start(self, index: int) -> None:
         work = self.works[index]
@@ -114,6 +125,21 @@ class Workers:
             if process.is_alive() and process.pid is not None:
                 os.kill(process.pid, signum)
 
+    def hand_back(self) -> None:
+        """Take no more work and give the units in progress back to the broker at
+        once (their analyses abandoned): the host is about to go. Blocks about
+        ``HAND_BACK_AFTER_S``; ``run`` returns once every worker has ended."""
+        self.stop()
+        time.sleep(HAND_BACK_AFTER_S)
+        for process in list(self.processes.values()):
+            if process.pid is None:
+                continue
+            # The unit runs in the worker's pool process, a child of the worker.
+            for pid in descendants(process.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, HAND_BACK_SIGNAL)
+        self.kill_at = time.monotonic() + HAND_BACK_GRACE_S
+
     def run(self) -> None:
         """Start a worker per GPU that should take work, and watch them until
         all stopped after a stop()."""
@@ -126,6 +152,12 @@ class Workers:
             alive = [p for p in self.processes.values() if p.is_alive()]
             if self.stopping and not alive:
                 return
+            if self.kill_at is not None and time.monotonic() >= self.kill_at:
+                for process in alive:
+                    log.warning("worker %s did not stop after the hand-back: killing it",
+                                process.name)
+                    process.kill()
+                self.kill_at = None
             if not self.stopping:
                 self.pause_and_resume()
                 self.restart_dead()
@@ -157,3 +189,13 @@ class Workers:
             elif now >= self.restart_at[index]:
                 del self.restart_at[index]
                 self.start(index)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, from Linux's /proc (children per thread)."""
+    found: list[int] = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):
+            for child in children.read_text().split():
+                found += [int(child), *descendants(int(child))]
+    return found

@@ -55,6 +55,19 @@ RETRY_DELAYS_S = (1, 2, 4, 8, 16)
 # How long a unit the control plane would not give this agent is held before it goes back.
 REFUSED_PAUSE_S = 5
 PR_SET_PDEATHSIG = 1
+# The agent sends this to a worker's pool process to have its unit handed back
+# at once (a spot preemption notice, the control plane gone): see HandBack.
+HAND_BACK_SIGNAL = signal.SIGUSR2
+
+
+class HandBack(BaseException):
+    """The agent takes the unit back: its analysis is abandoned and the message
+    rejected with requeue, for the broker to give to another host. A
+    BaseException, so that no handler of an analysis's own errors keeps it."""
+
+
+# When the unit this pool process runs began (monotonic); None between units.
+UNIT_STARTED: float | None = None
 
 
 @dataclass(frozen=True)
@@ -172,7 +185,22 @@ def patiently(call: Callable[[], T], what: str) -> T:
 
 @app.task(**task_options(TaskName.ANALYSE))
 def analyse(work_data: dict) -> None:
-    """Run a unit of work and report its outcome to the control plane over HTTPS."""
+    """Run a unit of work and report its outcome to the control plane over HTTPS;
+    hand it back to the broker when the agent says so (``HandBack``)."""
+    global UNIT_STARTED
+    UNIT_STARTED = time.monotonic()
+    try:
+        serve_unit(work_data)
+    except HandBack:
+        held_s = time.monotonic() - UNIT_STARTED
+        log.warning("job %s: handing the unit back after %.1f s, unfinished",
+                    work_data.get("job_id"), held_s)
+        raise Reject(f"handed back after {held_s:.1f} s", requeue=True) from None
+    finally:
+        UNIT_STARTED = None
+
+
+def serve_unit(work_data: dict) -> None:
     ctx = CONTEXT
     if ctx is None:
         raise RuntimeError("the agent worker was started without its context")
@@ -249,10 +277,17 @@ def die_with_parent() -> None:
 
 
 @worker_process_init.connect
-def _pool_process_dies_with_its_worker(**_kwargs: object) -> None:
+def _pool_process_init(**_kwargs: object) -> None:
     # A pool process outliving a killed worker would run on with its task
     # while the broker gives the task to another agent.
     die_with_parent()
+    signal.signal(HAND_BACK_SIGNAL, _hand_back)
+
+
+def _hand_back(_signum: int, _frame: object) -> None:
+    # Between units there is nothing to give back.
+    if UNIT_STARTED is not None:
+        raise HandBack
 
 
 def run_worker(context: AgentContext, queues: list[str], name: str, gpu_index: int = 0) -> None:

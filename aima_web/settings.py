@@ -313,6 +313,9 @@ AIMA_AGENT_COMMAND = os.environ.get("AIMA_AGENT_COMMAND", "python -m agents run"
 # An instance whose agent has not registered this long after launch is
 # terminated and the next offer tried.
 AIMA_BOOT_TIMEOUT_S = env_int("AIMA_BOOT_TIMEOUT_S", 600)
+# A cloud agent that has not reached this control plane for this long ends its
+# own instance (agents/self_shutdown.py): no rented host outlives its control plane.
+AIMA_SELF_SHUTDOWN_AFTER_S = env_int("AIMA_SELF_SHUTDOWN_AFTER_S", 600)
 # An idle instance is terminated this long after its last job (0: at once).
 AIMA_IDLE_GRACE_S = env_int("AIMA_IDLE_GRACE_S", 60)
 # A launch (the provider's API call) still unfinished this long after it began

@@ -57,7 +57,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ProfileNotFound
 
 from aima_tasks.kernel.placement.inputs import cuda_tuple
-from providers.aws_boot import USER_DATA_LIMIT, boot_script
+from providers.aws_boot import USER_DATA_LIMIT, boot_script, host_env
 from providers.aws_catalogue import Catalogue, region_wanted
 from providers.aws_config import NAME, Config
 from providers.aws_errors import calling
@@ -164,7 +164,7 @@ class AwsProvider:
                     zone: str) -> dict[str, Any]:
         """RunInstances' arguments for one on-demand instance of ``spec``."""
         config = self.config
-        user_data = spec.user_data or boot_script(spec.command, spec.env,
+        user_data = spec.user_data or boot_script(spec.command, {**spec.env, **host_env(spec)},
                                                   image=spec.image, name=spec.name)
         if len(user_data.encode()) > USER_DATA_LIMIT:
             raise ProviderError(f"user data is {len(user_data.encode())} bytes; EC2 takes "

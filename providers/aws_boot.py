@@ -8,6 +8,14 @@ import re
 import shlex
 from collections.abc import Mapping
 
+from aima_tasks.kernel.instance_env import (
+    POWER_OFF_EXIT,
+    PREEMPTION_ENV,
+    SHUTDOWN_ENV,
+    NoticeSource,
+    ShutdownMechanism,
+)
+from providers.base import LaunchSpec
 from providers.errors import ProviderError
 
 # EC2 refuses user data over 16 KB before base64.
@@ -19,6 +27,21 @@ IMAGE_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@-]*\Z")
 # Where a container launch keeps the agent's environment: /run is a tmpfs, so
 # the file is gone at the next boot (Docker keeps its own root-only copy).
 ENV_DIR = "/run/aima"
+
+
+def host_env(spec: LaunchSpec) -> dict[str, str]:
+    """What the agent learns of its EC2 host: it ends it by powering it off
+    (terminated: see ``InstanceInitiatedShutdownBehavior``), and a spot
+    instance's agent polls the metadata service for interruption notices."""
+    env = {SHUTDOWN_ENV: ShutdownMechanism.AWS.value}
+    if spec.spot:
+        env[PREEMPTION_ENV] = NoticeSource.AWS.value
+    return env
+
+
+# After the agent: it exits with POWER_OFF_EXIT when it ended its own instance,
+# which from a container only the VM can carry out.
+POWER_OFF = [f'if [ "$rc" -eq {POWER_OFF_EXIT} ]; then shutdown -h now; fi']
 
 
 def boot_script(command: str, env: Mapping[str, str], image: str = "",
@@ -34,7 +57,7 @@ def boot_script(command: str, env: Mapping[str, str], image: str = "",
         return _container_script(command, env, image, name)
     lines = ["#!/bin/bash", "# Written by AIMA's aws provider: the environment, then the command."]
     lines.extend(f"export {key}={shlex.quote(value)}" for key, value in env.items())
-    lines.append(command)
+    lines += ["rc=0", f"{command} || rc=$?", *POWER_OFF]
     return "\n".join(lines) + "\n"
 
 
@@ -69,5 +92,7 @@ def _container_script(command: str, env: Mapping[str, str], image: str, name: st
         # --init: a PID 1 that reaps whatever the agent's processes leave behind.
         # --network host: the agent only dials out; no bridge or NAT in its way.
         "# No --restart: an instance whose agent stopped is the control plane's to end.",
-        shlex.join(run),
+        "rc=0",
+        f"{shlex.join(run)} || rc=$?",
+        *POWER_OFF,
     ]) + "\n"

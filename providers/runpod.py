@@ -46,6 +46,7 @@ from urllib.parse import parse_qsl, urlencode
 import runpod
 from runpod.api.graphql import run_graphql_query
 
+from aima_tasks.kernel.instance_env import SHUTDOWN_ENV, ShutdownMechanism
 from aima_tasks.kernel.placement.inputs import cuda_tuple
 from providers import runpod_graphql as gql
 from providers.base import Health, Instance, InstanceState, LaunchSpec, Offer, Requirements
@@ -133,7 +134,9 @@ class RunPodProvider:
         gpu_type_id, cloud, count = _parse_offer(offer)
         launched_at = datetime.now(UTC)
         env = {**spec.env, TAGS_ENV: urlencode(sorted(spec.tags.items())),
-               OFFER_ENV: offer.key, LAUNCHED_ENV: launched_at.isoformat()}
+               OFFER_ENV: offer.key, LAUNCHED_ENV: launched_at.isoformat(),
+               # Its agent ends it with the pod's own RUNPOD_POD_ID and RUNPOD_API_KEY.
+               SHUTDOWN_ENV: ShutdownMechanism.RUNPOD.value}
         docker_args = _boot_args(spec.command)
         cuda = _cuda_from(offer.cuda_version)
         if spec.spot:

@@ -20,6 +20,11 @@ Settings (``AIMA_SUBPROCESS_<KEY>``):
 | ``never_register_share`` | ``0`` | share of hosts that boot but never run the command |
 | ``fail_seed`` | ``0`` | seed of the failure draws, for repeatable tests |
 | ``region`` | ``LOCAL`` | the offers' region |
+| ``metadata_url`` | (none) | a fake EC2 metadata service: its hosts poll it for spot notices |
+
+A host's agent ends its host by ending its process (``AIMA_SHUTDOWN=process``).
+With ``metadata_url`` every host plays an AWS spot instance: its agent polls
+``<metadata_url>/<instance id>`` for preemption notices over IMDSv2's paths.
 
 The process gets only the instance's environment plus what any process needs
 to start (``PATH``, ``HOME``, the locale, the virtualenv): a rented host knows
@@ -45,6 +50,13 @@ from pathlib import Path
 from subprocess import DEVNULL, Popen
 
 from aima_tasks.broker import var_dir
+from aima_tasks.kernel.instance_env import (
+    METADATA_URL_ENV,
+    PREEMPTION_ENV,
+    SHUTDOWN_ENV,
+    NoticeSource,
+    ShutdownMechanism,
+)
 from providers import errors
 from providers.base import Health, Instance, InstanceState, LaunchSpec, Offer, Requirements
 
@@ -74,6 +86,7 @@ class Config:
     fail_as: type[errors.ProviderError]
     fail_seed: int
     region: str
+    metadata_url: str = ""
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, str]) -> Config:
@@ -114,7 +127,8 @@ class Config:
             fail_launch_share=share("fail_launch_share"),
             never_register_share=share("never_register_share"),
             fail_as=FAILURES[fail_as], fail_seed=int(number("fail_seed", "0")),
-            region=settings.get("region", "LOCAL"))
+            region=settings.get("region", "LOCAL"),
+            metadata_url=settings.get("metadata_url", "").rstrip("/"))
 
 
 class SubprocessProvider:
@@ -160,6 +174,7 @@ class SubprocessProvider:
         # A GPU that says what it is: the one this provider's offers claim.
         env["AIMA_SIMULATE_GPU"] = f"{self.config.gpu_model}:{self.config.vram_gb:g}"
         env.update(spec.env)
+        env.update(self._host_env(instance_id))
         log_path = self.config.state_dir / f"{instance_id}.log"
         # Booting is the delay before the command: a shell that sleeps, then execs it.
         command = f"sleep {self.config.boot_delay_s:g} && exec {spec.command}"
@@ -182,6 +197,15 @@ class SubprocessProvider:
         time.sleep(self.config.launch_delay_s)
         return self._instance(record)
 
+    def _host_env(self, instance_id: str) -> dict[str, str]:
+        """What this provider tells a host about itself: its agent ends the host
+        by ending its process; with a metadata service, it is a spot host."""
+        env = {SHUTDOWN_ENV: ShutdownMechanism.PROCESS.value}
+        if self.config.metadata_url:
+            env |= {PREEMPTION_ENV: NoticeSource.AWS.value,
+                    METADATA_URL_ENV: f"{self.config.metadata_url}/{instance_id}"}
+        return env
+
     def describe(self, instance_id: str) -> Instance:
         return self._instance(self._read(instance_id))
 
@@ -201,7 +225,8 @@ class SubprocessProvider:
             record = self._read(instance_id)
         except errors.NotFoundError:
             return
-        _stop_group(record["pid"])
+        if not record["terminated"]:  # an ended host's pid may be another process's now
+            _stop_group(record["pid"])
         record["terminated"] = True
         self._write(record)
 
@@ -236,6 +261,11 @@ class SubprocessProvider:
 
     def _instance(self, record: dict) -> Instance:
         alive = not record["terminated"] and _alive(record["pid"])
+        if not alive and not record["terminated"]:
+            # Its process ended by itself (the agent ended its host): on record
+            # as ended, as a cloud's API shows a host that powered itself off.
+            record |= {"terminated": True, "ended_at": datetime.now(UTC).isoformat()}
+            self._write(record)
         launched = datetime.fromisoformat(record["launched_at"])
         return Instance(
             provider=NAME, instance_id=record["instance_id"],

@@ -29,6 +29,7 @@ from urllib.parse import quote, unquote
 import requests
 from vastai import VastAI
 
+from aima_tasks.kernel.instance_env import SHUTDOWN_ENV, ShutdownMechanism
 from providers.base import Health, Instance, InstanceState, LaunchSpec, Offer, Requirements
 from providers.errors import (
     AuthError,
@@ -103,7 +104,9 @@ class VastAiProvider:
         tags = {**spec.tags, NAME_TAG: spec.name}
         answer = self._call(
             "launch", self._sdk.create_instance, gone=CapacityError,
-            id=int(offer.offer_id), image=spec.image, disk=spec.disk_gb, env=dict(spec.env),
+            id=int(offer.offer_id), image=spec.image, disk=spec.disk_gb,
+            # Its agent ends it with the container's own CONTAINER_ID and CONTAINER_API_KEY.
+            env={**spec.env, SHUTDOWN_ENV: ShutdownMechanism.VASTAI.value},
             label=encode_label(tags), onstart_cmd=spec.command or None, bid_price=bid,
             # ssh runtype: Vast's entrypoint starts the container and runs onstart.
             ssh=True,

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from aima_tasks.kernel.instance_env import SELF_SHUTDOWN_AFTER_ENV
 from aima_tasks.kernel.routing import Scope
 from aima_web.audit import trail
 from aima_web.fleet.services import create_enrollment_token, revoke_token
@@ -118,6 +119,9 @@ def launch_spec(instance: CloudInstance, secret: str) -> LaunchSpec:
         "AIMA_CONTROL_PLANE_URL": settings.AIMA_PUBLIC_URL,
         "AIMA_AGENT_TOKEN": secret,
         "AIMA_AGENT_NAME": instance.name,
+        # How long it may go without reaching this control plane before it ends its
+        # own instance (by the mechanism its provider names in AIMA_SHUTDOWN).
+        SELF_SHUTDOWN_AFTER_ENV: str(settings.AIMA_SELF_SHUTDOWN_AFTER_S),
         # A broker user of its own, reading its class's cloud queue only.
         **broker_accounts.agent_env(instance.pk, instance.gpu_class),
     }

@@ -18,6 +18,7 @@ from moto import mock_aws
 
 from providers import aws_boot, aws_prices, registry
 from providers.aws import AwsProvider, boot_script
+from providers.aws_boot import host_env
 from providers.base import (
     DEPLOYMENT_TAG,
     AuthError,
@@ -225,7 +226,13 @@ def test_launch_on_demand_tags_user_data_zone_and_disk(ec2, ami: str) -> None:
     assert tags == {DEPLOYMENT_TAG: "d1", "Name": "agent-1"} == dict(instance.tags)
     encoded = ec2.describe_instance_attribute(InstanceId=instance.instance_id,
                                               Attribute="userData")["UserData"]["Value"]
-    assert base64.b64decode(encoded).decode() == boot_script(spec().command, spec().env)
+    script = base64.b64decode(encoded).decode()
+    assert script == boot_script(spec().command, {**spec().env, **host_env(spec())})
+    # Its agent ends it by powering it off; an on-demand host polls no spot notices.
+    assert "export AIMA_SHUTDOWN=aws" in script and "AIMA_PREEMPTION_NOTICES" not in script
+    assert ec2.describe_instance_attribute(
+        InstanceId=instance.instance_id, Attribute="instanceInitiatedShutdownBehavior",
+    )["InstanceInitiatedShutdownBehavior"]["Value"] == "terminate"
     assert raw["MetadataOptions"]["HttpTokens"] == "required"
     volumes = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id",
                                              "Values": [instance.instance_id]}])["Volumes"]
@@ -245,6 +252,10 @@ def test_launch_spot_bids_the_on_demand_price_or_the_given_bid(ec2, ami: str) ->
     assert raw["InstanceLifecycle"] == "spot"
     assert instance.spot and instance.price_per_hour == offer.spot_price_per_hour
     assert p.describe(instance.instance_id).spot
+    # Its agent polls the metadata service for interruption notices.
+    encoded = ec2.describe_instance_attribute(InstanceId=instance.instance_id,
+                                              Attribute="userData")["UserData"]["Value"]
+    assert "export AIMA_PREEMPTION_NOTICES=aws" in base64.b64decode(encoded).decode()
 
     client = p.client("ec2", REGION)
     seen: list[dict] = []
@@ -287,9 +298,10 @@ def test_launch_with_an_image_runs_the_agent_in_its_container(ec2, ami: str) -> 
     encoded = ec2.describe_instance_attribute(InstanceId=instance.instance_id,
                                               Attribute="userData")["UserData"]["Value"]
     script = base64.b64decode(encoded).decode()
-    assert script == boot_script(with_image.command, with_image.env, image=IMAGE,
-                                 name="agent-1")
-    run = script.splitlines()[-1]
+    assert script == boot_script(with_image.command, {**with_image.env, **host_env(with_image)},
+                                 image=IMAGE, name="agent-1")
+    [run] = [line.removesuffix(" || rc=$?") for line in script.splitlines()
+             if line.startswith("docker run")]
     assert shlex.split(run) == [
         "docker", "run", "--rm", "--init", "--gpus", "all", "--network", "host",
         "--name", "agent-1", "--env-file", "/run/aima/agent.env", IMAGE,
@@ -535,3 +547,29 @@ def test_the_registry_loads_it_by_entry_point(ec2, ami: str) -> None:
 
     broken = registry.load(("aws",), environ={"AIMA_AWS_PRICING": "guess"})
     assert "AIMA_AWS_PRICING" in broken.broken["aws"]
+
+
+@pytest.mark.parametrize("image", ["", IMAGE])
+def test_an_agent_that_ended_its_instance_has_the_boot_script_power_it_off(
+        tmp_path, monkeypatch: pytest.MonkeyPatch, image: str) -> None:
+    """Exit code 75 is the agent's "end this instance": from a container it cannot
+    power the VM off itself, the boot script does (and EC2 terminates it)."""
+    monkeypatch.setattr(aws_boot, "ENV_DIR", str(tmp_path / "run" / "aima"))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    # Stand-ins: docker "runs" the agent, which exits 75 or 3; shutdown says it was called.
+    (bin_dir / "docker").write_text('#!/bin/sh\n[ "$1" = info ] && exit 0\nexit "$AGENT_RC"\n')
+    (bin_dir / "shutdown").write_text('#!/bin/sh\necho "$@" > "$POWERED_OFF"\n')
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    env = {"AIMA_SHUTDOWN": "aws"}
+    script = (boot_script("true", env, image=image, name="aima-7") if image
+              else boot_script("sh -c 'exit \"$AGENT_RC\"'", env))
+    for agent_rc, powered_off in (("75", True), ("3", False)):
+        flag = tmp_path / f"powered-off-{agent_rc}"
+        subprocess.run(["bash", "-c", script], check=True, env={
+            **os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "AGENT_RC": agent_rc,
+            "POWERED_OFF": str(flag)})
+        assert flag.exists() == powered_off
+        if powered_off:
+            assert flag.read_text().split() == ["-h", "now"]

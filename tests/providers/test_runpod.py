@@ -190,6 +190,7 @@ def test_launch_on_demand_sends_image_env_command_disk_and_tags(fake):
     assert env["NOTE"] == 'says "hi"\nand a backslash \\'
     assert env["AIMA_TAGS"] == "aima-deployment=d1&role=agent"
     assert env["AIMA_OFFER_ID"] == f"{A6000}:SECURE"
+    assert env["AIMA_SHUTDOWN"] == "runpod"  # with the pod's own id and key
     assert decoded(given["dockerArgs"]) == spec().command
     assert (instance.state, instance.spot, instance.price_per_hour) == (
         InstanceState.PENDING, False, 0.76)

@@ -139,7 +139,8 @@ def test_launch_sends_image_env_onstart_label_and_disk(vast: VastAiProvider,
     assert rent.path == "/api/v0/asks/1001/"
     body = rent.body
     assert body["image"] == "ghcr.io/aima/agent:1.4"
-    assert body["env"] == {"AIMA_URL": "https://aima.example", "AIMA_TOKEN": "t0k"}
+    assert body["env"] == {"AIMA_URL": "https://aima.example", "AIMA_TOKEN": "t0k",
+                           "AIMA_SHUTDOWN": "vastai"}
     assert body["onstart"] == "aima-agent --work"
     assert body["label"] == "aima-deployment=prod;name=agent-1"
     assert body["disk"] == 60
