@@ -3,7 +3,8 @@ on one machine.
 
 Starts the web server, a control worker and one local agent with a simulated
 GPU, submits a sample video over REST, prints its results, and keeps
-everything running until Ctrl-C (or stops at once with --once).
+everything running until Ctrl-C (or stops at once with --once): a process that
+dies is restarted, and only one that keeps dying ends the demo.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         demo(args.port, args.gpu, args.once)
-    except RuntimeError as exc:  # DemoError, StackError, or a process that died while serving
+    except RuntimeError as exc:  # DemoError, StackError, or a process that kept dying (GaveUp)
         print(f"demo: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -83,11 +84,13 @@ def run_sample(api: ApiClient) -> str:
 
 
 def serve(running: stack.Stack) -> None:
+    """Until Ctrl-C or SIGTERM: a process that dies is restarted (with backoff,
+    one line on stderr); one that keeps dying ends the demo (GaveUp)."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        while not stop.wait(1):
-            running.supervisor.check_alive()
+        while not stop.wait(0.5):
+            running.supervisor.keep_alive()
     except KeyboardInterrupt:
         pass
 
