@@ -7,6 +7,7 @@ from aima_tasks.kernel.analyses import UnknownAnalysis, catalogue
 from aima_tasks.kernel.classification import Confidentiality, Urgency
 from aima_web.access.redaction import sees_fleet
 from aima_web.core.choices import choices
+from aima_web.instances.preemption import rework
 from aima_web.jobs.models import AnalysisResult, Job, MediaAsset, validate_region
 from aima_web.placement.api.schema import DecisionSerializer
 
@@ -60,13 +61,16 @@ class JobSerializer(serializers.ModelSerializer):
     gpu = serializers.SerializerMethodField()
     agent = serializers.SerializerMethodField()
     placement = PlacementField(read_only=True, allow_null=True)
+    rework = serializers.SerializerMethodField(
+        help_text="Units of this job that a host handed back unfinished (a spot preemption) "
+                  "and the seconds of work they lost, redone elsewhere.")
 
     class Meta:
         model = Job
         fields = [
             "id", "owner", "state", "error", "confidentiality", "urgency", "region", "priority",
             "requested_analyses", "analyses", "media_name", "media", "placement", "agent", "gpu",
-            "cost", "wait_reason", "created_at", "probing_at", "placing_at", "queued_at",
+            "cost", "rework", "wait_reason", "created_at", "probing_at", "placing_at", "queued_at",
             "running_at", "finished_at", "updated_at",
         ]
         read_only_fields = fields
@@ -79,6 +83,11 @@ class JobSerializer(serializers.ModelSerializer):
             # is known: shown once this job's own probe step is over, as for a new file.
             media["metadata"] = {}
         return media
+
+    @extend_schema_field({"type": "object", "properties": {
+        "units_handed_back": {"type": "integer"}, "seconds_lost": {"type": "number"}}})
+    def get_rework(self, job: Job) -> dict[str, float]:
+        return rework(job.subject)
 
     def get_gpu(self, job: Job) -> dict | None:
         gpu = job.gpu
