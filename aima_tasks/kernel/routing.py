@@ -12,6 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from aima_tasks.kernel.analyses import MIN_CUDA, cuda_tuple
+from aima_tasks.kernel.classification import Urgency
 
 
 class Scope(StrEnum):
@@ -27,6 +28,14 @@ GPU_CLASSES: tuple[int, ...] = (8, 16, 24, 48, 80)
 VRAM_TOLERANCE = 0.97
 
 CONTROL_QUEUE = "control"
+
+# GPU queues are RabbitMQ priority queues (``x-max-priority``): a message of a
+# higher priority is delivered before the lower ones waiting in its queue, so
+# a higher-priority job runs before queued lower-priority jobs of its class.
+# RabbitMQ keeps a sub-queue per level and advises at most 10: levels 0..9.
+MAX_PRIORITY = 9
+_MIDDLE = 4
+_URGENCY_STEP = {Urgency.LOW: -1, Urgency.NORMAL: 0, Urgency.HIGH: 1}
 
 
 class TaskName(StrEnum):
@@ -55,6 +64,18 @@ def gpu_queue(scope: Scope, gpu_class: int) -> str:
     if gpu_class not in GPU_CLASSES:
         raise ValueError(f"{gpu_class} GB is not a GPU class; classes are {GPU_CLASSES}")
     return f"gpu.{Scope(scope).value}.{gpu_class}"
+
+
+def message_priority(priority: int, urgency: str = Urgency.NORMAL) -> int:
+    """The AMQP priority of a job's GPU messages: its priority (-4..4 counted,
+    beyond that the same) around the middle level, then one level up for an
+    urgent job and down for a low one; 0..MAX_PRIORITY."""
+    level = _MIDDLE + max(-_MIDDLE, min(_MIDDLE, priority)) + _URGENCY_STEP[Urgency(urgency)]
+    return max(0, min(MAX_PRIORITY, level))
+
+
+def is_gpu_queue(name: str) -> bool:
+    return name in {gpu_queue(s, c) for s in Scope for c in GPU_CLASSES}
 
 
 def class_for_need(vram_gb: float) -> int:

@@ -20,7 +20,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from aima_tasks.kernel.routing import Scope
+from aima_tasks.kernel.routing import Scope, message_priority
 from aima_web.jobs import pipeline, services
 from aima_web.jobs.models import Job
 from aima_web.jobs.states import JobState
@@ -38,7 +38,8 @@ def send(job_id: str) -> bool:
         if job is None:
             return False
         units = services.units_of(job)
-        pipeline.dispatch(units, job.placement["queue"])
+        pipeline.dispatch(units, job.placement["queue"],
+                          message_priority(job.priority, job.urgency))
         Job.objects.filter(pk=job.pk).update(dispatched_at=timezone.now())
     log.info("job %s: %d units sent to %s", job_id, len(units), job.placement["queue"])
     if job.placement.get("scope") == Scope.CLOUD:

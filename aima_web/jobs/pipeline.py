@@ -28,8 +28,9 @@ def place(job_id: str) -> None:
     app.send_task(TaskName.PLACE.value, args=(job_id,))
 
 
-def dispatch(units: list[AnalysisWork], queue: str) -> None:
-    """Send a job's units of work to ``queue``.
+def dispatch(units: list[AnalysisWork], queue: str, priority: int = 0) -> None:
+    """Send a job's units of work to ``queue`` at ``priority`` (the GPU queues
+    are priority queues: ``routing.message_priority``).
 
     The join lives in the database rather than in a result backend: the control
     plane stores each unit's results as its agent reports them and ends the job
@@ -37,7 +38,8 @@ def dispatch(units: list[AnalysisWork], queue: str) -> None:
     redelivered unit; stored parts are not, and are never computed twice.
     """
     for work in units:
-        app.send_task(TaskName.ANALYSE.value, args=(work.to_dict(),), queue=queue)
+        app.send_task(TaskName.ANALYSE.value, args=(work.to_dict(),), queue=queue,
+                      priority=priority)
 
 
 def provision() -> None:
