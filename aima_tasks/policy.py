@@ -44,6 +44,8 @@ LIMITS: dict[TaskName, Limits] = {
     TaskName.AUDIT_CHECKPOINT: Limits(120, 150),
     # Each deletion commits on its own: a sweep cut short goes on at the next round.
     TaskName.RETENTION: Limits(600, 660),
+    # A few queries, and a placement and a send per job whose units move.
+    TaskName.FLEET_HEALTH: Limits(120, 150),
     # A few hundred stuck jobs at most per round, a message or a row each; each job
     # commits on its own, and the next round (AIMA_SWEEP_S) takes the rest.
     TaskName.SWEEP: Limits(60, 90),

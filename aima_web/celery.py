@@ -35,6 +35,8 @@ def schedule_periodic_tasks(sender: object, **kwargs: object) -> None:
                              "schedule": float(settings.AIMA_AUDIT_CHECKPOINT_S)},
         "retention-sweep": {"task": TaskName.RETENTION.value,
                             "schedule": float(settings.AIMA_RETENTION_S)},
+        "fleet-health": {"task": TaskName.FLEET_HEALTH.value,
+                         "schedule": float(settings.AIMA_FLEET_HEALTH_S)},
         "jobs-sweep": {"task": TaskName.SWEEP.value,
                        "schedule": float(settings.AIMA_SWEEP_S)},
     }

@@ -49,6 +49,7 @@ class TaskName(StrEnum):
     REFRESH_OFFERS = "aima.offers.refresh"
     AUDIT_CHECKPOINT = "aima.audit.checkpoint"
     RETENTION = "aima.retention.sweep"
+    FLEET_HEALTH = "aima.fleet.health"
     SWEEP = "aima.jobs.sweep"
 
 
