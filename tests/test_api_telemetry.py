@@ -107,7 +107,8 @@ def test_a_failure_marks_the_gpu_failed_and_a_healthy_sample_lifts_it():
     agent_id = Agent.objects.get().id
     assert trail == [
         (f"agent:{agent_id}", "gpu.failed",
-         {"uuid": "GPU-1", "reason": "overheating: 92 °C, slowdown at 90 °C"}),
+         {"uuid": "GPU-1", "reason": "overheating: 92 °C, slowdown at 90 °C",
+          "health": "temporary", "then": "drain"}),
         (f"agent:{agent_id}", "gpu.recovered", {"uuid": "GPU-1"})]
     assert list(GpuTelemetry.objects.values_list("failure", flat=True)) == [
         "", "GPU is lost", "overheating: 92 °C, slowdown at 90 °C"]

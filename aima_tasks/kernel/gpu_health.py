@@ -43,6 +43,9 @@ from typing import NamedTuple
 
 from aima_tasks.kernel.telemetry import GpuSample, failure, slowdown_at
 
+# How many samples a verdict looks back over, the newest included (ten
+# heartbeats: five minutes at the agent's default 30 s).
+WINDOW_SAMPLES = 10
 # NVIDIA's XID catalogue: these mean the GPU itself is broken or gone.
 CRITICAL_XIDS = frozenset({48, 64, 74, 79, 95})
 XID_MEANINGS = {48: "double-bit ECC error", 64: "ECC page retirement or row remapping "

@@ -56,11 +56,12 @@ class LocalGPUAdmin(RoleAdmin):
     form = LocalGPUForm
 
     list_display = ("model", "vram_gb", "cuda_version", "host", "location", "status",
-                    "simulated", "agent", "registered_at")
-    list_filter = ("status", "simulated", "location")
+                    "health", "health_reason", "simulated", "agent", "registered_at")
+    list_filter = ("status", "health", "simulated", "location")
     search_fields = ("model", "host", "uuid", "location")
     readonly_fields = ("uuid", "simulated", "agent", "registered_at", "retired_at",
-                       "cost_per_hour", "recent_telemetry", "compute_benchmark")
+                       "health", "health_reason", "cost_per_hour", "recent_telemetry",
+                       "compute_benchmark")
     fieldsets = (
         (None, {"fields": ("model", "vram_gb", "cuda_version", "host", "location",
                            "availability_schedule", "access_restrictions", "status")}),
@@ -69,7 +70,7 @@ class LocalGPUAdmin(RoleAdmin):
                                        "compute_benchmark")}),
         ("Reported by the agent", {"fields": ("uuid", "simulated", "agent", "registered_at",
                                               "retired_at")}),
-        ("Telemetry", {"fields": ("recent_telemetry",)}),
+        ("Telemetry", {"fields": ("health", "health_reason", "recent_telemetry")}),
     )
     actions = ["drain", "resume", "retire", "release"]
 

@@ -65,8 +65,11 @@ def check_eligible(job, agent: Agent) -> None:
     """The agent may serve the job at all: its scope and queues fit the placement."""
     if job.confidentiality == Confidentiality.CONFIDENTIAL and agent.scope != Scope.LOCAL:
         raise NotAssigned("confidential media is served to local agents only")
-    queue = (job.placement or {}).get("queue")
-    if not queue or queue not in agent.queues:
+    placed = job.placement or {}
+    queue = placed.get("queue")
+    # A job failed over to another queue still has units waiting in the ones before.
+    queues = {queue, *placed.get("earlier_queues", ())} - {None, ""}
+    if not queues & set(agent.queues):
         raise NotAssigned(f"the job is placed on {queue or 'no queue'}, which this agent "
                           "does not serve")
 

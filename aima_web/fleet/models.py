@@ -18,6 +18,7 @@ from django.utils import timezone
 from aima_tasks.kernel import schedule
 from aima_tasks.kernel.analyses import UnknownAnalysis, catalogue
 from aima_tasks.kernel.classification import GpuActivity, GpuStatus
+from aima_tasks.kernel.gpu_health import Health
 from aima_tasks.kernel.placement import local_cost_per_hour
 from aima_tasks.kernel.routing import Scope
 from aima_web.core.choices import choices
@@ -123,6 +124,12 @@ class Agent(models.Model):
         limit = timedelta(seconds=settings.AIMA_AGENT_OFFLINE_AFTER_S)
         return timezone.now() - self.last_heartbeat < limit
 
+    @property
+    def lost(self) -> bool:
+        """It reported once and has not for AIMA_AGENT_OFFLINE_AFTER_S: its GPUs
+        take no work (aima_web.fleet.health)."""
+        return self.last_heartbeat is not None and not self.online
+
 
 class LocalGPU(models.Model):
     """An on-premises GPU: the only place confidential media may be analysed."""
@@ -144,6 +151,14 @@ class LocalGPU(models.Model):
         help_text='Groups allowed to use this GPU, e.g. ["forensics"]; empty means everyone.')
     status = models.CharField(max_length=12, choices=choices(GpuStatus),
                               default=GpuStatus.AVAILABLE.value)
+    health = models.CharField(
+        max_length=12, choices=choices(Health), default=Health.HEALTHY.value, editable=False,
+        help_text="What its agent's telemetry says (aima_tasks.kernel.gpu_health): temporary "
+                  "faults keep or drain it, persistent ones fail it and move its work, "
+                  "critical ones put it in maintenance for an admin to look at.")
+    health_reason = models.CharField(max_length=500, blank=True, editable=False,
+                                      help_text="The signal behind its health, or why it is "
+                                                "offline (its agent fell silent).")
     power_watts = models.FloatField(
         default=0, validators=[MinValueValidator(0)], verbose_name="power (W)",
         help_text="Typical draw under load, for the energy cost of an hour's work; "
@@ -226,7 +241,19 @@ class GpuTelemetry(models.Model):
     error = models.CharField(max_length=500, blank=True,
                              help_text="Why the agent could not read the GPU.")
     failure = models.CharField(max_length=500, blank=True,
-                               help_text="Why this sample marks the GPU failed; blank: healthy.")
+                               help_text="Why this sample takes the GPU out of service "
+                                         "(drained, failed or alerted); blank: it serves.")
+    health = models.CharField(max_length=12, choices=choices(Health), blank=True,
+                              help_text="The GPU's health as judged with this sample.")
+    xids = models.JSONField(default=list, blank=True,
+                            help_text="XID critical errors since the sample before.")
+    ecc_corrected = models.PositiveBigIntegerField(null=True, blank=True)
+    ecc_uncorrected = models.PositiveBigIntegerField(null=True, blank=True)
+    throttle = models.JSONField(default=list, blank=True,
+                                help_text='Why its clocks are held back, e.g. ["sw_thermal"].')
+    retired_pages = models.PositiveIntegerField(null=True, blank=True)
+    retirement_pending = models.BooleanField(null=True, blank=True)
+    lost = models.BooleanField(default=False)
     simulated = models.BooleanField(default=False)
 
     class Meta:

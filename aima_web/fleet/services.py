@@ -14,7 +14,7 @@ from aima_tasks.kernel.classification import GpuStatus
 from aima_tasks.kernel.routing import Scope, gpu_queue, queues_served
 from aima_tasks.kernel.telemetry import GpuSample
 from aima_web.audit import trail
-from aima_web.fleet import signals, telemetry
+from aima_web.fleet import health, signals, telemetry
 from aima_web.fleet.credentials import digest, new_secret
 from aima_web.fleet.models import Agent, EnrollmentToken, LocalGPU
 
@@ -170,6 +170,7 @@ def heartbeat(agent: Agent, samples: list[GpuSample]) -> None:
     """The agent is alive; keep its GPUs' telemetry (older agents send none)."""
     now = timezone.now()
     Agent.objects.filter(pk=agent.pk).update(last_heartbeat=now)
+    health.back(agent)
     telemetry.record(agent, samples, now)
 
 

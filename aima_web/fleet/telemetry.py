@@ -1,5 +1,6 @@
 """Storing the telemetry agents send with their heartbeats: a short history
-per local GPU, and its failed status set and lifted by what the samples show."""
+per local GPU, whose verdict (aima_tasks.kernel.gpu_health) sets the GPU's
+health and status (aima_web.fleet.health)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,17 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from aima_tasks.kernel import telemetry
-from aima_tasks.kernel.classification import ADMIN_GPU_STATUSES, GpuStatus
+from aima_tasks.kernel import gpu_health, telemetry
+from aima_tasks.kernel.gpu_health import Reading
 from aima_tasks.kernel.telemetry import GpuSample
-from aima_web.audit import trail
+from aima_web.fleet import health
 from aima_web.fleet.models import Agent, GpuTelemetry, LocalGPU
 
 
 def record(agent: Agent, samples: list[GpuSample], now: datetime) -> None:
-    """Store a sample per GPU this agent serves and prune what is older than
-    the history kept. Samples of GPUs it does not serve are dropped (a cloud
+    """Store a sample per GPU this agent serves, judge each GPU's health over
+    its recent samples and act on it, and prune what is older than the
+    history kept. Samples of GPUs it does not serve are dropped (a cloud
     agent serves none)."""
     gpus = {gpu.uuid: gpu for gpu in LocalGPU.objects.filter(agent=agent)}
     if not gpus:
@@ -26,17 +28,21 @@ def record(agent: Agent, samples: list[GpuSample], now: datetime) -> None:
         gpu = gpus.get(sample.uuid)
         if gpu is None:
             continue
+        verdict = gpu_health.classify([*_recent(gpu), Reading(now.timestamp(), sample)])
         activity = telemetry.activity(sample)
-        failure = telemetry.failure(sample)
         rows.append(GpuTelemetry(
             gpu=gpu, received_at=now, utilization_pct=sample.utilization_pct,
             memory_used_gb=sample.memory_used_gb, memory_total_gb=sample.memory_total_gb,
             temperature_c=sample.temperature_c,
             slowdown_temperature_c=sample.slowdown_temperature_c, power_w=sample.power_w,
             processes=[p._asdict() for p in sample.processes],
-            activity=activity.value if activity else "", error=sample.error, failure=failure,
-            simulated=sample.simulated))
-        _follow_health(agent, gpu, failure)
+            activity=activity.value if activity else "", error=sample.error,
+            failure="" if verdict.takes_work else verdict.reason[:500],
+            health=verdict.health, xids=list(sample.xids), ecc_corrected=sample.ecc_corrected,
+            ecc_uncorrected=sample.ecc_uncorrected, throttle=list(sample.throttle),
+            retired_pages=sample.retired_pages, retirement_pending=sample.retirement_pending,
+            lost=sample.lost, simulated=sample.simulated))
+        health.follow(agent, gpu, verdict)
     GpuTelemetry.objects.bulk_create(rows)
     # One indexed DELETE per heartbeat, for this agent's GPUs only: agents
     # never contend for the same rows, and no sweep task is needed.
@@ -44,20 +50,20 @@ def record(agent: Agent, samples: list[GpuSample], now: datetime) -> None:
     GpuTelemetry.objects.filter(gpu__in=list(gpus.values()), received_at__lt=cutoff).delete()
 
 
-def _follow_health(agent: Agent, gpu: LocalGPU, failure: str) -> None:
-    """Mark the GPU failed on a failure sample, available again on the next
-    healthy one, leaving statuses an admin set on purpose alone."""
-    actor = trail.agent_actor(agent.id)
-    # The row read above skips the write when nothing would change; the
-    # conditional update keeps an admin's change made meanwhile.
-    if failure and gpu.status not in {*ADMIN_GPU_STATUSES, GpuStatus.FAILED}:
-        changed = (LocalGPU.objects.filter(pk=gpu.pk)
-                   .exclude(status__in=[*ADMIN_GPU_STATUSES, GpuStatus.FAILED])
-                   .update(status=GpuStatus.FAILED))
-        if changed:
-            trail.record(actor, "gpu.failed", f"gpu:{gpu.id}", uuid=gpu.uuid, reason=failure)
-    elif not failure and gpu.status == GpuStatus.FAILED:
-        changed = (LocalGPU.objects.filter(pk=gpu.pk, status=GpuStatus.FAILED)
-                   .update(status=GpuStatus.AVAILABLE))
-        if changed:
-            trail.record(actor, "gpu.recovered", f"gpu:{gpu.id}", uuid=gpu.uuid)
+def _recent(gpu: LocalGPU) -> list[Reading]:
+    """The GPU's samples before the newest, oldest first, as the verdict reads them."""
+    rows = list(GpuTelemetry.objects.filter(gpu=gpu).order_by("-received_at", "-id")
+                [:gpu_health.WINDOW_SAMPLES - 1])
+    return [Reading(row.received_at.timestamp(), sample_of(row)) for row in reversed(rows)]
+
+
+def sample_of(row: GpuTelemetry) -> GpuSample:
+    return GpuSample(
+        uuid=row.gpu.uuid, utilization_pct=row.utilization_pct,
+        memory_used_gb=row.memory_used_gb, memory_total_gb=row.memory_total_gb,
+        temperature_c=row.temperature_c, power_w=row.power_w,
+        slowdown_temperature_c=row.slowdown_temperature_c, error=row.error,
+        simulated=row.simulated, xids=tuple(row.xids), ecc_corrected=row.ecc_corrected,
+        ecc_uncorrected=row.ecc_uncorrected, throttle=tuple(row.throttle),
+        retired_pages=row.retired_pages, retirement_pending=row.retirement_pending,
+        lost=row.lost)

@@ -80,11 +80,11 @@ def fleet_state(now: datetime, policy: PlacementPolicy | None = None) -> FleetSt
     policy = policy or PlacementPolicy.current()
     energy_price = float(policy.energy_price_per_kwh)
     # A retired GPU is gone, not merely unavailable: nothing to suggest about it.
-    rows = list(LocalGPU.objects.exclude(status=GpuStatus.RETIRED))
+    rows = list(LocalGPU.objects.exclude(status=GpuStatus.RETIRED).select_related("agent"))
     backlog = backlog_by_gpu(now)
     gpus = tuple(
         LocalGpu(gpu_id=gpu.id, model=gpu.model, vram_gb=gpu.vram_gb,
-                 cuda_version=gpu.cuda_version, host=gpu.host, status=GpuStatus(gpu.status),
+                 cuda_version=gpu.cuda_version, host=gpu.host, status=_status(gpu),
                  access_groups=frozenset(gpu.access_restrictions),
                  schedule=schedule.parse(gpu.availability_schedule),
                  cost_per_hour=gpu.cost_per_hour_at(energy_price),
@@ -93,6 +93,14 @@ def fleet_state(now: datetime, policy: PlacementPolicy | None = None) -> FleetSt
         for gpu in rows)
     knowledge = RuntimeKnowledge(benchmarks=benchmarks(rows), observed=observed_runtimes())
     return FleetState(gpus=gpus, now=now, month_spend=month_spend(now), knowledge=knowledge)
+
+
+def _status(gpu: LocalGPU) -> GpuStatus:
+    """A GPU whose agent is lost is offline from that moment, not only once
+    the fleet health task has marked it so."""
+    if gpu.agent is not None and gpu.agent.lost:
+        return GpuStatus.OFFLINE
+    return GpuStatus(gpu.status)
 
 
 def backlog_by_gpu(now: datetime) -> dict[int, float]:

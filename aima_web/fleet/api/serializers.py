@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from aima_tasks.kernel.routing import Scope
+from aima_tasks.kernel.telemetry import THROTTLE_REASONS
 from aima_web.fleet.models import (
     GpuTelemetry,
     LocalGPU,
@@ -17,7 +18,8 @@ class GpuTelemetrySerializer(serializers.ModelSerializer):
         model = GpuTelemetry
         fields = ["received_at", "activity", "failure", "utilization_pct", "memory_used_gb",
                   "memory_total_gb", "temperature_c", "slowdown_temperature_c", "power_w",
-                  "processes", "error", "simulated"]
+                  "processes", "error", "simulated", "health", "xids", "ecc_corrected",
+                  "ecc_uncorrected", "throttle", "retired_pages", "retirement_pending", "lost"]
         read_only_fields = fields
 
 
@@ -29,9 +31,9 @@ class LocalGPUSerializer(serializers.ModelSerializer):
     class Meta:
         model = LocalGPU
         fields = ["id", "model", "uuid", "vram_gb", "cuda_version", "host", "location",
-                  "availability_schedule", "access_restrictions", "status", "simulated",
-                  "performance_profile", "compute_benchmark", "agent", "latest_sample",
-                  "registered_at", "retired_at"]
+                  "availability_schedule", "access_restrictions", "status", "health",
+                  "health_reason", "simulated", "performance_profile", "compute_benchmark",
+                  "agent", "latest_sample", "registered_at", "retired_at"]
         read_only_fields = fields
 
     def get_agent(self, gpu: LocalGPU) -> dict | None:
@@ -146,6 +148,18 @@ class GpuSampleReportSerializer(serializers.Serializer):
     processes = GpuProcessSerializer(many=True, default=list, max_length=1024)
     error = serializers.CharField(max_length=500, allow_blank=True, default="")
     simulated = serializers.BooleanField(default=False)
+    # Health signals: older agents send none.
+    xids = serializers.ListField(child=serializers.IntegerField(min_value=0), default=list,
+                                 max_length=256, help_text="XID critical errors since the "
+                                                           "sample before.")
+    ecc_corrected = serializers.IntegerField(min_value=0, allow_null=True, default=None)
+    ecc_uncorrected = serializers.IntegerField(min_value=0, allow_null=True, default=None)
+    throttle = serializers.ListField(
+        child=serializers.ChoiceField(choices=THROTTLE_REASONS), default=list,
+        max_length=len(THROTTLE_REASONS), help_text="Why the clocks are held back now.")
+    retired_pages = serializers.IntegerField(min_value=0, allow_null=True, default=None)
+    retirement_pending = serializers.BooleanField(allow_null=True, default=None)
+    lost = serializers.BooleanField(default=False, help_text="NVML says the GPU is lost.")
 
     def validate(self, data: dict) -> dict:
         used, total = data["memory_used_gb"], data["memory_total_gb"]

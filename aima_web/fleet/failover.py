@@ -1,0 +1,109 @@
+"""Moving a job's units off a GPU that cannot finish them: its agent was
+declared lost (no heartbeat for AIMA_AGENT_OFFLINE_AFTER_S), or the GPU failed
+for good or critically (``aima_tasks.kernel.gpu_health``).
+
+The units' assignments are released, so that a late result from the old
+holder (an agent that wakes up) is refused by ``assignments.check_holder``;
+placement is decided again without that GPU (it is offline, failed or in
+maintenance by then); and the units are sent again. Non-confidential work
+may go to the cloud when no local GPU can take it in time, as the engine
+decides; confidential work stays on its local queue and waits for a GPU
+there, however long. The job keeps its state: it runs, elsewhere.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+
+from aima_tasks.kernel.classification import Confidentiality
+from aima_tasks.kernel.routing import Scope
+from aima_web.audit import trail
+from aima_web.fleet import assignments
+from aima_web.fleet.models import Assignment
+from aima_web.jobs import pipeline
+from aima_web.jobs import services as jobs
+from aima_web.jobs.models import Job
+from aima_web.jobs.states import WORKING
+from aima_web.placement import services as placement
+
+log = logging.getLogger(__name__)
+
+
+def move(stranded: Iterable[Assignment], why: str) -> int:
+    """Send the units of ``stranded`` to another GPU, a job at a time; return
+    how many units were sent again."""
+    by_job: dict[str, list[int]] = defaultdict(list)
+    for held in stranded:
+        by_job[str(held.job_id)].append(held.pk)
+    return sum(move_job(job_id, ids, why) for job_id, ids in by_job.items())
+
+
+def move_job(job_id: str, assignment_ids: list[int], why: str) -> int:
+    """One job's units (by their assignments): released, placed again and sent,
+    all in one transaction with the job's row locked. A failed send rolls it
+    back: the units stay held by the lost holder and the next sweep tries again."""
+    with transaction.atomic():
+        job = (Job.objects.select_for_update(of=("self",)).select_related("media")
+               .filter(pk=job_id, state__in=WORKING).first())
+        if job is None:
+            return 0
+        held = list(Assignment.objects.filter(pk__in=assignment_ids, job=job)
+                    .select_related("gpu"))
+        keys = {(a.segment, a.unit) for a in held
+                if jobs.wanted_parts(job, a.segment, a.unit.split(","))}
+        units = [u for u in jobs.units_of(job)
+                 if (u.segment, assignments.Unit(u.job_id, u.segment, u.analyses).key) in keys]
+        Assignment.objects.filter(pk__in=[a.pk for a in held]).delete()
+        if not units:
+            return 0
+        before = dict(job.placement or {})
+        after = replace_placement(job, before, sorted({n for u in units for n in u.analyses}))
+        Job.objects.filter(pk=job.pk).update(placement=after, agent=None, gpu=None)
+        trail.record(trail.SYSTEM, "job.failed_over", job.subject, reason=why,
+                     units=[[u.segment, list(u.analyses)] for u in units],
+                     **{"from": _where(before, held), "to": _where(after)})
+        pipeline.dispatch(units, after["queue"])
+    log.warning("job %s: %d unit(s) moved from %s to %s (%s)", job_id, len(units),
+                before.get("queue"), after["queue"], why)
+    if after.get("scope") == Scope.CLOUD:
+        pipeline.provision()  # rent a GPU for it now rather than at the next tick
+    return len(units)
+
+
+def replace_placement(job: Job, before: dict[str, Any], analyses: list[str]) -> dict[str, Any]:
+    """The job's placement decided again for the analyses left; the queue it
+    had stays allowed (its units not yet taken are still there), and stays the
+    queue when the engine has nowhere better, or when the job is confidential
+    and the engine would not keep it local."""
+    spec = placement.job_spec(job, analyses, model_vram_gb=_model_vram(job, analyses))
+    decision = placement.decide_for(spec)
+    earlier = sorted({*before.get("earlier_queues", ()), before.get("queue") or ""} - {""})
+    stays = (not decision.placed
+             or (job.confidentiality == Confidentiality.CONFIDENTIAL
+                 and decision.scope != Scope.LOCAL))
+    if stays:
+        waiting = {**before, "waiting": decision.reason or "no GPU can take it now"}
+        return {**waiting, "earlier_queues": earlier}
+    return {**decision.to_dict(), "earlier_queues": earlier}
+
+
+def _model_vram(job: Job, analyses: list[str]) -> float:
+    """The smallest registry variant a GPU must hold, as at first placement."""
+    models = jobs.model_choices(str(job.id), analyses)
+    return max((min(v.min_vram_gb for v in variants) for variants in models.values()),
+               default=0.0)
+
+
+def _where(placed: dict[str, Any], held: list[Assignment] | None = None) -> dict[str, Any]:
+    choice = placed.get("choice") or {}
+    where = {"queue": placed.get("queue"), "scope": placed.get("scope"),
+             "gpu_id": choice.get("gpu_id")}
+    if held is not None:
+        where["gpu_ids"] = sorted({a.gpu_id for a in held if a.gpu_id is not None})
+        where["agent_ids"] = sorted({a.agent_id for a in held if a.agent_id is not None})
+    return where

@@ -1,0 +1,29 @@
+"""The fleet's periodic task, on the control queue: GPUs of agents that fell
+silent leave placement, and units stranded on a lost agent or a failed GPU
+go to another (see aima_web.fleet.health and aima_web.fleet.failover)."""
+
+from __future__ import annotations
+
+import logging
+
+from django.utils import timezone
+
+from aima_tasks.kernel.routing import TaskName
+from aima_tasks.policy import task_options
+from aima_web.celery import app
+from aima_web.fleet import failover, health
+
+log = logging.getLogger(__name__)
+
+
+@app.task(**task_options(TaskName.FLEET_HEALTH))
+def fleet_health() -> dict[str, int]:
+    """Idempotent: each unit is moved once (its assignment goes with it), and
+    a send that failed is tried again at the next round."""
+    now = timezone.now()
+    counts = {"offline": health.take_offline(now), "moved": 0}
+    for why, held in health.stranded(now).items():
+        counts["moved"] += failover.move(held, why)
+    if any(counts.values()):
+        log.info("fleet health: %s", counts)
+    return counts
