@@ -50,8 +50,7 @@ def declare_queues(sender: object, **_kwargs: object) -> None:
         return  # an agent on RabbitMQ: nothing to declare, no connection to open for it
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=app.conf.broker_connection_max_retries)
-        for queue in queues:
-            queue(conn.default_channel).declare()
+        topology.declare(conn.default_channel, queues)
 
 
 def consume_only(queue: Queue) -> Queue:

@@ -40,6 +40,23 @@ def test_every_queue_is_declared_durable():
     assert routing.CONTROL_QUEUE in routing.all_queues()
 
 
+def test_gpu_queues_are_priority_queues_and_control_is_not():
+    by_name = {q.name: q for q in topology.declared_queues()}
+    assert by_name.pop(routing.CONTROL_QUEUE).max_priority is None
+    assert {q.max_priority for q in by_name.values()} == {routing.MAX_PRIORITY}
+
+
+def test_message_priority_orders_by_priority_then_urgency_within_the_levels():
+    level = routing.message_priority
+    assert level(0) == 4 and level(0, "high") == 5 and level(0, "low") == 3
+    assert level(-1000, "low") == 0 and level(1000, "high") == routing.MAX_PRIORITY
+    for urgency in ("low", "normal", "high"):
+        by_priority = [level(p, urgency) for p in range(-6, 7)]
+        assert by_priority == sorted(by_priority)
+    for priority in range(-6, 7):
+        assert level(priority, "low") <= level(priority) <= level(priority, "high")
+
+
 def test_gpu_queue_rejects_a_non_class():
     with pytest.raises(ValueError, match="not a GPU class"):
         routing.gpu_queue(Scope.LOCAL, 12)
