@@ -35,6 +35,11 @@ class SubmissionError(ValueError):
         super().__init__(message)
         self.field = field
 
+    def __reduce__(self) -> tuple:
+        # Celery pickles a task's exception before its failure policy sees it; without
+        # this it would see a plain ValueError, not an error the step ``throws``.
+        return type(self), (self.field, str(self))
+
 
 @dataclass(frozen=True)
 class Submission:

@@ -46,7 +46,7 @@ class Rule:
     state: JobState
     # The settings name of how long a job may sit in ``state`` before it is nudged.
     stale_setting: str
-    action: str
+    did: str
     nudge: Callable[[Job], object]
     unsent_only: bool = False
 
@@ -67,7 +67,7 @@ RULES = (
 
 
 def sweep(now: datetime | None = None) -> Counter[str]:
-    """One round over every rule; returns how many jobs each action took."""
+    """One round over every rule; returns how many jobs each nudge (or failing) took."""
     now = now or timezone.now()
     done: Counter[str] = Counter()
     try:
@@ -110,10 +110,10 @@ def handle(rule: Rule, job_id: str, now: datetime) -> str:
         Job.objects.filter(pk=job.pk).update(updated_at=now)
         stuck_s = round((now - job.updated_at).total_seconds())
         trail.record(trail.SYSTEM, "job.swept", job.subject, state=rule.state.value,
-                     action=rule.action, stuck_s=stuck_s)
+                     did=rule.did, stuck_s=stuck_s)
     log.warning("sweeper: job %s stuck in %s for %s s: %s", job_id, rule.state, stuck_s,
-                rule.action)
-    return rule.action
+                rule.did)
+    return rule.did
 
 
 def media_missing(job: Job) -> str:

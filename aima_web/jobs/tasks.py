@@ -69,13 +69,14 @@ class JobStep(Task):
             return super().__call__(*args, **kwargs)
         except TRANSIENT as exc:
             drop_broken_connections()
+            retries = self.request.retries
+            if retries >= self.transient_retries:
+                raise  # spent: on_failure leaves the job to the sweeper
             countdown = get_exponential_backoff_interval(
-                factor=1, retries=self.request.retries, maximum=self.backoff_cap_s,
-                full_jitter=True)
-            log.warning("%s of job %s met a fault (%s: %s); try %d of %d in %s s", self.step,
-                        job_of(args, kwargs), type(exc).__name__, exc, self.request.retries + 1,
+                factor=1, retries=retries, maximum=self.backoff_cap_s, full_jitter=True)
+            log.warning("%s of job %s met a fault (%s: %s); retry %d of %d in %s s", self.step,
+                        job_of(args, kwargs), type(exc).__name__, exc, retries + 1,
                         self.transient_retries, countdown)
-            # Past the last try this raises ``exc`` itself, which on_failure leaves alone.
             raise self.retry(exc=exc, countdown=countdown,
                              max_retries=self.transient_retries) from exc
 
