@@ -184,6 +184,14 @@ def _picks(book: OfferBook, index: np.ndarray, modes: list[_Mode], setup: np.nda
     return picks
 
 
+def any_offer_fits(spec: JobSpec, book: OfferBook, policy: Policy, min_vram: float,
+                   min_cuda: str) -> bool:
+    """Whether an offer of an enabled provider, in the job's region and reliable
+    enough, has the VRAM and CUDA (prices and budgets aside)."""
+    return bool(len(book)) and bool(_static_filter(spec, book, policy, min_vram,
+                                                    min_cuda)[0].any())
+
+
 def _static_filter(spec: JobSpec, book: OfferBook, policy: Policy, min_vram: float,
                    min_cuda: str) -> tuple[np.ndarray, dict[Code, int]]:
     """Offers that pass every filter that does not change between jobs of the

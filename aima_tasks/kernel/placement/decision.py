@@ -28,6 +28,8 @@ class Code(StrEnum):
     SPOT = "spot"
     SPOT_NOT_FOR_URGENCY = "spot_not_for_urgency"
     UNKNOWN_GPU_MODEL = "unknown_gpu_model"
+    # Runs without the analyses no GPU the job may use can hold (``Decision.skipped``).
+    PARTIAL = "partial"
     # Why nothing was chosen.
     TOO_LARGE = "too_large"
     CONFIDENTIAL_NO_LOCAL = "confidential_no_local"
@@ -114,6 +116,17 @@ class Alternative:
 
 
 @dataclass(frozen=True)
+class Skipped:
+    """An analysis a partial job runs without, and why."""
+
+    analysis: str
+    why: str
+
+    def to_dict(self) -> dict:
+        return {"analysis": self.analysis, "why": self.why}
+
+
+@dataclass(frozen=True)
 class Decision:
     placed: bool
     code: Code
@@ -131,6 +144,8 @@ class Decision:
     excluded: dict[str, int] = field(default_factory=dict)
     # When nothing fits: what a person could do about it.
     suggestions: tuple[str, ...] = ()
+    # A partial job: the analyses it runs without (placement.partial).
+    skipped: tuple[Skipped, ...] = ()
 
     def to_dict(self) -> dict:
         return {
@@ -148,6 +163,7 @@ class Decision:
             "alternatives": [alt.to_dict() for alt in self.alternatives],
             "excluded": dict(self.excluded),
             "suggestions": list(self.suggestions),
+            "skipped": [skip.to_dict() for skip in self.skipped],
         }
 
     @classmethod
@@ -164,4 +180,5 @@ class Decision:
             alternatives=tuple(Alternative.from_dict(alt)
                                for alt in data.get("alternatives", ())),
             excluded=dict(data.get("excluded", {})),
-            suggestions=tuple(data.get("suggestions", ())))
+            suggestions=tuple(data.get("suggestions", ())),
+            skipped=tuple(Skipped(**skip) for skip in data.get("skipped", ())))
