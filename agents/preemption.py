@@ -30,6 +30,8 @@ from aima_tasks.kernel.instance_env import (
 log = logging.getLogger(__name__)
 
 POLL_S = 5.0
+# Another polling interval (seconds), for tests that cannot wait 5 s per poll.
+POLL_ENV = "AIMA_PREEMPTION_POLL_S"
 TIMEOUT_S = 2.0
 TOKEN_TTL_S = 21600
 # A token is fetched again this long before it would expire.
@@ -96,6 +98,14 @@ def from_env(env: Mapping[str, str]) -> AwsSpotNotices | None:
         raise ValueError(f"{PREEMPTION_ENV}={named!r}: use one of "
                          f"{', '.join(s.value for s in NoticeSource)}")
     return AwsSpotNotices(env.get(METADATA_URL_ENV, "").strip() or DEFAULT_METADATA_URL)
+
+
+def poll_every_s(env: Mapping[str, str]) -> float:
+    raw = env.get(POLL_ENV, "").strip()
+    try:
+        return float(raw) if raw else POLL_S
+    except ValueError:
+        raise ValueError(f"{POLL_ENV}={raw!r} is not a number of seconds") from None
 
 
 def watch(notices: AwsSpotNotices, on_notice: Callable[[Notice], None],

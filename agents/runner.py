@@ -149,6 +149,7 @@ class HostEnd:
 
     shutdown: SelfShutdown | None
     notices: preemption.AwsSpotNotices | None
+    poll_s: float = preemption.POLL_S
     # Set once the agent decided to end its own instance.
     ending: threading.Event = field(default_factory=threading.Event)
     # Set once a preemption notice was handled (told to the control plane, or not).
@@ -160,7 +161,8 @@ class HostEnd:
         if scope != Scope.CLOUD:
             return cls(None, None)
         try:
-            return cls(SelfShutdown.from_env(os.environ), preemption.from_env(os.environ))
+            return cls(SelfShutdown.from_env(os.environ), preemption.from_env(os.environ),
+                       preemption.poll_every_s(os.environ))
         except ValueError as exc:
             raise StartupError(str(exc)) from None
 
@@ -189,7 +191,7 @@ class HostEnd:
         notices = self.notices
         threading.Thread(target=preemption.watch, name="preemption", daemon=True, args=(
             notices, lambda notice: self.preempted(control_plane, workers, notice),
-            stop)).start()
+            stop, self.poll_s)).start()
 
     def finish(self) -> None:
         """After the workers ended: end the instance if the agent decided to."""
