@@ -172,7 +172,11 @@ def place(job: Job) -> Decision:
     # The smallest variant is what a GPU must hold at least; bigger GPUs pick bigger ones.
     model_vram = max((min(v.min_vram_gb for v in variants) for variants in models.values()),
                      default=0.0)
-    decision = placement.decide_for(placement.job_spec(job, chosen, model_vram_gb=model_vram))
+    decision = placement.decide_for(placement.job_spec(job, chosen, model_vram_gb=model_vram),
+                                    needs=placement.analysis_needs(chosen, models))
+    # Partial: the analyses no GPU can hold are dropped, named in the decision record.
+    skipped = {skip.analysis for skip in decision.skipped}
+    chosen = [name for name in chosen if name not in skipped]
     spans = segments.cut(asset.metadata.get("duration_s"), settings.AIMA_SEGMENT_S,
                          settings.AIMA_MAX_SEGMENTS)
     job.placement, job.analyses = decision.to_dict(), chosen

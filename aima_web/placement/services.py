@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -25,7 +25,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from aima_tasks.kernel import schedule
-from aima_tasks.kernel.analyses import MediaType, catalogue
+from aima_tasks.kernel.analyses import MediaType, Needs, catalogue
 from aima_tasks.kernel.classification import Confidentiality, GpuStatus, Urgency
 from aima_tasks.kernel.placement import (
     Decision,
@@ -36,10 +36,12 @@ from aima_tasks.kernel.placement import (
     OfferBook,
     RuntimeKnowledge,
     decide,
+    decide_partial,
     work_units,
 )
 from aima_tasks.kernel.placement.performance import normalise
 from aima_tasks.kernel.routing import Scope
+from aima_tasks.kernel.work import ModelChoice
 from aima_web.access.visibility import team_names
 from aima_web.fleet.models import LocalGPU
 from aima_web.instances import billing
@@ -67,11 +69,29 @@ def job_spec(job: Job, analyses: Sequence[str] | None = None,
         analyses_vram_gb=needs.vram_gb, min_cuda=needs.min_cuda)
 
 
-def decide_for(spec: JobSpec, now: datetime | None = None) -> Decision:
-    """Where ``spec`` should run now, under the stored policy and offers."""
+def decide_for(spec: JobSpec, now: datetime | None = None,
+               needs: Mapping[str, Needs] | None = None) -> Decision:
+    """Where ``spec`` should run now, under the stored policy and offers; given
+    what each analysis needs (``analysis_needs``), a job with an analysis no GPU
+    can hold runs without it (``decide_partial``)."""
     policy = PlacementPolicy.current()
     fleet = fleet_state(now or timezone.localtime(), policy)
+    if needs is not None:
+        return decide_partial(spec, needs, fleet, offer_book(), policy.to_policy())
     return decide(spec, fleet, offer_book(), policy.to_policy())
+
+
+def analysis_needs(names: Sequence[str],
+                   models: Mapping[str, Sequence[ModelChoice]]) -> dict[str, Needs]:
+    """What each analysis asks of a GPU: its spec's VRAM and CUDA, and at least
+    the VRAM of its smallest registry variant."""
+    specs = catalogue().specs
+    found = {}
+    for name in names:
+        spec = specs[name]
+        smallest = min((variant.min_vram_gb for variant in models.get(name) or ()), default=0.0)
+        found[name] = Needs(vram_gb=max(spec.min_vram_gb, smallest), min_cuda=spec.min_cuda)
+    return found
 
 
 # ---------------------------------------------------------------- the local fleet

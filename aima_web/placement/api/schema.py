@@ -35,6 +35,11 @@ class AlternativeSerializer(OptionSerializer):
     why = serializers.CharField()
 
 
+class SkippedSerializer(serializers.Serializer):
+    analysis = serializers.CharField()
+    why = serializers.CharField(help_text="What it needs that no GPU the job may use has.")
+
+
 class DecisionSerializer(serializers.Serializer):
     placed = serializers.BooleanField()
     code = serializers.CharField(help_text="The reason code of the rule that decided.")
@@ -52,3 +57,6 @@ class DecisionSerializer(serializers.Serializer):
                                      help_text="How many options each rule excluded.")
     suggestions = serializers.ListField(child=serializers.CharField(),
                                         help_text="When nothing fits: what a person could do.")
+    skipped = SkippedSerializer(
+        many=True, help_text="A partial job (reason code partial): the analyses it runs "
+                             "without, as no GPU it may use can hold them.")
