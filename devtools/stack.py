@@ -31,6 +31,13 @@ class Stack:
         self.supervisor.stop_all()
 
 
+def embedded_env(base: dict[str, str], var_dir: Path) -> dict[str, str]:
+    """``base`` turned into the embedded default: no broker or database server
+    named, so the filesystem broker and SQLite under ``var_dir``."""
+    env = {k: v for k, v in base.items() if k not in ("AIMA_BROKER_URL", "DATABASE_URL")}
+    return {**env, "AIMA_VAR_DIR": str(var_dir), "AIMA_MEDIA_ROOT": str(var_dir / "media")}
+
+
 def manage(env: dict[str, str], *args: str) -> str:
     done = subprocess.run([sys.executable, "manage.py", *args], cwd=PROJECT_ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
