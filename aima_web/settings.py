@@ -271,13 +271,9 @@ AIMA_ENROLLMENT_TTL_S = env_int("AIMA_ENROLLMENT_TTL_S", 24 * 3600)
 AIMA_GPU_HISTORY_S = env_int("AIMA_GPU_HISTORY_S", 3600)
 
 # --- Stuck jobs (aima_web/jobs/sweeper.py) ----------------------------------------
-# How often the beat looks for jobs whose state has not moved for longer than it
-# should and sends their step again (seconds).
+# Every AIMA_SWEEP_S the beat sends again the step of a job stuck in a state longer
+# than its age here: past the step's hard time limit (aima_tasks/policy.py).
 AIMA_SWEEP_S = env_int("AIMA_SWEEP_S", 15)
-# How long a job may sit in a state before that: received or probing past the
-# probe's hard time limit (aima_tasks/policy.py), placing past place's, queued with
-# its units unsent for more than a moment. Sending again is harmless, but each
-# costs the control queue a message while a backlog is still being worked off.
 AIMA_STALE_RECEIVED_S = env_int("AIMA_STALE_RECEIVED_S", 180)
 AIMA_STALE_PROBING_S = env_int("AIMA_STALE_PROBING_S", 180)
 AIMA_STALE_PLACING_S = env_int("AIMA_STALE_PLACING_S", 120)
