@@ -114,6 +114,8 @@ def _job(job: Job, done: set[str]) -> dict[str, Any]:
         "finished_at": _iso(job.finished_at),
         "error": job.error,
         "analyses": list(planned),
+        # A partial job: the analyses it ran without, and why (its placement decision).
+        "skipped": list((job.placement or {}).get("skipped") or []),
         "segments": job.segments or [],
         "pending": [{"analysis": name, "segments_done": stored[name],
                      "segments_total": len(job.segments or [])} for name in pending],
