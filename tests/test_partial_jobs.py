@@ -20,7 +20,7 @@ from tests.test_api_jobs import submit
 pytestmark = pytest.mark.django_db
 
 
-def test_a_job_whose_heavy_analysis_no_gpu_holds_succeeds_partial(api, image_file):
+def test_a_job_whose_heavy_analysis_no_gpu_holds_succeeds_partial(api, admin_client, image_file):
     ModelArtifact.objects.create(name="yolo-x", version="1", task="person-detection",
                                  sha256="ab" * 32, size_bytes=1, filename="x.onnx",
                                  min_vram_gb=40, status="active")
@@ -39,6 +39,8 @@ def test_a_job_whose_heavy_analysis_no_gpu_holds_succeeds_partial(api, image_fil
     assert body["placement"]["skipped"] == [skipped]
     report = api.get(f"/api/v1/jobs/{job_id}/report/").json()
     assert report["job"]["skipped"] == [skipped]
+    admin = admin_client.get(f"/admin/jobs/job/{job_id}/change/").content.decode()
+    assert "partial: runs without" in admin and "objects (objects needs 40 GB VRAM" in admin
 
     # The hash's result is all the job waits for.
     assert Job.objects.transition(job_id, JobState.RUNNING)

@@ -32,6 +32,10 @@ def decision_html(record: dict[str, Any] | None, currency: str) -> SafeString:
                          f"(from {choice.get('runtime_source', '?')}), costs "
                          f"{money(choice.get('cost'), currency)}"),
         ]
+    skipped = record.get("skipped") or []
+    if skipped:
+        rows.append(("partial: runs without", "; ".join(
+            f"{skip.get('analysis', '')} ({skip.get('why', '')})" for skip in skipped)))
     rows.append(("reason codes", ", ".join(record.get("reasons") or ()) or "-"))
     excluded = record.get("excluded") or {}
     rows.append(("excluded", ", ".join(f"{code}: {n}" for code, n in excluded.items()) or "-"))
