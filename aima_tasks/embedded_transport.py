@@ -102,11 +102,14 @@ def recover_dead_claims(root: Path, inbox: Path, own: Path | None) -> int:
                 fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 continue  # its consumer lives (or another one is recovering it)
-            for message in folder.iterdir():
-                if message.name != LOCK:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.rename(message, inbox / message.name)
-                        restored += 1
+            try:
+                messages = [m for m in folder.iterdir() if m.name != LOCK]
+            except FileNotFoundError:
+                continue  # emptied and removed by another consumer before we locked
+            for message in messages:
+                with contextlib.suppress(FileNotFoundError):
+                    os.rename(message, inbox / message.name)
+                    restored += 1
             with contextlib.suppress(OSError):
                 (folder / LOCK).unlink()
                 folder.rmdir()
