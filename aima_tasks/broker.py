@@ -59,6 +59,47 @@ def transport_options(url: str) -> dict:
     return {"confirm_publish": True}
 
 
+# A publish may wait this long in all (connecting, sending, the broker's confirm) before
+# it fails: a hung broker costs a request or a control step seconds, not minutes inside
+# an open transaction, and the caller answers 503 (aima_web/core/faults.py) or retries.
+DEFAULT_PUBLISH_TIMEOUT_S = 3.0
+# The waits a failing publish can make in turn, each bounded by an equal share of the
+# timeout: the confirm on the pooled connection, then (the one retry of
+# publish_retry_policy) two attempts to connect anew.
+PUBLISH_WAITS = 3
+
+
+def publish_timeout_s() -> float:
+    """``AIMA_PUBLISH_TIMEOUT_S``: seconds a publish may take before it fails."""
+    raw = os.environ.get("AIMA_PUBLISH_TIMEOUT_S") or str(DEFAULT_PUBLISH_TIMEOUT_S)
+    try:
+        timeout = float(raw)
+    except ValueError:
+        timeout = 0.0
+    if not timeout > 0:
+        raise ValueError(f"AIMA_PUBLISH_TIMEOUT_S={raw!r}: must be a number of seconds above 0")
+    return timeout
+
+
+def publish_connection_options(url: str) -> dict:
+    """What a connection that publishes takes on top of :func:`transport_options`:
+    its every blocking wait (connecting, the handshake, opening a channel, the
+    confirm) bounded by socket timeouts. Consuming connections keep waiting for
+    messages as long as there are none. The embedded broker writes files: no waits."""
+    if is_embedded(url):
+        return {}
+    wait_s = publish_timeout_s() / PUBLISH_WAITS
+    return {"connect_timeout": wait_s,
+            "transport_options": {"read_timeout": wait_s, "write_timeout": wait_s}}
+
+
+def publish_retry_policy() -> dict:
+    """Celery's ``task_publish_retry_policy``: one retry, at once, so that a pooled
+    connection the broker dropped (a restart) is replaced within the same publish;
+    more would wait past :func:`publish_timeout_s` on a hung broker."""
+    return {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+
+
 class BrokerTlsError(ValueError):
     """TLS settings that cannot work together; the message names them."""
 

@@ -10,10 +10,12 @@ acknowledge its tasks.
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
 from celery.signals import worker_init
 from celery.worker.consumer import Consumer
-from kombu import Queue
+from kombu import Connection, Queue
 
 from aima_tasks import broker, topology
 from aima_tasks.kernel import routing
@@ -71,13 +73,27 @@ class AgentConsumer(Consumer):
             "without_heartbeat": True}, **kwargs)
 
 
+class BoundedPublishing(Celery):
+    """A Celery app whose connections for writing (the producer pool: every task
+    sent, by the web or a worker) wait on the broker at most the publish timeout
+    (``broker.publish_connection_options``); connections for reading are Celery's own."""
+
+    def connection_for_write(self, url: str | None = None, **kwargs: Any) -> Connection:
+        bounds = broker.publish_connection_options(url or self.conf.broker_url)
+        kwargs.setdefault("connect_timeout", bounds.get("connect_timeout"))
+        kwargs["transport_options"] = {**bounds.get("transport_options", {}),
+                                       **(kwargs.get("transport_options") or {})}
+        return super().connection_for_write(url, **kwargs)
+
+
 def configured(main: str, url: str, queues: list[Queue], remote_control: bool) -> Celery:
-    app = Celery(main, broker=url, set_as_current=True)
+    app = BoundedPublishing(main, broker=url, set_as_current=True)
     app.conf.update(
         broker_transport=broker.transport(url),
         broker_transport_options=broker.transport_options(url),
         broker_use_ssl=broker.ssl_options(url),
         broker_connection_retry_on_startup=True,
+        task_publish_retry_policy=broker.publish_retry_policy(),
         task_queues=queues,
         task_default_queue=routing.CONTROL_QUEUE,
         task_routes=(topology.route_task,),

@@ -6,18 +6,15 @@ of them work again once it is back."""
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
 import requests
 
-from devtools.processes import Supervisor, http_up, wait_for
-from devtools.stack import free_port, manage
-from tests import postgres_cluster
+from devtools.stack import manage
 from tests.agent_api import GPU
+from tests.faults.web import Web, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -26,12 +23,10 @@ Probe = Callable[[], requests.Response]
 
 @dataclass
 class Served:
-    base_url: str
-    token: str
+    web: Web
     agent: str
     enrollment: str
     admin: requests.Session
-    cluster: postgres_cluster.Cluster
 
 
 def admin_session(base_url: str, username: str, password: str) -> requests.Session:
@@ -48,38 +43,20 @@ def admin_session(base_url: str, username: str, password: str) -> requests.Sessi
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory) -> Iterator[Served]:
-    cluster = postgres_cluster.start()
-    supervisor = None
-    try:
-        env = {**os.environ, "DATABASE_URL": cluster.create_database("aima"),
-               "AIMA_SECRET_KEY": "faults-test-" + "k" * 40,
-               "AIMA_VAR_DIR": str(tmp_path_factory.mktemp("var")),
-               "AIMA_MEDIA_ROOT": str(tmp_path_factory.mktemp("media"))}
-        manage(env, "migrate", "--noinput")
-        password, token = manage(env, "aima_admin", "olga").split()
-        enrollment = manage(env, "aima_enroll", "--label", "outage", "--uses", "5")
-        port = free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        supervisor = Supervisor(log_dir=tmp_path_factory.mktemp("logs"), env=env)
-        supervisor.start("web", [sys.executable, "-m", "gunicorn", "aima_web.wsgi",
-                                 "--bind", f"127.0.0.1:{port}", "--workers", "1"])
-        wait_for("the web server", http_up(f"{base_url}/api/schema/"), 60, supervisor)
-        agent = requests.post(f"{base_url}/api/v1/agents/register/", timeout=10,
+    with serving(tmp_path_factory.mktemp("outage")) as web:
+        enrollment = manage(web.env, "aima_enroll", "--label", "outage", "--uses", "5")
+        agent = requests.post(f"{web.base_url}/api/v1/agents/register/", timeout=10,
                               json={"name": "outage-host", "gpus": [GPU]},
                               headers={"Authorization": f"Bearer {enrollment}"})
         assert agent.status_code == 201, agent.text
-        yield Served(base_url, token, agent.json()["credential"], enrollment,
-                     admin_session(base_url, "olga", password), cluster)
-    finally:
-        if supervisor is not None:
-            supervisor.stop_all()
-        cluster.remove()
+        yield Served(web, agent.json()["credential"], enrollment,
+                     admin_session(web.base_url, web.username, web.password))
 
 
 def probes(served: Served) -> dict[str, Probe]:
-    """A request of each kind that needs the database, and whether it is an API call."""
-    url = served.base_url
-    token = {"Authorization": f"Token {served.token}"}
+    """A request of each kind that needs the database."""
+    url = served.web.base_url
+    token = served.web.as_token()
     anonymous = requests.Session()
     anonymous.get(f"{url}/admin/login/", timeout=10)
     return {
@@ -113,11 +90,11 @@ def test_every_request_during_an_outage_is_503_with_retry_after(served: Served):
     for name, probe in checks.items():
         assert probe().status_code < 500, name
 
-    served.cluster.stop_server()
+    served.web.cluster.stop_server()
     try:
         answers = {name: probe() for name, probe in checks.items()}
     finally:
-        served.cluster.start_server()
+        served.web.cluster.start_server()
 
     for name, answer in answers.items():
         assert answer.status_code == 503, (name, answer.status_code, answer.text[:300])
