@@ -174,6 +174,19 @@ def test_the_sweeper_sends_the_step_of_a_job_stuck_before_its_queue(api, image_f
     assert len(delivered(job_id, job.placement["queue"])) == 1
 
 
+def test_a_stuck_job_the_sweeper_cannot_drive_on_fails_saying_why(api, image_file,
+                                                                  monkeypatch):
+    monkeypatch.setattr(JobStep, "transient_retries", 0)
+    make_gpu()
+    job = unsent_job(api, image_file.path)
+    # Its analysis was uninstalled since: its units cannot be made any more.
+    Job.objects.filter(pk=job.pk).update(analyses=["uninstalled"])
+    assert sweeper.sweep(later()) == {"failed": 1}
+    job.refresh_from_db()
+    assert job.state == JobState.FAILED
+    assert job.error == "stuck in queued and could not be driven on: KeyError('uninstalled')"
+
+
 def test_two_sweepers_at_once_send_each_stuck_job_once(api, image_file, monkeypatch):
     monkeypatch.setattr(JobStep, "transient_retries", 0)
     make_gpu()

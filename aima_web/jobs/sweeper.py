@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -37,6 +37,7 @@ from aima_web.jobs.states import JobState
 
 log = logging.getLogger(__name__)
 
+BROKER_FAULTS = (BrokerError, ConnectionError, TimeoutError)
 # Jobs looked at per state and round: a backlog is worked off over a few rounds.
 BATCH = 200
 
@@ -74,7 +75,7 @@ def sweep(now: datetime | None = None) -> Counter[str]:
         for rule in RULES:
             for job_id in stale(rule, now):
                 done[handle(rule, job_id, now)] += 1
-    except (BrokerError, ConnectionError, TimeoutError) as exc:
+    except BROKER_FAULTS as exc:
         # Nothing can be sent now; the next round tries again.
         log.warning("sweep stopped: the broker is unreachable (%s)", exc)
     done.pop("", None)
@@ -100,11 +101,10 @@ def handle(rule: Rule, job_id: str, now: datetime) -> str:
                .select_related("media").filter(pk=job_id).first())
         if job is None:
             return ""
-        if missing := media_missing(job):
-            services.fail(job_id, missing)
-            log.warning("sweeper: job %s failed in %s: %s", job_id, rule.state, missing)
+        if reason := media_missing(job) or nudged(rule, job):
+            services.fail(job_id, reason)
+            log.warning("sweeper: job %s failed in %s: %s", job_id, rule.state, reason)
             return "failed"
-        rule.nudge(job)
         # The next nudge waits another stale age: no message storm while a slow
         # control queue is still working through the first.
         Job.objects.filter(pk=job.pk).update(updated_at=now)
@@ -114,6 +114,19 @@ def handle(rule: Rule, job_id: str, now: datetime) -> str:
     log.warning("sweeper: job %s stuck in %s for %s s: %s", job_id, rule.state, stuck_s,
                 rule.did)
     return rule.did
+
+
+def nudged(rule: Rule, job: Job) -> str:
+    """Send the job's step again: '' when sent, else why it cannot be. A fault of the
+    database or the broker is raised instead: the next round tries again."""
+    try:
+        rule.nudge(job)
+    except (DatabaseError, *BROKER_FAULTS):
+        raise
+    except Exception as exc:  # a job that trips a bug must not stop every round
+        log.exception("sweeper: %s for job %s failed", rule.did, job.pk)
+        return f"stuck in {rule.state.value} and could not be driven on: {exc!r}"
+    return ""
 
 
 def media_missing(job: Job) -> str:
