@@ -84,17 +84,7 @@ def decide(spec: JobSpec, fleet: FleetState, offers: OfferBook, policy: Policy) 
         best_local = None
 
     choice, code, rule = _choose(spec, policy, local, cloud, best_local, best_cloud)
-    reasons.append(code)
-    if choice.scope == routing.Scope.LOCAL.value and choice.wait_s > policy.max_local_wait_s:
-        # Only a confidential job gets here: it queues for its GPU, and its
-        # estimated start (choice.wait_s) is the record's answer to "when".
-        reasons.append(Code.CONFIDENTIAL_QUEUED)
-    if choice.spot:
-        reasons.append(Code.SPOT)
-    if choice.runtime_source == RuntimeSource.UNKNOWN_MODEL:
-        reasons.append(Code.UNKNOWN_GPU_MODEL)
-    reasons.extend(Code(n) for n in notes if Code(n) not in reasons)
-    reasons = list(dict.fromkeys(reasons))
+    reasons = _reasons(reasons, code, choice, notes, policy)
 
     scope = routing.Scope(choice.scope)
     return Decision(
@@ -116,11 +106,7 @@ def _local_options(spec: JobSpec, fleet: FleetState, policy: Policy, min_vram: f
     cannot take the job now (with why, and the wait where that is the reason)."""
     blocked: list[tuple[LocalGpu, Code, float]] = []
     cuda_needed = cuda_tuple(min_cuda)
-    week_offset, groups = second_of_week(fleet.now), spec.groups
-    # Seeds 003 §1.3 and 002 §2: a confidential job is refused only when no
-    # suitable local GPU exists; otherwise it waits however long that takes.
-    max_wait = (math.inf if spec.confidentiality == Confidentiality.CONFIDENTIAL
-                else policy.max_local_wait_s)
+    week_offset, groups, max_wait = second_of_week(fleet.now), spec.groups, _max_wait(spec, policy)
     units = spec.work_units
     rates: dict[str, tuple[float, float, RuntimeSource]] = {}
     by_finish = policy.strategy == Strategy.LOCAL_FIRST
@@ -174,6 +160,14 @@ def _local_options(spec: JobSpec, fleet: FleetState, policy: Policy, min_vram: f
         for *_, gpu, wait, runtime, source in best], blocked
 
 
+def _max_wait(spec: JobSpec, policy: Policy) -> float:
+    """Seeds 003 §1.3 and 002 §2: a confidential job is refused only when no
+    suitable local GPU exists; otherwise it waits however long that takes."""
+    if spec.confidentiality == Confidentiality.CONFIDENTIAL:
+        return math.inf
+    return policy.max_local_wait_s
+
+
 def _counts(excluded: Counter[str]) -> dict[str, int]:
     return {str(code): n for code, n in sorted(excluded.items())}
 
@@ -200,6 +194,22 @@ def _ranking(policy: Policy) -> Callable[[Option], tuple]:
     if policy.strategy == Strategy.LOCAL_FIRST:
         return local_by_finish
     return by_cost
+
+
+def _reasons(reasons: list[Code], code: Code, choice: Option, notes: list[str],
+             policy: Policy) -> list[Code]:
+    """Every reason code that applied, the deciding rule's first, each once."""
+    reasons = [*reasons, code]
+    if choice.scope == routing.Scope.LOCAL.value and choice.wait_s > policy.max_local_wait_s:
+        # Only a confidential job gets here: it queues for its GPU, and its
+        # estimated start (choice.wait_s) is the record's answer to "when".
+        reasons.append(Code.CONFIDENTIAL_QUEUED)
+    if choice.spot:
+        reasons.append(Code.SPOT)
+    if choice.runtime_source == RuntimeSource.UNKNOWN_MODEL:
+        reasons.append(Code.UNKNOWN_GPU_MODEL)
+    reasons.extend(Code(n) for n in notes)
+    return list(dict.fromkeys(reasons))
 
 
 def _choose(spec: JobSpec, policy: Policy, local: list[Option], cloud: list[Option],
