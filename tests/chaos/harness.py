@@ -211,11 +211,13 @@ def active(stack: chaos_stack.Stack) -> int:
         return conn.execute(ACTIVE).fetchone()[0]
 
 
-def settle(stack: chaos_stack.Stack, submitter: threading.Thread, settle_s: float) -> None:
-    """Until every job has ended, or ``settle_s`` seconds passed (the fault is over)."""
+def settle(stack: chaos_stack.Stack, submitter: threading.Thread | None,
+           settle_s: float) -> None:
+    """Until every job has ended (and ``submitter`` has submitted all), or ``settle_s``
+    seconds passed."""
     deadline = time.monotonic() + settle_s
     while time.monotonic() < deadline:
-        if not submitter.is_alive():
+        if submitter is None or not submitter.is_alive():
             try:
                 with psycopg.connect(stack.database_url, connect_timeout=5) as conn:
                     if conn.execute(ACTIVE).fetchone()[0] == 0:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agents import samples
+from aima_tasks.kernel.routing import CONTROL_QUEUE
 from devtools import stack as local_stack
 from devtools.api_client import ApiClient
 from devtools.processes import Process, Supervisor, http_up, wait_for
@@ -77,13 +78,18 @@ class Stack:
     vhost: str
     env: dict[str, str]
     supervisor: Supervisor
-    port: int
+    # Each web process's port; the agent and the clients use "web"'s.
+    ports: dict[str, int]
+    gpu: str = GPU  # the agent's simulated GPU(s)
     roles: dict[str, Process] = field(default_factory=dict)
     launches: int = 0
 
+    def url(self, web: str = "web") -> str:
+        return f"http://127.0.0.1:{self.ports[web]}"
+
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.url()
 
     @property
     def api(self) -> ApiClient:
@@ -94,20 +100,28 @@ class Stack:
         return self.world.cluster.url(self.database)
 
     def launch(self, role: str) -> Process:
-        """Start ``role`` (web, control-worker, agent), logging to a file of its own."""
+        """Start ``role`` (web…, control-worker…, agent), logging to a file of its own;
+        of several control workers, the one named "control-worker" runs the beat."""
         self.launches += 1
         name = f"{role}-{self.launches}"
-        if role == "web":
+        if role.startswith("web"):
             process = self.supervisor.start(name, [
                 sys.executable, "-m", "gunicorn", "aima_web.wsgi", "--bind",
-                f"127.0.0.1:{self.port}", "--workers", "2", "--timeout", "60",
+                f"127.0.0.1:{self.ports[role]}", "--workers", "2", "--timeout", "60",
                 "--graceful-timeout", "5"])
         elif role == "control-worker":
             process = self.supervisor.start(name, [
                 sys.executable, "manage.py", "aima_worker", "--concurrency", "2", "--beat"])
+        elif role.startswith("control-worker"):
+            # As aima_worker runs it, under a node name of its own: aima_worker names every
+            # control worker control@<host>, and two on one host share a pidbox queue.
+            process = self.supervisor.start(name, [
+                sys.executable, "-m", "celery", "-A", "aima_web.celery", "worker", "--queues",
+                CONTROL_QUEUE, "--concurrency", "2", "--hostname", f"{role}@%h",
+                "--without-mingle", "--without-gossip", "--loglevel", "INFO"])
         else:
             process = self.supervisor.start_agent(
-                self.base_url, self.world.enrollment, GPU, name=name,
+                self.base_url, self.world.enrollment, self.gpu, name=name,
                 extra=("--heartbeat", str(HEARTBEAT_S), "--workdir", str(self.folder / role)))
         self.roles[role] = process
         return process
@@ -139,9 +153,11 @@ class Stack:
 
 
 def start(world: World, name: str, folder: Path, roles: tuple[str, ...] = (
-        "web", "control-worker", "agent"), **settings: str) -> Stack:
-    """A stack on a fresh copy of the template and a fresh vhost; once its agent's GPU
-    is online. On failure, everything started is stopped and the logs are raised."""
+        "web", "control-worker", "agent"), before: tuple[tuple[str, ...], ...] = (),
+        gpu: str = GPU, **settings: str) -> Stack:
+    """A stack on a fresh copy of the template and a fresh vhost, the ``before``
+    management commands run on it first; once its agent's GPU is online. On failure,
+    everything started is stopped and the logs are raised."""
     database = f"aima_chaos_{name}_{uuid.uuid4().hex[:6]}"
     url = world.cluster.copy(TEMPLATE, database)
     vhost = f"chaos-{name}-{uuid.uuid4().hex[:6]}"
@@ -149,15 +165,18 @@ def start(world: World, name: str, folder: Path, roles: tuple[str, ...] = (
     env = {**world.env, "DATABASE_URL": url, "AIMA_MEDIA_ROOT": str(folder / "media"),
            "AIMA_BROKER_URL": world.node.amqp_url(vhost=vhost),
            "AIMA_BROKER_ADMIN_URL": world.node.admin_url, **settings}
-    port = local_stack.free_port()
-    env["AIMA_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+    ports = {role: local_stack.free_port() for role in roles if role.startswith("web")}
+    env["AIMA_PUBLIC_URL"] = f"http://127.0.0.1:{ports['web']}"
     running = Stack(world, folder, database, vhost, env,
-                    Supervisor(log_dir=folder / "logs", env=env), port)
+                    Supervisor(log_dir=folder / "logs", env=env), ports, gpu)
     try:
+        for command in before:
+            local_stack.manage(env, *command)
         for role in roles:
             if role == "agent":
-                wait_for("the web server", http_up(f"{running.base_url}/api/v1/gpus/"), 60,
-                         running.supervisor)
+                for web in ports:
+                    wait_for(web, http_up(f"{running.url(web)}/api/v1/gpus/"), 60,
+                             running.supervisor)
             running.launch(role)
         wait_for("the agent's GPU", running.agent_online, 90, running.supervisor, 0.5)
     except (RuntimeError, TimeoutError) as exc:
