@@ -87,17 +87,19 @@ def stack(database_url: str, tmp_path_factory) -> Iterator[local_stack.Stack]:
 @pytest.fixture
 def start_stack(own_database_url: str, tmp_path: Path) -> Iterator[
         Callable[..., local_stack.Stack]]:
-    """Start stacks on the test's own database, with the simulated GPUs given and any
-    extra settings (environment variables); all stopped after the test."""
+    """Start stacks on the test's own database, with the simulated GPUs given, the
+    control worker's beat if asked, and any extra settings (environment
+    variables); all stopped after the test."""
     started: list[local_stack.Stack] = []
 
-    def start(gpus: str, username: str = "agent-e2e", **settings: str) -> local_stack.Stack:
+    def start(gpus: str, username: str = "agent-e2e", beat: bool = False,
+              **settings: str) -> local_stack.Stack:
         env = {**os.environ, "DATABASE_URL": own_database_url,
                "AIMA_VAR_DIR": str(tmp_path / "var"), "AIMA_MEDIA_ROOT": str(tmp_path / "media"),
                **settings}
         app.control.purge()  # nothing left by earlier tests may reach these workers
         running = local_stack.start(env, tmp_path / "logs", local_stack.free_port(), gpus,
-                                    username=username, heartbeat_s=2)
+                                    username=username, heartbeat_s=2, beat=beat)
         started.append(running)
         return running
 
