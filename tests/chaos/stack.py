@@ -27,9 +27,13 @@ TEMPLATE = "aima_chaos_template"
 OFFLINE_AFTER_S = 6
 HEARTBEAT_S = 1
 # What makes a fault's effects show within a scenario's minute: an agent is lost
-# after a few silent seconds; the API's throttles would answer a burst with 429.
+# after a few silent seconds and the beat looks for such agents and for stuck jobs
+# every few seconds (sending a stuck step again is harmless, so a short stale age
+# only costs work); the API's throttles would answer a burst with 429.
 SETTINGS = {
-    "AIMA_AGENT_OFFLINE_AFTER_S": str(OFFLINE_AFTER_S),
+    "AIMA_AGENT_OFFLINE_AFTER_S": str(OFFLINE_AFTER_S), "AIMA_FLEET_HEALTH_S": "2",
+    "AIMA_SWEEP_S": "2", "AIMA_STALE_RECEIVED_S": "15", "AIMA_STALE_PROBING_S": "15",
+    "AIMA_STALE_PLACING_S": "15", "AIMA_STALE_UNSENT_S": "10",
     "AIMA_THROTTLE_USER": "1000000/minute", "AIMA_THROTTLE_AGENT": "1000000/minute",
     "AIMA_INSTANCE_TICK_S": "1", "AIMA_RECONCILE_S": "5",
 }
