@@ -262,8 +262,7 @@ AIMA_SEGMENT_S = env_float("AIMA_SEGMENT_S", 120.0)
 AIMA_MAX_SEGMENTS = env_int("AIMA_MAX_SEGMENTS", 200)
 # An agent counts as online while its last heartbeat is younger than this.
 AIMA_AGENT_OFFLINE_AFTER_S = env_int("AIMA_AGENT_OFFLINE_AFTER_S", 90)
-# How often the beat takes the GPUs of agents silent that long out of placement
-# and moves their units, and those of failed GPUs, to another (aima_web/fleet/health.py).
+# How often the beat moves the units of lost agents and failed GPUs (fleet/health.py).
 AIMA_FLEET_HEALTH_S = env_int("AIMA_FLEET_HEALTH_S", 15)
 # How long an enrollment token made by an admin works unless told otherwise.
 AIMA_ENROLLMENT_TTL_S = env_int("AIMA_ENROLLMENT_TTL_S", 24 * 3600)
