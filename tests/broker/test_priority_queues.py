@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -19,6 +20,7 @@ from kombu import Connection, Exchange, Queue
 from aima_tasks import queue_upgrade, topology
 from aima_tasks.kernel import routing
 from aima_web.jobs.models import Job, MediaAsset
+from tests.broker.test_consumer_only_agent import start_worker, stop, wait_for
 from tests.rabbitmq_node import Node
 
 pytestmark = pytest.mark.django_db
@@ -27,16 +29,17 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(_
 QUEUE = "gpu.local.24"
 
 
-def publish(broker_url: str, queue: str, units: list[tuple[str, int]]) -> None:
+def publish(broker_url: str, queue: str, units: list[tuple[str, int]]) -> list[str]:
     """Send units the way the control plane does (its Celery app, in a process
-    of its own): (job id, priority) in this order."""
-    subprocess.run([sys.executable, "-c", (
+    of its own): (job id, priority) in this order; return their task ids."""
+    sent = subprocess.run([sys.executable, "-c", (
         "import sys, json; from aima_tasks.celery_config import make_app; "
         "app = make_app('aima-control'); "
-        "[app.send_task('aima.analyse', args=[{'job_id': j}], queue=sys.argv[2], priority=p) "
-        " for j, p in json.loads(sys.argv[1])]"), json.dumps(units), queue],
-        env={**os.environ, "AIMA_BROKER_URL": broker_url}, cwd=PROJECT_ROOT, check=True,
-        timeout=60)
+        "print(json.dumps([app.send_task('aima.analyse', args=[{'job_id': j}], "
+        "queue=sys.argv[2], priority=p).id for j, p in json.loads(sys.argv[1])]))"),
+        json.dumps(units), queue], env={**os.environ, "AIMA_BROKER_URL": broker_url},
+        cwd=PROJECT_ROOT, check=True, timeout=60, capture_output=True, text=True)
+    return json.loads(sent.stdout.strip().splitlines()[-1])
 
 
 def delivered(broker_url: str, queue: str) -> list[tuple[str, int]]:
@@ -59,6 +62,24 @@ def test_a_high_priority_unit_is_delivered_before_the_low_ones_queued_earlier(ra
     publish(url, QUEUE, [("low-1", low), ("normal-1", normal), ("low-2", low)])
     publish(url, QUEUE, [("high", high)])
     assert [job for job, _ in delivered(url, QUEUE)] == ["high", "normal-1", "low-1", "low-2"]
+
+
+def test_an_agent_worker_runs_the_high_priority_unit_before_the_low_ones(rabbitmq: Node,
+                                                                        vhost: str, tmp_path):
+    """The same through an agent's Celery worker (prefetch 1, acks late), started
+    once the units wait: it takes the high one first, then the rest by arrival."""
+    url = rabbitmq.amqp_url(vhost=vhost)
+    low = routing.message_priority(0, "low")
+    ids = publish(url, QUEUE, [(f"low-{i}", low) for i in range(3)])
+    [high] = publish(url, QUEUE, [("high", routing.message_priority(2, "high"))])
+    log = tmp_path / "worker.log"
+    worker = start_worker(url, tmp_path / "done.json", log, queue=QUEUE)
+    try:
+        assert wait_for(lambda: log.read_text().count("succeeded") == 4), log.read_text()
+    finally:
+        stop(worker)
+    ran = re.findall(r"Task aima\.analyse\[([0-9a-f-]+)\] received", log.read_text())
+    assert ran == [high, *ids]
 
 
 def test_a_plain_gpu_queue_is_a_clear_error_naming_the_upgrade(rabbitmq: Node):
