@@ -10,15 +10,33 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import ssl
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 TIMEOUT_S = 30
 CHUNK = 1024 * 1024
+# Answers that mean "here, but cannot serve now" (its database or broker is down, the
+# proxy in front cannot reach it): worth retrying, after its Retry-After when it says.
+UNAVAILABLE = (502, 503, 504)
+# A Retry-After is waited out up to this long: an agent checks again sooner than a
+# control plane (or a proxy) might ask, and never hangs on a date far ahead.
+MAX_RETRY_AFTER_S = 60.0
+MIN_WAIT_S = 1.0
+# How long registering waits out an unavailable control plane before the agent gives up.
+REGISTER_PATIENCE_S = 600.0
 
 
 class ControlPlaneError(RuntimeError):
@@ -26,7 +44,62 @@ class ControlPlaneError(RuntimeError):
 
 
 class Unreachable(ControlPlaneError):
-    """The control plane did not answer; worth retrying."""
+    """The control plane did not answer, or failed to; worth retrying."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None):
+        super().__init__(message)
+        # What its Retry-After asked for, bounded (MAX_RETRY_AFTER_S); None: it did not say.
+        self.retry_after_s = retry_after_s
+
+
+class Unavailable(Unreachable):
+    """The control plane answered that it cannot serve now (502, 503, 504)."""
+
+
+def retry_after_s(header: str | None, now: datetime | None = None) -> float | None:
+    """A Retry-After header's wait in seconds (a number, or an HTTP date), at most
+    MAX_RETRY_AFTER_S; None when absent or unreadable."""
+    if not header:
+        return None
+    header = header.strip()
+    if header.isdigit():
+        seconds = float(header)
+    else:
+        try:
+            when = parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
+def wait_s(exc: ControlPlaneError, default_s: float) -> float:
+    """How long to wait before calling again after ``exc``: what the control plane
+    asked for (Retry-After, bounded), else ``default_s``; never less than
+    MIN_WAIT_S, so that "Retry-After: 0" is no busy loop."""
+    asked = getattr(exc, "retry_after_s", None)
+    return default_s if asked is None else max(asked, MIN_WAIT_S)
+
+
+def waiting_out(call: Callable[[], T], what: str, patience_s: float,
+                default_wait_s: float = 5.0) -> T:
+    """Call until the control plane answers with anything but "unavailable"
+    (:class:`Unavailable`), waiting between tries as it asks, for ``patience_s`` at
+    most; then its last answer is raised. A control plane that does not answer at
+    all (a wrong address) fails at once."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            return call()
+        except Unavailable as exc:
+            pause = wait_s(exc, default_wait_s)
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("%s: the control plane is unavailable, again in %.0f s: %s",
+                        what, pause, exc)
+            time.sleep(pause)
 
 
 class ChecksumMismatch(ControlPlaneError):
@@ -93,7 +166,9 @@ class ControlPlane:
             if exc.code == 409:
                 raise JobNotWanted(detail) from None
             if exc.code >= 500:
-                raise Unreachable(f"{request.full_url}: HTTP {exc.code} {detail}") from None
+                kind = Unavailable if exc.code in UNAVAILABLE else Unreachable
+                raise kind(f"{request.full_url}: HTTP {exc.code} {detail}",
+                           retry_after_s(exc.headers.get("Retry-After"))) from None
             message = f"{request.full_url}: HTTP {exc.code} {detail}"
             if exc.code in (401, 403):
                 raise Refused(message, exc.code) from None
@@ -111,9 +186,14 @@ class ControlPlane:
         """Enrol with an enrollment token, or, without one, register again with the
         agent's own credential; either way the agent gets a new credential."""
         auth = f"Bearer {token}" if token else None
-        request = self._request("POST", "/api/v1/agents/register/", report, auth=auth)
-        with self._open(request) as response:
-            body = json.load(response)
+
+        def register() -> dict:
+            request = self._request("POST", "/api/v1/agents/register/", report, auth=auth)
+            with self._open(request) as response:
+                return json.load(response)
+
+        # Agents start with the control plane, or while its database is down: wait.
+        body = waiting_out(register, "registering", REGISTER_PATIENCE_S)
         self.credential = body["credential"]
         return Enrolled(agent_id=body["agent_id"], credential=body["credential"],
                         scope=body["scope"], queues=body["queues"],

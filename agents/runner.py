@@ -16,7 +16,7 @@ from pathlib import Path
 
 from agents import compute, identity, nvml, preemption, telemetry
 from agents.benchmark import analyzer_profile
-from agents.control_plane import ControlPlane, ControlPlaneError, Enrolled, Refused
+from agents.control_plane import ControlPlane, ControlPlaneError, Enrolled, Refused, wait_s
 from agents.gpus import GpuInfo, simulated
 from agents.self_shutdown import Contact, SelfShutdown
 from agents.supervisor import GpuWork, Serving, Workers
@@ -125,13 +125,17 @@ def heartbeat_loop(control_plane: ControlPlane, gpus: list[GpuInfo], workers: Wo
     ``contact``: once the control plane has not answered for its time, call
     ``on_lost`` and stop."""
     sampler = telemetry.Sampler(gpus)  # XID events are watched from now on
-    while not stop.wait(every_s):
+    pause_s = every_s
+    while not stop.wait(pause_s):
+        pause_s = every_s
         # A GPU NVML cannot read reports its error in its sample.
         samples = [sample.to_report() for sample in sampler.collect()]
         try:
             answer = control_plane.heartbeat(samples)
         except ControlPlaneError as exc:
             log.warning("heartbeat failed: %s", exc)
+            # An unavailable control plane (503) says when to come again: sooner or later.
+            pause_s = wait_s(exc, every_s)
             if contact is not None and contact.lost():
                 log.critical("no answer from the control plane for %.0f s", contact.silent_s())
                 on_lost()

@@ -30,6 +30,7 @@ from agents.control_plane import (
     ControlPlaneError,
     JobNotWanted,
     Unreachable,
+    wait_s,
 )
 from agents.model_cache import ModelCache, packaged_models
 from aima_tasks.celery_config import make_agent_app
@@ -174,8 +175,10 @@ def patiently(call: Callable[[], T], what: str) -> T:
         try:
             return call()
         except Unreachable as exc:
-            log.info("%s: control plane unreachable, again in %s s: %s", what, delay, exc)
-            time.sleep(delay)
+            # An unavailable control plane (503) says when to come again (Retry-After).
+            pause_s = wait_s(exc, delay)
+            log.info("%s: control plane unreachable, again in %s s: %s", what, pause_s, exc)
+            time.sleep(pause_s)
     try:
         return call()
     except Unreachable as exc:

@@ -23,8 +23,10 @@ from aima_web.privacy.sealing import Unreadable
 
 logger = logging.getLogger(__name__)
 
-# Long enough for a database failover or a broker restart, short enough for a person.
-RETRY_AFTER_S = 30
+# A database restart or failover and a broker restart take seconds; agents wait what
+# this says before their next heartbeat or registration (agents/control_plane.py), so
+# it is short: a longer wait would outlast the time after which an agent counts as lost.
+RETRY_AFTER_S = 5
 
 _FAULTS: dict[type[BaseException], str] = {
     OperationalError: "the database is unavailable",
