@@ -28,6 +28,10 @@ class Stack:
     password: str
 
     def stop(self) -> None:
+        # Workers and agents stop together (each takes seconds to finish its
+        # task at hand), the web server last: they may still report to it.
+        self.supervisor.stop_together(
+            [p for p in self.supervisor.processes if p.name != "web"])
         self.supervisor.stop_all()
 
 
