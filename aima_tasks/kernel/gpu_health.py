@@ -22,9 +22,9 @@ NVML cannot read the GPU (other errors)
 At or over the slowdown temperature         temporary   drain   mark failed: it takes no new
 Temperature rising toward it (trend)                            work and finishes the unit at
                                                                 hand; lifted when it cools
-Thermal or power clock throttling           temporary   keep    stays in service; recorded
-One non-critical XID                                            (a unit that failed retries
-One burst of correctable ECC errors                             in place, on the same GPU)
+Thermal or power clock throttling           temporary   keep    stays in service, its unit at
+One non-critical XID                                            hand carries on in place; the
+One burst of correctable ECC errors                             health is recorded
 ==========================================  ==========  ======  ==============================
 
 The window is the samples given, oldest first; the newest is the one just
@@ -166,7 +166,7 @@ def _temporary(window: Sequence[Reading]) -> Verdict | None:
                        f"clocks held back ({', '.join(throttle)})")
     if newest.xids:
         return Verdict(Health.TEMPORARY, Action.KEEP,
-                       f"XID {newest.xids[0]} once: its unit retries in place")
+                       f"XID {newest.xids[0]} once: kept in service")
     bursts = _corrected_bursts(window)
     if bursts and bursts[-1] == len(window) - 1:
         return Verdict(Health.TEMPORARY, Action.KEEP, "a burst of correctable ECC errors")

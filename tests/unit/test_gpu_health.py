@@ -70,7 +70,7 @@ def test_persistent_signals_rotate_the_work(samples, reason):
     ((cool(throttle=("sw_thermal",)),), "clocks held back (sw_thermal)"),
     ((cool(throttle=("sw_power", "hw_power_brake")),),
      "clocks held back (sw_power, hw_power_brake)"),
-    ((cool(), cool(xids=(31,))), "XID 31 once: its unit retries in place"),
+    ((cool(), cool(xids=(31,))), "XID 31 once: kept in service"),
     ((cool(ecc_corrected=0), cool(ecc_corrected=40)), "a burst of correctable ECC errors"),
 ])
 def test_temporary_signals_keep_the_gpu_in_service(samples, reason):
