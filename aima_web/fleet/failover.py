@@ -18,7 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from aima_tasks.kernel.classification import Confidentiality
 from aima_tasks.kernel.routing import Scope
@@ -29,6 +29,7 @@ from aima_web.jobs import pipeline
 from aima_web.jobs import services as jobs
 from aima_web.jobs.models import Job
 from aima_web.jobs.states import WORKING
+from aima_web.jobs.sweeper import BROKER_FAULTS
 from aima_web.placement import services as placement
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,16 @@ def move(stranded: Iterable[Assignment], why: str) -> int:
     by_job: dict[str, list[int]] = defaultdict(list)
     for held in stranded:
         by_job[str(held.job_id)].append(held.pk)
-    return sum(move_job(job_id, ids, why) for job_id, ids in by_job.items())
+    moved = 0
+    for job_id, ids in by_job.items():
+        try:
+            moved += move_job(job_id, ids, why)
+        except (DatabaseError, *BROKER_FAULTS):
+            # A broker or database fault rolled this job back; the others go on,
+            # and the next round moves this one.
+            log.exception("job %s: moving its units off failed; trying again next round",
+                          job_id)
+    return moved
 
 
 def move_job(job_id: str, assignment_ids: list[int], why: str) -> int:
