@@ -298,10 +298,7 @@ AIMA_DEPLOYMENT_ID = os.environ.get("AIMA_DEPLOYMENT_ID", "aima-default")
 AIMA_PUBLIC_URL = os.environ.get("AIMA_PUBLIC_URL", "http://127.0.0.1:8000")
 # The control plane's own broker URL: never handed to an agent.
 AIMA_BROKER_URL = broker.broker_url()
-# Seconds a publish (a job's first message, a control step's next) may wait on the
-# broker in all before it fails (503 to a client): read by aima_tasks/broker.py, which
-# the Celery app is configured from; named here so that a bad value stops the start.
-AIMA_PUBLISH_TIMEOUT_S = broker.publish_timeout_s()
+AIMA_PUBLISH_TIMEOUT_S = broker.publish_timeout_s()  # a publish's bound: aima_tasks/broker.py
 # RabbitMQ's management API, as a user with the administrator tag: it makes
 # each cloud instance a broker user that may read its own GPU queue only.
 # Required for cloud instances on RabbitMQ (instances/broker_accounts.py).
@@ -355,7 +352,6 @@ AXES_FAILURE_LIMIT = 20
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AIMA_LOCKOUT_MINUTES", 30))
 AXES_RESET_ON_SUCCESS = True
-
 
 # The address a lockout counts: the one the throttles and the audit trail count.
 AXES_CLIENT_IP_CALLABLE = "aima_web.audit.trail.client_address"
