@@ -176,7 +176,9 @@ class HostEnd:
 
     def preempted(self, control_plane: ControlPlane, workers: Workers,
                   notice: preemption.Notice) -> None:
-        """Take no more work, give the units in progress back, and say so."""
+        """Take no more work, give the units in progress back, and say so: the
+        control plane passes them to the next host at once (also one this
+        agent took again meanwhile) and ends this one."""
         self.noticed = True
         try:
             workers.hand_back()

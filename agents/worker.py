@@ -192,6 +192,9 @@ def analyse(work_data: dict) -> None:
     hand it back to the broker when the agent says so (``HandBack``)."""
     global UNIT_STARTED
     UNIT_STARTED = time.monotonic()
+    # Here, not at the pool process's start: billiard claims SIGUSR2 for its own
+    # exit handler after worker_process_init.
+    signal.signal(HAND_BACK_SIGNAL, _hand_back)
     try:
         serve_unit(work_data)
     except HandBack:
@@ -280,11 +283,10 @@ def die_with_parent() -> None:
 
 
 @worker_process_init.connect
-def _pool_process_init(**_kwargs: object) -> None:
+def _pool_process_dies_with_its_worker(**_kwargs: object) -> None:
     # A pool process outliving a killed worker would run on with its task
     # while the broker gives the task to another agent.
     die_with_parent()
-    signal.signal(HAND_BACK_SIGNAL, _hand_back)
 
 
 def _hand_back(_signum: int, _frame: object) -> None:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from aima_web.audit import trail
 from aima_web.audit.models import AuditEvent
 from aima_web.fleet.models import Agent, Assignment
+from aima_web.instances.launching import revoke_enrollment
 from aima_web.instances.models import CloudInstance, InstanceState
 from aima_web.instances.states import BILLABLE, ERROR_CHARS, transition
 from aima_web.jobs.services import wanted_parts
@@ -43,12 +44,17 @@ def preempted(agent: Agent, notice: Mapping[str, str]) -> list[dict]:
             trail.record(trail.agent_actor(agent.pk), HANDED_BACK, held.job.subject,
                          **{k: v for k, v in unit.items() if k != "job_id"}, why=why)
             released.append(unit)
-    instance_id = CloudInstance.objects.filter(agent=agent).values_list("pk", flat=True).first()
+        # Lost from now on: no unit it might still take stays its to hold.
+        Agent.objects.filter(pk=agent.pk).update(last_heartbeat=None)
+    instance = CloudInstance.objects.filter(agent=agent).first()
+    if instance is None:
+        return released
+    # It takes, fetches and reports nothing more: its units are another host's now.
+    revoke_enrollment(instance)
     # Terminating: the tick ends it at the provider (before the provider does) and bills it.
-    if instance_id is not None and transition(instance_id, InstanceState.TERMINATING, BILLABLE,
-                                              error=why[:ERROR_CHARS]):
+    if transition(instance.pk, InstanceState.TERMINATING, BILLABLE, error=why[:ERROR_CHARS]):
         trail.record(trail.agent_actor(agent.pk), "instance.preempted",
-                     f"instance:{instance_id}", notice=dict(notice), handed_back=len(released))
+                     f"instance:{instance.pk}", notice=dict(notice), handed_back=len(released))
     return released
 
 

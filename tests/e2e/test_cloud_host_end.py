@@ -92,7 +92,9 @@ def test_a_spot_notice_hands_the_unit_to_another_host(own_database_url: str, clo
 
             job = api.wait(submitted["id"], timeout_s=240)
             assert job["state"] == "succeeded", job["error"]
-            # Its one unit was handed back unfinished, and redone.
+            # Its one unit was handed back unfinished (rejected, requeued), and redone.
+            log = (instances / f"{first['instance_id']}.log").read_text()
+            assert "handing the unit back after" in log, log[-3000:]
             assert job["rework"]["units_handed_back"] == 1
             assert job["rework"]["seconds_lost"] > 0
             ended = {i["provider_instance_id"]: i for i in cloud.all_ended(api)}
