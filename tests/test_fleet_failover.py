@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.utils import timezone
 
 from aima_tasks.kernel.classification import GpuStatus
@@ -19,7 +20,7 @@ from aima_web.fleet.tasks import fleet_health
 from aima_web.jobs.models import Job
 from aima_web.placement import services as placement
 from tests.agent_api import GPU, as_agent, delivered, enroll, result_body, start_body
-from tests.placing import run_to_queue
+from tests.placing import run_to_queue, write_prices
 from tests.test_api_jobs import submit
 
 pytestmark = pytest.mark.django_db
@@ -67,7 +68,7 @@ def test_a_lost_agents_unit_finishes_on_another_gpu_and_its_late_result_is_refus
     assert statuses_for_placement()[gpu().id] == GpuStatus.OFFLINE
     assert statuses_for_placement()[gpu(OTHER_GPU["uuid"]).id] == GpuStatus.AVAILABLE
 
-    assert fleet_health.apply().get() == {"offline": 1, "moved": 1}
+    assert fleet_health.apply().get() == {"offline": 1, "moved": 1, "placed_again": 0}
     assert (gpu().status, gpu().health_reason) == (
         "offline", f"its agent sent no heartbeat for {settings.AIMA_AGENT_OFFLINE_AFTER_S} s")
     assert not Assignment.objects.filter(job=job).exists()
@@ -100,7 +101,35 @@ def test_a_lost_agents_unit_finishes_on_another_gpu_and_its_late_result_is_refus
     assert gpu().status == "available"
     assert AuditEvent.objects.filter(action="gpu.back").count() == 1
     # Nothing more to move: the sweep is idempotent.
-    assert fleet_health.apply().get() == {"offline": 0, "moved": 0}
+    assert fleet_health.apply().get() == {"offline": 0, "moved": 0, "placed_again": 0}
+
+
+def test_a_job_queued_for_a_lost_gpu_is_placed_on_another_of_its_queue_unsent_again(
+        api, image_file, two_agents):
+    job = run_to_queue(submit(api, image_file.path).json()["id"])
+    placed_on = job.placement["choice"]["gpu_id"]
+    fall_silent(LocalGPU.objects.get(pk=placed_on).uuid)
+    assert fleet_health.apply().get() == {"offline": 1, "moved": 0, "placed_again": 1}
+    job.refresh_from_db()
+    assert job.placement["choice"]["gpu_id"] not in (None, placed_on)
+    # Its messages wait on the same queue: none is sent twice.
+    assert len(delivered(str(job.id), job.placement["queue"])) == 1
+    [event] = AuditEvent.objects.filter(action="job.failed_over")
+    assert event.detail["resent"] is False and event.detail["from"]["gpu_id"] == placed_on
+
+
+def test_a_job_queued_for_the_only_local_gpu_goes_to_the_cloud_when_it_is_lost(
+        api, image_file, tmp_path):
+    call_command("aima_offers", "load", str(write_prices(tmp_path)), stdout=None)
+    assert enroll().status_code == 201
+    job = run_to_queue(submit(api, image_file.path).json()["id"])
+    local_queue = job.placement["queue"]
+    assert job.placement["scope"] == "local"
+    fall_silent()
+    assert fleet_health.apply().get() == {"offline": 1, "moved": 0, "placed_again": 1}
+    job.refresh_from_db()
+    assert (job.placement["scope"], job.placement["earlier_queues"]) == ("cloud", [local_queue])
+    assert len(delivered(str(job.id), job.placement["queue"])) == 1
 
 
 def test_a_new_job_is_placed_on_the_gpu_that_still_answers(api, image_file, two_agents):
@@ -115,7 +144,7 @@ def test_a_confidential_unit_waits_on_its_local_queue_when_no_local_gpu_is_left(
     job, work = running_on_first(api, image_file.path, first, confidentiality="confidential")
     fall_silent()
     fall_silent(OTHER_GPU["uuid"])
-    assert fleet_health.apply().get() == {"offline": 2, "moved": 1}
+    assert fleet_health.apply().get() == {"offline": 2, "moved": 1, "placed_again": 0}
     job.refresh_from_db()
     # Never to the cloud: on the queue it had, waiting for a local GPU.
     assert job.placement["scope"] == "local" and job.placement["waiting"]
@@ -130,7 +159,7 @@ def test_a_gpu_failed_for_good_has_its_unit_moved_to_another(api, image_file, tw
     answer = first.post(HEARTBEAT, {"gpus": [sample]}, format="json").json()
     assert answer["gpus"][GPU["uuid"]] == {"serve": False, "reason": "the GPU is failed"}
     assert (gpu().status, gpu().health) == ("failed", "persistent")
-    assert fleet_health.apply().get() == {"offline": 0, "moved": 1}
+    assert fleet_health.apply().get() == {"offline": 0, "moved": 1, "placed_again": 0}
     [moved] = AuditEvent.objects.filter(action="job.failed_over")
     assert moved.detail["reason"] == "its GPU failed"
     [again] = delivered(str(job.id), job.placement["queue"])

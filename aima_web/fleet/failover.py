@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 from django.db import DatabaseError, transaction
 
@@ -28,11 +28,13 @@ from aima_web.fleet.models import Assignment
 from aima_web.jobs import pipeline
 from aima_web.jobs import services as jobs
 from aima_web.jobs.models import Job
-from aima_web.jobs.states import WORKING
+from aima_web.jobs.states import WORKING, JobState
 from aima_web.jobs.sweeper import BROKER_FAULTS
 from aima_web.placement import services as placement
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def move(stranded: Iterable[Assignment], why: str) -> int:
@@ -41,16 +43,22 @@ def move(stranded: Iterable[Assignment], why: str) -> int:
     by_job: dict[str, list[int]] = defaultdict(list)
     for held in stranded:
         by_job[str(held.job_id)].append(held.pk)
-    moved = 0
-    for job_id, ids in by_job.items():
+    return sum(_each(by_job.items(), lambda item: move_job(item[0], item[1], why)))
+
+
+def place_all_again(job_ids: Iterable[str], why: str) -> int:
+    """:func:`place_queued_again` for each job; return how many were placed again."""
+    return sum(_each(job_ids, lambda job_id: int(place_queued_again(job_id, why))))
+
+
+def _each(items: Iterable[T], act: Callable[[T], int]) -> Iterator[int]:
+    for item in items:
         try:
-            moved += move_job(job_id, ids, why)
+            yield act(item)
         except (DatabaseError, *BROKER_FAULTS):
             # A broker or database fault rolled this job back; the others go on,
-            # and the next round moves this one.
-            log.exception("job %s: moving its units off failed; trying again next round",
-                          job_id)
-    return moved
+            # and the next round tries it again.
+            log.exception("moving %s failed; trying again next round", item)
 
 
 def move_job(job_id: str, assignment_ids: list[int], why: str) -> int:
@@ -83,6 +91,35 @@ def move_job(job_id: str, assignment_ids: list[int], why: str) -> int:
     if after.get("scope") == Scope.CLOUD:
         pipeline.provision()  # rent a GPU for it now rather than at the next tick
     return len(units)
+
+
+def place_queued_again(job_id: str, why: str) -> bool:
+    """A job queued for a GPU that left service and not started anywhere:
+    placed again, so that it waits for a GPU that will take it (and counts in
+    that GPU's backlog). Its units are sent again only when the new place is
+    another queue; those in the old one stay allowed, and whichever copy is
+    taken first holds the unit. Return whether the job was placed again."""
+    with transaction.atomic():
+        job = (Job.objects.select_for_update(of=("self",)).select_related("media")
+               .filter(pk=job_id, state=JobState.QUEUED, dispatched_at__isnull=False).first())
+        if job is None:
+            return False
+        before = dict(job.placement or {})
+        after = replace_placement(job, before, list(job.analyses))
+        if after.get("waiting"):
+            return False  # nowhere better: it waits where it is
+        resend = after["queue"] != before.get("queue")
+        Job.objects.filter(pk=job.pk).update(placement=after)
+        units = jobs.units_of(job) if resend else []
+        trail.record(trail.SYSTEM, "job.failed_over", job.subject, reason=why, resent=resend,
+                     **{"from": _where(before), "to": _where(after)})
+        if resend:
+            pipeline.dispatch(units, after["queue"])
+    log.warning("job %s, queued: placed again from %s to %s (%s)", job_id,
+                _where(before), _where(after), why)
+    if resend and after.get("scope") == Scope.CLOUD:
+        pipeline.provision()
+    return True
 
 
 def replace_placement(job: Job, before: dict[str, Any], analyses: list[str]) -> dict[str, Any]:

@@ -29,7 +29,8 @@ from aima_tasks.kernel.routing import Scope, TaskName
 from aima_web.audit import trail
 from aima_web.celery import app
 from aima_web.fleet.models import Agent, Assignment, LocalGPU
-from aima_web.jobs.states import WORKING
+from aima_web.jobs.models import Job
+from aima_web.jobs.states import WORKING, JobState
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,18 @@ def stranded(now: datetime) -> dict[str, list[Assignment]]:
             gpu__health__in=[Health.PERSISTENT, Health.CRITICAL], gpu__status__in=MOVED_FROM)
             .exclude(agent__in=Agent.objects.filter(silent_agents(now)))),
     }
+
+
+def queued_on_gpus_out(now: datetime) -> list[str]:
+    """Queued jobs, their units sent and none started, placed on a local GPU
+    that left service: its agent lost, or its health moves its work."""
+    out = LocalGPU.objects.filter(
+        Q(agent__in=Agent.objects.filter(silent_agents(now)))
+        | Q(health__in=[Health.PERSISTENT, Health.CRITICAL], status__in=MOVED_FROM))
+    return [str(pk) for pk in Job.objects.filter(
+        state=JobState.QUEUED, dispatched_at__isnull=False, placement__scope=Scope.LOCAL.value,
+        placement__choice__gpu_id__in=list(out.values_list("pk", flat=True)))
+        .values_list("pk", flat=True)]
 
 
 def _sweep_soon() -> None:

@@ -1,6 +1,7 @@
 """The fleet's periodic task, on the control queue: GPUs of agents that fell
 silent leave placement, and units stranded on a lost agent or a failed GPU
-go to another (see aima_web.fleet.health and aima_web.fleet.failover)."""
+go to another, and jobs queued for such a GPU are placed again (see
+aima_web.fleet.health and aima_web.fleet.failover)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ def fleet_health() -> dict[str, int]:
     counts = {"offline": health.take_offline(now), "moved": 0}
     for why, held in health.stranded(now).items():
         counts["moved"] += failover.move(held, why)
+    counts["placed_again"] = failover.place_all_again(health.queued_on_gpus_out(now),
+                                                      "its GPU left service")
     if any(counts.values()):
         log.info("fleet health: %s", counts)
     return counts
