@@ -4,11 +4,13 @@ order of arrival, and declaring the priority queues there is no error."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 
+from django.core.management import call_command
 from kombu import Connection
 
 from aima_tasks import broker, topology
@@ -37,3 +39,10 @@ def test_priorities_are_ignored_and_work_arrives_in_order(tmp_path, monkeypatch)
         while (message := channel.basic_get(QUEUE, no_ack=True)) is not None:
             got.append(json.loads(message.body)[0][0]["job_id"])
     assert got == ["low", "high", "normal"]
+
+
+def test_the_queue_upgrade_has_nothing_to_do_on_the_embedded_broker(settings):
+    settings.AIMA_BROKER_URL = broker.EMBEDDED_BROKER_URL
+    out = io.StringIO()
+    call_command("aima_queues", "upgrade", stdout=out)
+    assert "embedded broker has no priority queues" in out.getvalue()
