@@ -28,6 +28,7 @@ old, never delivered half and never the end of the consumer.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import logging
@@ -53,7 +54,7 @@ UNREADABLE_AFTER_S = 30.0
 
 
 class Claims:
-    """This process's claim folder: ``<folder>/claimed/<id>/``, held by a POSIX
+    """A process's claim folder: ``<folder>/claimed/<id>/``, held by a POSIX
     record lock on its ``owner.lock`` while the process lives. Record locks are
     per process and not inherited across fork, so a pool child cannot keep a
     dead worker's claims alive, and the kernel drops them when the process dies."""
@@ -74,12 +75,29 @@ class Claims:
 
     def release(self) -> None:
         """Give up the claim folder: gone when empty, else left to recovery."""
+        if os.getpid() != self.pid:
+            return  # a forked child running its parent's exit handlers
         with contextlib.suppress(OSError):
             if not any(p.name != LOCK for p in self.folder.iterdir()):
                 (self.folder / LOCK).unlink()
                 self.folder.rmdir()
         with contextlib.suppress(OSError):
             os.close(self._lock)
+
+
+_PROCESS_CLAIMS: dict[tuple[int, Path], Claims] = {}
+
+
+def process_claims(root: Path) -> Claims:
+    """This process's claim folder under ``root``, shared by its channels: a
+    POSIX lock does not tell one channel of a process from another, so two
+    folders of one process would each look dead to the other. A forked child
+    makes its own (the parent's lock is not its to hold)."""
+    key = (os.getpid(), root)
+    if key not in _PROCESS_CLAIMS:
+        _PROCESS_CLAIMS[key] = claims = Claims(root)
+        atexit.register(claims.release)
+    return _PROCESS_CLAIMS[key]
 
 
 def recover_dead_claims(root: Path, inbox: Path, own: Path | None) -> int:
@@ -164,9 +182,8 @@ class Channel(filesystem.Channel):
         return Path(self.data_folder_in)
 
     def _own_claims(self) -> Claims:
-        # A forked child starts its own: the parent's lock is not its to hold.
         if self._claims is None or self._claims.pid != os.getpid():
-            self._claims = Claims(self._inbox / CLAIMS)
+            self._claims = process_claims(self._inbox / CLAIMS)
             self._claimed.clear()
         return self._claims
 
@@ -183,6 +200,10 @@ class Channel(filesystem.Channel):
             try:
                 os.rename(self._inbox / name, claimed)
             except FileNotFoundError:
+                if not claims.folder.is_dir():  # removed under us: never seen, but not fatal
+                    _PROCESS_CLAIMS.pop((claims.pid, claims.root), None)
+                    self._claims = None
+                    raise Empty() from None
                 continue  # another consumer took it first
             payload = self._read(claimed)
             if payload is None:
@@ -254,8 +275,6 @@ class Channel(filesystem.Channel):
 
     def close(self) -> None:
         super().close()  # puts back what it holds unacknowledged
-        if self._claims is not None and self._claims.pid == os.getpid():
-            self._claims.release()
         self._claims = None
 
 

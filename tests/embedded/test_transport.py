@@ -13,6 +13,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from aima_tasks import embedded_transport
 from aima_tasks.broker import PROJECT_ROOT
 from tests.embedded import broker_client
@@ -111,3 +113,21 @@ def test_a_file_that_is_not_a_whole_message_is_skipped_not_fatal(tmp_path, monke
         assert message.payload["n"] == "late"
         message.ack()
     assert leftovers(folder) == [f"{embedded_transport.CORRUPT}/{old.name}"]
+
+
+def test_two_channels_of_one_process_do_not_take_each_others_messages(tmp_path):
+    folder = tmp_path / "broker"
+    folder.mkdir()
+    finished(client(folder, "put", "3", "p"))
+    with broker_client.connection(folder) as first, broker_client.connection(folder) as second:
+        held = first.SimpleQueue(broker_client.QUEUE).get(timeout=5)  # not acknowledged
+        # The second channel's first poll looks for dead consumers' messages:
+        # the first channel's lock is this process's own, and it lives.
+        inbox = second.SimpleQueue(broker_client.QUEUE)
+        others = [inbox.get(timeout=5) for _ in range(2)]
+        with pytest.raises(inbox.Empty):
+            inbox.get(timeout=0.5)
+        assert sorted(m.payload["n"] for m in [held, *others]) == ["p-0", "p-1", "p-2"]
+        for message in [held, *others]:
+            message.ack()
+    assert leftovers(folder) == []
