@@ -40,7 +40,7 @@ from aima_tasks.kernel.placement import (
     work_units,
 )
 from aima_tasks.kernel.placement.performance import normalise
-from aima_tasks.kernel.routing import Scope
+from aima_tasks.kernel.routing import Scope, message_priority
 from aima_tasks.kernel.work import ModelChoice
 from aima_web.access.visibility import team_names
 from aima_web.fleet.models import LocalGPU
@@ -75,7 +75,9 @@ def decide_for(spec: JobSpec, now: datetime | None = None,
     what each analysis needs (``analysis_needs``), a job with an analysis no GPU
     can hold runs without it (``decide_partial``)."""
     policy = PlacementPolicy.current()
-    fleet = fleet_state(now or timezone.localtime(), policy)
+    # Queued work of a lower priority is not ahead of it: its unit overtakes it.
+    fleet = fleet_state(now or timezone.localtime(), policy,
+                        level=message_priority(spec.priority, spec.urgency))
     if needs is not None:
         return decide_partial(spec, needs, fleet, offer_book(), policy.to_policy())
     return decide(spec, fleet, offer_book(), policy.to_policy())
@@ -96,12 +98,15 @@ def analysis_needs(names: Sequence[str],
 
 # ---------------------------------------------------------------- the local fleet
 
-def fleet_state(now: datetime, policy: PlacementPolicy | None = None) -> FleetState:
+def fleet_state(now: datetime, policy: PlacementPolicy | None = None,
+                level: int | None = None) -> FleetState:
+    """The local fleet now; ``level``: the backlogs of a job of that message
+    priority (``backlog_by_gpu``)."""
     policy = policy or PlacementPolicy.current()
     energy_price = float(policy.energy_price_per_kwh)
     # A retired GPU is gone, not merely unavailable: nothing to suggest about it.
     rows = list(LocalGPU.objects.exclude(status=GpuStatus.RETIRED).select_related("agent"))
-    backlog = backlog_by_gpu(now)
+    backlog = backlog_by_gpu(now, level)
     gpus = tuple(
         LocalGpu(gpu_id=gpu.id, model=gpu.model, vram_gb=gpu.vram_gb,
                  cuda_version=gpu.cuda_version, host=gpu.host, status=_status(gpu),
@@ -123,14 +128,19 @@ def _status(gpu: LocalGPU) -> GpuStatus:
     return GpuStatus(gpu.status)
 
 
-def backlog_by_gpu(now: datetime) -> dict[int, float]:
+def backlog_by_gpu(now: datetime, level: int | None = None) -> dict[int, float]:
     """Estimated seconds of work still ahead of each local GPU: queued jobs
-    placed on it, and what is left of the jobs running on it."""
+    placed on it, and what is left of the jobs running on it. Given a job's
+    message priority ``level``, only the queued jobs its unit cannot overtake
+    (the GPU queues are priority queues) count, those of its level or higher."""
     backlog: dict[int, float] = defaultdict(float)
     active = Job.objects.filter(state__in=(JobState.QUEUED, JobState.RUNNING),
                                 placement__scope=Scope.LOCAL.value)
-    for state, placement, gpu_id, running_at in active.values_list(
-            "state", "placement", "gpu_id", "running_at"):
+    for state, placement, gpu_id, running_at, priority, urgency in active.values_list(
+            "state", "placement", "gpu_id", "running_at", "priority", "urgency"):
+        if (level is not None and state == JobState.QUEUED
+                and message_priority(priority, urgency) < level):
+            continue
         choice = placement.get("choice") or {}
         remaining = float(choice.get("runtime_s") or 0.0)
         target = choice.get("gpu_id")
