@@ -174,6 +174,28 @@ def test_the_sweeper_sends_the_step_of_a_job_stuck_before_its_queue(api, image_f
     assert len(delivered(job_id, job.placement["queue"])) == 1
 
 
+def test_units_cut_off_by_a_failed_publish_go_out_once_an_agent_runs_the_first(
+        api, video_file, settings, monkeypatch):
+    monkeypatch.setattr(JobStep, "transient_retries", 0)
+    settings.AIMA_SEGMENT_S = 1.0
+    credential = enroll().json()["credential"]
+    job = unsent_job(api, video_file.path)
+    # The first unit had gone out before the broker broke off, and an agent took it.
+    first, *rest = services.units_of(Job.objects.select_related("media").get(pk=job.id))
+    taken = as_agent(credential).post(f"/api/v1/agent-jobs/{job.id}/start/",
+                                      start_body(first, "GPU-1234"), format="json")
+    assert taken.status_code == 200
+    job.refresh_from_db()
+    assert (job.state, job.dispatched_at) == (JobState.RUNNING, None)
+    queue = job.placement["queue"]
+    taken_off(queue)
+    assert sweeper.sweep(later()) == {"units sent": 1}
+    # Every unit again: the one running passes only to the agent that holds it, and
+    # each part's results are stored once.
+    assert units_on(queue) == Counter((str(job.id), u.segment) for u in [first, *rest])
+    assert sweeper.sweep(later() + timedelta(hours=1)) == {}
+
+
 def test_a_stuck_job_the_sweeper_cannot_drive_on_fails_saying_why(api, image_file,
                                                                   monkeypatch):
     monkeypatch.setattr(JobStep, "transient_retries", 0)

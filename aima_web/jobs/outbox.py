@@ -10,7 +10,9 @@ units again from the stored job and sends them. Publishing holds the job's row
 
 A broker that took the units but whose commit of the flag then failed gets them
 once more: harmless, as each unit's results are stored once (its ticket and the
-stored parts decide, not the message).
+stored parts decide, not the message). So does a job whose publishing broke off
+after some units, one of which an agent has taken since: it is running, its flag
+still empty, and its other units must go out all the same.
 """
 
 from __future__ import annotations
@@ -23,18 +25,19 @@ from django.utils import timezone
 from aima_tasks.kernel.routing import Scope, message_priority
 from aima_web.jobs import pipeline, services
 from aima_web.jobs.models import Job
-from aima_web.jobs.states import JobState
+from aima_web.jobs.states import WORKING
 
 log = logging.getLogger(__name__)
 
 
 def send(job_id: str) -> bool:
-    """Publish the units of a queued job not sent yet; return whether this call sent
-    them (False: sent before, not queued, or another worker is sending them now)."""
+    """Publish the units of a queued (or running) job not all sent yet; return whether
+    this call sent them (False: sent before, not working, or another worker is sending
+    them now)."""
     with transaction.atomic():
         job = (Job.objects.select_for_update(skip_locked=True, of=("self",))
                .select_related("media")
-               .filter(pk=job_id, state=JobState.QUEUED, dispatched_at__isnull=True).first())
+               .filter(pk=job_id, state__in=WORKING, dispatched_at__isnull=True).first())
         if job is None:
             return False
         units = services.units_of(job)

@@ -8,8 +8,8 @@ stuck step again:
 
 - received or probing: the probe → place chain;
 - placing: place;
-- queued with its units unsent (``Job.dispatched_at`` empty): the units, through
-  the outbox.
+- queued (or running) with its units not all sent (``Job.dispatched_at`` empty):
+  the units, through the outbox (aima_web.jobs.outbox).
 
 Sending again is harmless: each step re-reads the job and carries on from its
 state (``services.enter``). A job is nudged at most once per stale age (its
@@ -63,6 +63,9 @@ RULES = (
     Rule(JobState.PLACING, "AIMA_STALE_PLACING_S", "place sent again",
          lambda job: pipeline.place(str(job.id))),
     Rule(JobState.QUEUED, "AIMA_STALE_UNSENT_S", "units sent",
+         lambda job: outbox.send(str(job.id)), unsent_only=True),
+    # Publishing broke off after some units, and an agent took one of them.
+    Rule(JobState.RUNNING, "AIMA_STALE_UNSENT_S", "units sent",
          lambda job: outbox.send(str(job.id)), unsent_only=True),
 )
 
