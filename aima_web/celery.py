@@ -20,8 +20,7 @@ app.autodiscover_tasks()
 def schedule_periodic_tasks(sender: object, **kwargs: object) -> None:
     """The beat's work (run with ``aima_worker --beat``): instance upkeep,
     reconciling with the providers, fresh prices, audit checkpoints, retention, stuck
-    jobs driven on (aima_web/jobs/sweeper.py). Intervals
-    are settings."""
+    jobs driven on (aima_web/jobs/sweeper.py). Intervals are settings."""
     from django.conf import settings  # read once Django is set up, not at import
 
     app.conf.beat_schedule = {

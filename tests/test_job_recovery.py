@@ -21,9 +21,9 @@ from django.utils import timezone
 from aima_tasks.kernel.analyses import catalogue
 from aima_tasks.kernel.routing import CONTROL_QUEUE, TaskName
 from aima_tasks.kernel.work import AnalysisWork
-from aima_tasks.topology import declared_queues
+from aima_tasks.topology import declared_queues, route_task
 from aima_web.audit.models import AuditEvent
-from aima_web.celery import app
+from aima_web.celery import app, schedule_periodic_tasks
 from aima_web.jobs import services, storage, sweeper
 from aima_web.jobs.models import Job, SegmentResult
 from aima_web.jobs.states import JobState
@@ -265,8 +265,9 @@ def test_a_job_with_no_analysis_to_run_fails_at_placement(api, image_file, monke
     assert job.error == "no analysis runs on this image by default; name the analyses to run"
 
 
-def test_the_beat_sweeps_at_the_configured_interval(settings):
-    app.loader.import_default_modules()
-    app.finalize()
-    entry = app.conf.beat_schedule["jobs-sweep"]
-    assert entry == {"task": TaskName.SWEEP.value, "schedule": float(settings.AIMA_SWEEP_S)}
+def test_the_beat_sweeps_at_the_configured_interval_on_the_control_queue(settings):
+    settings.AIMA_SWEEP_S = 7
+    schedule_periodic_tasks(app)
+    assert app.conf.beat_schedule["jobs-sweep"] == {"task": TaskName.SWEEP.value,
+                                                    "schedule": 7.0}
+    assert route_task(TaskName.SWEEP.value, (), {}, {}) == {"queue": CONTROL_QUEUE}
