@@ -96,7 +96,6 @@ class Supervisor:
             self.processes.append(process)
         return process
 
-
     def start_web(self, port: int) -> Process:
         # --insecure: the admin's and the API docs' static files, with DEBUG off.
         return self.start("web", [sys.executable, "manage.py", "runserver",
@@ -135,6 +134,9 @@ class Supervisor:
                 elif now >= process.restart_due:
                     process.restart_due = None
                     process.restarts.append(now)
+                    # What it left behind (a worker's pool) goes with it: its group.
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(process.popen.pid, signal.SIGKILL)
                     # Logging on after the dead one's last words.
                     process.popen = popen(process.argv, process.env, process.log_path, "ab")
 
