@@ -10,13 +10,21 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from agents import compute, identity, nvml, preemption, telemetry
 from agents.benchmark import analyzer_profile
-from agents.control_plane import ControlPlane, ControlPlaneError, Enrolled, Refused, wait_s
+from agents.control_plane import (
+    ControlPlane,
+    ControlPlaneError,
+    Enrolled,
+    Refused,
+    Unreachable,
+    wait_s,
+)
 from agents.gpus import GpuInfo, simulated
 from agents.self_shutdown import Contact, SelfShutdown
 from agents.supervisor import GpuWork, Serving, Workers
@@ -28,6 +36,8 @@ log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
 COMPUTE_TIMEOUT_S = 300
+# Between registrations of a rented host whose control plane does not answer.
+REGISTER_AGAIN_S = 10.0
 # How long a preempted agent waits, its workers gone, to have told the control plane.
 TELL_PREEMPTION_S = 30
 
@@ -224,7 +234,7 @@ def run(config: AgentConfig) -> None:
                    for report, gpu in zip(reports, gpus, strict=True)]
     report = {"name": config.name, "version": VERSION, "location": config.location,
               "gpus": reports}
-    enrolled = enrol(config, control_plane, report, gpus)
+    enrolled = enrol_or_end(config, control_plane, report, gpus)
     scope = Scope(enrolled.scope)
     works = plan_work(scope, gpus, enrolled.queues)
     for work in works:
@@ -256,6 +266,30 @@ def run(config: AgentConfig) -> None:
     host.finish()
 
 
+def enrol_or_end(config: AgentConfig, control_plane: ControlPlane, report: dict,
+                 gpus: list[GpuInfo]) -> Enrolled:
+    """Enrol; a rented host (one its provider says how to end) whose control
+    plane does not answer asks again until its self-shutdown time, then ends
+    itself: a host that boots after its control plane died must not run on."""
+    try:
+        shutdown = SelfShutdown.from_env(os.environ)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
+    contact = Contact(shutdown.after_s) if shutdown else None
+    while True:
+        try:
+            return enrol(config, control_plane, report, gpus)
+        except Unreachable as exc:
+            if shutdown is None or contact is None:
+                raise StartupError(f"could not register with {config.control_plane_url}: "
+                                   f"{exc}") from None
+            if contact.lost():
+                raise SystemExit(shutdown.end_instance()) from None
+            log.warning("registering: the control plane does not answer, again in %g s: %s",
+                        REGISTER_AGAIN_S, exc)
+            time.sleep(min(REGISTER_AGAIN_S, shutdown.after_s))
+
+
 def enrol(config: AgentConfig, control_plane: ControlPlane, report: dict,
           gpus: list[GpuInfo]) -> Enrolled:
     """Register again with the credential this agent kept from an earlier start
@@ -270,6 +304,8 @@ def enrol(config: AgentConfig, control_plane: ControlPlane, report: dict,
                 raise StartupError(f"the control plane no longer knows this agent ({exc}); "
                                    "give it a new enrollment token") from None
             log.warning("the kept credential was refused (%s); enrolling with the token", exc)
+        except Unreachable:
+            raise
         except ControlPlaneError as exc:
             raise StartupError(
                 f"could not register with {config.control_plane_url}: {exc}") from None
@@ -283,6 +319,8 @@ def enrol(config: AgentConfig, control_plane: ControlPlane, report: dict,
                            f"keeps a credential of its own under {config.workdir}")
     try:
         enrolled = control_plane.register(report, token=config.token)
+    except Unreachable:
+        raise
     except ControlPlaneError as exc:
         raise StartupError(f"could not register with {config.control_plane_url}: {exc}") from None
     identity.save(config.workdir, config.control_plane_url, config.name, gpus,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from agents import self_shutdown
 from agents.control_plane import ControlPlane
-from agents.runner import heartbeat_loop
+from agents.runner import AgentConfig, StartupError, enrol_or_end, heartbeat_loop
 from agents.self_shutdown import Contact, SelfShutdown
 from agents.supervisor import Workers
 from agents.worker import AgentContext
@@ -122,3 +123,20 @@ def test_an_aws_host_powers_off_or_asks_its_boot_script_to(tmp_path: Path, monke
     monkeypatch.setenv("PATH", str(bin_dir))
     assert SelfShutdown(ShutdownMechanism.AWS, 1).end_instance() == POWER_OFF_EXIT
     assert flag.read_text().split() == ["-h", "now"]
+
+
+def test_a_rented_host_that_cannot_register_ends_itself(tmp_path: Path, monkeypatch) -> None:
+    """Booted after its control plane died: it asks again until its time, then ends."""
+    monkeypatch.setenv("AIMA_SHUTDOWN", "process")
+    monkeypatch.setenv("AIMA_SELF_SHUTDOWN_AFTER_S", "0.5")
+    config = AgentConfig(control_plane_url="http://127.0.0.1:9", token="t0k",
+                         simulate_gpu="Sim:24", name="aima-1", location="", heartbeat_s=1,
+                         workdir=tmp_path)
+    started = time.monotonic()
+    with pytest.raises(SystemExit) as ended:
+        enrol_or_end(config, ControlPlane(config.control_plane_url), {}, [])
+    assert ended.value.code == 0 and time.monotonic() - started >= 0.5
+    # A local host (no mechanism named) says what to fix instead, at once.
+    monkeypatch.delenv("AIMA_SHUTDOWN")
+    with pytest.raises(StartupError, match=r"could not register with http://127\.0\.0\.1:9:"):
+        enrol_or_end(config, ControlPlane(config.control_plane_url), {}, [])
