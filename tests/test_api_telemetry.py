@@ -95,8 +95,8 @@ def test_only_a_short_history_is_kept(settings):
 def test_a_failure_marks_the_gpu_failed_and_a_healthy_sample_lifts_it():
     agent = enrolled()
     # A failing GPU is told at once to take no more work.
-    assert beat(agent, HOT).json()["gpus"]["GPU-1"] == {"serve": False,
-                                                        "reason": "the GPU is failed"}
+    assert beat(agent, HOT).json()["gpus"]["GPU-1"] == {
+        "serve": False, "reason": "the GPU is failed: overheating: 92 °C, slowdown at 90 °C"}
     assert status() == "failed"
     beat(agent, LOST)  # still failed: no second entry in the trail
     assert status() == "failed"

@@ -157,7 +157,8 @@ def test_a_gpu_failed_for_good_has_its_unit_moved_to_another(api, image_file, tw
     job, work = running_on_first(api, image_file.path, first)
     sample = {"uuid": GPU["uuid"], "ecc_uncorrected": 3, "temperature_c": 50}
     answer = first.post(HEARTBEAT, {"gpus": [sample]}, format="json").json()
-    assert answer["gpus"][GPU["uuid"]] == {"serve": False, "reason": "the GPU is failed"}
+    assert answer["gpus"][GPU["uuid"]] == {
+        "serve": False, "reason": "the GPU is failed: 3 uncorrectable ECC errors"}
     assert (gpu().status, gpu().health) == ("failed", "persistent")
     assert fleet_health.apply().get() == {"offline": 0, "moved": 1, "placed_again": 0}
     [moved] = AuditEvent.objects.filter(action="job.failed_over")

@@ -19,7 +19,9 @@ from aima_web.fleet.models import LocalGPU
 
 def serving(gpu: LocalGPU, now: datetime) -> dict[str, object]:
     if GpuStatus(gpu.status) not in USABLE_GPU_STATUSES:
-        return {"serve": False, "reason": f"the GPU is {gpu.status}"}
+        # Telemetry's reason (a failed or alerted GPU) goes to the agent's log.
+        why = f": {gpu.health_reason}" if gpu.health_reason else ""
+        return {"serve": False, "reason": f"the GPU is {gpu.status}{why}"}
     if not schedule.parse(gpu.availability_schedule).is_open(now):
         return {"serve": False,
                 "reason": f"outside its availability window ({gpu.availability_schedule})"}

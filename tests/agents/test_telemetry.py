@@ -59,8 +59,10 @@ def test_a_heartbeat_carries_the_samples_to_the_control_plane(live_server, fake_
     answer = client.heartbeat([s.to_report() for s in telemetry.collect([REAL, SIMULATED])])
 
     # The overheating GPU is failed by its own sample, and told to take no more work.
-    assert answer == {"gpus": {"GPU-real": {"serve": False, "reason": "the GPU is failed"},
-                               SIMULATED.uuid: {"serve": True, "reason": ""}}}
+    assert answer == {"gpus": {
+        "GPU-real": {"serve": False,
+                     "reason": "the GPU is failed: overheating: 95 °C, slowdown at 90 °C"},
+        SIMULATED.uuid: {"serve": True, "reason": ""}}}
     rows = {row.gpu.uuid: row for row in GpuTelemetry.objects.select_related("gpu")}
     assert (rows["GPU-real"].activity, rows["GPU-real"].utilization_pct) == ("active", 30)
     assert rows["GPU-real"].failure.startswith("overheating")
