@@ -18,10 +18,10 @@ class Now:
     state: FleetState
     now_s: float = MONDAY.timestamp()
 
-    def fleet_state(self) -> FleetState:
+    def fleet_state(self, priority: int | None = None) -> FleetState:
         return self.state
 
-    def backlog_s(self, gpu: int) -> float:
+    def backlog_s(self, gpu: int, priority: int | None = None) -> float:
         return 0.0
 
 

@@ -5,14 +5,17 @@ the monthly budget."""
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
 
 from aima_tasks.kernel.placement import LocalGpu, Policy, Strategy
 from aima_tasks.kernel.schedule import parse
+from aima_tasks.kernel.simulation.inputs import TraceJob
+from aima_tasks.kernel.simulation.outcome import Kind
 from aima_tasks.kernel.simulation.placers import EnginePlacer
-from aima_tasks.kernel.simulation.placing import Placement
+from aima_tasks.kernel.simulation.placing import Placement, ReplayView
 from aima_tasks.kernel.simulation.replay import replay
 
 from .scenario import MONDAY, Fixed, book, estimate, fleet, job, offer
@@ -265,3 +268,27 @@ def test_the_monthly_budget_counts_this_months_spend_and_resets():
     free = fleet(grace=GRACE)
     unbounded = replay(jobs, free, prices, EnginePlacer(Strategy.COST_FIRST, free, prices))
     assert unbounded.placed_cloud == 3
+
+
+@dataclass
+class Recording:
+    """Puts every job on the first GPU for an hour and records the backlog it
+    saw there: all of it, and what its priority cannot overtake."""
+
+    seen: list[tuple[float, float]] = field(default_factory=list)
+    name: str = "recording"
+    label: str = "records backlogs"
+    kind: Kind = Kind.STRATEGY
+
+    def place(self, job: TraceJob, view: ReplayView) -> Placement:
+        self.seen.append((view.backlog_s(0), view.backlog_s(0, job.spec.priority)))
+        return Placement(runtime_s=3600.0, gpu=0)
+
+
+def test_a_higher_priority_job_sees_only_the_work_it_cannot_overtake():
+    jobs = [job("running", MONDAY), job("queued", MONDAY + timedelta(seconds=1)),
+            job("urgent", MONDAY + timedelta(seconds=2), priority=5)]
+    placer = Recording()
+    outcome = replay(jobs, fleet(local_gpu()), book(), placer)
+    assert placer.seen[2] == (pytest.approx(3598 + 3600), pytest.approx(3598))
+    assert outcome.unfinished == 0

@@ -33,7 +33,8 @@ class EnginePlacer:
         self.decisions = 0
 
     def place(self, job: TraceJob, view: ReplayView) -> Placement | None:
-        fleet = view.fleet_state()
+        # Lower-priority work queued on a GPU is not ahead of this job there.
+        fleet = view.fleet_state(job.spec.priority)
         decision = decide(job.spec, fleet, self.book, self.policy)
         self.decisions += 1
         return self.placement(job, decision, fleet.knowledge)

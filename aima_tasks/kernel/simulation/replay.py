@@ -76,7 +76,8 @@ class _Replay:
         gpus = fleet.gpus
         self.gpus = gpus
         self.queue: list[list[tuple[int, float, int]]] = [[] for _ in gpus]
-        self.queued_s = [0.0] * len(gpus)
+        # Seconds of work queued on each GPU, by job priority (the queue's order).
+        self.queued_s: list[Counter[int]] = [Counter() for _ in gpus]
         self.running = [-1] * len(gpus)
         self.busy_until = [0.0] * len(gpus)
         self.wake_at: list[float | None] = [None] * len(gpus)
@@ -154,7 +155,7 @@ class _Replay:
             self.placed_local += 1
             self._count(rules.local_violations(spec, self.gpus[gpu]))
             heapq.heappush(self.queue[gpu], (-spec.priority, now, job))
-            self.queued_s[gpu] += runtime
+            self.queued_s[gpu][spec.priority] += runtime
             if self.running[gpu] < 0:
                 self._try_start(gpu, now)
         else:
@@ -182,7 +183,7 @@ class _Replay:
                 return
         _, _, job = heapq.heappop(queue)
         runtime = self.runtime[job]
-        self.queued_s[gpu] -= runtime
+        self.queued_s[gpu][self.jobs[job].spec.priority] -= runtime
         self.running[gpu] = job
         self.start[job] = now
         self.busy_until[gpu] = now + runtime
@@ -198,17 +199,19 @@ class _Replay:
         self.wake_at[gpu] = None
         self._try_start(gpu, now)
 
-    def backlog_s(self, gpu: int) -> float:
-        """Seconds of work queued for and still running on a local GPU."""
+    def backlog_s(self, gpu: int, priority: int | None = None) -> float:
+        """Seconds of work still running on a local GPU and queued for it; given
+        a job's priority, only the queued work it cannot overtake."""
         running = self.busy_until[gpu] - self.now_s if self.running[gpu] >= 0 else 0.0
-        return max(running, 0.0) + max(self.queued_s[gpu], 0.0)
+        queued = sum(s for p, s in self.queued_s[gpu].items() if priority is None or p >= priority)
+        return max(running, 0.0) + max(queued, 0.0)
 
-    def fleet_state(self) -> FleetState:
+    def fleet_state(self, priority: int | None = None) -> FleetState:
         now = self.now_s
         views = self.gpu_views
         changed = False
         for gpu, view in enumerate(views):
-            backlog = self.backlog_s(gpu)
+            backlog = self.backlog_s(gpu, priority)
             # Most GPUs are idle at most arrivals: their record is reused as is.
             if view.backlog_s != backlog:
                 views[gpu] = replace(view, backlog_s=backlog)
