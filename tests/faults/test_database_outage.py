@@ -2,16 +2,22 @@
 own, which the test stops and starts again. Every request that needs the database
 (token, agent, enrollment and session authentication, the admin and its login, a
 job submission) is a 503 with Retry-After while it is down, never a 500, and all
-of them work again once it is back."""
+of them work again once it is back. An agent outlives it: it waits to register as
+long as the 503s say, and its heartbeats reach the control plane again after it."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import requests
 
+from agents.control_plane import MAX_RETRY_AFTER_S
+from devtools.processes import Supervisor, wait_for
 from devtools.stack import manage
 from tests.agent_api import GPU
 from tests.faults.web import Web, serving
@@ -43,7 +49,8 @@ def admin_session(base_url: str, username: str, password: str) -> requests.Sessi
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory) -> Iterator[Served]:
-    with serving(tmp_path_factory.mktemp("outage")) as web:
+    # The embedded broker, in the test's folder: an agent's worker takes nobody's work.
+    with serving(tmp_path_factory.mktemp("outage"), AIMA_BROKER_URL="") as web:
         enrollment = manage(web.env, "aima_enroll", "--label", "outage", "--uses", "5")
         agent = requests.post(f"{web.base_url}/api/v1/agents/register/", timeout=10,
                               json={"name": "outage-host", "gpus": [GPU]},
@@ -106,3 +113,41 @@ def test_every_request_during_an_outage_is_503_with_retry_after(served: Served):
     # Back: the same requests are served again, from fresh connections.
     for name, probe in checks.items():
         assert probe().status_code < 500, name
+
+
+def agent_heard_since(web: Web, name: str, moment: datetime) -> bool:
+    answer = requests.get(f"{web.base_url}/api/v1/gpus/", headers=web.as_token(), timeout=10)
+    if answer.status_code != 200:
+        return False
+    return any(gpu["agent"] and gpu["agent"]["name"] == name and gpu["agent"]["online"]
+               and datetime.fromisoformat(gpu["agent"]["last_heartbeat"]) > moment
+               for gpu in answer.json()["results"])
+
+
+def test_an_agent_registers_and_beats_through_an_outage(served: Served, tmp_path: Path):
+    web = served.web
+    supervisor = Supervisor(log_dir=tmp_path / "logs", env=web.env)
+    try:
+        web.cluster.stop_server()
+        agent = supervisor.start_agent(
+            web.base_url, served.enrollment, "Outage RTX (simulated):24",
+            extra=("--name", "late-host", "--heartbeat", "1", "--workdir", str(tmp_path)))
+        wait_for("the agent to meet a 503", lambda: "unavailable" in agent.tail(), 30,
+                 supervisor)
+        time.sleep(2)
+        supervisor.check_alive()  # waiting to register, not given up
+        web.cluster.start_server()
+        wait_for("the agent registered and online", lambda: agent_heard_since(
+            web, "late-host", datetime.min.replace(tzinfo=UTC)), 60, supervisor)
+
+        web.cluster.stop_server()
+        time.sleep(4)  # heartbeats every second meet 503s
+        web.cluster.start_server()
+        back = datetime.now(UTC)
+        wait_for("a heartbeat after the outage",
+                 lambda: agent_heard_since(web, "late-host", back), MAX_RETRY_AFTER_S,
+                 supervisor)
+        supervisor.check_alive()
+        assert "heartbeat failed" in agent.tail(200)
+    finally:
+        supervisor.stop_all()
