@@ -89,6 +89,19 @@ def test_a_plain_gpu_queue_is_a_clear_error_naming_the_upgrade(rabbitmq: Node):
     assert "aima_queues upgrade" in str(caught.value) and "x-max-priority" in str(caught.value)
 
 
+def test_a_control_worker_on_plain_gpu_queues_stops_naming_the_upgrade(rabbitmq: Node,
+                                                                       tmp_path):
+    log = tmp_path / "worker.log"
+    worker = start_worker(legacy_vhost(rabbitmq), tmp_path / "done.json", log, app="control",
+                          queue=QUEUE)
+    try:
+        assert wait_for(lambda: worker.poll() is not None), log.read_text()
+    finally:
+        stop(worker)
+    assert worker.returncode != 0
+    assert "QueuesNeedUpgrade" in log.read_text() and "aima_queues upgrade" in log.read_text()
+
+
 def test_upgrade_rebuilds_plain_queues_keeping_each_message_at_its_jobs_priority(
         rabbitmq: Node, settings, alice):
     url = legacy_vhost(rabbitmq)
