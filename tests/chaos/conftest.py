@@ -5,7 +5,11 @@ as one table at the end of the run."""
 
 from __future__ import annotations
 
+import re
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -34,14 +38,31 @@ def pytest_terminal_summary(terminalreporter) -> None:
 
 
 @pytest.fixture(scope="session")
-def world(tmp_path_factory) -> Iterator[chaos_stack.World]:
+def world(work: Path) -> Iterator[chaos_stack.World]:
     """The cluster, the node and the template database every scenario copies."""
-    node = rabbitmq_node.start(tmp_path_factory.mktemp("rabbitmq") / "node")
+    node = rabbitmq_node.start(work / "rabbitmq")
     try:
         with services.cluster() as cluster:
-            yield chaos_stack.prepare(cluster, node, tmp_path_factory.mktemp("world"), JOBS)
+            yield chaos_stack.prepare(cluster, node, work / "world", JOBS)
     finally:
         node.stop()
+
+
+@pytest.fixture(scope="session")
+def work(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """The run's folder, outside pytest's rotation of its temporary folders (which other
+    runs on the machine would empty): kept, with every process's log, when a test failed."""
+    folder = Path(tempfile.mkdtemp(prefix="aima-chaos-"))
+    yield folder
+    if request.session.testsfailed:
+        print(f"\nchaos: the logs are kept in {folder}")
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def scenario_folder(work: Path, request: pytest.FixtureRequest) -> Path:
+    return work / re.sub(r"[^\w.-]+", "_", request.node.name)
 
 
 @pytest.fixture

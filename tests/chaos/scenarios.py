@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import time
 
+from tests import rabbitmq_node
 from tests.chaos import services
 from tests.chaos.harness import Chaos, Scenario
 from tests.chaos.stack import OFFLINE_AFTER_S
@@ -35,15 +36,20 @@ def worker_kill(chaos: Chaos) -> None:
 def broker_stop(chaos: Chaos) -> None:
     """RabbitMQ's application stopped and started again (rabbitmqctl stop_app)."""
     services.rabbitmqctl(chaos.world.node, "stop_app")
-    time.sleep(BROKER_DOWN_S)
-    services.rabbitmqctl(chaos.world.node, "start_app")
+    try:
+        time.sleep(BROKER_DOWN_S)
+    finally:  # the later scenarios need it back, whatever happened
+        services.rabbitmqctl(chaos.world.node, "start_app")
+        rabbitmq_node.wait_ready(chaos.world.node)
 
 
 def broker_kill(chaos: Chaos) -> None:
     """The broker's node killed (SIGKILL) and started again on the same ports."""
     chaos.world.node.kill()
-    time.sleep(BROKER_DOWN_S)
-    chaos.world.node.restart()
+    try:
+        time.sleep(BROKER_DOWN_S)
+    finally:
+        chaos.world.node.restart()
 
 
 def broker_hang(chaos: Chaos) -> None:

@@ -166,7 +166,9 @@ def start(world: World, name: str, folder: Path, roles: tuple[str, ...] = (
     url = world.cluster.copy(TEMPLATE, database)
     vhost = f"chaos-{name}-{uuid.uuid4().hex[:6]}"
     world.node.add_vhost(vhost)
-    env = {**world.env, "DATABASE_URL": url, "AIMA_MEDIA_ROOT": str(folder / "media"),
+    # A var folder of its own: the audit checkpoints there name this database's chain.
+    env = {**world.env, "DATABASE_URL": url, "AIMA_VAR_DIR": str(folder / "var"),
+           "AIMA_MEDIA_ROOT": str(folder / "media"),
            "AIMA_BROKER_URL": world.node.amqp_url(vhost=vhost),
            "AIMA_BROKER_ADMIN_URL": world.node.admin_url, **settings}
     ports = {role: local_stack.free_port() for role in roles if role.startswith("web")}

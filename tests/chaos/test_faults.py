@@ -22,7 +22,7 @@ SETTLE_S = float(os.environ.get("AIMA_CHAOS_SETTLE_S") or 45)
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
 def test_every_job_succeeds_once(world: World, scenario: harness.Scenario,
-                                 tallies: list[harness.Tally], tmp_path: Path):
-    tally = harness.run(world, scenario, JOBS, SETTLE_S, tmp_path)
+                                 tallies: list[harness.Tally], scenario_folder: Path):
+    tally = harness.run(world, scenario, JOBS, SETTLE_S, scenario_folder)
     tallies.append(tally)
     assert tally.ok, f"{harness.table([tally])}\n" + "\n".join(tally.problems)
