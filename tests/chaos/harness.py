@@ -45,6 +45,7 @@ class Chaos:
     stack: chaos_stack.Stack
     scenario: Scenario
     attempts: list[Attempt] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what the fault itself saw go wrong
     window_open: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -120,6 +121,13 @@ class Scenario:
     # The longest a request started in the window may take (None: any).
     max_s: float | None = None
     probe: bool = False
+    # Local agents, one simulated GPU each: with two, work of a lost one goes to the other.
+    agents: int = 1
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return ("web", "control-worker", "agent",
+                *(f"agent-{n}" for n in range(2, self.agents + 1)))
 
 
 @dataclass
@@ -168,7 +176,7 @@ def run(world: chaos_stack.World, scenario: Scenario, jobs: int, settle_s: float
     """Start a stack, submit ``jobs`` jobs around the fault, wait up to ``settle_s``
     after it for every job to end, count, stop the stack."""
     started = time.monotonic()
-    stack = chaos_stack.start(world, scenario.name, folder)
+    stack = chaos_stack.start(world, scenario.name, folder, scenario.roles)
     tally = Tally(scenario.name)
     try:
         chaos = Chaos(stack, scenario)
@@ -183,6 +191,7 @@ def run(world: chaos_stack.World, scenario: Scenario, jobs: int, settle_s: float
         submitter.start()
         tally.in_flight = active(stack)
         scenario.inject(chaos)
+        tally.problems += chaos.problems
         submitter.join(SUBMIT_DEADLINE_S + len(rest) * (pace + REQUEST_TIMEOUT_S))
         settle(stack, submitter, settle_s)
         count(stack, tally)

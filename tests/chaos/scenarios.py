@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import time
 
+from devtools.processes import wait_for
 from tests import rabbitmq_node
 from tests.chaos import services
 from tests.chaos.harness import Chaos, Scenario
@@ -79,12 +80,18 @@ def db_outage(chaos: Chaos) -> None:
 
 
 def agent_stop(chaos: Chaos) -> None:
-    """The agent silent (SIGSTOP) for twice the time after which it counts as lost."""
+    """One of two agents silent (SIGSTOP) for twice the time after which it counts as
+    lost: its GPU leaves placement, its running job finishes on the other's, and it
+    comes back."""
     chaos.stack.signal("agent", signal.SIGSTOP)
     try:
         time.sleep(2 * OFFLINE_AFTER_S)
     finally:
         chaos.stack.signal("agent", signal.SIGCONT)
+    try:
+        wait_for("the woken agent's GPU", chaos.stack.agents_online, 30, every_s=0.5)
+    except TimeoutError as exc:
+        chaos.problems.append(str(exc))
 
 
 SCENARIOS = [
@@ -96,5 +103,5 @@ SCENARIOS = [
              max_s=HUNG_POST_S),
     Scenario("db-restart", db_restart, 2, allowed=frozenset({200, 201, 503}), probe=True),
     Scenario("db-outage", db_outage, OUTAGE_S, allowed=frozenset({503}), probe=True),
-    Scenario("agent-stop", agent_stop, 2 * OFFLINE_AFTER_S),
+    Scenario("agent-stop", agent_stop, 2 * OFFLINE_AFTER_S, agents=2),
 ]

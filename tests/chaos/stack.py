@@ -26,6 +26,7 @@ GPU = "Chaos RTX (simulated):24"
 TEMPLATE = "aima_chaos_template"
 OFFLINE_AFTER_S = 6
 HEARTBEAT_S = 1
+MAX_AGENTS = 4  # of a stack, enrolled with the template's one token
 # What makes a fault's effects show within a scenario's minute: an agent is lost
 # after a few silent seconds and the beat looks for such agents and for stuck jobs
 # every few seconds (sending a stuck step again is harmless, so a short stale age
@@ -64,7 +65,8 @@ def prepare(cluster: services.Cluster, node: rabbitmq_node.Node, folder: Path,
     made = {**env, "DATABASE_URL": cluster.url(TEMPLATE)}
     local_stack.manage(made, "migrate", "--noinput")
     _password, token = local_stack.manage(made, "aima_admin", "chaos").split()
-    enrollment = local_stack.manage(made, "aima_enroll", "--label", "chaos agent")
+    enrollment = local_stack.manage(made, "aima_enroll", "--label", "chaos agents",
+                                    "--uses", str(MAX_AGENTS))
     (folder / "images").mkdir(parents=True, exist_ok=True)
     paths = [folder / "images" / f"img{i}.jpg" for i in range(images)]
     for i, path in enumerate(paths):
@@ -126,7 +128,8 @@ class Stack:
         else:
             process = self.supervisor.start_agent(
                 self.base_url, self.world.enrollment, self.gpu, name=name,
-                extra=("--heartbeat", str(HEARTBEAT_S), "--workdir", str(self.folder / role)))
+                extra=("--heartbeat", str(HEARTBEAT_S), "--workdir", str(self.folder / role),
+                       "--name", f"chaos-{role}"))
         self.roles[role] = process
         return process
 
@@ -138,9 +141,11 @@ class Stack:
         self.signal(role, signal.SIGKILL)
         self.roles[role].popen.wait(30)
 
-    def agent_online(self) -> bool:
-        return any(g["agent"] and g["agent"]["online"]
-                   for g in self.api.get("/api/v1/gpus/")["results"])
+    def agents_online(self) -> bool:
+        """Whether a GPU of every agent started is online."""
+        online = {g["agent"]["id"] for g in self.api.get("/api/v1/gpus/")["results"]
+                  if g["agent"] and g["agent"]["online"]}
+        return len(online) >= sum(role.startswith("agent") for role in self.roles)
 
     def down(self) -> list[str]:
         """The roles whose latest process has exited."""
@@ -179,12 +184,12 @@ def start(world: World, name: str, folder: Path, roles: tuple[str, ...] = (
         for command in before:
             local_stack.manage(env, *command)
         for role in roles:
-            if role == "agent":
+            if role == "agent":  # the first agent: the webs must answer its registration
                 for web in ports:
                     wait_for(web, http_up(f"{running.url(web)}/api/v1/gpus/"), 60,
                              running.supervisor)
             running.launch(role)
-        wait_for("the agent's GPU", running.agent_online, 90, running.supervisor, 0.5)
+        wait_for("the agents' GPUs", running.agents_online, 90, running.supervisor, 0.5)
     except (RuntimeError, TimeoutError) as exc:
         logs = "\n".join(f"--- {p.name} ---\n{p.tail(40)}" for p in running.supervisor.processes)
         running.stop()
