@@ -72,7 +72,8 @@ def submit_burst(stack: chaos_stack.Stack, folder: Path) -> list[str]:
 
 
 def test_two_webs_and_two_workers_do_everything_once(world: chaos_stack.World,
-                                                      scenario_folder: Path):
+                                                      scenario_folder: Path,
+                                                      tallies: list[harness.Tally]):
     instances = scenario_folder / "instances"
     stack = chaos_stack.start(
         world, "scale", scenario_folder, ROLES, before=(("aima_offers", "refresh"),),
@@ -84,6 +85,8 @@ def test_two_webs_and_two_workers_do_everything_once(world: chaos_stack.World,
     try:
         ids = submit_burst(stack, scenario_folder / "uploads")
         tally = harness.Tally("scale-out")
+        tallies.append(tally)
+        started = time.monotonic()
         harness.settle(stack, None, SETTLE_S)
         harness.count(stack, tally)
         tally.problems += stack.down()
@@ -95,6 +98,7 @@ def test_two_webs_and_two_workers_do_everything_once(world: chaos_stack.World,
                                  "'cloud'").fetchone()[0]
             units = conn.execute(UNITS).fetchone()[0]
         published = wait_for_stats(stack, units)
+        tally.seconds = time.monotonic() - started
     finally:
         stack.stop()
         provider = SubprocessProvider({"state_dir": str(instances)})
