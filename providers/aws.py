@@ -38,7 +38,12 @@ A launch without ``LaunchSpec.user_data`` boots a ``#!/bin/bash`` script
 (``boot_script``): with ``LaunchSpec.image`` it writes ``LaunchSpec.env`` to a
 root-only file and runs ``LaunchSpec.command`` in that image with Docker (the
 AMI brings Docker and the NVIDIA container toolkit); without an image it
-exports the env and runs the command on the VM itself.
+exports the env and runs the command on the VM itself. Either way the env
+also says how the agent ends its host (``AIMA_SHUTDOWN=aws``: it powers the VM
+off, or exits ``POWER_OFF_EXIT`` for the script to, and
+``InstanceInitiatedShutdownBehavior=terminate`` makes that a termination) and,
+on a spot instance, to poll IMDSv2 for interruption notices
+(``AIMA_PREEMPTION_NOTICES=aws``).
 User data is readable by anyone allowed ``ec2:DescribeInstanceAttribute``, and
 so are the secrets in the environment; instances require IMDSv2 so that a
 request forged from inside the instance cannot read it either.
