@@ -159,17 +159,19 @@ def _sample_one(uuid: str, xids: tuple[int, ...]) -> GpuSample:
 
 def _health(handle: Any) -> dict[str, Any]:
     """ECC counts, throttling and page retirement; None where the GPU has none
-    (ECC off, a consumer card, row remapping instead of page retirement)."""
-    ecc = {kind: _unless_unsupported(pynvml.nvmlDeviceGetTotalEccErrors, handle, error_type,
+    (ECC off, a consumer card, row remapping instead of page retirement), or
+    the driver or the agent's user cannot read them: a health figure missing
+    must not turn a working GPU into a failed one."""
+    ecc = {kind: _unless_unreported(pynvml.nvmlDeviceGetTotalEccErrors, handle, error_type,
                                      pynvml.NVML_VOLATILE_ECC)
            for kind, error_type in (("ecc_corrected", pynvml.NVML_MEMORY_ERROR_TYPE_CORRECTED),
                                     ("ecc_uncorrected",
                                      pynvml.NVML_MEMORY_ERROR_TYPE_UNCORRECTED))}
-    reasons = _unless_unsupported(_clock_reasons, handle) or 0
-    retired = [_unless_unsupported(pynvml.nvmlDeviceGetRetiredPages, handle, cause)
+    reasons = _unless_unreported(_clock_reasons, handle) or 0
+    retired = [_unless_unreported(pynvml.nvmlDeviceGetRetiredPages, handle, cause)
                for cause in (pynvml.NVML_PAGE_RETIREMENT_CAUSE_MULTIPLE_SINGLE_BIT_ECC_ERRORS,
                              pynvml.NVML_PAGE_RETIREMENT_CAUSE_DOUBLE_BIT_ECC_ERROR)]
-    pending = _unless_unsupported(pynvml.nvmlDeviceGetRetiredPagesPendingStatus, handle)
+    pending = _unless_unreported(pynvml.nvmlDeviceGetRetiredPagesPendingStatus, handle)
     return {**ecc, "throttle": tuple(name for name, bit in CLOCK_REASONS.items() if reasons & bit),
             "retired_pages": None if None in retired else sum(len(p) for p in retired),
             "retirement_pending": None if pending is None
@@ -182,6 +184,14 @@ def _clock_reasons(handle: Any) -> int:
         return pynvml.nvmlDeviceGetCurrentClocksEventReasons(handle)
     except pynvml.NVMLError_FunctionNotFound:
         return pynvml.nvmlDeviceGetCurrentClocksThrottleReasons(handle)
+
+
+def _unless_unreported(read: Callable[..., T], *args) -> T | None:
+    try:
+        return read(*args)
+    except (pynvml.NVMLError_NotSupported, pynvml.NVMLError_FunctionNotFound,
+            pynvml.NVMLError_NoPermission):
+        return None
 
 
 def _unless_unsupported(read: Callable[..., T], *args) -> T | None:

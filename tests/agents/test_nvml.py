@@ -102,6 +102,15 @@ def test_ecc_counts_throttling_and_retired_pages_are_read(fake_nvml):
     assert sample.throttle == ("sw_thermal", "sw_power")
 
 
+def test_a_health_figure_the_driver_or_user_cannot_read_is_none_not_a_failed_gpu(fake_nvml):
+    fake_nvml.add("GPU-a", errors={
+        "nvmlDeviceGetRetiredPagesPendingStatus": pynvml.NVMLError_FunctionNotFound,
+        "nvmlDeviceGetTotalEccErrors": pynvml.NVMLError_NoPermission})
+    [sample] = nvml.sample([info("GPU-a")])
+    assert (sample.error, sample.retirement_pending, sample.ecc_corrected) == ("", None, None)
+    assert sample.retired_pages == 0
+
+
 def test_an_older_driver_gives_its_throttle_reasons_under_the_old_name(fake_nvml):
     fake_nvml.add("GPU-a", clock_reasons=pynvml.nvmlClocksThrottleReasonHwThermalSlowdown,
                   errors={"nvmlDeviceGetCurrentClocksEventReasons":
