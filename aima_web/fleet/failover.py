@@ -14,11 +14,11 @@ there, however long. The job keeps its state: it runs, elsewhere.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from django.db import DatabaseError, transaction
+from django.db.models import Q
 
 from aima_tasks.kernel.classification import Confidentiality
 from aima_tasks.kernel.routing import Scope
@@ -37,13 +37,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def move(stranded: Iterable[Assignment], why: str) -> int:
-    """Send the units of ``stranded`` to another GPU, a job at a time; return
-    how many units were sent again."""
-    by_job: dict[str, list[int]] = defaultdict(list)
-    for held in stranded:
-        by_job[str(held.job_id)].append(held.pk)
-    return sum(_each(by_job.items(), lambda item: move_job(item[0], item[1], why)))
+def move(stranded: Q, why: str) -> int:
+    """Send the units whose assignments match ``stranded`` to another GPU, a
+    job at a time; return how many units were sent again."""
+    job_ids = {str(pk) for pk in Assignment.objects.filter(stranded, job__state__in=WORKING)
+               .values_list("job_id", flat=True)}
+    return sum(_each(sorted(job_ids), lambda job_id: move_job(job_id, stranded, why)))
 
 
 def place_all_again(job_ids: Iterable[str], why: str) -> int:
@@ -61,17 +60,17 @@ def _each(items: Iterable[T], act: Callable[[T], int]) -> Iterator[int]:
             log.exception("moving %s failed; trying again next round", item)
 
 
-def move_job(job_id: str, assignment_ids: list[int], why: str) -> int:
-    """One job's units (by their assignments): released, placed again and sent,
-    all in one transaction with the job's row locked. A failed send rolls it
-    back: the units stay held by the lost holder and the next sweep tries again."""
+def move_job(job_id: str, stranded: Q, why: str) -> int:
+    """One job's stranded units: released, placed again and sent, all in one
+    transaction with the job's row locked (and ``stranded`` read under it: an
+    agent that beat meanwhile keeps its units). A failed send rolls it back:
+    the units stay held by the lost holder and the next sweep tries again."""
     with transaction.atomic():
         job = (Job.objects.select_for_update(of=("self",)).select_related("media")
                .filter(pk=job_id, state__in=WORKING).first())
         if job is None:
             return 0
-        held = list(Assignment.objects.filter(pk__in=assignment_ids, job=job)
-                    .select_related("gpu"))
+        held = list(Assignment.objects.filter(stranded, job=job).select_related("gpu"))
         keys = {(a.segment, a.unit) for a in held
                 if jobs.wanted_parts(job, a.segment, a.unit.split(","))}
         units = [u for u in jobs.units_of(job)

@@ -30,7 +30,7 @@ from aima_web.audit import trail
 from aima_web.celery import app
 from aima_web.fleet.models import Agent, Assignment, LocalGPU
 from aima_web.jobs.models import Job
-from aima_web.jobs.states import WORKING, JobState
+from aima_web.jobs.states import JobState
 
 log = logging.getLogger(__name__)
 
@@ -107,16 +107,14 @@ def take_offline(now: datetime) -> int:
     return gone
 
 
-def stranded(now: datetime) -> dict[str, list[Assignment]]:
-    """The units held where they cannot finish, by why: a lost agent, or a GPU
-    whose health moves its work."""
-    held = Assignment.objects.filter(job__state__in=WORKING)
+def stranded(now: datetime) -> dict[str, Q]:
+    """Which assignments hold units where they cannot finish, by why: a lost
+    agent, or a GPU whose health moves its work."""
+    lost = Q(agent__in=Agent.objects.filter(silent_agents(now)))
     return {
-        "its agent was lost": list(held.filter(agent__in=Agent.objects.filter(
-            silent_agents(now)))),
-        "its GPU failed": list(held.filter(
-            gpu__health__in=[Health.PERSISTENT, Health.CRITICAL], gpu__status__in=MOVED_FROM)
-            .exclude(agent__in=Agent.objects.filter(silent_agents(now)))),
+        "its agent was lost": lost,
+        "its GPU failed": Q(gpu__health__in=[Health.PERSISTENT, Health.CRITICAL],
+                            gpu__status__in=MOVED_FROM) & ~lost,
     }
 
 

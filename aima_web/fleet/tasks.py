@@ -23,8 +23,8 @@ def fleet_health() -> dict[str, int]:
     a send that failed is tried again at the next round."""
     now = timezone.now()
     counts = {"offline": health.take_offline(now), "moved": 0}
-    for why, held in health.stranded(now).items():
-        counts["moved"] += failover.move(held, why)
+    for why, stranded in health.stranded(now).items():
+        counts["moved"] += failover.move(stranded, why)
     counts["placed_again"] = failover.place_all_again(health.queued_on_gpus_out(now),
                                                       "its GPU left service")
     if any(counts.values()):
