@@ -14,7 +14,10 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from aima_tasks.kernel.classification import GpuStatus
+from aima_tasks.kernel.routing import TaskName
+from aima_tasks.topology import declared_queues
 from aima_web.audit.models import AuditEvent
+from aima_web.celery import app
 from aima_web.fleet.models import Agent, Assignment, LocalGPU
 from aima_web.fleet.tasks import fleet_health
 from aima_web.jobs.models import Job
@@ -171,3 +174,36 @@ def test_a_gpu_failed_for_good_has_its_unit_moved_to_another(api, image_file, tw
                        start_body(again, OTHER_GPU["uuid"]), format="json").status_code == 200
     assert second.post(f"/api/v1/agent-jobs/{job.id}/results/", result_body(again),
                        format="json").json() == {"state": "succeeded"}
+
+
+def test_a_critical_fault_asks_for_its_units_to_move_at_once(
+        api, image_file, two_agents, django_capture_on_commit_callbacks):
+    first, _ = two_agents
+    job, _ = running_on_first(api, image_file.path, first)
+    taken_off("control")  # whatever earlier tests left there
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = first.post(HEARTBEAT, {"gpus": [{"uuid": GPU["uuid"], "xids": [79]}]},
+                            format="json").json()
+    assert answer["gpus"][GPU["uuid"]] == {
+        "serve": False, "reason": "the GPU is maintenance: XID 79: fallen off the bus"}
+    assert (gpu().status, gpu().health) == ("maintenance", "critical")
+    # The sweep is asked for now, not at the next beat.
+    assert TaskName.FLEET_HEALTH.value in taken_off("control")
+    assert fleet_health.apply().get()["moved"] == 1
+    assert delivered(str(job.id), job.placement["queue"])
+
+
+def taken_off(queue: str) -> list[str]:
+    """The task names of the messages waiting on ``queue``, taken off it."""
+    [declared] = [q for q in declared_queues() if q.name == queue]
+    names = []
+    with app.connection_for_read() as connection:
+        inbox = connection.SimpleQueue(declared, no_ack=True)
+        try:
+            while True:
+                try:
+                    names.append(inbox.get(timeout=0.5).headers.get("task"))
+                except inbox.Empty:
+                    return names
+        finally:
+            inbox.close()
