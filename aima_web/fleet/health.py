@@ -17,7 +17,7 @@ whose agent fell silent taken out of placement.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -28,6 +28,7 @@ from aima_tasks.kernel.gpu_health import Action, Health, Verdict
 from aima_tasks.kernel.routing import Scope, TaskName
 from aima_web.audit import trail
 from aima_web.celery import app
+from aima_web.fleet import hearing
 from aima_web.fleet.models import Agent, Assignment, LocalGPU
 from aima_web.jobs.models import Job
 from aima_web.jobs.states import JobState
@@ -76,14 +77,14 @@ def back(agent: Agent) -> None:
                      gpus=returned)
 
 
-def silent_since(now: datetime) -> datetime:
-    return now - timedelta(seconds=settings.AIMA_AGENT_OFFLINE_AFTER_S)
-
-
 def silent_agents(now: datetime) -> Q:
-    """Local agents declared lost: no heartbeat for AIMA_AGENT_OFFLINE_AFTER_S.
-    (A cloud agent's instance is ended instead: instances.upkeep.end_silent.)"""
-    return Q(scope=Scope.LOCAL, last_heartbeat__lt=silent_since(now))
+    """Local agents declared lost: no heartbeat for AIMA_AGENT_OFFLINE_AFTER_S
+    while the control plane could hear them (aima_web.fleet.hearing). (A cloud
+    agent's instance is ended instead: instances.upkeep.end_silent.)"""
+    cutoff = hearing.lost_before(now)
+    if cutoff is None:
+        return Q(pk__in=[])
+    return Q(scope=Scope.LOCAL, last_heartbeat__lt=cutoff)
 
 
 def take_offline(now: datetime) -> int:

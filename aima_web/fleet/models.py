@@ -124,12 +124,6 @@ class Agent(models.Model):
         limit = timedelta(seconds=settings.AIMA_AGENT_OFFLINE_AFTER_S)
         return timezone.now() - self.last_heartbeat < limit
 
-    @property
-    def lost(self) -> bool:
-        """It reported once and has not for AIMA_AGENT_OFFLINE_AFTER_S: its GPUs
-        take no work (aima_web.fleet.health)."""
-        return self.last_heartbeat is not None and not self.online
-
 
 class LocalGPU(models.Model):
     """An on-premises GPU: the only place confidential media may be analysed."""
@@ -294,3 +288,16 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id} segment {self.segment} [{self.unit}] → agent {self.agent_id}"
+
+
+class Hearing(models.Model):
+    """Since when the control plane has been able to hear its agents (one row,
+    written by the fleet health round: aima_web.fleet.hearing). Silence from a
+    time it could not have heard them — its database down, its beat stopped —
+    is no agent's fault and loses none."""
+
+    since = models.DateTimeField()
+    last_round_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"hearing since {self.since:%Y-%m-%d %H:%M:%S}"

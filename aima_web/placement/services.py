@@ -43,6 +43,7 @@ from aima_tasks.kernel.placement.performance import normalise
 from aima_tasks.kernel.routing import Scope, message_priority
 from aima_tasks.kernel.work import ModelChoice
 from aima_web.access.visibility import team_names
+from aima_web.fleet import hearing
 from aima_web.fleet.models import LocalGPU
 from aima_web.instances import billing
 from aima_web.jobs.models import AnalysisResult, Job
@@ -106,10 +107,11 @@ def fleet_state(now: datetime, policy: PlacementPolicy | None = None,
     energy_price = float(policy.energy_price_per_kwh)
     # A retired GPU is gone, not merely unavailable: nothing to suggest about it.
     rows = list(LocalGPU.objects.exclude(status=GpuStatus.RETIRED).select_related("agent"))
+    lost_before = hearing.lost_before(now)
     backlog = backlog_by_gpu(now, level)
     gpus = tuple(
         LocalGpu(gpu_id=gpu.id, model=gpu.model, vram_gb=gpu.vram_gb,
-                 cuda_version=gpu.cuda_version, host=gpu.host, status=_status(gpu),
+                 cuda_version=gpu.cuda_version, host=gpu.host, status=_status(gpu, lost_before),
                  access_groups=frozenset(gpu.access_restrictions),
                  schedule=schedule.parse(gpu.availability_schedule),
                  cost_per_hour=gpu.cost_per_hour_at(energy_price),
@@ -120,10 +122,12 @@ def fleet_state(now: datetime, policy: PlacementPolicy | None = None,
     return FleetState(gpus=gpus, now=now, month_spend=month_spend(now), knowledge=knowledge)
 
 
-def _status(gpu: LocalGPU) -> GpuStatus:
-    """A GPU whose agent is lost is offline from that moment, not only once
-    the fleet health task has marked it so."""
-    if gpu.agent is not None and gpu.agent.lost:
+def _status(gpu: LocalGPU, lost_before: datetime | None) -> GpuStatus:
+    """A GPU whose agent is lost (silent since before ``lost_before``) is
+    offline from that moment, not only once the fleet health task has marked
+    it so."""
+    heard = gpu.agent.last_heartbeat if gpu.agent is not None else None
+    if heard is not None and lost_before is not None and heard < lost_before:
         return GpuStatus.OFFLINE
     return GpuStatus(gpu.status)
 
