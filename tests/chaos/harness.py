@@ -185,15 +185,18 @@ def run(world: chaos_stack.World, scenario: Scenario, jobs: int, settle_s: float
         # A burst: jobs queue at the one GPU, in every state, when the fault strikes.
         with ThreadPoolExecutor(4) as pool:
             tally.refused += sum(not ok for ok in pool.map(chaos.submit, first))
-        pace = max(0.2, scenario.span_s / max(len(rest), 1))
-        submitter = threading.Thread(target=submit_all, args=(chaos, rest, pace, tally),
-                                     daemon=True)
-        submitter.start()
+        # The rest spread over the fault by two clients, as many as the web has workers.
+        pace = max(0.4, 2 * scenario.span_s / max(len(rest), 1))
+        submitters = [threading.Thread(target=submit_all, args=(chaos, rest[i::2], pace, tally),
+                                       daemon=True) for i in range(2)]
+        for submitter in submitters:
+            submitter.start()
         tally.in_flight = active(stack)
         scenario.inject(chaos)
         tally.problems += chaos.problems
-        submitter.join(SUBMIT_DEADLINE_S + len(rest) * (pace + REQUEST_TIMEOUT_S))
-        settle(stack, submitter, settle_s)
+        for submitter in submitters:
+            submitter.join(SUBMIT_DEADLINE_S + len(rest) * (pace + REQUEST_TIMEOUT_S))
+        settle(stack, submitters, settle_s)
         count(stack, tally)
         judge(chaos, tally)
         tally.problems += stack.down()
@@ -208,7 +211,8 @@ def run(world: chaos_stack.World, scenario: Scenario, jobs: int, settle_s: float
 def submit_all(chaos: Chaos, images: list[Path], pace_s: float, tally: Tally) -> None:
     for image in images:
         if not chaos.submit(image):
-            tally.refused += 1
+            with chaos.lock:
+                tally.refused += 1
         time.sleep(pace_s)
 
 
@@ -220,13 +224,13 @@ def active(stack: chaos_stack.Stack) -> int:
         return conn.execute(ACTIVE).fetchone()[0]
 
 
-def settle(stack: chaos_stack.Stack, submitter: threading.Thread | None,
+def settle(stack: chaos_stack.Stack, submitters: list[threading.Thread],
            settle_s: float) -> None:
-    """Until every job has ended (and ``submitter`` has submitted all), or ``settle_s``
-    seconds passed."""
+    """Until every job has ended (and the ``submitters`` have submitted all), or
+    ``settle_s`` seconds passed."""
     deadline = time.monotonic() + settle_s
     while time.monotonic() < deadline:
-        if submitter is None or not submitter.is_alive():
+        if not any(submitter.is_alive() for submitter in submitters):
             try:
                 with psycopg.connect(stack.database_url, connect_timeout=5) as conn:
                     if conn.execute(ACTIVE).fetchone()[0] == 0:

@@ -87,7 +87,7 @@ def test_two_webs_and_two_workers_do_everything_once(world: chaos_stack.World,
         tally = harness.Tally("scale-out")
         tallies.append(tally)
         started = time.monotonic()
-        harness.settle(stack, None, SETTLE_S)
+        harness.settle(stack, [], SETTLE_S)
         harness.count(stack, tally)
         tally.problems += stack.down()
         with psycopg.connect(stack.database_url) as conn:
