@@ -40,9 +40,8 @@ def as_agent(credential: str) -> APIClient:
     return client
 
 
-def delivered(job_id: str, queue: str) -> list[AnalysisWork]:
-    """The units of ``job_id`` waiting on ``queue``, taken off it as a worker would.
-    Other messages found there (left by earlier tests) are taken off too."""
+def taken_off(queue: str) -> list[tuple[str, list]]:
+    """Every message waiting on ``queue`` (task name, arguments), taken off it."""
     [declared] = [q for q in declared_queues() if q.name == queue]
     found = []
     with app.connection_for_read() as connection:
@@ -54,12 +53,17 @@ def delivered(job_id: str, queue: str) -> list[AnalysisWork]:
                 except inbox.Empty:
                     break
                 args, _kwargs, _embed = message.decode()
-                work = AnalysisWork.from_dict(args[0])
-                if work.job_id == job_id:
-                    found.append(work)
+                found.append((message.headers["task"], args))
         finally:
             inbox.close()
     return found
+
+
+def delivered(job_id: str, queue: str) -> list[AnalysisWork]:
+    """The units of ``job_id`` waiting on ``queue``, taken off it as a worker would.
+    Other messages found there (left by earlier tests) are taken off too."""
+    units = (AnalysisWork.from_dict(args[0]) for _task, args in taken_off(queue))
+    return [work for work in units if work.job_id == job_id]
 
 
 def start_body(work: AnalysisWork, gpu_uuid: str = "", **changes: object) -> dict:

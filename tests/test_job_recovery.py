@@ -21,14 +21,14 @@ from django.utils import timezone
 from aima_tasks.kernel.analyses import catalogue
 from aima_tasks.kernel.routing import CONTROL_QUEUE, TaskName
 from aima_tasks.kernel.work import AnalysisWork
-from aima_tasks.topology import declared_queues, route_task
+from aima_tasks.topology import route_task
 from aima_web.audit.models import AuditEvent
 from aima_web.celery import app, schedule_periodic_tasks
 from aima_web.jobs import services, storage, sweeper
 from aima_web.jobs.models import Job, SegmentResult
 from aima_web.jobs.states import JobState
 from aima_web.jobs.tasks import JobStep, place_task, probe_task
-from tests.agent_api import as_agent, delivered, enroll, result_body, start_body
+from tests.agent_api import as_agent, delivered, enroll, result_body, start_body, taken_off
 from tests.job_faults import broker_unreachable, job_locked, short_lock_waits
 from tests.placing import make_gpu, run_to_queue
 from tests.test_api_jobs import submit
@@ -41,25 +41,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def later() -> datetime:
     """A moment past every stale age: the sweeper takes every job that has not moved."""
     return timezone.now() + timedelta(hours=1)
-
-
-def taken_off(queue: str) -> list[tuple[str, list]]:
-    """Every message waiting on ``queue`` (task name, arguments), taken off it."""
-    [declared] = [q for q in declared_queues() if q.name == queue]
-    found = []
-    with app.connection_for_read() as connection:
-        inbox = connection.SimpleQueue(declared, no_ack=True)
-        try:
-            while True:
-                try:
-                    message = inbox.get(timeout=0.5)
-                except inbox.Empty:
-                    break
-                args, _kwargs, _embed = message.decode()
-                found.append((message.headers["task"], args))
-        finally:
-            inbox.close()
-    return found
 
 
 def sent_for(job_id: str, queue: str = CONTROL_QUEUE) -> list[str]:
