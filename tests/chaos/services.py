@@ -105,7 +105,12 @@ def cluster() -> Iterator[Cluster]:
     user = "postgres" if os.geteuid() == 0 else None
     folder = Path(tempfile.mkdtemp(prefix="aima-chaos-pg-"))
     if user:
-        entry = pwd.getpwnam(user)
+        try:
+            entry = pwd.getpwnam(user)
+        except KeyError:
+            shutil.rmtree(folder)
+            raise RuntimeError("run as root, the chaos suite's cluster runs as the 'postgres' "
+                               "user (initdb refuses root), and there is none") from None
         os.chown(folder, entry.pw_uid, entry.pw_gid)
     running = Cluster(folder, rabbitmq_node.free_port(), pg_bin(), user)
     try:
