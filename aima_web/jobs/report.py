@@ -21,6 +21,7 @@ from rest_framework.renderers import TemplateHTMLRenderer
 from aima_tasks.kernel.analyses import Section, Slot, catalogue
 from aima_tasks.kernel.analyses.facts import Fact
 from aima_tasks.kernel.analyses.sections import by_time, dicts, empty, num, speech_map
+from aima_web.instances.preemption import rework
 from aima_web.jobs.models import AnalysisResult, Job, MediaAsset
 from aima_web.jobs.states import TERMINAL
 
@@ -116,6 +117,8 @@ def _job(job: Job, done: set[str]) -> dict[str, Any]:
         "analyses": list(planned),
         # A partial job: the analyses it ran without, and why (its placement decision).
         "skipped": list((job.placement or {}).get("skipped") or []),
+        # Units that hosts handed back unfinished (a spot preemption) and others redid.
+        "rework": rework(job.subject),
         "segments": job.segments or [],
         "pending": [{"analysis": name, "segments_done": stored[name],
                      "segments_total": len(job.segments or [])} for name in pending],

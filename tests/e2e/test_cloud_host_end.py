@@ -97,6 +97,8 @@ def test_a_spot_notice_hands_the_unit_to_another_host(own_database_url: str, clo
             assert "handing the unit back after" in log, log[-3000:]
             assert job["rework"]["units_handed_back"] == 1
             assert job["rework"]["seconds_lost"] > 0
+            report = api.get(f"/api/v1/jobs/{submitted['id']}/report/")
+            assert report["job"]["rework"] == job["rework"]
             ended = {i["provider_instance_id"]: i for i in cloud.all_ended(api)}
             preempted = ended[first["instance_id"]]
             assert preempted["state"] == "terminated"
