@@ -13,7 +13,7 @@ from aima_web.fleet.models import Assignment
 from aima_web.instances import capacity, launching, upkeep
 from aima_web.instances.models import CloudInstance, InstanceState
 from aima_web.jobs import services as jobs
-from tests.agent_api import as_agent
+from tests.agent_api import as_agent, enroll
 from tests.test_instances import cloud, queued_cloud_job  # noqa: F401  (cloud: a fixture)
 
 pytestmark = pytest.mark.django_db
@@ -87,3 +87,15 @@ def enrolled_instance_for(instance_id: int) -> tuple[CloudInstance, fleet.Regist
                             cuda_version="12.4", simulated=True)
     return instance, fleet.enrol(instance.enrollment_token, name=instance.name,
                                  version="test", gpus=[gpu])
+
+
+def test_a_local_agent_cannot_claim_a_preemption():
+    """Local hardware has no spot notices: a local agent (or a host posing as one)
+    releasing its units and cutting itself off is refused, and nothing changes."""
+    credential = enroll().json()["credential"]
+    answer = as_agent(credential).post("/api/v1/agents/preempted/", {"notice": NOTICE},
+                                       format="json")
+    assert answer.status_code == 403, answer.content
+    assert as_agent(credential).post("/api/v1/agents/heartbeat/", {},
+                                     format="json").status_code == 200
+    assert not AuditEvent.objects.filter(action="job.unit_handed_back").exists()

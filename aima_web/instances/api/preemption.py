@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from aima_tasks.kernel.routing import Scope
 from aima_web.fleet.auth import AgentAuthentication, IsAgent
 from aima_web.instances import preemption
 
@@ -40,6 +42,9 @@ class AgentPreemptedView(APIView):
     def post(self, request: Request) -> Response:
         """This host is being preempted: its unfinished units pass to other hosts
         at once (each on the trail as rework) and its instance ends."""
+        if request.auth.scope != Scope.CLOUD:
+            # Spot notices come from a rented host; an agent on local hardware has none.
+            raise PermissionDenied("only a cloud agent's host can be preempted")
         form = PreemptedSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         released = preemption.preempted(request.auth, form.validated_data["notice"])
