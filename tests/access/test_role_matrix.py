@@ -58,6 +58,7 @@ ENDPOINTS: dict[str, dict[str, Needs]] = {
     "api/v1/offers/": {"GET": OPERATOR},
     "api/v1/agents/register/": {"POST": ENROLLMENT},
     "api/v1/agents/heartbeat/": {"POST": AGENT},
+    "api/v1/agents/preempted/": {"POST": AGENT},
     "api/v1/agent-jobs/<job_id>/start/": {"POST": AGENT},
     "api/v1/agent-jobs/<job_id>/media/": {"GET": AGENT},
     "api/v1/agent-jobs/<job_id>/results/": {"POST": AGENT},
