@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
@@ -21,6 +22,10 @@ from aima_web.instances.states import ENDED, ENDING, WAITING_FOR_WORK
 from aima_web.jobs.models import Job
 from aima_web.jobs.states import JobState
 from aima_web.placement.models import PlacementPolicy
+
+# pg_advisory_xact_lock's key for "deciding which instances demand needs" (any fixed
+# 64-bit number, distinct from the audit chain's).
+_CAPACITY_LOCK = 0x41494D4143415041  # "AIMACAPA"
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,27 @@ def ensure_capacity(now: datetime | None = None) -> list[int]:
     waiting to take and no busy one will be free for sooner than a new one
     boots, within the caps; return the new instances' ids."""
     now = now or timezone.now()
+    with transaction.atomic():
+        _lock_capacity()
+        return meet_demand(now)
+
+
+def _lock_capacity() -> None:
+    """Serialise ensure_capacity across processes. The periodic tick and the
+    provision task both run it, in separate prefork processes even on one
+    worker: unserialised, both read the same demand before either's instance
+    row exists, and one job gets two instances. The lock is held only while
+    demand is read and the rows are created; the launch (the provider's API
+    call) happens after commit, in the launch task that claims due rows."""
+    # SQLite already serialises writers: AIMA opens its transactions IMMEDIATE,
+    # which takes the database's write lock before the demand is read.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CAPACITY_LOCK])
+
+
+def meet_demand(now: datetime) -> list[int]:
+    """ensure_capacity's pass, under its lock."""
     demand = cloud_demand()
     waiting = {gpu_class: CloudInstance.objects.filter(
         gpu_class=gpu_class, state__in=WAITING_FOR_WORK).count()
