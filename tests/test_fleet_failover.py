@@ -207,3 +207,25 @@ def taken_off(queue: str) -> list[str]:
                     return names
         finally:
             inbox.close()
+
+
+def test_a_job_submitted_while_its_only_gpu_is_offline_waits_for_it(api, image_file):
+    """An agent restarting must not get the jobs submitted meanwhile refused:
+    they queue for its GPU, stay there through the health rounds, and run when
+    it is back."""
+    first = as_agent(enroll().json()["credential"])
+    fall_silent()
+    assert fleet_health.apply().get()["offline"] == 1
+    job = run_to_queue(submit(api, image_file.path).json()["id"])
+    assert job.state == "queued", job.error
+    assert job.placement["code"] == "gpu_offline_queued"
+    assert job.placement["choice"]["gpu_id"] == gpu().id
+    # Nowhere better to go: the rounds leave it where it is, unsent twice.
+    assert fleet_health.apply().get()["placed_again"] == 0
+    assert not AuditEvent.objects.filter(action="job.failed_over").exists()
+
+    assert first.post(HEARTBEAT, {"gpus": []}, format="json").status_code == 200
+    assert gpu().status == GpuStatus.AVAILABLE
+    [work] = delivered(str(job.id), job.placement["queue"])
+    assert first.post(f"/api/v1/agent-jobs/{job.id}/start/", start_body(work, GPU["uuid"]),
+                      format="json").status_code == 200

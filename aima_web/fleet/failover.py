@@ -21,6 +21,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import Q
 
 from aima_tasks.kernel.classification import Confidentiality
+from aima_tasks.kernel.placement import Code
 from aima_tasks.kernel.routing import Scope
 from aima_web.audit import trail
 from aima_web.fleet import assignments
@@ -129,7 +130,8 @@ def replace_placement(job: Job, before: dict[str, Any], analyses: list[str]) -> 
     spec = placement.job_spec(job, analyses, model_vram_gb=_model_vram(job, analyses))
     decision = placement.decide_for(spec)
     earlier = sorted({*before.get("earlier_queues", ()), before.get("queue") or ""} - {""})
-    stays = (not decision.placed
+    # Waiting for an offline GPU is no better than waiting where it is.
+    stays = (not decision.placed or decision.code == Code.GPU_OFFLINE_QUEUED
              or (job.confidentiality == Confidentiality.CONFIDENTIAL
                  and decision.scope != Scope.LOCAL))
     if stays:

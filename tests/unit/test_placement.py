@@ -346,8 +346,38 @@ def test_access_restrictions_need_a_shared_group():
     (GpuStatus.AVAILABLE, True), (GpuStatus.BUSY, True), (GpuStatus.OFFLINE, False),
     (GpuStatus.MAINTENANCE, False), (GpuStatus.RETIRED, False), (GpuStatus.FAILED, False)])
 def test_gpu_status(status, usable):
-    decision = decide(job(), fleet(gpu(1, status=status)), EMPTY, Policy())
-    assert decision.placed is usable
+    # Beside a GPU in service, one in ``status`` takes the job only if usable.
+    decision = decide(job(), fleet(gpu(1, status=status, cost=0.01), gpu(2, cost=0.5)),
+                      EMPTY, Policy())
+    assert decision.choice.gpu_id == (1 if usable else 2)
+    assert decision.code != Code.GPU_OFFLINE_QUEUED
+
+
+@pytest.mark.parametrize("status, waits", [
+    (GpuStatus.OFFLINE, True), (GpuStatus.MAINTENANCE, False), (GpuStatus.RETIRED, False),
+    (GpuStatus.FAILED, False)])
+def test_a_job_only_an_offline_gpu_could_take_waits_for_it(status, waits):
+    """An agent restarting must not get every job meanwhile refused: its GPU
+    still exists. A failed GPU, or one an admin took away, is no such place."""
+    for confidentiality in Confidentiality:
+        decision = decide(job(confidentiality=confidentiality), fleet(gpu(1, status=status)),
+                          EMPTY, Policy())
+        assert decision.placed is waits, decision.reason
+        if waits:
+            assert decision.code == Code.GPU_OFFLINE_QUEUED
+            assert decision.queue == "gpu.local.24" and decision.choice.gpu_id == 1
+            assert "offline (its agent is silent)" in decision.reason
+            assert decision.excluded == {"gpu_unavailable": 1}
+
+
+def test_an_offline_gpu_is_waited_for_only_when_nothing_else_can_take_the_job():
+    away = gpu(1, status=GpuStatus.OFFLINE)
+    assert decide(job(), fleet(away), book(offer()), Policy()).scope == "cloud"
+    # Nor one whose CUDA or access would refuse the job once back.
+    old = gpu(2, status=GpuStatus.OFFLINE, cuda="11.0")
+    reserved = gpu(3, status=GpuStatus.OFFLINE, access_groups=frozenset({"legal"}))
+    spec = replace(job(), min_cuda="12.0")
+    assert not decide(spec, fleet(old, reserved), EMPTY, Policy()).placed
 
 
 def test_schedule_window_delays_the_start():

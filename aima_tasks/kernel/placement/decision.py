@@ -14,6 +14,9 @@ class Code(StrEnum):
     # A confidential job waits for a local GPU longer than the policy's
     # maximum local wait: it queues instead of being refused.
     CONFIDENTIAL_QUEUED = "confidential_queued"
+    # Nothing in service can take it, but a GPU whose agent is silent can: it
+    # waits in that GPU's queue (placement/offline.py).
+    GPU_OFFLINE_QUEUED = "gpu_offline_queued"
     NO_LOCAL_FIT = "no_local_fit"
     NO_CLOUD_FIT = "no_cloud_fit"
     URGENT_LOCAL_WAIT = "urgent_local_wait"

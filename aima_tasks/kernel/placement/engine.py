@@ -36,6 +36,7 @@ from aima_tasks.kernel.placement.inputs import (
     cuda_tuple,
 )
 from aima_tasks.kernel.placement.offers import OfferBook
+from aima_tasks.kernel.placement.offline import wait_for_offline
 from aima_tasks.kernel.placement.performance import RuntimeSource, rate
 from aima_tasks.kernel.schedule import second_of_week
 
@@ -64,7 +65,9 @@ def decide(spec: JobSpec, fleet: FleetState, offers: OfferBook, policy: Policy) 
         cloud = cloud_options(spec, fleet, offers, policy, min_vram, min_cuda, excluded, notes)
 
     if not local and not cloud:
-        return _unplaced(spec, fleet, offers, policy, gpu_class, min_vram, excluded, blocked)
+        return (wait_for_offline(spec, fleet, policy, gpu_class, [g for g, *_ in blocked],
+                                 excluded, _max_wait(spec, policy))
+                or _unplaced(spec, fleet, offers, policy, gpu_class, min_vram, excluded, blocked))
 
     rank = _ranking(policy)
     best_local = min(local, key=rank) if local else None
