@@ -17,7 +17,6 @@ from pathlib import Path
 import psycopg
 
 from agents import samples
-from aima_tasks.kernel.routing import CONTROL_QUEUE
 from devtools import stack as local_stack
 from devtools.api_client import ApiClient
 from devtools.processes import Process, Supervisor, http_up, wait_for
@@ -121,12 +120,11 @@ class Stack:
             process = self.supervisor.start(name, [
                 sys.executable, "manage.py", "aima_worker", "--concurrency", "2", "--beat"])
         elif role.startswith("control-worker"):
-            # As aima_worker runs it, under a node name of its own: aima_worker names every
-            # control worker control@<host>, and two on one host share a pidbox queue.
+            # Under a node name of its own: two control workers on one host named alike
+            # would share a pidbox queue.
             process = self.supervisor.start(name, [
-                sys.executable, "-m", "celery", "-A", "aima_web.celery", "worker", "--queues",
-                CONTROL_QUEUE, "--concurrency", "2", "--hostname", f"{role}@%h",
-                "--without-mingle", "--without-gossip", "--loglevel", "INFO"])
+                sys.executable, "manage.py", "aima_worker", "--concurrency", "2",
+                "--hostname", f"control{role.removeprefix('control-worker')}@%h"])
         else:
             process = self.supervisor.start_agent(
                 self.base_url, self.world.enrollment, self.gpu, name=name,
