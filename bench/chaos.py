@@ -28,8 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests import rabbitmq_node
-from tests.chaos import harness, services
+from tests import postgres_cluster, rabbitmq_node
+from tests.chaos import harness
 from tests.chaos import stack as chaos_stack
 from tests.chaos.scenarios import SCENARIOS
 
@@ -52,7 +52,7 @@ def main() -> int:
     tallies: list[harness.Tally] = []
     node = rabbitmq_node.start(work / "rabbitmq")
     try:
-        with services.cluster() as cluster:
+        with postgres_cluster.cluster() as cluster:
             world = chaos_stack.prepare(cluster, node, work / "world", args.jobs)
             for scenario in chosen:
                 tally = harness.run(world, scenario, args.jobs, args.settle,

@@ -1,11 +1,11 @@
-"""A private PostgreSQL cluster for tests that stop the database: its own folder,
-port and socket, never the machine's service.
+"""A private PostgreSQL cluster for tests that stop or restart the database: its
+own folder, port and socket, never the machine's service.
 
-:func:`start` runs ``initdb`` and the server from /usr/lib/postgresql/*/bin as a
-child process whose PID the test holds; :meth:`Cluster.stop_server` stops it
-(fast shutdown, as ``pg_ctl stop -m fast``), :meth:`Cluster.start_server` starts
-it again on the same port and data, and :meth:`Cluster.remove` ends it for good.
-PostgreSQL refuses to run as root: as root, it runs as the ``postgres`` user.
+:func:`cluster` runs ``initdb`` and the server with ``pg_ctl`` from
+/usr/lib/postgresql/*/bin in a temporary folder on a spare port, and removes it
+after. PostgreSQL refuses to run as root: as root, every command runs as the
+``postgres`` user, which owns the folder. The database fault tests
+(tests/faults) and the chaos suite (tests/chaos) share it.
 """
 
 from __future__ import annotations
@@ -14,111 +14,112 @@ import glob
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 
-from tests.rabbitmq_node import free_port
+from tests import rabbitmq_node
 
-START_TIMEOUT_S = 30.0
-STOP_TIMEOUT_S = 30.0
+# Durability is not under test here: the faults are a server's stop and start, not a crash
+# of the machine, so fsync only slows every scenario down.
+FAST = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
 
 
-def binaries() -> Path:
-    """The newest installed server's bin folder."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"),
-                   key=lambda path: int(Path(path).parent.parent.name))
+def pg_bin() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
+                   key=lambda p: int(Path(p).parent.parent.name))
     if not found:
-        raise RuntimeError("no PostgreSQL server under /usr/lib/postgresql: the fault tests "
-                           "run a cluster of their own; install postgresql (.ci/run does)")
+        raise RuntimeError("no /usr/lib/postgresql/*/bin/pg_ctl: these tests run a "
+                           "PostgreSQL cluster of their own; install postgresql (.ci/run does)")
     return Path(found[-1]).parent
-
-
-def run_as() -> str | None:
-    """The user the server runs as: ``postgres`` when this process is root."""
-    return "postgres" if os.geteuid() == 0 else None
 
 
 @dataclass
 class Cluster:
     folder: Path
     port: int
-    process: subprocess.Popen | None = None
+    bin: Path
+    # Run as root: every command as this user, which owns the folder.
+    user: str | None
 
     @property
     def data(self) -> Path:
         return self.folder / "data"
 
-    def url(self, dbname: str = "postgres") -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{dbname}"
+    def url(self, database: str = "postgres") -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, name: str) -> str:
+    def run(self, program: str, *args: str, timeout_s: float = 60) -> str:
+        argv = [str(self.bin / program), *args]
+        if self.user:
+            argv = ["runuser", "-u", self.user, "--", *argv]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s,
+                              cwd=self.folder)
+        if done.returncode != 0:
+            raise RuntimeError(f"{program} {' '.join(args)} failed ({done.returncode}):\n"
+                               f"{done.stdout}\n{done.stderr}\n{self.log_tail()}")
+        return done.stdout
+
+    def log_tail(self, lines: int = 20) -> str:
+        log = self.folder / "server.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def ctl(self, action: str, *args: str) -> None:
+        """pg_ctl; the server it starts logs to a file (a pipe would keep this waiting)."""
+        self.run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-w",
+                 "-o", f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 {FAST}",
+                 *args, action)
+
+    def start(self) -> None:
+        self.ctl("start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self.ctl("stop", "-m", mode)
+
+    def restart(self) -> None:
+        """``pg_ctl restart -m fast``: every connection cut, down for a moment."""
+        self.ctl("restart", "-m", "fast")
+
+    def sql(self, statement: str) -> None:
+        """One statement outside a transaction (CREATE/DROP DATABASE)."""
         with psycopg.connect(self.url(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(statement)
+
+    def copy(self, template: str, name: str) -> str:
+        """A new database ``name`` copied from ``template``; its URL."""
+        self.sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         return self.url(name)
 
-    def start_server(self) -> None:
-        log = (self.folder / "server.log").open("ab")
-        self.process = subprocess.Popen(
-            [str(binaries() / "postgres"), "-D", str(self.data), "-p", str(self.port),
-             "-k", str(self.folder), "-c", "listen_addresses=127.0.0.1",
-             "-c", "fsync=off", "-c", "full_page_writes=off"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            user=run_as(), start_new_session=True)
-        log.close()
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"PostgreSQL exited with {self.process.returncode}: "
-                                   f"{(self.folder / 'server.log').read_text()[-2000:]}")
-            try:
-                psycopg.connect(self.url(), connect_timeout=2).close()
-                return
-            except psycopg.OperationalError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("PostgreSQL did not come up within "
-                                       f"{START_TIMEOUT_S:g} s") from None
-                time.sleep(0.1)
+    def drop(self, name: str) -> None:
+        self.sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    def stop_server(self) -> None:
-        """Fast shutdown (SIGINT to the postmaster): sessions are ended at once."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGINT)
+
+@contextmanager
+def cluster() -> Iterator[Cluster]:
+    """A fresh cluster (trust authentication, superuser ``postgres``), removed after."""
+    user = "postgres" if os.geteuid() == 0 else None
+    folder = Path(tempfile.mkdtemp(prefix="aima-chaos-pg-"))
+    if user:
         try:
-            self.process.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(STOP_TIMEOUT_S)
-
-    def remove(self) -> None:
-        self.stop_server()
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def start() -> Cluster:
-    """A new cluster (trust authentication, user ``postgres``), running, in a folder of
-    its own under the system's temporary folder: pytest's are private to root."""
-    folder = Path(tempfile.mkdtemp(prefix="aima-pg-"))
-    user = run_as()
-    if user is not None:
-        # The server's user must own its folders; the socket lives in ``folder``.
-        entry = pwd.getpwnam(user)
+            entry = pwd.getpwnam(user)
+        except KeyError:
+            shutil.rmtree(folder)
+            raise RuntimeError("run as root, the test cluster runs as the 'postgres' "
+                               "user (initdb refuses root), and there is none") from None
         os.chown(folder, entry.pw_uid, entry.pw_gid)
-    done = subprocess.run([str(binaries() / "initdb"), "-D", str(folder / "data"), "-A", "trust",
-                           "-U", "postgres", "--no-sync"], capture_output=True, text=True,
-                          user=user, cwd=folder, timeout=120)
-    if done.returncode != 0:
-        raise RuntimeError(f"initdb failed: {done.stdout}\n{done.stderr}")
-    cluster = Cluster(folder, free_port())
+    running = Cluster(folder, rabbitmq_node.free_port(), pg_bin(), user)
     try:
-        cluster.start_server()
-    except BaseException:
-        cluster.remove()
-        raise
-    return cluster
+        running.run("initdb", "-D", str(running.data), "-U", "postgres", "-A", "trust",
+                    "-E", "UTF8", "--no-sync", timeout_s=120)
+        running.start()
+        yield running
+    finally:
+        if (running.data / "postmaster.pid").exists():
+            running.stop("immediate")
+        shutil.rmtree(folder, ignore_errors=True)

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import rabbitmq_node
-from tests.chaos import services
+from tests import postgres_cluster, rabbitmq_node
 from tests.chaos import stack as chaos_stack
 from tests.chaos.harness import Tally, table
 
@@ -42,7 +41,7 @@ def world(work: Path) -> Iterator[chaos_stack.World]:
     """The cluster, the node and the template database every scenario copies."""
     node = rabbitmq_node.start(work / "rabbitmq")
     try:
-        with services.cluster() as cluster:
+        with postgres_cluster.cluster() as cluster:
             yield chaos_stack.prepare(cluster, node, work / "world", JOBS)
     finally:
         node.stop()

@@ -20,8 +20,7 @@ from agents import samples
 from devtools import stack as local_stack
 from devtools.api_client import ApiClient
 from devtools.processes import Process, Supervisor, http_up, wait_for
-from tests import rabbitmq_node
-from tests.chaos import services
+from tests import postgres_cluster, rabbitmq_node
 
 GPU = "Chaos RTX (simulated):24"
 TEMPLATE = "aima_chaos_template"
@@ -45,7 +44,7 @@ SETTINGS = {
 class World:
     """What every scenario shares, made once."""
 
-    cluster: services.Cluster
+    cluster: postgres_cluster.Cluster
     node: rabbitmq_node.Node
     folder: Path
     env: dict[str, str]
@@ -54,7 +53,7 @@ class World:
     images: list[Path]
 
 
-def prepare(cluster: services.Cluster, node: rabbitmq_node.Node, folder: Path,
+def prepare(cluster: postgres_cluster.Cluster, node: rabbitmq_node.Node, folder: Path,
             images: int) -> World:
     """Migrate the template database, with an administrator and an enrollment token
     in it, and write ``images`` distinct tiny images (media is stored by content)."""

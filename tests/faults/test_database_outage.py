@@ -97,11 +97,11 @@ def test_every_request_during_an_outage_is_503_with_retry_after(served: Served):
     for name, probe in checks.items():
         assert probe().status_code < 500, name
 
-    served.web.cluster.stop_server()
+    served.web.cluster.stop()
     try:
         answers = {name: probe() for name, probe in checks.items()}
     finally:
-        served.web.cluster.start_server()
+        served.web.cluster.start()
 
     for name, answer in answers.items():
         assert answer.status_code == 503, (name, answer.status_code, answer.text[:300])
@@ -128,7 +128,7 @@ def test_an_agent_registers_and_beats_through_an_outage(served: Served, tmp_path
     web = served.web
     supervisor = Supervisor(log_dir=tmp_path / "logs", env=web.env)
     try:
-        web.cluster.stop_server()
+        web.cluster.stop()
         agent = supervisor.start_agent(
             web.base_url, served.enrollment, "Outage RTX (simulated):24",
             extra=("--name", "late-host", "--heartbeat", "1", "--workdir", str(tmp_path)))
@@ -136,13 +136,13 @@ def test_an_agent_registers_and_beats_through_an_outage(served: Served, tmp_path
                  supervisor)
         time.sleep(2)
         supervisor.check_alive()  # waiting to register, not given up
-        web.cluster.start_server()
+        web.cluster.start()
         wait_for("the agent registered and online", lambda: agent_heard_since(
             web, "late-host", datetime.min.replace(tzinfo=UTC)), 60, supervisor)
 
-        web.cluster.stop_server()
+        web.cluster.stop()
         time.sleep(4)  # heartbeats every second meet 503s
-        web.cluster.start_server()
+        web.cluster.start()
         back = datetime.now(UTC)
         wait_for("a heartbeat after the outage",
                  lambda: agent_heard_since(web, "late-host", back), MAX_RETRY_AFTER_S,

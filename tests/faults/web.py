@@ -40,10 +40,17 @@ class Web:
 def serving(folder: Path, **settings: str) -> Iterator[Web]:
     """gunicorn (one worker) on a fresh cluster, with an administrator and her API
     token; ``settings`` are environment variables on top of this process's."""
-    cluster = postgres_cluster.start()
+    with postgres_cluster.cluster() as cluster, _web(folder, cluster, settings) as web:
+        yield web
+
+
+@contextmanager
+def _web(folder: Path, cluster: postgres_cluster.Cluster, settings: dict[str, str],
+         ) -> Iterator[Web]:
     supervisor = None
+    cluster.sql('CREATE DATABASE "aima"')
     try:
-        env = {**os.environ, "DATABASE_URL": cluster.create_database("aima"),
+        env = {**os.environ, "DATABASE_URL": cluster.url("aima"),
                "AIMA_SECRET_KEY": "faults-test-" + "k" * 40,
                "AIMA_VAR_DIR": str(folder / "var"), "AIMA_MEDIA_ROOT": str(folder / "media"),
                **settings}
@@ -59,4 +66,3 @@ def serving(folder: Path, **settings: str) -> Iterator[Web]:
     finally:
         if supervisor is not None:
             supervisor.stop_all()
-        cluster.remove()
