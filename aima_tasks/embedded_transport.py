@@ -37,7 +37,7 @@ import shutil
 import uuid
 from pathlib import Path
 from queue import Empty
-from time import monotonic, time
+from time import monotonic, monotonic_ns, time
 
 from kombu.transport import filesystem
 from kombu.utils.json import dumps, loads
@@ -149,7 +149,10 @@ class Channel(filesystem.Channel):
     # -- writing ------------------------------------------------------------
 
     def _put(self, queue: str, payload: dict, **kwargs: object) -> None:
-        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        # Consumers take files in name order: the time of the put, in nanoseconds
+        # and zero-padded, so that names sort as the puts happened (to the
+        # millisecond, two puts in one millisecond came out in random order).
+        name = f"{monotonic_ns():020d}_{uuid.uuid4()}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         partial = f"{final}.partial"
         try:

@@ -87,9 +87,9 @@ def test_a_file_that_is_not_a_whole_message_is_skipped_not_fatal(tmp_path, monke
     folder = tmp_path / "broker"
     folder.mkdir()
     # As kombu's own writer leaves a message between creating and filling it.
-    young = folder / f"{round(time.monotonic() * 1000) - 5}_young.shared.msg"
+    young = folder / f"{time.monotonic_ns() - 5_000_000:020d}_young.shared.msg"
     young.write_bytes(b"")
-    old = folder / "0_old.shared.msg"
+    old = folder / f"{0:020d}_old.shared.msg"
     old.write_bytes(b'{"body": "tru')
     past = time.time() - embedded_transport.UNREADABLE_AFTER_S - 5
     os.utime(old, (past, past))
