@@ -23,12 +23,12 @@ QUEUE = Queue("shared", Exchange("shared", type="direct"), routing_key="shared")
 IDLE_S = 1.0
 
 
-def connection(folder: Path) -> Connection:
+def connection(folder: Path, polling_interval: float = 0.01) -> Connection:
     return Connection(broker.EMBEDDED_BROKER_URL, transport=broker.transport(
         broker.EMBEDDED_BROKER_URL), transport_options={
             "data_folder_in": str(folder), "data_folder_out": str(folder),
             "control_folder": str(folder / "control"), "store_processed": False,
-            "polling_interval": 0.01})
+            "polling_interval": polling_interval})
 
 
 def put(folder: Path, count: int, tag: str) -> None:

@@ -7,17 +7,13 @@ from pathlib import Path
 
 from kombu import Connection, Exchange, Queue
 
-from aima_tasks import broker
+from tests.embedded import broker_client
 
 MESSAGES = 2000
 
 
 def connection(folder: Path) -> Connection:
-    return Connection(broker.EMBEDDED_BROKER_URL, transport=broker.transport(
-        broker.EMBEDDED_BROKER_URL), transport_options={
-            "data_folder_in": str(folder), "data_folder_out": str(folder),
-            "control_folder": str(folder / "control"), "store_processed": False,
-            "polling_interval": 0})
+    return broker_client.connection(folder, polling_interval=0)
 
 
 def test_a_consumer_polling_while_messages_are_written_gets_each_whole(tmp_path):
