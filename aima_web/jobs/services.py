@@ -163,16 +163,21 @@ def model_choices(job_id: str, chosen: list[str]) -> dict[str, tuple[ModelChoice
     return found
 
 
+def model_vram_gb(models: dict[str, tuple[ModelChoice, ...]]) -> float:
+    """What a GPU must hold for the registry models: the smallest variant of each
+    analysis (bigger GPUs pick bigger ones), the largest of those."""
+    return max((min(v.min_vram_gb for v in variants) for variants in models.values()),
+               default=0.0)
+
+
 def place(job: Job) -> Decision:
     """Decide where the job runs and store the decision, the analyses and the
     segments on it; :func:`units_of` then derives its units of work from them."""
     chosen = choose_analyses(job)
     asset = job.media
     models = model_choices(str(job.id), chosen)
-    # The smallest variant is what a GPU must hold at least; bigger GPUs pick bigger ones.
-    model_vram = max((min(v.min_vram_gb for v in variants) for variants in models.values()),
-                     default=0.0)
-    decision = placement.decide_for(placement.job_spec(job, chosen, model_vram_gb=model_vram),
+    decision = placement.decide_for(placement.job_spec(job, chosen,
+                                                       model_vram_gb=model_vram_gb(models)),
                                     needs=placement.analysis_needs(chosen, models))
     # Partial: the analyses no GPU can hold are dropped, named in the decision record.
     skipped = {skip.analysis for skip in decision.skipped}
