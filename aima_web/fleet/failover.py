@@ -22,7 +22,7 @@ from django.db.models import Q
 
 from aima_tasks.kernel.classification import Confidentiality
 from aima_tasks.kernel.placement import Code
-from aima_tasks.kernel.routing import Scope
+from aima_tasks.kernel.routing import Scope, message_priority
 from aima_web.audit import trail
 from aima_web.fleet import assignments
 from aima_web.fleet.models import Assignment
@@ -85,7 +85,8 @@ def move_job(job_id: str, stranded: Q, why: str) -> int:
         trail.record(trail.SYSTEM, "job.failed_over", job.subject, reason=why,
                      units=[[u.segment, list(u.analyses)] for u in units],
                      **{"from": _where(before, held), "to": _where(after)})
-        pipeline.dispatch(units, after["queue"])
+        pipeline.dispatch(units, after["queue"],
+                          message_priority(job.priority, job.urgency))
     log.warning("job %s: %d unit(s) moved from %s to %s (%s)", job_id, len(units),
                 before.get("queue"), after["queue"], why)
     if after.get("scope") == Scope.CLOUD:
@@ -114,7 +115,8 @@ def place_queued_again(job_id: str, why: str) -> bool:
         trail.record(trail.SYSTEM, "job.failed_over", job.subject, reason=why, resent=resend,
                      **{"from": _where(before), "to": _where(after)})
         if resend:
-            pipeline.dispatch(units, after["queue"])
+            pipeline.dispatch(units, after["queue"],
+                              message_priority(job.priority, job.urgency))
     log.warning("job %s, queued: placed again from %s to %s (%s)", job_id,
                 _where(before), _where(after), why)
     if resend and after.get("scope") == Scope.CLOUD:
@@ -127,7 +129,8 @@ def replace_placement(job: Job, before: dict[str, Any], analyses: list[str]) -> 
     had stays allowed (its units not yet taken are still there), and stays the
     queue when the engine has nowhere better, or when the job is confidential
     and the engine would not keep it local."""
-    spec = placement.job_spec(job, analyses, model_vram_gb=_model_vram(job, analyses))
+    models = jobs.model_choices(str(job.id), analyses)
+    spec = placement.job_spec(job, analyses, model_vram_gb=jobs.model_vram_gb(models))
     decision = placement.decide_for(spec)
     earlier = sorted({*before.get("earlier_queues", ()), before.get("queue") or ""} - {""})
     # Waiting for an offline GPU is no better than waiting where it is.
@@ -138,13 +141,6 @@ def replace_placement(job: Job, before: dict[str, Any], analyses: list[str]) -> 
         waiting = {**before, "waiting": decision.reason or "no GPU can take it now"}
         return {**waiting, "earlier_queues": earlier}
     return {**decision.to_dict(), "earlier_queues": earlier}
-
-
-def _model_vram(job: Job, analyses: list[str]) -> float:
-    """The smallest registry variant a GPU must hold, as at first placement."""
-    models = jobs.model_choices(str(job.id), analyses)
-    return max((min(v.min_vram_gb for v in variants) for variants in models.values()),
-               default=0.0)
 
 
 def _where(placed: dict[str, Any], held: list[Assignment] | None = None) -> dict[str, Any]:
