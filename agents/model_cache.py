@@ -13,9 +13,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import uuid
 from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, distribution
+from importlib.util import find_spec
 from pathlib import Path
 
 from agents.analyzers.context import LoadedModel
@@ -49,20 +51,68 @@ class ModelRefused(ChecksumMismatch):
 
 def packaged_model(model: ModelFile) -> LoadedModel:
     """A built-in model file from its installed package, verified against its pin."""
-    try:
-        path = Path(distribution(model.distribution).locate_file(model.path))
-    except PackageNotFoundError:
-        raise ModelRefused(f"model {model.name} {model.version}: the package "
-                           f"{model.distribution} that carries it is not installed") from None
-    if not path.exists():
-        raise ModelRefused(f"model {model.name} {model.version}: {path} is missing from the "
-                           f"installed {model.distribution}")
+    path = _assembled(model) if model.assembled else _located(model.distribution, model.path,
+                                                              model)
     found = sha256_of(path)
     if found != model.sha256:
         raise ModelRefused(
             f"model {model.name} {model.version} refused: {path} hashes to {found}, not the "
             f"pinned {model.sha256} (a damaged file or another {model.distribution} version)")
     return LoadedModel(model.name, model.version, model.sha256, path)
+
+
+def assembly_root() -> Path:
+    """Where models joined from several packages are kept, one folder per checksum."""
+    configured = os.environ.get("AIMA_MODEL_ASSEMBLY_DIR")
+    if configured:
+        return Path(configured)
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "aima" / "models"
+
+
+def _located(dist: str, inside: str, model: ModelFile) -> Path:
+    """A file inside an installed distribution. Found through its top-level package
+    first, so that an editable install (AIMA's own files) resolves to its source tree."""
+    try:
+        where = distribution(dist)
+    except PackageNotFoundError:
+        raise ModelRefused(f"model {model.name} {model.version}: the package {dist} that "
+                           "carries it is not installed") from None
+    top, _, rest = inside.partition("/")
+    spec = find_spec(top) if top.isidentifier() else None
+    candidates = [Path(where.locate_file(inside))]
+    if spec is not None and spec.submodule_search_locations:
+        candidates.insert(0, Path(next(iter(spec.submodule_search_locations))) / rest)
+    for path in candidates:
+        if path.exists():
+            return path
+    raise ModelRefused(f"model {model.name} {model.version}: {inside} is missing from the "
+                       f"installed {dist}")
+
+
+def _assembled(model: ModelFile) -> Path:
+    """The model's folder, joined from its packages' pieces once and kept by checksum;
+    a folder that no longer hashes to the pin is joined again."""
+    target = assembly_root() / model.sha256
+    if target.is_dir() and sha256_of(target) == model.sha256:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    incoming = target.parent / f".incoming-{uuid.uuid4().hex}"
+    incoming.mkdir()
+    try:
+        for name, pieces in model.assembled:
+            with (incoming / name).open("wb") as out:
+                for dist, inside in pieces:
+                    with _located(dist, inside, model).open("rb") as piece:
+                        shutil.copyfileobj(piece, out, CHUNK)
+        if target.exists():  # damaged: replaced whole, never patched
+            shutil.rmtree(target)
+        os.replace(incoming, target)
+    finally:
+        if incoming.exists():
+            shutil.rmtree(incoming)
+    log.info("model %s %s assembled in %s", model.name, model.version, target)
+    return target
 
 
 def packaged_models(models: Iterable[ModelFile]) -> dict[str, LoadedModel]:

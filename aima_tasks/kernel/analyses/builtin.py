@@ -1,7 +1,7 @@
 """The analyses AIMA ships, declared for the ``aima.analyzers`` entry-point group
 (pyproject.toml). Declarations only: each runner is a "module:function" string the
 agent imports when it first runs one, so the control plane never loads OpenCV, ONNX
-Runtime or PocketSphinx; the merges, report sections and facts are pure kernel functions.
+Runtime or CTranslate2; the merges, report sections and facts are pure kernel functions.
 
 Every built-in model ships inside a package installed from requirements/ and is
 pinned here by checksum: an upgraded or damaged package is refused, not loaded.
@@ -24,11 +24,6 @@ SILERO_VAD = ModelFile(
     name="silero-vad", version="6.2.3",
     sha256="1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3",
     distribution="silero-vad", path="silero_vad/data/silero_vad.onnx")
-POCKETSPHINX_EN_US = ModelFile(
-    name="pocketsphinx-en-us", version="5.1.1",
-    sha256="52497f3603ebc982bda0ad8ebd5ea2a15c411b6aad4e5efab667dfe4b9a55eb3",
-    distribution="pocketsphinx", path="pocketsphinx/model/en-us")
-
 SHOTS = AnalysisSpec(
     "shots", frozenset({MediaType.VIDEO}),
     "Shot boundaries (hard cuts) and one keyframe per shot.",
@@ -79,10 +74,3 @@ VAD = AnalysisSpec(
     reference_s_per_unit=0.01, needs_audio_track=True,
     runner="agents.analyzers.speech:voice_activity", models=(SILERO_VAD,),
     merge=merges.join_speech, sections=(Section(Slot.SPEECH, ("segments",), sections.speech),))
-TRANSCRIPT = AnalysisSpec(
-    "transcript", AV,
-    "Speech to text in US English (PocketSphinx) with a timestamp per word.",
-    reference_s_per_unit=0.3, needs_audio_track=True, default_on=False,
-    runner="agents.analyzers.speech:transcribe", models=(POCKETSPHINX_EN_US,),
-    merge=merges.join_transcripts,
-    sections=(Section(Slot.TRANSCRIPT, ("words", "text", "language"), sections.transcript),))

@@ -24,6 +24,8 @@ class Slot(StrEnum):
     SHOTS = "shots"  # timeline: shots between cuts
     TRANSCRIPT = "transcript"  # the words spoken
     SPEECH = "speech"  # the speech map: speech and silence spans
+    SPEAKERS = "speakers"  # timeline and dialogue: who spoke when
+    EVENTS = "events"  # timeline: sound events (speech, music, singing)
 
 
 @dataclass(frozen=True)

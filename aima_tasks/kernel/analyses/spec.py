@@ -53,6 +53,10 @@ class ModelFile:
     sha256: str
     distribution: str  # the installed package that carries it, e.g. "silero-vad"
     path: str  # inside that distribution, e.g. "silero_vad/data/silero_vad.onnx"
+    # A model too big for one package, assembled into a folder on first use:
+    # (file name in the folder, the (distribution, path) pieces joined in order into it).
+    # The pin is then the folder's checksum; ``path`` names the folder for messages.
+    assembled: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
 
 
 # The results of consecutive segments, in order, joined into one result.
