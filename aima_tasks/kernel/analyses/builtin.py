@@ -4,7 +4,9 @@ agent imports when it first runs one, so the control plane never loads OpenCV, O
 Runtime or CTranslate2; the merges, report sections and facts are pure kernel functions.
 
 Every built-in model ships inside a package installed from requirements/ and is
-pinned here by checksum: an upgraded or damaged package is refused, not loaded.
+pinned here by checksum: an upgraded or damaged package is refused, not loaded. The
+speech analyses (transcript, speakers, sounds) are declared in modules of their own:
+transcription.py, diarization.py and sound_events.py.
 """
 
 from __future__ import annotations
