@@ -7,6 +7,8 @@ dataclass describing what it wrote, so a test can compare an analysis with the t
 from __future__ import annotations
 
 import math
+import shutil
+import subprocess
 import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -62,6 +64,22 @@ class AudioSample:
     frequency_hz: float
     amplitude: float  # peak amplitude of the tones, full scale = 1.0
     silence_s: tuple[float, float] | None
+
+
+@dataclass(frozen=True)
+class Turn:
+    voice: str  # the espeak-ng voice, e.g. "de" or "de+f3"
+    text: str
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class SpeechSample:
+    path: Path  # a 16-bit mono WAV
+    sample_rate: int
+    duration_s: float
+    turns: tuple[Turn, ...]
 
 
 def video_encoder() -> str:
@@ -126,11 +144,13 @@ def write_video(
     tone_amplitude: float = 0.1,
     tone_hz: float = 1000.0,
     silence_s: tuple[float, float] | None = None,
+    sound: Path | None = None,
 ) -> VideoSample:
     """An MP4 of flat-colour scenes joined by hard cuts, with a box moving in each.
 
     The sound track is a tone with one silent gap (by default the middle 0.7 s of the
-    second scene, so it does not line up with a cut).
+    second scene, so it does not line up with a cut); with ``sound``, that 16-bit mono
+    WAV instead (e.g. a ``write_dialogue``), cut or padded to the scenes' length.
     """
     path = Path(path)
     width, height = size
@@ -152,23 +172,25 @@ def write_video(
             astream.bit_rate = 96_000
         _write_frames(container, vstream, scenes, counts, fps, moving_box)
         if astream is not None:
-            samples = _tone_track(duration, silence_s, tone_amplitude, tone_hz)
-            _encode_audio(container, astream, samples)
+            track, rate = ((_tone_track(duration, silence_s, tone_amplitude, tone_hz), AUDIO_RATE)
+                           if sound is None else _wav_track(sound, duration))
+            _encode_audio(container, astream, track, rate)
 
+    toned = acodec is not None and sound is None
     return VideoSample(
-        path=path,
-        codec=vcodec,
-        fps=fps,
-        width=width,
-        height=height,
-        frame_count=total,
-        duration_s=duration,
-        cut_frames=cut_frames,
-        cut_times_s=tuple(frame / fps for frame in cut_frames),
-        audio_codec=acodec,
-        tone_amplitude=tone_amplitude if acodec else None,
-        silence_s=silence_s if acodec else None,
-    )
+        path=path, codec=vcodec, fps=fps, width=width, height=height, frame_count=total,
+        duration_s=duration, cut_frames=cut_frames,
+        cut_times_s=tuple(frame / fps for frame in cut_frames), audio_codec=acodec,
+        tone_amplitude=tone_amplitude if toned else None, silence_s=silence_s if toned else None)
+
+
+def _wav_track(sound: Path, duration_s: float) -> tuple[np.ndarray, int]:
+    """A WAV's samples as floats, cut or padded with silence to ``duration_s``."""
+    pcm, rate = read_wav(sound)
+    track = np.zeros(round(duration_s * rate), dtype=np.float32)
+    kept = min(len(track), len(pcm))
+    track[:kept] = pcm[:kept] / 32768.0
+    return track, rate
 
 
 def _default_silence(counts: Sequence[int], cut_frames: tuple[int, ...], fps: int,
@@ -209,7 +231,8 @@ def _write_frames(container: av.container.OutputContainer, stream: av.video.Vide
 
 
 def _encode_audio(
-    container: av.container.OutputContainer, stream: av.audio.AudioStream, samples: np.ndarray
+    container: av.container.OutputContainer, stream: av.audio.AudioStream, samples: np.ndarray,
+    rate: int = AUDIO_RATE,
 ) -> None:
     ctx = stream.codec_context
     sample_format = ctx.format.name if ctx.format is not None else "fltp"
@@ -221,9 +244,9 @@ def _encode_audio(
     for start in range(0, len(samples), chunk):
         block = samples[start : start + chunk].reshape(1, -1)
         frame = av.AudioFrame.from_ndarray(block, format="flt", layout="mono")
-        frame.sample_rate = AUDIO_RATE
+        frame.sample_rate = rate  # the resampler brings it to the stream's rate
         frame.pts = start
-        frame.time_base = Fraction(1, AUDIO_RATE)
+        frame.time_base = Fraction(1, rate)
         for out in resampler.resample(frame):
             container.mux(stream.encode(out))
     for out in resampler.resample(None):
@@ -252,15 +275,8 @@ def write_image(
         pixels[:, left:right] = colour
         colours.append((colour, float(right - left) / width))
 
-    tags = (
-        exif
-        if exif is not None
-        else {
-            "Make": "AIMA Test Rig",
-            "Model": "Synthetic Camera 1",
-            "DateTime": "2024:05:17 10:30:00",
-        }
-    )
+    tags = exif if exif is not None else {
+        "Make": "AIMA Test Rig", "Model": "Synthetic Camera 1", "DateTime": "2024:05:17 10:30:00"}
     image = Image.fromarray(pixels, "RGB")
     image.save(path, format="JPEG", quality=95, subsampling=0, exif=_exif_block(tags))
     return ImageSample(path, width, height, tuple(colours), dict(tags))
@@ -288,16 +304,9 @@ def _exif_block(tags: dict[str, str]) -> Image.Exif:
     return exif
 
 
-def write_audio(
-    path: Path,
-    tone_s: float = 1.0,
-    silence_s: float = 0.6,
-    tail_s: float = 1.0,
-    amplitude: float = 0.1,
-    frequency_hz: float = 1000.0,
-    sample_rate: int = AUDIO_RATE,
-    channels: int = 1,
-) -> AudioSample:
+def write_audio(path: Path, tone_s: float = 1.0, silence_s: float = 0.6, tail_s: float = 1.0,
+                amplitude: float = 0.1, frequency_hz: float = 1000.0,
+                sample_rate: int = AUDIO_RATE, channels: int = 1) -> AudioSample:
     """A 16-bit WAV: tone, silence, tone. ``silence_s=0`` gives one continuous tone."""
     path = Path(path)
     n_total = round((tone_s + silence_s + tail_s) * sample_rate)
@@ -315,12 +324,73 @@ def write_audio(
         out.setsampwidth(2)
         out.setframerate(sample_rate)
         out.writeframes(interleaved.tobytes())
-    return AudioSample(
-        path=path,
-        sample_rate=sample_rate,
-        channels=channels,
-        duration_s=n_total / sample_rate,
-        frequency_hz=frequency_hz,
-        amplitude=amplitude,
-        silence_s=gap,
-    )
+    return AudioSample(path=path, sample_rate=sample_rate, channels=channels,
+                       duration_s=n_total / sample_rate, frequency_hz=frequency_hz,
+                       amplitude=amplitude, silence_s=gap)
+
+
+# Speech ---------------------------------------------------------------------
+
+# espeak-ng ends an utterance with a faint tail; below this (about -56 dBFS) it is cut
+# off, so a turn starts and ends where its sound does and the pauses are digital silence.
+_TAIL_LEVEL = 50
+
+
+def espeak_ng() -> str | None:
+    """The espeak-ng program, or None where it is not installed."""
+    return shutil.which("espeak-ng")
+
+
+def write_dialogue(path: Path, turns: Sequence[tuple[str, str]], pause_s: float = 0.7,
+                   speed: int = 160) -> SpeechSample:
+    """A 16-bit mono WAV of (voice, text) turns spoken by espeak-ng one after the other,
+    each between pauses of ``pause_s`` of silence; the sample knows each turn's span.
+    Raises RuntimeError where espeak-ng is not installed."""
+    program = espeak_ng()
+    if program is None:
+        raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)")
+    path = Path(path)
+    pieces: list[np.ndarray] = []
+    spans: list[Turn] = []
+    rate, at = 22_050, 0
+    for voice, text in turns:
+        done = subprocess.run([program, "--stdout", "-v", voice, "-s", str(speed), text],
+                              check=True, capture_output=True)
+        pcm, rate = _wav_bytes(done.stdout)
+        loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > _TAIL_LEVEL)
+        voiced = pcm[loud[0]: loud[-1] + 1] if len(loud) else pcm[:0]
+        pause = np.zeros(round(pause_s * rate), dtype=np.int16)
+        spans.append(Turn(voice, text, (at + len(pause)) / rate,
+                          (at + len(pause) + len(voiced)) / rate))
+        pieces += [pause, voiced]
+        at += len(pause) + len(voiced)
+    pieces.append(np.zeros(round(pause_s * rate), dtype=np.int16))
+    pcm = np.concatenate(pieces)
+    write_wav(path, pcm, rate)
+    return SpeechSample(path, rate, len(pcm) / rate, tuple(spans))
+
+
+def _wav_bytes(data: bytes) -> tuple[np.ndarray, int]:
+    # espeak-ng writes its WAV to a pipe with a length it cannot know (0 or -1):
+    # the samples are whatever follows the header's "data" tag.
+    rate = int.from_bytes(data[24:28], "little")
+    start = data.index(b"data") + 8
+    return np.frombuffer(data[start: start + (len(data) - start) // 2 * 2], dtype="<i2"), rate
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    """The int16 samples of a 16-bit mono WAV, and its rate."""
+    with wave.open(str(path), "rb") as source:
+        if source.getnchannels() != 1 or source.getsampwidth() != 2:
+            raise ValueError(f"{path} is not 16-bit mono")
+        pcm = np.frombuffer(source.readframes(source.getnframes()), dtype="<i2")
+        return pcm, source.getframerate()
+
+
+def write_wav(path: Path, pcm: np.ndarray, rate: int) -> Path:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm.astype("<i2").tobytes())
+    return Path(path)
