@@ -1,4 +1,5 @@
-"""``python -m agents run``: the GPU agent's command line.
+"""``python -m agents run``: the GPU agent's command line (and ``enrol-voice``, which
+makes an enrolled voice for the model registry).
 
 Every option can also come from an environment variable (for containers);
 the flag wins where both are given.
@@ -80,12 +81,44 @@ def build_parser() -> argparse.ArgumentParser:
                               "default: WORKDIR/models]")
     run_cmd.epilog = ("The broker comes from AIMA_BROKER_URL (default: the embedded "
                       "filesystem broker under AIMA_VAR_DIR, for a single machine).")
+    _add_enrol_voice(commands)
     return parser
+
+
+def _add_enrol_voice(commands: argparse._SubParsersAction) -> None:
+    enrol = commands.add_parser(
+        "enrol-voice", help="make an enrolled voice for the model registry from a clip",
+        description="Compute the voice embedding of one speaker's clip (any audio or video "
+                    "file; its speech only) with the speakers analysis's own encoder, and "
+                    "write it as JSON ({\"name\", \"embedding\"}). Upload that file to the "
+                    "model registry with task \"voice-enrolment\" and activate it: the "
+                    "speakers analysis then names the speaker it recognises. The file is "
+                    "biometric data: keep it as such.")
+    enrol.add_argument("clip", type=Path, help="audio or video of the one speaker")
+    enrol.add_argument("--name", required=True, help="the name the report shows")
+    enrol.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.json")
+
+
+def enrol_voice(args: argparse.Namespace) -> int:
+    # Imported here: `run` must not load ONNX Runtime and the decoders in the supervisor.
+    from agents.analyzers.speakers import voice_of
+    from agents.analyzers.voice import enrolment
+
+    try:
+        embedding = voice_of(args.clip)
+    except (OSError, ValueError) as exc:
+        print(f"aima enrol-voice: {exc}", file=sys.stderr)
+        return 2
+    args.output.write_text(enrolment(args.name, embedding))
+    print(f"{args.output}: the voice of {args.name}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "enrol-voice":
+        return enrol_voice(args)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.control_plane:

@@ -126,9 +126,12 @@ def analysis_context(name: str, work: AnalysisWork, gpu: adaptive.GpuFacts,
     builtin = packaged_models(spec.models)
     chosen = adaptive.plan(work.models.get(name, ()), spec.precisions, gpu)
     model = registry_model(chosen.model, cache) if chosen.model else None
+    # Every reference the unit carries (enrolled voices), not a planner's pick of one.
+    references = tuple(registry_model(choice, cache)
+                       for choice in work.models.get(spec.references_key, ()))
     ctx = AnalysisContext(start_s=work.start_s, end_s=work.end_s, builtin=builtin, model=model,
                           device=gpu.device, precision=chosen.precision,
-                          batch_size=chosen.batch_size)
+                          batch_size=chosen.batch_size, references=references)
     canary = bool(chosen.model and chosen.model.canary)
     used = [model] if model else list(builtin.values())
     meta = {"models": [{"name": m.name, "version": m.version, "sha256": m.sha256,
@@ -136,6 +139,9 @@ def analysis_context(name: str, work: AnalysisWork, gpu: adaptive.GpuFacts,
             "device": gpu.device, "precision": chosen.precision.value,
             "batch_size": chosen.batch_size, "choice": chosen.reason,
             "segment": work.segment, "start_s": work.start_s, "end_s": work.end_s}
+    if references:
+        meta["references"] = [{"name": r.name, "version": r.version, "sha256": r.sha256}
+                              for r in references]
     return ctx, meta
 
 

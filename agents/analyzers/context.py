@@ -33,3 +33,6 @@ class AnalysisContext:
     device: str = "cpu"  # "cuda" or "cpu": where ONNX Runtime runs
     precision: str = "fp32"  # fp32, fp16 or int8
     batch_size: int = 1
+    # All the active registry artifacts of the spec's reference_task (enrolled voices),
+    # each verified: data the analysis compares against, not a model it runs.
+    references: tuple[LoadedModel, ...] = ()

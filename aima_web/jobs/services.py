@@ -154,12 +154,18 @@ def choose_analyses(job: Job) -> list[str]:
 
 
 def model_choices(job_id: str, chosen: list[str]) -> dict[str, tuple[ModelChoice, ...]]:
-    """Per analysis, the registry variants (active, or canary for its share) it may use."""
+    """Per analysis, the registry variants (active, or canary for its share) it may use;
+    under the spec's ``references_key``, all the artifacts of its reference task (every
+    enrolled voice: the analysis compares with each, it does not pick one)."""
     found = {}
     for name in chosen:
-        offered = registry.choices_for(catalogue().specs[name].model_task, job_id)
+        spec = catalogue().specs[name]
+        offered = registry.choices_for(spec.model_task, job_id)
         if offered:
             found[name] = offered
+        references = registry.choices_for(spec.reference_task, job_id)
+        if references:
+            found[spec.references_key] = references
     return found
 
 

@@ -84,6 +84,10 @@ class AnalysisSpec:
     # Registry task whose artifacts (aima_web.registry) may replace the built-in
     # model, e.g. "person-detection"; empty: none can.
     model_task: str = ""
+    # Registry task whose active artifacts ALL travel with the analysis as references
+    # (enrolled voices), beside whichever model the planner picks; the work unit
+    # carries them under ``references_key``. Empty: none.
+    reference_task: str = ""
     precisions: tuple[Precision, ...] = (Precision.FP32,)
     # Run when a job names no analyses.
     default_on: bool = True
@@ -97,6 +101,12 @@ class AnalysisSpec:
     # What of the result the report page shows as labelled lines (facts.Fact); the
     # page shows the results of analyses with neither sections nor facts as raw JSON.
     facts: Facts | None = None
+
+    @property
+    def references_key(self) -> str:
+        """Where a work unit's ``models`` carries the references: beside the analysis's
+        own variants, never among them (the planner picks one of those)."""
+        return f"{self.name}:references"
 
     @property
     def segmentable(self) -> bool:
