@@ -60,7 +60,32 @@ def ensure_venv(requirements: Path) -> None:
                            "-q", "--no-deps", "-e", str(ROOT)])
     if done.returncode != 0:
         fail("pip could not install the project itself (see above)")
+    verify_models()
     STAMP.write_text(wanted)
+
+
+# Each built-in model of the catalogue, found in its package (Whisper joined from its
+# two packages' parts) and checked against its pinned checksum.
+VERIFY_MODELS = """
+import sys
+from agents.model_cache import packaged_models
+from aima_tasks.kernel.analyses import catalogue
+for name, spec in sorted(catalogue().specs.items()):
+    try:
+        packaged_models(spec.models)
+    except Exception as exc:
+        sys.exit(f"analysis {name}: {exc}")
+"""
+
+
+def verify_models() -> None:
+    """Assemble and verify every built-in model once, here: the first job does not pay
+    for it, and a broken install stops setup with one line instead of failing jobs."""
+    print("Checking the built-in models …", flush=True)
+    done = subprocess.run([str(PYTHON), "-c", VERIFY_MODELS], capture_output=True, text=True)
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or ["no message"]
+        fail(f"a built-in model is not usable, {lines[-1]}")
 
 
 def main(argv: list[str]) -> int:
