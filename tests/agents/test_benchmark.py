@@ -1,15 +1,20 @@
-"""The agent's benchmarks: every analyzer timed on sample media, and the
-GPU's raw FP32/FP16 throughput and memory bandwidth."""
+"""The agent's benchmarks: every analyzer timed on sample media (speech where
+espeak-ng is installed), and the GPU's raw FP32/FP16 throughput and memory bandwidth."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 
-from agents import compute
-from agents.benchmark import analyzer_profile
+import pytest
+
+from agents import analyzers, compute
+from agents.analyzers.context import AnalysisContext
+from agents.benchmark import analyzer_profile, bench_media
 from agents.gpus import GpuInfo
+from agents.model_cache import packaged_models
 from agents.runner import compute_benchmark
-from aima_tasks.kernel.analyses import catalogue
+from aima_tasks.kernel.analyses import MediaType, catalogue
 
 
 def test_every_analyzer_is_timed_per_work_unit(tmp_path):
@@ -18,6 +23,25 @@ def test_every_analyzer_is_timed_per_work_unit(tmp_path):
     assert all(0 < seconds < 10 for seconds in profile.values()), profile
     # Nothing of the sample media is left behind.
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
+def test_the_speech_analyses_are_timed_on_speech(tmp_path):
+    # Whisper on a tone decodes next to nothing: the bench video speaks.
+    media, speech = bench_media(tmp_path)
+    assert speech
+    video, duration_s = media[MediaType.VIDEO]
+    ctx = AnalysisContext(builtin=packaged_models(catalogue().specs["vad"].models))
+    heard = analyzers.run("vad", video, ctx)
+    spoken = sum(s["end_s"] - s["start_s"] for s in heard["segments"])
+    assert spoken > duration_s / 2, heard
+
+
+def test_without_espeak_ng_the_bench_sound_is_a_tone(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("PATH", str(tmp_path))  # a host without espeak-ng
+    media, speech = bench_media(tmp_path)
+    assert not speech and "timed on a tone" in caplog.text
+    assert media[MediaType.VIDEO][1] == media[MediaType.AUDIO][1] == 8.0
 
 
 def test_compute_figures_say_where_they_were_measured():
