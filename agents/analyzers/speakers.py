@@ -4,7 +4,7 @@ speakers (as many as the threshold allows), and runs of one speaker become turns
 
 The result follows aima_tasks.kernel.analyses.diarization; each speaker carries its
 voice centroid so that the control plane can join segments (join_speakers), and an
-enrolled voice (ctx.references) within the same threshold names a speaker.
+enrolled voice (ctx.references) close enough to a speaker's centroid names it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,11 @@ from agents.analyzers.speech import SAMPLE_RATE, SileroVad, speech_spans
 from agents.analyzers.voice import VoiceEncoder, read_enrolment
 from agents.model_cache import packaged_models
 from aima_tasks.kernel.analyses.builtin import SILERO_VAD
-from aima_tasks.kernel.analyses.diarization import DISTANCE_THRESHOLD, VOICE_ENCODER
+from aima_tasks.kernel.analyses.diarization import (
+    DISTANCE_THRESHOLD,
+    NAME_THRESHOLD,
+    VOICE_ENCODER,
+)
 
 WINDOW_S = 1.5  # long enough for a stable voice embedding, short enough to place a change
 STEP_S = 0.5
@@ -168,7 +172,7 @@ def _speaker(label: str, embeddings: np.ndarray, pieces: list[tuple[int, int, in
 
 
 def _name(speakers: list[dict[str, Any]], enrolled: list[tuple[str, np.ndarray]]) -> None:
-    """Each enrolled voice names the speaker nearest to it, if within the threshold; of
+    """Each enrolled voice names the speaker nearest to it, if within NAME_THRESHOLD; of
     two voices near one speaker, the nearer names it."""
     best: dict[int, tuple[float, str]] = {}
     for name, voice in enrolled:
@@ -176,7 +180,7 @@ def _name(speakers: list[dict[str, Any]], enrolled: list[tuple[str, np.ndarray]]
         if not distances:
             return
         nearest = int(np.argmin(distances))
-        if distances[nearest] < min(DISTANCE_THRESHOLD, best.get(nearest, (np.inf, ""))[0]):
+        if distances[nearest] < min(NAME_THRESHOLD, best.get(nearest, (np.inf, ""))[0]):
             best[nearest] = (distances[nearest], name)
     for index, (_, name) in best.items():
         speakers[index]["name"] = name

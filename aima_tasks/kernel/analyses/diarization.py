@@ -35,8 +35,14 @@ ENROLMENT_TASK = "voice-enrolment"
 
 # Two voices are one speaker while their average cosine distance stays below this.
 # Tuned on espeak-ng voices (tests/analyzers/test_speakers.py): 1.5 s windows of one
-# voice lie within about 0.1 of each other, of two voices 0.25 and more apart.
+# voice lie 0.16-0.20 apart on average (at most 0.33), of two voices 0.35-0.44 on
+# average (the closest pair, en-us+m3 and +m7, 0.35; single windows down to 0.26).
 DISTANCE_THRESHOLD = 0.3
+# A speaker is named after an enrolled voice only this close: a centroid and an
+# enrolment average many windows, so one voice lies 0.08-0.09 from its own enrolment,
+# while espeak's sibling variants (en-us and en-gb, +f3 and +f4, +m3) lie 0.12-0.16 and
+# other voices 0.2 and more apart: a wrong name is worse than none.
+NAME_THRESHOLD = 0.15
 # A turn cut by a segment boundary: the same speaker on both sides, this close.
 JOIN_GAP_S = 0.1
 
