@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from django.utils.html import escape
 from rest_framework.renderers import TemplateHTMLRenderer
 
-from aima_tasks.kernel.analyses import Section, Slot, catalogue
+from aima_tasks.kernel.analyses import Section, Slot, catalogue, dialogue
 from aima_tasks.kernel.analyses.facts import Fact
 from aima_tasks.kernel.analyses.sections import by_time, dicts, empty, num, speech_map
 from aima_web.instances.preemption import rework
@@ -41,12 +41,17 @@ def build_report(job: Job) -> dict[str, Any]:
     duration = _duration(media, data, shown)
     filled = _filled(data, shown)
     speech_source, heard = filled.get(Slot.SPEECH, (None, None))
+    transcript = _slot(filled, Slot.TRANSCRIPT)
+    speakers = _speakers(_slot(filled, Slot.SPEAKERS))
     return {
         "job": _job(job, done={r.analysis for r in results}),
         "media": media,
         "timeline": {"duration_s": duration,
                      **{slot.value: _slot(filled, slot) for slot in TIMELINE}},
-        "transcript": _slot(filled, Slot.TRANSCRIPT),
+        "transcript": transcript,
+        "dialogue": _guarded("dialogue", lambda t: dialogue.lines(t, speakers), transcript, []),
+        "speakers": speakers,
+        "sound_events": _slot(filled, Slot.EVENTS),
         "speech_map": speech_map(heard, duration),
         "speech_map_source": speech_source,
         "analyses": [_analysis(r) for r in results],
@@ -94,6 +99,16 @@ def _guarded(analysis: str, build: Callable[[Any], T], data: Any, fallback: T) -
 
 def _slot(filled: dict[Slot, tuple[str, Any]], slot: Slot) -> Any:
     return filled[slot][1] if slot in filled else empty(slot)
+
+
+def _speakers(found: Any) -> dict[str, list[dict[str, Any]]]:
+    """Who spoke when, only the fields the report shows: a voice's centroid is biometric
+    data and must never reach the report, whatever a speakers section hands over."""
+    found = _dict(found)
+    return {"speakers": [{k: s.get(k) for k in ("label", "name", "speech_s")}
+                         for s in dicts(found.get("speakers"))],
+            "turns": [{k: t.get(k) for k in ("speaker", "start_s", "end_s")}
+                      for t in dicts(found.get("turns"))]}
 
 
 def _job(job: Job, done: set[str]) -> dict[str, Any]:
@@ -204,8 +219,10 @@ def _iso(moment: datetime | None) -> str | None:
 # The page ------------------------------------------------------------------
 
 _TICK_STEPS_S = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
-_LINE_GAP_S = 1.0
-_LINE_WORDS = 14
+_QUERY_CHARS = 200
+# Lane hues: speakers by their place in the list, sound events by their label.
+_SPEAKER_HUES = 6
+_SOUNDS = ("speech", "singing", "music")
 
 
 class ReportHTMLRenderer(TemplateHTMLRenderer):
@@ -226,18 +243,22 @@ class ReportHTMLRenderer(TemplateHTMLRenderer):
     def get_template_context(self, data: Any, renderer_context: dict[str, Any]) -> Any:
         if renderer_context["response"].exception:
             return super().get_template_context(data, renderer_context)
-        return page_context(data)
+        request = renderer_context.get("request")
+        query = request.query_params.get("q", "") if request is not None else ""
+        return page_context(data, query[:_QUERY_CHARS])
 
 
 def _is_report(data: Any) -> bool:
     return isinstance(data, dict) and {"job", "media", "timeline"} <= data.keys()
 
 
-def page_context(report: dict[str, Any]) -> dict[str, Any]:
-    """The report plus what the page draws: positions in percent of the media's length."""
+def page_context(report: dict[str, Any], query: str = "") -> dict[str, Any]:
+    """The report plus what the page draws: positions in percent of the media's length;
+    with a ``query``, only the dialogue lines that hold it, the matches marked."""
     duration = report["timeline"]["duration_s"]
     timeline = report["timeline"]
     facts = _facts(report)
+    query = query.strip()
     return {
         "report": report,
         "duration": clock(duration),
@@ -248,12 +269,58 @@ def page_context(report: dict[str, Any]) -> dict[str, Any]:
                            f"shot {s.get('index')}: {_span(s)}") for s in timeline["shots"]],
         "speech_bars": [_bar(s, duration, "", f"{s['kind']}: {_span(s)}", s["kind"])
                         for s in report["speech_map"]],
-        "lines": _lines(report["transcript"]["words"]),
+        "speaker_lanes": _speaker_lanes(report["speakers"], duration),
+        "sound_lanes": _sound_lanes(report["sound_events"], duration),
+        "query": query,
+        "dialogue": [_said(line) for line in (dialogue.search(report["dialogue"], query)
+                                              if query else report["dialogue"])],
         "facts": [fact for found in facts.values() for fact in found],
         # A result no fact shows (none declared, or none made of it) is shown raw.
         "other_results": [(name, json.dumps(value, indent=2, sort_keys=True, default=str))
                           for name, value in report["results"].items() if not facts.get(name)],
     }
+
+
+def _said(line: dict[str, Any]) -> dict[str, Any]:
+    """A dialogue line for the page: its time, who, and its text in (marked) parts."""
+    return {"at": clock(num(line.get("start_s"))), "title": _span(line),
+            "who": line.get("name") or line.get("speaker") or "",
+            "language": line.get("language") or "",
+            "parts": line.get("parts") or [{"text": line.get("text") or "", "mark": False}]}
+
+
+def _speaker_lanes(speakers: dict[str, list[dict[str, Any]]], duration: float | None,
+                   ) -> list[dict[str, Any]]:
+    """A lane per speaker, in the order of the speakers' list (then of first turn)."""
+    order = [s.get("label") for s in speakers["speakers"]]
+    order += [t.get("speaker") for t in speakers["turns"] if t.get("speaker") not in order]
+    names = {s.get("label"): s.get("name") for s in speakers["speakers"]}
+    lanes = []
+    for index, label in enumerate(dict.fromkeys(order)):
+        who = names.get(label) or label or "?"
+        turns = [t for t in speakers["turns"] if t.get("speaker") == label]
+        lanes.append({"name": str(who), "bars": [
+            _bar(t, duration, "", f"{who}: {_span(t)}", f"spk{index % _SPEAKER_HUES}")
+            for t in turns]})
+    return [lane for lane in lanes if lane["bars"]]
+
+
+def _sound_lanes(found: list[dict[str, Any]], duration: float | None) -> list[dict[str, Any]]:
+    """A lane per sound event label: the model's classes first, then any other."""
+    labels = sorted({str(e.get("label")) for e in found},
+                    key=lambda label: (_SOUNDS.index(label) if label in _SOUNDS else 9, label))
+    lanes = []
+    for label in labels:
+        kind = f"ev-{label}" if label in _SOUNDS else "ev-other"
+        bars = [_bar(e, duration, "", f"{label}: {_span(e)}{_confidence(e)}", kind)
+                for e in found if str(e.get("label")) == label]
+        lanes.append({"name": label, "bars": bars})
+    return lanes
+
+
+def _confidence(event: dict[str, Any]) -> str:
+    confidence = num(event.get("confidence"))
+    return "" if confidence is None else f", confidence {confidence:.2f}"
 
 
 def _facts(report: dict[str, Any]) -> dict[str, list[Fact]]:
@@ -315,23 +382,6 @@ def _ticks(duration: float | None) -> list[dict[str, str]]:
     step = next((s for s in _TICK_STEPS_S if duration / s <= 10), _TICK_STEPS_S[-1])
     return [{"left": _percent(t / duration * 100), "label": clock(t)}
             for t in range(0, int(duration) + 1, step)]
-
-
-def _lines(words: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Words in lines broken at pauses, sentence ends or a line's length."""
-    lines: list[dict[str, Any]] = []
-    previous_end: float | None = None
-    for word in words:
-        text = str(word.get("word", "")).strip()
-        start = num(word.get("start_s"))
-        gap = start - previous_end if start is not None and previous_end is not None else 0.0
-        full = bool(lines) and (lines[-1]["closed"] or len(lines[-1]["words"]) >= _LINE_WORDS)
-        if not lines or full or gap > _LINE_GAP_S:
-            lines.append({"at": clock(start), "words": [], "closed": False})
-        lines[-1]["words"].append({"word": text, "at": clock(start)})
-        lines[-1]["closed"] = text.endswith((".", "?", "!"))
-        previous_end = num(word.get("end_s")) or start
-    return lines
 
 
 def _span(item: dict[str, Any]) -> str:

@@ -57,11 +57,17 @@ def shots(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def transcript(result: dict[str, Any]) -> dict[str, Any]:
+    """The words, the utterances (a transcript from before utterances has none) and the
+    seconds spoken per language."""
     words = by_time(dicts(result.get("words")), "start_s", "end_s")
     text = result.get("text")
     if not isinstance(text, str) or not text:
         text = " ".join(str(w.get("word", "")).strip() for w in words)
-    return {"language": result.get("language"), "text": text, "words": words}
+    languages = result.get("languages")
+    return {"language": result.get("language"), "text": text, "words": words,
+            "utterances": by_time(dicts(result.get("utterances")), "start_s", "end_s"),
+            "languages": ({str(k): v for k, v in languages.items() if num(v) is not None}
+                          if isinstance(languages, dict) else {})}
 
 
 def speech(result: dict[str, Any]) -> dict[str, Any]:
@@ -83,6 +89,8 @@ def empty(slot: Slot) -> Any:
     """What a slot holds when no analysis of the job fills it."""
     if slot == Slot.TRANSCRIPT:
         return transcript({})
+    if slot == Slot.SPEAKERS:
+        return {"speakers": [], "turns": []}
     return None if slot == Slot.SPEECH else []
 
 
