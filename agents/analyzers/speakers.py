@@ -30,6 +30,11 @@ WINDOW_S = 1.5  # long enough for a stable voice embedding, short enough to plac
 STEP_S = 0.5
 # Pauses up to this long inside one speaker's run stay inside the turn.
 MAX_PAUSE_S = 1.0
+# A word or two ("Yes.", "Guten Morgen,") is too short to found a speaker: its embedding
+# strays (0.2-0.3 from its own voice, where 1.5 s windows stay near 0.17); such windows
+# join the nearest speaker the longer ones found.
+MIN_FOUNDING_S = 1.0
+MAX_WINDOWS = 3000  # about 25 minutes of speech at STEP_S
 _CHUNK_S = 60.0
 
 
@@ -49,7 +54,7 @@ def diarize(path: Path, ctx: AnalysisContext) -> dict[str, Any]:
     windows = speech_windows(spans)
     encoder = VoiceEncoder(encoder_model.path, ctx.device, batch_size=max(ctx.batch_size, 32))
     embeddings = encoder.embed_utterances([audio[a:b] for a, b, _ in windows])
-    labels = cluster(embeddings, DISTANCE_THRESHOLD)
+    labels = speakers_of(embeddings, np.array([end - start for start, end, _ in windows]))
     pieces = speaker_pieces(spans, windows, labels)
     order = _first_appearance(pieces)
     speakers = [_speaker(f"S{rank + 1}", embeddings[labels == group], pieces, group)
@@ -84,6 +89,10 @@ def speech_windows(spans: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
     """(start, end, span index) sample windows: WINDOW_S long every STEP_S inside each
     speech span, the last one ending with the span; a shorter span is one window."""
     length, step = round(WINDOW_S * SAMPLE_RATE), round(STEP_S * SAMPLE_RATE)
+    # Clustering costs the cube of the windows: media analysed whole (not cut into
+    # segments) gets sparser windows rather than hours of clustering.
+    speech = sum(end - start for start, end in spans)
+    step = max(step, speech // MAX_WINDOWS)
     windows = []
     for index, (start, end) in enumerate(spans):
         if end - start <= length:
@@ -94,6 +103,23 @@ def speech_windows(spans: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
             starts.append(end - length)
         windows += [(s, s + length, index) for s in starts]
     return windows
+
+
+def speakers_of(embeddings: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """A cluster number per window: windows of MIN_FOUNDING_S and more are clustered,
+    the shorter ones join the nearest of those clusters (all are clustered where
+    every window is short)."""
+    founding = lengths >= MIN_FOUNDING_S * SAMPLE_RATE
+    if founding.all() or not founding.any():
+        return cluster(embeddings, DISTANCE_THRESHOLD)
+    labels = np.empty(len(embeddings), dtype=np.int64)
+    labels[founding] = cluster(embeddings[founding], DISTANCE_THRESHOLD)
+    groups = np.unique(labels[founding])
+    centroids = np.stack([embeddings[founding][labels[founding] == g].mean(axis=0)
+                          for g in groups])
+    centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
+    labels[~founding] = groups[np.argmax(embeddings[~founding] @ centroids.T, axis=1)]
+    return labels
 
 
 def cluster(embeddings: np.ndarray, threshold: float) -> np.ndarray:

@@ -36,12 +36,13 @@ def line_pcm(folder: Path, text: str, voice: str) -> np.ndarray:
     return np.interp(np.arange(count) * rate / RATE, np.arange(len(pcm)), pcm)
 
 
-def conversation(path: Path, voices: list[str]) -> list[tuple[float, float, str]]:
-    """LINES spoken in turn by ``voices`` between PAUSE_S pauses; the truth:
+def conversation(path: Path, voices: list[str],
+                 lines: list[str] = LINES) -> list[tuple[float, float, str]]:
+    """``lines`` spoken in turn by ``voices`` between PAUSE_S pauses; the truth:
     (start_s, end_s, voice) per line."""
     silence = np.zeros(round(PAUSE_S * RATE))
     pieces, truth, at = [silence], [], PAUSE_S
-    for index, text in enumerate(LINES):
+    for index, text in enumerate(lines):
         voice = voices[index % len(voices)]
         pcm = line_pcm(path.parent, text, voice)
         truth.append((at, at + len(pcm) / RATE, voice))
@@ -88,6 +89,24 @@ def test_one_voice_is_one_speaker(tmp_path, models):
     assert [s["label"] for s in result["speakers"]] == ["S1"]
     assert result["turns"][0]["start_s"] == pytest.approx(truth[0][0], abs=TOLERANCE_S)
     assert result["turns"][-1]["end_s"] == pytest.approx(truth[-1][1], abs=TOLERANCE_S)
+
+
+def test_a_word_or_two_joins_its_speaker_instead_of_founding_one(tmp_path, models):
+    path = tmp_path / "greeting.wav"
+    truth = conversation(path, ["de", "de", "de+f4", "de", "de"], [
+        "Guten Morgen.", "Wie war Ihre Reise nach Berlin gestern Abend?",
+        "Sehr angenehm, danke, der Zug war pünktlich.", "Schön.",
+        "Erzählen Sie uns bitte, woran Sie gerade arbeiten."])
+    result = diarize(path, AnalysisContext(builtin=models))
+    assert [s["label"] for s in result["speakers"]] == ["S1", "S2"]
+    # A speaker's lines between short pauses are one turn.
+    assert [(t["speaker"], t["start_s"], t["end_s"]) for t in result["turns"]] == [
+        ("S1", pytest.approx(truth[0][0], abs=TOLERANCE_S),
+         pytest.approx(truth[1][1], abs=TOLERANCE_S)),
+        ("S2", pytest.approx(truth[2][0], abs=TOLERANCE_S),
+         pytest.approx(truth[2][1], abs=TOLERANCE_S)),
+        ("S1", pytest.approx(truth[3][0], abs=TOLERANCE_S),
+         pytest.approx(truth[4][1], abs=TOLERANCE_S))]
 
 
 @pytest.mark.parametrize("cut", ["in a pause", "inside a line"])

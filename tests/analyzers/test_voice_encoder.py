@@ -45,7 +45,7 @@ def test_onnx_runtime_agrees_with_the_numpy_forward(weights):
     encoder = VoiceEncoder(packaged_model(VOICE_ENCODER).path)
     rng = np.random.default_rng(7)
     mels = rng.random((2, 160, N_MELS), dtype=np.float32) * 3
-    got = encoder.embed_mels(mels)
+    got = encoder.embed_mels(list(mels))
     assert np.abs(got - numpy_forward(weights, mels)).max() < 1e-5
     assert np.linalg.norm(got, axis=1) == pytest.approx(1.0, abs=1e-5)
 
