@@ -299,7 +299,7 @@ def _speaker_lanes(speakers: dict[str, list[dict[str, Any]]], duration: float | 
     for index, label in enumerate(dict.fromkeys(order)):
         who = names.get(label) or label or "?"
         turns = [t for t in speakers["turns"] if t.get("speaker") == label]
-        lanes.append({"name": str(who), "bars": [
+        lanes.append({"name": str(who), "label": str(label), "bars": [
             _bar(t, duration, "", f"{who}: {_span(t)}", f"spk{index % _SPEAKER_HUES}")
             for t in turns]})
     return [lane for lane in lanes if lane["bars"]]
