@@ -2,8 +2,9 @@
 (devtools/export_voice_encoder.py), fed the features resemblyzer feeds it.
 
 The features are librosa.feature.melspectrogram's with resemblyzer's hparams (16 kHz,
-25 ms Hann window, 10 ms hop, 40 Slaney mels, power 2, centred frames padded with
-zeros), in numpy: librosa is not a dependency. An utterance is cut into 1.6 s partials
+25 ms Hann window, 10 ms hop, 40 Slaney mels, power 2, centred frames), in numpy:
+librosa is not a dependency (faster-whisper carries a copy of its filterbank and
+STFT, which the tests compare with). An utterance is cut into 1.6 s partials
 at 1.3 a second, each embedded, and the mean L2-normalised, as embed_utterance does.
 """
 
@@ -60,16 +61,19 @@ def mel_filterbank() -> np.ndarray:
 
 
 @lru_cache(maxsize=1)
-def _window() -> np.ndarray:
+def hann_window() -> np.ndarray:
     """scipy.signal.get_window("hann", 400): the periodic Hann window librosa uses."""
     return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
 
 
 def mel_spectrogram(wav: np.ndarray) -> np.ndarray:
     """[frames, 40] mel power spectrogram (not log), 1 + len(wav) // 160 frames."""
-    padded = np.pad(wav.astype(np.float32), N_FFT // 2)  # librosa's center=True, zeros
+    # Centred frames, the ends padded by reflection: librosa's default until 0.10, with
+    # which the encoder was trained (0.10 pads with zeros; only two frames differ).
+    mode = "reflect" if len(wav) > N_FFT // 2 else "constant"
+    padded = np.pad(wav.astype(np.float32), N_FFT // 2, mode=mode)
     frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP]
-    power = np.abs(np.fft.rfft(frames * _window(), axis=1)) ** 2
+    power = np.abs(np.fft.rfft(frames * hann_window(), axis=1)) ** 2
     return (power @ mel_filterbank().T).astype(np.float32)
 
 

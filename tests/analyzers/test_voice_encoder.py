@@ -9,12 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from faster_whisper.feature_extractor import FeatureExtractor
 
 from agents.analyzers.voice import (
     HOP,
     N_MELS,
     SAMPLE_RATE,
     VoiceEncoder,
+    hann_window,
     mel_filterbank,
     mel_spectrogram,
     partial_slices,
@@ -48,6 +50,16 @@ def test_onnx_runtime_agrees_with_the_numpy_forward(weights):
     got = encoder.embed_mels(list(mels))
     assert np.abs(got - numpy_forward(weights, mels)).max() < 1e-5
     assert np.linalg.norm(got, axis=1) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_the_features_are_librosa_s():
+    # faster-whisper carries librosa's Slaney filterbank and a reflect-padded STFT.
+    assert np.abs(mel_filterbank() - FeatureExtractor.get_mel_filters(
+        SAMPLE_RATE, 400, N_MELS)).max() < 1e-8
+    noise = np.random.default_rng(1).standard_normal(SAMPLE_RATE).astype(np.float32) * 0.1
+    spectrum = FeatureExtractor.stft(noise, 400, HOP, window=hann_window(), return_complex=True)
+    theirs = (mel_filterbank() @ np.abs(spectrum) ** 2).T
+    assert np.abs(mel_spectrogram(noise) - theirs).max() <= 1e-5 * np.abs(theirs).max()
 
 
 def test_a_tone_lights_the_mel_band_around_its_frequency():
