@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from agents.analyzers.context import AnalysisContext, LoadedModel
-from agents.analyzers.speakers import diarize, voice_of
+from agents.analyzers.speakers import cluster, diarize, voice_of
 from agents.analyzers.voice import enrolment
 from agents.model_cache import packaged_models
-from aima_tasks.kernel.analyses.diarization import SPEAKERS, join_speakers, turns
+from aima_tasks.kernel.analyses.diarization import SPEAKERS, average_link, join_speakers, turns
 from tests.analyzers.speech_media import _TAIL_LEVEL, read_wav, spoken, write_wav
 
 RATE = 16_000
@@ -191,3 +191,19 @@ def test_two_speakers_of_one_segment_are_never_joined():
     close = part([("S1", voice(1.0, 0.1), 2.0), ("S2", voice(1.0, 0.12), 2.0)],
                  [("S1", 0.0, 2.0), ("S2", 2.5, 4.5)], 5.0)
     assert [s["label"] for s in join_speakers([close])["speakers"]] == ["S1", "S2"]
+
+
+def test_the_agent_and_the_kernel_cluster_alike():
+    # The agent clusters windows in numpy, the join clusters segment speakers in pure
+    # Python: with equal weights both are plain average link and must agree.
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        points = np.concatenate([centre + rng.normal(0, 0.25, (15, 16))
+                                 for centre in rng.random((4, 16))])
+        normed = points / np.linalg.norm(points, axis=1, keepdims=True)
+        distance = 1.0 - normed @ normed.T
+        np.fill_diagonal(distance, np.inf)
+        for threshold in (0.05, 0.1, 0.3):
+            ours = cluster(points, threshold)
+            kernel = np.array(average_link(distance.tolist(), [1.0] * len(points), threshold))
+            assert np.array_equal(ours[:, None] == ours[None], kernel[:, None] == kernel[None])

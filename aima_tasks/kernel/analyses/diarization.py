@@ -16,6 +16,7 @@ in the report (``turns`` leaves it out).
 from __future__ import annotations
 
 import math
+import operator
 from typing import Any
 
 from aima_tasks.kernel.analyses.builtin import SILERO_VAD
@@ -47,33 +48,45 @@ NAME_THRESHOLD = 0.15
 JOIN_GAP_S = 0.1
 
 
-def cosine_distance(a: list[float], b: list[float]) -> float:
-    dot = sum(x * y for x, y in zip(a, b, strict=True))
-    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
-    return 1.0 - dot / norm if norm else 1.0
+def unit(vector: list[float]) -> list[float]:
+    norm = math.sqrt(sum(x * x for x in vector))
+    return [x / norm for x in vector] if norm else list(vector)
 
 
 def average_link(distance: list[list[float]], weights: list[float],
                  threshold: float) -> list[int]:
     """Weighted average-link clustering (Lance-Williams) until no two clusters lie
-    closer than ``threshold``; an infinite distance never merges. A cluster index per item."""
-    clusters = {index: [index] for index in range(len(weights))}
-    weight = dict(enumerate(weights))
-    d = {i: {j: distance[i][j] for j in clusters if j != i} for i in clusters}
-    while len(clusters) > 1:
-        i, j = min(((a, b) for a in clusters for b in clusters if a < b),
-                   key=lambda pair: d[pair[0]][pair[1]])
-        if d[i][j] >= threshold:
+    closer than ``threshold``; an infinite distance never merges. A cluster number per
+    item. Each cluster remembers its nearest neighbour, so a merge costs a row, not the
+    whole matrix (a long job has hundreds of segment speakers to join)."""
+    d = [list(row) for row in distance]
+    weight = list(weights)
+    members = {i: [i] for i in range(len(weights))}
+
+    def nearest(i: int) -> tuple[float, int]:
+        return min(((d[i][k], k) for k in members if k != i), default=(math.inf, -1))
+
+    near = {i: nearest(i) for i in members}
+    while len(members) > 1:
+        i = min(members, key=lambda c: near[c][0])
+        gap, j = near[i]
+        if gap >= threshold:
             break
         wi, wj = weight[i] or 1e-9, weight[j] or 1e-9
-        for k in clusters:
+        for k in members:
             if k not in (i, j):
                 d[i][k] = d[k][i] = (wi * d[i][k] + wj * d[j][k]) / (wi + wj)
-        clusters[i] += clusters.pop(j)
-        weight[i] += weight.pop(j)
+        members[i] += members.pop(j)
+        weight[i] += weight[j]
+        near.pop(j)
+        for k in members:
+            if k == i or near[k][1] in (i, j):
+                near[k] = nearest(k)
+            elif d[k][i] < near[k][0]:
+                near[k] = (d[k][i], i)
     found = [0] * len(weights)
-    for number, members in enumerate(sorted(clusters.values())):
-        for member in members:
+    for number, group in enumerate(sorted(members.values())):
+        for member in group:
             found[member] = number
     return found
 
@@ -87,8 +100,10 @@ def join_speakers(parts: list[dict[str, Any]]) -> dict[str, Any]:
     appearance."""
     found = [(index, speaker) for index, part in enumerate(parts)
              for speaker in dicts(part.get("speakers"))]
-    distance = [[math.inf if p == q else cosine_distance(a["centroid"], b["centroid"])
-                 for q, b in found] for p, a in found]
+    voices = [unit(speaker["centroid"]) for _, speaker in found]
+    distance = [[math.inf if p == q else 1.0 - sum(map(operator.mul, a, b))
+                 for (q, _), b in zip(found, voices, strict=True)]
+                for (p, _), a in zip(found, voices, strict=True)]
     groups = average_link(distance, [num(s.get("speech_s")) or 0.0 for _, s in found],
                           DISTANCE_THRESHOLD)
     group_of = {(index, speaker["label"]): group
