@@ -124,7 +124,8 @@ def speakers_of(embeddings: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 def cluster(embeddings: np.ndarray, threshold: float) -> np.ndarray:
     """Average-link agglomerative clustering on cosine distance, merging while the two
-    closest clusters lie nearer than ``threshold``: a cluster number per embedding."""
+    closest clusters lie nearer than ``threshold``: a cluster number per embedding.
+    Every row keeps its nearest neighbour, so a merge updates rows, not the matrix."""
     n = len(embeddings)
     if n < 2:
         return np.zeros(n, dtype=np.int64)
@@ -133,11 +134,11 @@ def cluster(embeddings: np.ndarray, threshold: float) -> np.ndarray:
     np.fill_diagonal(distance, np.inf)
     size = np.ones(n)
     owner = np.arange(n)  # item -> the cluster row that holds it
-    alive = np.ones(n, dtype=bool)
-    while alive.sum() > 1:
-        flat = int(np.argmin(distance))
-        i, j = divmod(flat, n)
-        if distance[i, j] >= threshold:
+    near, gap = np.argmin(distance, axis=1), np.min(distance, axis=1)
+    while True:
+        i = int(np.argmin(gap))
+        j = int(near[i])
+        if gap[i] >= threshold:
             break
         # Lance-Williams for average link: the merged row is the size-weighted mean.
         merged = (size[i] * distance[i] + size[j] * distance[j]) / (size[i] + size[j])
@@ -145,8 +146,15 @@ def cluster(embeddings: np.ndarray, threshold: float) -> np.ndarray:
         distance[i, i] = np.inf
         distance[j], distance[:, j] = np.inf, np.inf
         size[i] += size[j]
-        alive[j] = False
         owner[owner == j] = i
+        gap[j] = np.inf
+        stale = np.flatnonzero((near == i) | (near == j))
+        stale = np.union1d(stale, [i])
+        near[stale] = np.argmin(distance[stale], axis=1)
+        gap[stale] = distance[stale, near[stale]]
+        closer = distance[:, i] < gap
+        near[closer], gap[closer] = i, distance[closer, i]
+        gap[j] = np.inf
     return owner
 
 
