@@ -1,27 +1,24 @@
-"""Speech analyses: where people speak (Silero VAD) and what they say (PocketSphinx).
-
-Both read the first audio stream (the sound track of a video) at 16 kHz mono, in
-one-minute chunks, over the context's media range [start_s, end_s); times in a result
-are media times, so the parts of a segmented job join without shifts (see timeline.py).
+"""Where people speak: Silero VAD over the first audio stream (the sound track of a
+video) at 16 kHz mono, in one-minute chunks, over the context's media range
+[start_s, end_s); times in a result are media times, so the parts of a segmented job
+join without shifts (see timeline.py). The transcript (transcript.py) and the speakers
+analyses cut their sound into utterances with the same SileroVad and speech_spans.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnxruntime as ort
-from pocketsphinx import Config, Decoder, Endpointer
 
 from agents.analyzers.context import AnalysisContext, LoadedModel
 from agents.analyzers.decode import iter_audio
 
 SAMPLE_RATE = 16_000
 VAD_MODEL = "silero-vad"
-ASR_MODEL = "pocketsphinx-en-us"
 
 # get_speech_timestamps' defaults (silero-vad 6): a window is speech from THRESHOLD up,
 # and a speech run ends only below NEG_THRESHOLD, so a wavering probability does not
@@ -34,11 +31,6 @@ SPEECH_PAD_MS = 30
 _WINDOW = 512  # samples the v6 model takes at 16 kHz...
 _CONTEXT = 64  # ...after the last 64 samples of the window before (OnnxWrapper does this)
 _CHUNK_S = 60.0  # 1875 windows, 2000 endpointer frames: both divide a chunk exactly
-
-# Utterances are decoded whole (batch cepstral mean normalisation recognises far better
-# than the live estimate); a monologue without a pause is cut here to bound memory.
-MAX_UTTERANCE_S = 20.0
-_ALTERNATE = re.compile(r"\(\d+\)$")  # "the(2)": the dictionary's second pronunciation
 
 
 def voice_activity(path: Path, ctx: AnalysisContext) -> dict[str, Any]:
@@ -64,36 +56,6 @@ def voice_activity(path: Path, ctx: AnalysisContext) -> dict[str, Any]:
         "speech_s": round(speech, 3),
         "speech_share": round(speech / duration, 4) if duration else 0.0,
         "duration_s": round(duration, 3),
-    }
-
-
-def transcribe(path: Path, ctx: AnalysisContext) -> dict[str, Any]:
-    """US-English words with their times and posterior probabilities, from PocketSphinx.
-
-    The stream is cut into utterances at the pauses pocketsphinx's own endpointer
-    hears; the silence between them is never decoded.
-    """
-    model = _builtin(ctx, ASR_MODEL)
-    decoder = _decoder(model)
-    frame_rate = int(decoder.config["frate"])
-    cutter = _UtteranceCutter()
-    words: list[dict[str, Any]] = []
-    samples = 0
-    for chunk in _chunks(path, ctx):
-        samples += len(chunk)
-        for offset, pcm in cutter.feed(_int16(chunk)):
-            words += _decode(decoder, pcm, ctx.start_s + offset, frame_rate)
-    for offset, pcm in cutter.finish():
-        words += _decode(decoder, pcm, ctx.start_s + offset, frame_rate)
-    end = ctx.start_s + samples / SAMPLE_RATE
-    for word in words:  # the last frame may reach a few ms past the last sample
-        word["end_s"] = min(word["end_s"], round(end, 3))
-    return {
-        "model": {"name": model.name, "version": model.version},
-        "language": "en-us",
-        "text": " ".join(word["word"] for word in words),
-        "words": words,
-        "duration_s": round(samples / SAMPLE_RATE, 3),
     }
 
 
@@ -177,101 +139,11 @@ def speech_spans(probs: Sequence[float], n_samples: int) -> list[tuple[int, int]
     return [(start, end) for start, end in spans]
 
 
-class _UtteranceCutter:
-    """Cuts a 16 kHz int16 stream into utterances (offset_s from the stream start, PCM)
-    with pocketsphinx's endpointer (WebRTC VAD: 0.3 s windows, 90 % agreement)."""
-
-    def __init__(self, max_s: float = MAX_UTTERANCE_S) -> None:
-        self._endpointer = Endpointer(sample_rate=SAMPLE_RATE)
-        self._frame = self._endpointer.frame_bytes // 2
-        self._held = np.zeros(0, dtype=np.int16)  # less than one frame, for the next feed
-        self._speech: list[bytes] = []
-        self._length = 0  # bytes in _speech
-        self._start = 0.0
-        self._max_bytes = 2 * round(max_s * SAMPLE_RATE)
-
-    def feed(self, pcm: np.ndarray) -> Iterator[tuple[float, bytes]]:
-        data = np.concatenate([self._held, pcm])
-        whole = len(data) // self._frame * self._frame
-        for begin in range(0, whole, self._frame):
-            was_speaking = self._endpointer.in_speech
-            speech = self._endpointer.process(data[begin : begin + self._frame].tobytes())
-            yield from self._take(speech, was_speaking)
-        self._held = data[whole:]
-
-    def finish(self) -> Iterator[tuple[float, bytes]]:
-        if self._endpointer.in_speech:
-            # end_stream wants at least one sample: a silent one changes nothing.
-            rest = self._held.tobytes() or b"\0\0"
-            yield from self._take(self._endpointer.end_stream(rest), True)
-        if self._speech:
-            yield self._cut()
-
-    def _take(self, speech: bytes | None, was_speaking: bool) -> Iterator[tuple[float, bytes]]:
-        if speech is None:
-            return
-        if not was_speaking:
-            self._start = self._endpointer.speech_start
-        self._speech.append(speech)
-        self._length += len(speech)
-        if not self._endpointer.in_speech or self._length >= self._max_bytes:
-            yield self._cut()
-
-    def _cut(self) -> tuple[float, bytes]:
-        utterance = (self._start, b"".join(self._speech))
-        self._start += self._length / 2 / SAMPLE_RATE  # where a forced cut carries on
-        self._speech, self._length = [], 0
-        return utterance
-
-
-def _decoder(model: LoadedModel) -> Decoder:
-    """A decoder for a model folder laid out like pocketsphinx's own en-us one; the
-    registry's config may rename the parts ({"hmm": ..., "lm": ..., "dict": ...})."""
-    folder = Path(model.path)
-    parts = {"hmm": "en-us", "lm": "en-us.lm.bin", "dict": "cmudict-en-us.dict"}
-    paths = {key: folder / str(model.config.get(key, name)) for key, name in parts.items()}
-    missing = [str(part) for part in paths.values() if not part.exists()]
-    if missing:
-        raise FileNotFoundError(f"{model.name} lacks {', '.join(missing)}")
-    config = Config(**{key: str(part) for key, part in paths.items()}, loglevel="FATAL")
-    return Decoder(config)
-
-
-def _decode(decoder: Decoder, pcm: bytes, offset_s: float, frame_rate: int) -> list[dict[str, Any]]:
-    decoder.start_utt()
-    decoder.process_raw(pcm, False, True)  # full_utt: normalise over the whole utterance
-    decoder.end_utt()
-    words = []
-    for segment in decoder.seg():
-        word = _ALTERNATE.sub("", segment.word)
-        if _is_filler(word):
-            continue
-        words.append(
-            {
-                "word": word,
-                "start_s": round(offset_s + segment.start_frame / frame_rate, 3),
-                "end_s": round(offset_s + (segment.end_frame + 1) / frame_rate, 3),
-                # The lattice posterior; its log-domain sums overshoot 1 by a hair.
-                "confidence": round(min(1.0, float(segment.prob)), 4),
-            }
-        )
-    return words
-
-
-def _is_filler(word: str) -> bool:
-    """<s>, </s>, <sil>, [NOISE], ++LAUGH++ and the like: sounds, not words."""
-    return word.startswith(("<", "[", "++")) or word == "(NULL)"
-
-
 def _chunks(path: Path, ctx: AnalysisContext) -> Iterator[np.ndarray]:
     for chunk in iter_audio(
         path, rate=SAMPLE_RATE, mono=True, chunk_s=_CHUNK_S, start_s=ctx.start_s, end_s=ctx.end_s
     ):
         yield chunk.samples[0]
-
-
-def _int16(samples: np.ndarray) -> np.ndarray:
-    return np.round(np.clip(samples, -1.0, 1.0) * 32767).astype(np.int16)
 
 
 def _media_time(ctx: AnalysisContext, sample: int) -> float:

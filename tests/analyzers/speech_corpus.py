@@ -8,6 +8,12 @@ with espeak-ng (tests/analyzers/speech_media.py) and score what comes back.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.analyzers.speech_media import sentence_spans, speech_with_pauses
+
 ENGLISH = (
     "I would like a cup of coffee with milk please",
     "The train to the city leaves at nine in the morning",
@@ -77,3 +83,100 @@ def recordings() -> list[tuple[str, str, int]]:
         for voice in voices
         for speed in SPEEDS
     ]
+
+
+# --- scoring --------------------------------------------------------------------------
+
+_ONES = {
+    "en": ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+           "ten", "eleven", "twelve"),
+    "de": ("null", "eins", "zwei", "drei", "vier", "fünf", "sechs", "sieben", "acht", "neun",
+           "zehn", "elf", "zwölf"),
+}
+
+
+def normalised_words(text: str, language: str) -> list[str]:
+    """Lowercase words without punctuation; a number up to twelve as its word (the corpus
+    writes them so, Whisper often writes digits)."""
+    cleaned = "".join(c if c.isalnum() or c.isspace() else " " for c in
+                      text.lower().replace("'", "").replace("\u2019", ""))
+    ones = _ONES[language]
+    return [ones[int(w)] if w.isdigit() and int(w) < len(ones) else w for w in cleaned.split()]
+
+
+def word_errors(reference: list[str], heard: list[str]) -> int:
+    """Substitutions, deletions and insertions turning ``reference`` into ``heard``: the
+    word-level Levenshtein distance."""
+    previous = list(range(len(heard) + 1))
+    for i, expected in enumerate(reference, start=1):
+        current = [i]
+        for j, word in enumerate(heard, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1,
+                               previous[j - 1] + (expected != word)))
+        previous = current
+    return previous[-1]
+
+
+PAUSE_S = 1.0  # between the sentences of one recording
+
+
+def recorded(folder: Path, language: str, voice: str, speed: int
+             ) -> tuple[Path, list[tuple[float, float]]]:
+    """All sentences of a language by one voice at one speed in one WAV, PAUSE_S apart,
+    and where each sentence lies in it."""
+    name = f"{language}-{voice.replace('+', '_')}-{speed}.wav"
+    path = speech_with_pauses(Path(folder) / name, list(SENTENCES[language]), PAUSE_S,
+                              voice, speed)
+    spans = sentence_spans(path, min_pause_s=PAUSE_S / 2)
+    if len(spans) != len(SENTENCES[language]):
+        raise AssertionError(f"{path}: {len(spans)} sentences found in the sound, not "
+                             f"{len(SENTENCES[language])}")
+    return path, spans
+
+
+@dataclass
+class Score:
+    """Errors over the reference words, and the sentences heard in the right language."""
+
+    errors: int = 0
+    words: int = 0
+    clips: int = 0
+    right_language: int = 0
+    wrong: list[str] | None = None  # "sentence -> what was heard", for the failure message
+
+    @property
+    def wer(self) -> float:
+        return self.errors / self.words if self.words else 0.0
+
+    def add(self, other: Score) -> None:
+        self.errors += other.errors
+        self.words += other.words
+        self.clips += other.clips
+        self.right_language += other.right_language
+        self.wrong = (self.wrong or []) + (other.wrong or [])
+
+
+def scored(result: dict[str, Any], spans: list[tuple[float, float]], language: str) -> Score:
+    """A transcript of a ``recorded`` file against its sentences: each word belongs to the
+    sentence nearest its middle; a sentence is in the right language when all its words
+    are (a sentence with no word heard is not)."""
+    heard: list[list[dict[str, Any]]] = [[] for _ in spans]
+    for word in result["words"]:
+        middle = (word["start_s"] + word["end_s"]) / 2
+        nearest = min(range(len(spans)), key=lambda i: _distance(middle, spans[i]))
+        heard[nearest].append(word)
+    score = Score(wrong=[])
+    for sentence, words in zip(SENTENCES[language], heard, strict=True):
+        reference = normalised_words(sentence, language)
+        said = normalised_words(" ".join(w["word"] for w in words), language)
+        errors = word_errors(reference, said)
+        right = bool(words) and all(w["language"] == language for w in words)
+        score.add(Score(errors, len(reference), 1, int(right)))
+        if errors or not right:
+            languages = sorted({w["language"] for w in words})
+            score.wrong.append(f"{sentence!r} -> {' '.join(said)!r} {languages}")
+    return score
+
+
+def _distance(time_s: float, span: tuple[float, float]) -> float:
+    return max(span[0] - time_s, time_s - span[1], 0.0)

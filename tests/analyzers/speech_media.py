@@ -84,6 +84,22 @@ def speech_with_pauses(
     return write_wav(path, np.concatenate(pieces), rate or 22_050)
 
 
+def dialogue(
+    path: Path, lines: list[tuple[str, str]], pause_s: float, speed: int = SPEED
+) -> Path:
+    """Like ``speech_with_pauses``, each line (text, voice) spoken by its own voice."""
+    path = Path(path)
+    pieces: list[np.ndarray] = []
+    rate = 22_050  # every espeak-ng voice writes 22.05 kHz
+    for index, (text, voice) in enumerate(lines):
+        line = speech_with_pauses(path.with_name(f"{path.stem}.line{index}.wav"), [text],
+                                  pause_s, voice, speed)
+        pcm, rate = read_wav(line)
+        line.unlink()
+        pieces.append(pcm if index == 0 else pcm[round(pause_s * rate):])  # one pause between
+    return write_wav(path, np.concatenate(pieces), rate)
+
+
 def sentence_spans(path: Path, min_pause_s: float = 0.2) -> list[tuple[float, float]]:
     """(start_s, end_s) of every stretch of sound separated by digital silence of at least
     ``min_pause_s``: the sentences of a ``speech_with_pauses`` file, exactly."""

@@ -1,7 +1,7 @@
-"""Voice activity and transcription with the packaged models (Silero VAD 6, PocketSphinx
-US English) on speech synthesized by espeak-ng, checked against the layout the speech
-was built with and against silero-vad's own code; the joins of segment results on plain
-dicts and on real results."""
+"""Voice activity with the packaged Silero VAD 6 on speech synthesized by espeak-ng,
+checked against the layout the speech was built with and against silero-vad's own code;
+the join of segment results on plain dicts and on real results. The transcript has its
+own tests (test_transcript.py, test_speech_corpus.py)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,10 @@ import ast
 import hashlib
 import random
 from importlib.metadata import distribution
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
-import pocketsphinx
 import pytest
 
 from agents.analyzers.context import AnalysisContext, LoadedModel
@@ -23,24 +21,19 @@ from agents.analyzers.speech import (
     SAMPLE_RATE,
     SileroVad,
     speech_spans,
-    transcribe,
     voice_activity,
 )
-from aima_tasks.kernel.analyses.merges import join_speech, join_transcripts
+from aima_tasks.kernel.analyses.merges import join_speech
 from tests.analyzers.speech_media import (
     sentence_spans,
     speech_video,
     speech_with_pauses,
-    spoken,
     write_wav,
 )
 
 TICKET = "i would like to buy a ticket to new york city"
-TICKET_WORDS = {"like", "buy", "ticket", "new", "york", "city"}
 OFFICE = "please call me tomorrow morning at the office"
-OFFICE_WORDS = {"please", "call", "tomorrow", "morning", "office"}
 COUNTING = "one two three four five six seven eight nine ten"
-COUNTING_WORDS = set(COUNTING.split())
 PAUSE_S = 1.0
 TOLERANCE_S = 0.3
 SILERO_ONNX = Path(distribution("silero-vad").locate_file("silero_vad/data/silero_vad.onnx"))
@@ -53,31 +46,7 @@ def builtin_context(**fields) -> AnalysisContext:
         sha256=hashlib.sha256(SILERO_ONNX.read_bytes()).hexdigest(),
         path=SILERO_ONNX,
     )
-    folder = Path(pocketsphinx.get_model_path()) / "en-us"
-    asr = LoadedModel(
-        name="pocketsphinx-en-us",
-        version="5.1.1",
-        sha256=hashlib.sha256((folder / "en-us.lm.bin").read_bytes()).hexdigest(),
-        path=folder,
-    )
-    return AnalysisContext(builtin={"silero-vad": vad, "pocketsphinx-en-us": asr}, **fields)
-
-
-def heard(result: dict, expected: set[str]) -> set[str]:
-    return expected & {word["word"] for word in result["words"]}
-
-
-def assert_words_in_order(result: dict, start_s: float, end_s: float) -> None:
-    words = result["words"]
-    assert words
-    for word in words:
-        assert start_s <= word["start_s"] < word["end_s"] <= end_s + 1e-6
-        assert 0.0 <= word["confidence"] <= 1.0
-        assert word["word"] == word["word"].strip() and "(" not in word["word"]
-        assert not word["word"].startswith(("<", "[", "++"))
-    for before, after in pairwise(words):
-        assert before["end_s"] <= after["start_s"] + 1e-6
-    assert result["text"] == " ".join(word["word"] for word in words)
+    return AnalysisContext(builtin={"silero-vad": vad}, **fields)
 
 
 @pytest.fixture(scope="module")
@@ -91,97 +60,22 @@ def two_sentences(media) -> Path:
     return speech_with_pauses(media / "two.wav", [OFFICE, COUNTING], PAUSE_S)
 
 
-@pytest.fixture(scope="module")
-def two_sentences_heard(two_sentences) -> dict:
-    """The transcript of the whole of ``two_sentences``, the reference for its ranges."""
-    return transcribe(two_sentences, builtin_context())
+# --- voice activity -------------------------------------------------------------------
 
 
-# --- transcription --------------------------------------------------------------------
-
-
-def test_a_spoken_sentence_is_transcribed(media):
-    path = spoken(media / "ticket.wav", TICKET)
-    result = transcribe(path, builtin_context())
-    assert result["model"] == {"name": "pocketsphinx-en-us", "version": "5.1.1"}
-    assert result["language"] == "en-us"
-    assert len(heard(result, TICKET_WORDS)) >= 4, result["text"]
-    assert 2.5 < result["duration_s"] < 4.0
-    assert_words_in_order(result, 0.0, result["duration_s"])
-
-
-@pytest.fixture(scope="module")
-def ticket_video(media) -> Path:
-    return speech_video(media / "ticket.mp4", TICKET)
-
-
-def test_the_sound_track_of_a_video_is_transcribed(ticket_video):
-    result = transcribe(ticket_video, builtin_context())
-    assert len(heard(result, TICKET_WORDS)) >= 4, result["text"]
-    assert_words_in_order(result, 0.0, result["duration_s"])
-    # "york city" ends the sentence: its words come last, in the last second of speech.
-    assert result["words"][-1]["word"] in {"york", "city"}
-    assert result["words"][-1]["end_s"] > result["duration_s"] - 1.0
-
-
-def test_a_range_of_a_video_is_analysed_in_media_time(ticket_video):
-    whole = transcribe(ticket_video, builtin_context())
-    start = 1.0  # "i would like" is before
-    later = transcribe(ticket_video, builtin_context(start_s=start))
-    assert later["duration_s"] == pytest.approx(whole["duration_s"] - start, abs=0.002)
-    assert_words_in_order(later, start, whole["duration_s"])
-    assert not {"would", "like"} & {word["word"] for word in later["words"]}
-    assert_same_times(later, whole, {"york", "city"}, at_least=2)
-    activity = voice_activity(ticket_video, builtin_context(start_s=start, end_s=2.0))
+def test_a_range_of_a_video_s_sound_track_is_analysed_in_media_time(media):
+    video = speech_video(media / "ticket.mp4", TICKET)
+    start = 1.0
+    activity = voice_activity(video, builtin_context(start_s=start, end_s=2.0))
     assert activity["duration_s"] == pytest.approx(1.0, abs=0.002)
     assert activity["segments"] == [{"start_s": start, "end_s": 2.0}]  # speaking throughout
 
 
-def test_words_are_timed_where_their_sentence_is(two_sentences, two_sentences_heard):
-    office, counting = sentence_spans(two_sentences)
-    result = two_sentences_heard
-    assert len(heard(result, OFFICE_WORDS)) >= 3, result["text"]
-    assert len(heard(result, COUNTING_WORDS)) >= 7, result["text"]
-    assert_words_in_order(result, 0.0, result["duration_s"])
-
-    def within(word: dict, span: tuple[float, float]) -> bool:
-        start, end = span[0] - TOLERANCE_S, span[1] + TOLERANCE_S
-        return start <= word["start_s"] and word["end_s"] <= end
-
-    for word in result["words"]:  # nothing heard in the pauses, each word in its sentence
-        assert within(word, office) or within(word, counting), word
-        if word["word"] in OFFICE_WORDS:
-            assert within(word, office), word
-        if word["word"] in COUNTING_WORDS:
-            assert within(word, counting), word
-    numbers = [w["start_s"] for w in result["words"] if w["word"] in COUNTING_WORDS]
-    assert numbers == sorted(numbers) and numbers[0] < numbers[-1] - 2.0
-
-
-def test_a_range_is_transcribed_alone_in_media_time(two_sentences, two_sentences_heard):
-    office, counting = sentence_spans(two_sentences)
-    start = (office[1] + counting[0]) / 2  # in the pause between the sentences
-    result = transcribe(two_sentences, builtin_context(start_s=start, end_s=counting[1] + 0.5))
-    assert not heard(result, OFFICE_WORDS)
-    assert len(heard(result, COUNTING_WORDS)) >= 7, result["text"]
-    assert result["duration_s"] == pytest.approx(counting[1] + 0.5 - start, abs=0.002)
-    assert_words_in_order(result, counting[0] - TOLERANCE_S, counting[1] + TOLERANCE_S)
-    # The same words at the same media times as in a pass over the whole file (which
-    # may hear a word or two differently: its utterance starts a few ms apart).
-    assert_same_times(result, two_sentences_heard, COUNTING_WORDS, at_least=6)
-
-
-def test_silence_has_no_words_and_no_speech(media):
+def test_silence_has_no_speech(media):
     path = write_wav(media / "silence.wav", np.zeros(2 * 22_050, dtype=np.int16), 22_050)
-    result = transcribe(path, builtin_context())
-    assert (result["text"], result["words"]) == ("", [])
-    assert result["duration_s"] == pytest.approx(2.0, abs=0.001)
     activity = voice_activity(path, builtin_context())
     assert (activity["segments"], activity["speech_s"], activity["speech_share"]) == ([], 0, 0)
     assert activity["duration_s"] == pytest.approx(2.0, abs=0.001)
-
-
-# --- voice activity -------------------------------------------------------------------
 
 
 def test_speech_is_found_where_the_sentences_are(two_sentences):
@@ -328,63 +222,3 @@ def test_join_speech_with_empty_parts_and_nothing_to_join():
     assert joined["speech_share"] == pytest.approx(2.0 / 25.0, abs=1e-4)
     with pytest.raises(ValueError):
         join_speech([])
-
-
-def transcript_part(words: list[tuple[str, float, float]], duration: float) -> dict:
-    return {
-        "model": {"name": "pocketsphinx-en-us", "version": "5.1.1"},
-        "language": "en-us",
-        "text": " ".join(word for word, _, _ in words),
-        "words": [
-            {"word": word, "start_s": start, "end_s": end, "confidence": 0.9}
-            for word, start, end in words
-        ],
-        "duration_s": duration,
-    }
-
-
-def test_join_transcripts_concatenates_in_order():
-    joined = join_transcripts(
-        [
-            transcript_part([("hello", 0.5, 0.9), ("there", 1.0, 1.4)], 30.0),
-            transcript_part([], 30.0),
-            transcript_part([("again", 61.0, 61.5)], 12.5),
-        ]
-    )
-    assert joined["text"] == "hello there again"
-    assert [word["word"] for word in joined["words"]] == ["hello", "there", "again"]
-    assert joined["words"][-1]["start_s"] == 61.0
-    assert joined["duration_s"] == pytest.approx(72.5)
-    assert (joined["language"], joined["model"]["name"]) == ("en-us", "pocketsphinx-en-us")
-    with pytest.raises(ValueError):
-        join_transcripts([])
-
-
-def test_transcripts_of_two_ranges_join_into_the_whole(two_sentences, two_sentences_heard):
-    office, counting = sentence_spans(two_sentences)
-    cut = (office[1] + counting[0]) / 2
-    first = transcribe(two_sentences, builtin_context(end_s=cut))
-    second = transcribe(two_sentences, builtin_context(start_s=cut))
-    assert all(word["end_s"] <= cut for word in first["words"])
-    assert all(word["start_s"] >= cut for word in second["words"])
-    joined = join_transcripts([first, second])
-    assert joined["text"] == f"{first['text']} {second['text']}"
-    assert len(heard(joined, OFFICE_WORDS)) >= 3 and len(heard(joined, COUNTING_WORDS)) >= 7
-    assert_words_in_order(joined, 0.0, joined["duration_s"])
-    whole = two_sentences_heard
-    assert joined["duration_s"] == pytest.approx(whole["duration_s"], abs=0.002)
-    assert_same_times(joined, whole, OFFICE_WORDS | COUNTING_WORDS, at_least=10)
-
-
-def assert_same_times(result: dict, reference: dict, words: set[str], at_least: int) -> None:
-    """Words of ``words`` heard once in both results start at the same media time."""
-
-    def once(found: dict) -> dict[str, float]:
-        names = [word["word"] for word in found["words"]]
-        return {w["word"]: w["start_s"] for w in found["words"] if names.count(w["word"]) == 1}
-
-    mine, theirs = once(result), once(reference)
-    common = words & mine.keys() & theirs.keys()
-    assert len(common) >= at_least, (result["text"], reference["text"])
-    for word in common:
-        assert mine[word] == pytest.approx(theirs[word], abs=0.05), word

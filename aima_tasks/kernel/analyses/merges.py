@@ -41,21 +41,6 @@ def join_speech(parts: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def join_transcripts(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """One transcribe result from those of consecutive segments, in order.
-
-    A word the cut went through stays as each part heard it (often two fragments).
-    """
-    _require(parts)
-    return {
-        "model": parts[0]["model"],
-        "language": parts[0]["language"],
-        "text": " ".join(part["text"] for part in parts if part["text"]),
-        "words": [dict(word) for part in parts for word in part["words"]],
-        "duration_s": round(sum(part["duration_s"] for part in parts), 3),
-    }
-
-
 def _meet(before: dict[str, float], after: dict[str, float]) -> bool:
     return after["start_s"] - before["end_s"] <= BOUNDARY_GAP_S
 
