@@ -41,6 +41,9 @@ UNLIKELY = 0.05  # ...and found to be another, if alone it gives its group's thi
 # Whisper's own hallucination guard: a window it thinks silent and decodes with low
 # confidence is dropped.
 NO_SPEECH_PROB = 0.6
+# Whisper decodes again, hotter, where its text repeats itself or is improbable; three
+# tries instead of its six halve the time spent on sound it cannot make out.
+TEMPERATURES = (0.0, 0.4, 0.8)
 LOG_PROB_FLOOR = -1.0
 COMPUTE_TYPES = {
     ("cuda", "fp16"): "float16", ("cuda", "int8"): "int8_float16", ("cuda", "fp32"): "float32",
@@ -68,8 +71,12 @@ def transcribe(path: Path, ctx: AnalysisContext) -> dict[str, Any]:
     whisper = _whisper(str(model.path), ctx.device, _compute_type(ctx))
     utterances = _utterances(whisper, sound, _builtin(ctx, SILERO_VAD.name), ctx.device)
     beam = BEAM_SIZE.get(ctx.device, 1)
+    # The margins are heard for their languages and to finish a cut word; an utterance
+    # wholly inside one has no word to keep.
+    first, last = (ctx.start_s - begin) * SAMPLE_RATE, (end - begin) * SAMPLE_RATE
+    inside = [u for u in utterances if u.end > first and u.start < last]
     heard: list[dict[str, Any]] = []
-    for group in _groups(utterances):
+    for group in _groups(inside):
         heard += _transcribe_group(whisper, sound, group, begin, beam)
     kept = [u for u in (_kept(u, ctx.start_s, end) for u in heard) if u["words"]]
     return _result(model, kept, max(0.0, end - ctx.start_s))
@@ -174,8 +181,6 @@ def _transcribe_group(
     for word in words:  # each word to the utterance nearest its middle
         middle = (word["start_s"] + word["end_s"]) / 2
         min(utterances, key=lambda u: _distance(middle, u))["words"].append(word)
-    if len(group) == 1:
-        return utterances
     for utterance, span in zip(utterances, group, strict=True):
         if _confidence(utterance["words"]) < DOUBTFUL:
             _second_opinion(whisper, sound, span, utterance, begin, beam)
@@ -198,7 +203,7 @@ def _words(whisper: WhisperModel, sound: np.ndarray, start: int, end: int, langu
     """Whisper's words of sound[start:end] in ``language``, in media time."""
     segments, _ = whisper.transcribe(
         sound[start:end], language=language, beam_size=beam, word_timestamps=True,
-        condition_on_previous_text=False, vad_filter=False,
+        condition_on_previous_text=False, vad_filter=False, temperature=TEMPERATURES,
         no_speech_threshold=NO_SPEECH_PROB, log_prob_threshold=LOG_PROB_FLOOR)
     offset = begin + start / SAMPLE_RATE
     return [
