@@ -20,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import ctranslate2
 import numpy as np
 from faster_whisper import WhisperModel
 
@@ -58,6 +59,7 @@ class _Utterance:
     end: int
     language: str
     probability: float
+    alone: bool  # its language was detected on its own sound, not with its neighbours'
 
 
 def transcribe(path: Path, ctx: AnalysisContext) -> dict[str, Any]:
@@ -68,9 +70,10 @@ def transcribe(path: Path, ctx: AnalysisContext) -> dict[str, Any]:
     sound = _read(path, begin, stop)
     sound_end = begin + len(sound) / SAMPLE_RATE
     end = sound_end if ctx.end_s is None else min(ctx.end_s, sound_end)
-    whisper = _whisper(str(model.path), ctx.device, _compute_type(ctx))
+    device = _device(ctx)
+    whisper = _whisper(str(model.path), device, _compute_type(device, ctx.precision))
     utterances = _utterances(whisper, sound, _builtin(ctx, SILERO_VAD.name), ctx.device)
-    beam = BEAM_SIZE.get(ctx.device, 1)
+    beam = BEAM_SIZE[device]
     # The margins are heard for their languages and to finish a cut word; an utterance
     # wholly inside one has no word to keep.
     first, last = (ctx.start_s - begin) * SAMPLE_RATE, (end - begin) * SAMPLE_RATE
@@ -90,9 +93,14 @@ def _read(path: Path, start_s: float, end_s: float | None) -> np.ndarray:
     return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
 
 
-def _compute_type(ctx: AnalysisContext) -> str:
-    device = "cuda" if ctx.device == "cuda" else "cpu"
-    return COMPUTE_TYPES.get((device, ctx.precision), "int8" if device == "cpu" else "float16")
+def _device(ctx: AnalysisContext) -> str:
+    """The context's device where CTranslate2 can use it: the agent's "cuda" says that
+    ONNX Runtime can, and a CTranslate2 wheel built without CUDA cannot."""
+    return "cuda" if ctx.device == "cuda" and ctranslate2.get_cuda_device_count() else "cpu"
+
+
+def _compute_type(device: str, precision: str) -> str:
+    return COMPUTE_TYPES.get((device, precision), "int8" if device == "cpu" else "float16")
 
 
 @lru_cache(maxsize=2)
@@ -151,7 +159,7 @@ def _languages(
             return (_languages(whisper, sound, spans[:middle], outer)
                     + _languages(whisper, sound, spans[middle:], outer))
         found = fallback or found
-    return [_Utterance(start, end, *found) for start, end in spans]
+    return [_Utterance(start, end, *found, len(spans) == 1) for start, end in spans]
 
 
 def _groups(utterances: list[_Utterance]) -> list[list[_Utterance]]:
@@ -172,8 +180,8 @@ def _transcribe_group(
     whisper: WhisperModel, sound: np.ndarray, group: list[_Utterance], begin: float, beam: int
 ) -> list[dict[str, Any]]:
     """The group's utterances with their words, in media time. An utterance heard with
-    little confidence may be in another language than its neighbours: it is detected
-    alone, and heard again in that language if Whisper is then surer of its words."""
+    little confidence may be in another language than the neighbours it was detected
+    with: it is detected alone, and heard again if that rules its language out."""
     words = _words(whisper, sound, group[0].start, group[-1].end, group[0].language, begin, beam)
     utterances = [{"start_s": begin + u.start / SAMPLE_RATE, "end_s": begin + u.end / SAMPLE_RATE,
                    "language": u.language, "language_probability": u.probability, "words": []}
@@ -182,7 +190,7 @@ def _transcribe_group(
         middle = (word["start_s"] + word["end_s"]) / 2
         min(utterances, key=lambda u: _distance(middle, u))["words"].append(word)
     for utterance, span in zip(utterances, group, strict=True):
-        if _confidence(utterance["words"]) < DOUBTFUL:
+        if not span.alone and _confidence(utterance["words"]) < DOUBTFUL:
             _second_opinion(whisper, sound, span, utterance, begin, beam)
     return utterances
 
