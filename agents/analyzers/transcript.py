@@ -122,10 +122,30 @@ def _utterances(
             merged[-1][1] = end
         else:
             merged.append([start, end])
+    windows = _windows([(start, end) for start, end in merged])
+    if not windows:
+        return []
+    detected = [whisper.detect_language(audio=sound[w[0][0]:w[-1][1]]) for w in windows]
+    prior = _prior(windows, detected)
     found: list[_Utterance] = []
-    for window in _windows([(start, end) for start, end in merged]):
-        found += _languages(whisper, sound, window)
+    for window, (_, _, ranked) in zip(windows, detected, strict=True):
+        found += _languages(whisper, sound, window, prior, ranked)
     return found
+
+
+def _prior(windows: list[list[tuple[int, int]]],
+           detected: list[tuple[str, float, list[tuple[str, float]]]]) -> dict[str, float]:
+    """The languages of the range as a whole: the windows' language probabilities summed,
+    each weighted by its speech, normalised. Whisper base is often unsure of half a
+    minute of one voice (0.45-0.75 on espeak-ng German) yet ranks the language first in
+    most windows: an utterance it is unsure of takes this range's language."""
+    weights: dict[str, float] = {}
+    for window, (_, _, ranked) in zip(windows, detected, strict=True):
+        speech = sum(end - start for start, end in window)
+        for language, probability in ranked:
+            weights[language] = weights.get(language, 0.0) + speech * probability
+    total = sum(weights.values()) or 1.0
+    return {language: weight / total for language, weight in weights.items()}
 
 
 def _windows(spans: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
@@ -141,24 +161,26 @@ def _windows(spans: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
 
 def _languages(
     whisper: WhisperModel, sound: np.ndarray, spans: list[tuple[int, int]],
-    fallback: tuple[str, float] | None = None,
+    prior: dict[str, float], ranked: list[tuple[str, float]] | None = None,
 ) -> list[_Utterance]:
     """The language of the spans, detected over all of them together: Whisper base names
     the language of a short sentence far less reliably than that of half a minute.
 
     Where it is unsure (two languages spoken, perhaps), each half is detected on its
-    own; a single utterance it is still unsure of keeps the language of the window it
-    came from, as one hard sentence in a German talk is more likely German than Thai.
+    own; a single utterance it is still unsure of takes the language of the whole range
+    (``prior``), as one hard sentence in a German talk is more likely German than Thai.
     """
-    language, probability, _ = whisper.detect_language(audio=sound[spans[0][0]:spans[-1][1]])
+    if ranked is None:
+        ranked = whisper.detect_language(audio=sound[spans[0][0]:spans[-1][1]])[2]
+    language, probability = max(ranked, key=lambda pair: pair[1])
     found = (language, round(float(probability), 4))
-    if probability < SURE:
+    if found[1] < SURE:
         if len(spans) > 1:
             middle = len(spans) // 2
-            outer = fallback or found
-            return (_languages(whisper, sound, spans[:middle], outer)
-                    + _languages(whisper, sound, spans[middle:], outer))
-        found = fallback or found
+            return (_languages(whisper, sound, spans[:middle], prior)
+                    + _languages(whisper, sound, spans[middle:], prior))
+        language = max(prior, key=prior.__getitem__)
+        found = (language, round(prior[language], 4))
     return [_Utterance(start, end, *found, len(spans) == 1) for start, end in spans]
 
 
