@@ -50,7 +50,9 @@ class Plan:
 
 
 def plan(variants: Sequence[ModelChoice], supported: Sequence[Precision],
-         gpu: GpuFacts) -> Plan:
+         gpu: GpuFacts, builtin: Sequence[Precision] = (Precision.FP32,)) -> Plan:
+    """``builtin``: the precisions the analysis's built-in model runs in, fastest chosen
+    when no registry variant is (Whisper quantises on load; an ONNX file has one)."""
     order = gpu.preference()
     usable = [v for v in variants if v.precision in supported and v.precision in order]
     fitting = [v for v in usable if v.min_vram_gb <= gpu.vram_gb]
@@ -60,7 +62,8 @@ def plan(variants: Sequence[ModelChoice], supported: Sequence[Precision],
             smallest = min(usable, key=lambda v: v.min_vram_gb)
             reason = (f"{smallest.name} needs {smallest.min_vram_gb:g} GB, this GPU has "
                       f"{gpu.vram_gb:g} GB: built-in model")
-        return Plan(None, Precision.FP32, batch_size(gpu, 0.0), reason)
+        precision = next((p for p in order if p in builtin), Precision.FP32)
+        return Plan(None, precision, batch_size(gpu, 0.0), reason)
     # Fastest precision first, then the biggest (strongest) model that fits.
     best = min(fitting, key=lambda v: (order.index(Precision(v.precision)), -v.min_vram_gb,
                                        v.name))

@@ -23,7 +23,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from agents import analyzers, samples
+from agents import adaptive, analyzers, samples
 from agents.analyzers.context import AnalysisContext
 from agents.model_cache import packaged_models
 from aima_tasks.kernel.analyses import MediaType, catalogue
@@ -47,6 +47,7 @@ SLOW_S = 1.0
 WARM_UP_S = 1.0
 # Prefer the media type an analysis is most often run on.
 PREFERRED = (MediaType.VIDEO, MediaType.AUDIO, MediaType.IMAGE)
+CPU = adaptive.GpuFacts(vram_gb=0.0, device="cpu")  # the benchmark runs on the CPU today
 
 Media = dict[MediaType, tuple[Path, float | None]]
 
@@ -82,7 +83,9 @@ def analyzer_profile(workdir: Path, repeat: int = REPEAT) -> dict[str, float]:
         for name, spec in sorted(catalogue().specs.items()):
             media_type = next(t for t in PREFERRED if t in spec.media_types)
             path, duration_s = media[media_type]
-            ctx = AnalysisContext(builtin=packaged_models(spec.models))
+            # In the precision an agent's CPU run takes (Whisper: int8, not fp32).
+            precision = adaptive.plan((), spec.precisions, CPU, spec.builtin_precisions).precision
+            ctx = AnalysisContext(builtin=packaged_models(spec.models), precision=precision.value)
             seconds = timed(name, path, ctx, repeat, warm_up=media_type != MediaType.IMAGE)
             profile[name] = round(seconds / work_units(media_type, duration_s), 6)
     log.info("benchmark (seconds per work unit): %s", profile)

@@ -124,7 +124,8 @@ def analysis_context(name: str, work: AnalysisWork, gpu: adaptive.GpuFacts,
     """The context one analysis runs with, and the metadata that says how it ran."""
     spec = catalogue().specs[name]
     builtin = packaged_models(spec.models)
-    chosen = adaptive.plan(work.models.get(name, ()), spec.precisions, gpu)
+    chosen = adaptive.plan(work.models.get(name, ()), spec.precisions, gpu,
+                           spec.builtin_precisions)
     model = registry_model(chosen.model, cache) if chosen.model else None
     # Every reference the unit carries (enrolled voices), not a planner's pick of one.
     references = tuple(registry_model(choice, cache)

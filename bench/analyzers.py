@@ -52,7 +52,8 @@ def timed(name: str, path: Path, repeat: int, device: str) -> tuple[float, float
     """Seconds of the first run (models loaded), median seconds of the next ``repeat``,
     and the last result."""
     spec = catalogue().specs[name]
-    plan = adaptive.plan((), spec.precisions, adaptive.GpuFacts(VRAM_GB, device))
+    plan = adaptive.plan((), spec.precisions, adaptive.GpuFacts(VRAM_GB, device),
+                         spec.builtin_precisions)
     ctx = AnalysisContext(builtin=packaged_models(spec.models), device=device,
                           precision=plan.precision.value, batch_size=plan.batch_size)
     started = time.perf_counter()

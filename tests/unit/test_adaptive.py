@@ -5,7 +5,7 @@ from __future__ import annotations
 from agents.adaptive import GpuFacts, batch_size, plan
 from agents.gpus import GpuInfo
 from agents.runner import fp16_gains
-from aima_tasks.kernel.analyses import Precision
+from aima_tasks.kernel.analyses import Precision, catalogue
 from aima_tasks.kernel.work import ModelChoice
 
 ALL = (Precision.FP32, Precision.FP16, Precision.INT8)
@@ -72,3 +72,15 @@ def test_fp16_gains_come_from_cuda_benchmarks_only():
                                       "fp16_tflops": 0.5}},
                {"compute_benchmark": None}]
     assert fp16_gains(gpus, reports) == {"GPU-a": 8.0}
+
+
+def test_a_built_in_model_runs_in_its_fastest_own_precision():
+    """Whisper's precisions are its own (no registry variant): int8 on a CPU, fp16 on a
+    GPU; a built-in model with a registry task stays in fp32."""
+    builtin = (Precision.FP16, Precision.INT8, Precision.FP32)
+    assert plan((), ALL, GpuFacts(24, "cpu"), builtin).precision == Precision.INT8
+    assert plan((), ALL, GpuFacts(24, "cuda"), builtin).precision == Precision.FP16
+    assert plan((), ALL, GpuFacts(24, "cuda")).precision == Precision.FP32
+    specs = catalogue().specs
+    assert specs["transcript"].builtin_precisions == builtin
+    assert specs["people"].builtin_precisions == (Precision.FP32,)

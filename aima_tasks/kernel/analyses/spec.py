@@ -111,3 +111,10 @@ class AnalysisSpec:
     @property
     def segmentable(self) -> bool:
         return self.merge is not None
+
+    @property
+    def builtin_precisions(self) -> tuple[Precision, ...]:
+        """What the built-in model runs in: the declared precisions where no registry
+        variant can replace it (they are then the built-in's own, e.g. Whisper quantised
+        on load), else FP32 (the precisions name the registry variants')."""
+        return (Precision.FP32,) if self.model_task else self.precisions
