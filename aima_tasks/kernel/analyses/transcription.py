@@ -69,6 +69,9 @@ TRANSCRIPT = AnalysisSpec(
     # CTranslate2 FP16 on a GPU runs Whisper base at a few hundredths of real time; on
     # two CPU cores (INT8, beam 5) English took 0.12-0.2 s per second, German up to 0.5.
     reference_s_per_unit=0.05, min_vram_gb=1.0, needs_audio_track=True, default_on=False,
+    # CTranslate2 4.x is built against CUDA 12 (cuBLAS 12, cuDNN 9): an older driver
+    # cannot run it on the GPU.
+    min_cuda="12.0",
     # Silero VAD cuts the sound into utterances: no text on silence, a language each.
     runner="agents.analyzers.transcript:transcribe", models=(WHISPER_BASE, SILERO_VAD),
     precisions=(Precision.FP16, Precision.INT8, Precision.FP32),
