@@ -36,3 +36,11 @@ class AnalysisContext:
     # All the active registry artifacts of the spec's reference_task (enrolled voices),
     # each verified: data the analysis compares against, not a model it runs.
     references: tuple[LoadedModel, ...] = ()
+
+    def built_in(self, name: str) -> LoadedModel:
+        """The built-in model of that name the agent verified and handed over."""
+        try:
+            return self.builtin[name]
+        except KeyError:
+            raise LookupError(f"the built-in model {name!r} was not handed to this "
+                              "analyser") from None

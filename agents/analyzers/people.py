@@ -160,11 +160,7 @@ def _detector(ctx: AnalysisContext) -> tuple[Detector, dict[str, Any], int]:
         onnx = OnnxDetector(ctx.model, ctx.device, ctx.precision, ctx.batch_size)
         info = {"name": ctx.model.name, "version": ctx.model.version, "provider": onnx.provider}
         return onnx, info, onnx.input_side
-    try:
-        face_model = ctx.builtin[FACE_ARTIFACT]
-    except KeyError:
-        raise ValueError(f"the built-in detector needs the {FACE_ARTIFACT!r} model") from None
-    builtin = BuiltinPeopleDetector(face_model)
+    builtin = BuiltinPeopleDetector(ctx.built_in(FACE_ARTIFACT))
     return builtin, builtin.info, 0
 
 

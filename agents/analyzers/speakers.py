@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.analyzers.context import AnalysisContext, LoadedModel
+from agents.analyzers.context import AnalysisContext
 from agents.analyzers.decode import iter_audio
 from agents.analyzers.speech import SAMPLE_RATE, SileroVad, speech_spans
 from agents.analyzers.voice import VoiceEncoder, read_enrolment
@@ -41,7 +41,7 @@ _CHUNK_S = 60.0
 def diarize(path: Path, ctx: AnalysisContext) -> dict[str, Any]:
     """Speaker turns over [ctx.start_s, ctx.end_s), speakers labelled S1, S2 ... in order
     of first appearance (media times)."""
-    vad_model, encoder_model = _model(ctx, SILERO_VAD.name), _model(ctx, VOICE_ENCODER.name)
+    vad_model, encoder_model = ctx.built_in(SILERO_VAD.name), ctx.built_in(VOICE_ENCODER.name)
     vad = SileroVad(vad_model.path, ctx.device)
     chunks, probabilities = [], []
     for chunk in iter_audio(path, rate=SAMPLE_RATE, mono=True, chunk_s=_CHUNK_S,
@@ -222,10 +222,3 @@ def _name(speakers: list[dict[str, Any]], enrolled: list[tuple[str, np.ndarray]]
 
 def _time(ctx: AnalysisContext, sample: int) -> float:
     return round(ctx.start_s + sample / SAMPLE_RATE, 3)
-
-
-def _model(ctx: AnalysisContext, name: str) -> LoadedModel:
-    try:
-        return ctx.builtin[name]
-    except KeyError:
-        raise LookupError(f"the built-in model {name!r} was not handed to this analyser") from None

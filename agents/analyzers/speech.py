@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
-from agents.analyzers.context import AnalysisContext, LoadedModel
+from agents.analyzers.context import AnalysisContext
 from agents.analyzers.decode import iter_audio
 
 SAMPLE_RATE = 16_000
@@ -35,11 +35,11 @@ _CHUNK_S = 60.0  # 1875 windows, 2000 endpointer frames: both divide a chunk exa
 
 def voice_activity(path: Path, ctx: AnalysisContext) -> dict[str, Any]:
     """Speech segments found by Silero VAD, as silero's get_speech_timestamps finds them."""
-    model = _builtin(ctx, VAD_MODEL)
+    model = ctx.built_in(VAD_MODEL)
     vad = SileroVad(model.path, ctx.device)
     probabilities: list[np.ndarray] = []
     samples = 0
-    for chunk in _chunks(path, ctx):
+    for chunk in sound_chunks(path, ctx):
         probabilities.append(vad.probabilities(chunk))
         samples += len(chunk)
     probs = np.concatenate(probabilities) if probabilities else np.zeros(0, np.float32)
@@ -139,7 +139,8 @@ def speech_spans(probs: Sequence[float], n_samples: int) -> list[tuple[int, int]
     return [(start, end) for start, end in spans]
 
 
-def _chunks(path: Path, ctx: AnalysisContext) -> Iterator[np.ndarray]:
+def sound_chunks(path: Path, ctx: AnalysisContext) -> Iterator[np.ndarray]:
+    """The context's media range as 16 kHz mono samples, a minute at a time."""
     for chunk in iter_audio(
         path, rate=SAMPLE_RATE, mono=True, chunk_s=_CHUNK_S, start_s=ctx.start_s, end_s=ctx.end_s
     ):
@@ -148,10 +149,3 @@ def _chunks(path: Path, ctx: AnalysisContext) -> Iterator[np.ndarray]:
 
 def _media_time(ctx: AnalysisContext, sample: int) -> float:
     return round(ctx.start_s + sample / SAMPLE_RATE, 3)
-
-
-def _builtin(ctx: AnalysisContext, name: str) -> LoadedModel:
-    try:
-        return ctx.builtin[name]
-    except KeyError:
-        raise LookupError(f"the built-in model {name!r} was not handed to this analyser") from None

@@ -64,7 +64,7 @@ class _Utterance:
 
 def transcribe(path: Path, ctx: AnalysisContext) -> dict[str, Any]:
     """Utterances and words with media times, languages and confidences (see the module)."""
-    model = _builtin(ctx, WHISPER_BASE.name)
+    model = ctx.built_in(WHISPER_BASE.name)
     begin = max(0.0, ctx.start_s - MARGIN_S)
     stop = None if ctx.end_s is None else ctx.end_s + MARGIN_S
     sound = _read(path, begin, stop)
@@ -72,7 +72,7 @@ def transcribe(path: Path, ctx: AnalysisContext) -> dict[str, Any]:
     end = sound_end if ctx.end_s is None else min(ctx.end_s, sound_end)
     device = _device(ctx)
     whisper = _whisper(str(model.path), device, _compute_type(device, ctx.precision))
-    utterances = _utterances(whisper, sound, _builtin(ctx, SILERO_VAD.name), ctx.device)
+    utterances = _utterances(whisper, sound, ctx.built_in(SILERO_VAD.name), ctx.device)
     beam = BEAM_SIZE[device]
     # The margins are heard for their languages and to finish a cut word; an utterance
     # wholly inside one has no word to keep.
@@ -278,10 +278,3 @@ def _result(model: LoadedModel, utterances: list[dict[str, Any]], duration: floa
         "text": " ".join(u["text"] for u in listed),
         "duration_s": round(duration, 3),
     }
-
-
-def _builtin(ctx: AnalysisContext, name: str) -> LoadedModel:
-    try:
-        return ctx.builtin[name]
-    except KeyError:
-        raise LookupError(f"the built-in model {name!r} was not handed to this analyser") from None

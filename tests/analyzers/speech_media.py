@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import wave
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 
-from agents.samples import audio_encoder, video_encoder
+from agents.samples import audio_encoder, read_wav, video_encoder, write_wav
 
 VOICE = "en-us+f5"
 SPEED = 165  # words per minute
@@ -38,24 +37,6 @@ def spoken(path: Path, text: str, voice: str = VOICE, speed: int = SPEED) -> Pat
         capture_output=True,
     )
     return path
-
-
-def read_wav(path: Path) -> tuple[np.ndarray, int]:
-    """The int16 samples of a mono WAV, and its rate."""
-    with wave.open(str(path), "rb") as source:
-        if source.getnchannels() != 1 or source.getsampwidth() != 2:
-            raise ValueError(f"{path} is not 16-bit mono")
-        pcm = np.frombuffer(source.readframes(source.getnframes()), dtype="<i2")
-        return pcm, source.getframerate()
-
-
-def write_wav(path: Path, pcm: np.ndarray, rate: int) -> Path:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(pcm.astype("<i2").tobytes())
-    return Path(path)
 
 
 def speech_with_pauses(

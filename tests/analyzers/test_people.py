@@ -83,7 +83,7 @@ def test_pictures_smaller_than_a_person_window_are_safe(tmp_path):
 
 
 def test_missing_face_model_is_reported():
-    with pytest.raises(ValueError, match="opencv-haar-frontalface"):
+    with pytest.raises(LookupError, match="opencv-haar-frontalface"):
         detect_image(person_photo(), AnalysisContext())
 
 
