@@ -212,5 +212,5 @@ def test_long_media_become_one_unit_per_segment_plus_one_for_the_whole(api, vide
     job.refresh_from_db()
     assert len(job.segments) == 4 and job.segments[-1][1] == job.media.metadata["duration_s"]
     assert [(u.analyses, u.segment) for u in units] == [
-        (("loudness", "shots", "silence"), 0), *((("vad",), i) for i in range(4))]
+        (("loudness", "shots", "silence"), 0), *((("sounds", "vad"), i) for i in range(4))]
     assert [u.start_s for u in units[1:]] == [span[0] for span in job.segments]
