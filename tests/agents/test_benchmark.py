@@ -3,10 +3,7 @@ espeak-ng is installed), and the GPU's raw FP32/FP16 throughput and memory bandw
 
 from __future__ import annotations
 
-import shutil
 import sys
-
-import pytest
 
 from agents import analyzers, compute
 from agents.analyzers.context import AnalysisContext
@@ -25,7 +22,6 @@ def test_every_analyzer_is_timed_per_work_unit(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng")
 def test_the_speech_analyses_are_timed_on_speech(tmp_path):
     # Whisper on a tone decodes next to nothing: the bench video speaks.
     media, speech = bench_media(tmp_path)

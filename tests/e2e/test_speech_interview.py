@@ -13,8 +13,8 @@ import pytest
 from agents import samples
 from tests.e2e.test_media_analysis import succeeded
 
-pytestmark = [pytest.mark.e2e,
-              pytest.mark.skipif(samples.espeak_ng() is None, reason="needs espeak-ng")]
+# espeak-ng is required (as for every speech test): missing, the test fails, never skips.
+pytestmark = pytest.mark.e2e
 
 GPU = "E2E Interview (simulated):24"
 # Two voices of espeak-ng's German, a man's and a woman's, four turns of everyday
