@@ -31,7 +31,7 @@ CHUNK = 1024 * 1024
 
 def sha256_of(path: Path) -> str:
     """The SHA-256 of a file; of a folder, the SHA-256 of its files' relative paths and
-    checksums in path order (a model made of several files, e.g. PocketSphinx's)."""
+    checksums in path order (a model made of several files, e.g. Whisper's folder)."""
     if path.is_dir():
         listing = hashlib.sha256()
         for member in sorted(p for p in path.rglob("*") if p.is_file()):

@@ -1,9 +1,8 @@
 """Real synthesized speech for the speech analysers' tests and benchmarks.
 
-espeak-ng speaks the text. Its default en-us voice is hard for PocketSphinx's generic
-model (a few words in ten survive); the "f5" variant at about 165 words a minute is
-recognised nearly word for word, so that is the default here. Other tests and the
-benchmark build their media with these functions too.
+espeak-ng speaks the text (its "f5" en-us variant at about 165 words a minute unless a
+test names another voice); sox-free, numpy only. Other tests and the benchmark build
+their media with these functions too.
 """
 
 from __future__ import annotations
