@@ -1,7 +1,7 @@
 """Real synthesized speech for the speech analysers' tests and benchmarks.
 
 espeak-ng speaks the text (its "f5" en-us variant at about 165 words a minute unless a
-test names another voice); sox-free, numpy only. Other tests and the benchmark build
+test names another voice). Other tests and the benchmark build
 their media with these functions too.
 """
 
