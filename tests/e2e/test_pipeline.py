@@ -52,7 +52,7 @@ def test_video_image_and_audio_end_to_end(stack: Stack, tmp_path: Path):
     assert job["placement"]["queue"] == "gpu.local.24"
     assert job["placement"]["vram_need_gb"] == 24
     assert job["media"]["metadata"]["video"]["width"] == video.width
-    assert job["analyses"] == ["loudness", "shots", "silence", "vad"]
+    assert job["analyses"] == ["loudness", "shots", "silence", "sounds", "vad"]
     found = results_by_name(stack, job["id"])
     assert found["shots"]["cut_count"] == len(video.cut_times_s)
     starts = [shot["start_s"] for shot in found["shots"]["shots"][1:]]
@@ -62,6 +62,7 @@ def test_video_image_and_audio_end_to_end(stack: Stack, tmp_path: Path):
     assert found["loudness"]["integrated_lufs"] == pytest.approx(-23.0, abs=1.0)
     assert_silence_found(found["silence"], video.silence_s)
     assert found["vad"]["segments"] == []  # a sine tone is sound, not speech
+    assert "speech" not in {event["label"] for event in found["sounds"]["events"]}
 
     job = jobs["image"]
     assert_succeeded(job)
