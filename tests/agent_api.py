@@ -4,8 +4,12 @@ worker receives them (with their tickets)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rest_framework.test import APIClient
 
+from agents.control_plane import ControlPlane
+from agents.model_cache import ModelCache
 from aima_tasks.kernel.routing import Scope
 from aima_tasks.kernel.work import AnalysisWork
 from aima_tasks.topology import declared_queues
@@ -13,6 +17,16 @@ from aima_web.celery import app
 from aima_web.fleet.services import create_enrollment_token
 
 GPU = {"uuid": "GPU-1234", "model": "NVIDIA RTX A5000", "vram_gb": 24, "cuda_version": "12.4"}
+
+
+def registered_model_cache(url: str, root: Path, scope: str = "local") -> ModelCache:
+    """The model cache of an agent host registered at ``url`` with a fresh token of
+    ``scope``: it fetches registry artifacts as a real agent does."""
+    _, token = create_enrollment_token("t", scope=Scope(scope))
+    client = ControlPlane(url)
+    client.register({"name": "host-1", "gpus": [
+        {"uuid": "GPU-1", "model": "A10", "vram_gb": 24, "cuda_version": "12.4"}]}, token=token)
+    return ModelCache(root, client)
 
 
 def enroll(scope: str = "local", gpus: list[dict] | None = None, name: str = "gpu-host-1",

@@ -14,15 +14,14 @@ from django.core.management import call_command
 
 from agents import adaptive, analyzers
 from agents.cli import main as agent_cli
-from agents.control_plane import ControlPlane
 from agents.model_cache import ModelCache
 from agents.worker import analysis_context
 from aima_tasks.kernel.analyses.diarization import ENROLMENT_TASK, SPEAKERS
 from aima_tasks.kernel.work import AnalysisWork
-from aima_web.fleet.services import create_enrollment_token
 from aima_web.jobs import services
 from aima_web.jobs.models import Job, MediaAsset
 from aima_web.registry.models import ModelArtifact
+from tests.agent_api import registered_model_cache
 from tests.analyzers.speech_media import write_wav
 from tests.analyzers.test_speakers import FIRST, RATE, SECOND, conversation, line_pcm
 
@@ -41,11 +40,7 @@ def enrolled(tmp_path, name: str, text: str, voice: str, *, activate: bool = Tru
 
 @pytest.fixture
 def cache(live_server, tmp_path) -> ModelCache:
-    _, token = create_enrollment_token("t", scope="local")
-    client = ControlPlane(live_server.url)
-    client.register({"name": "host-1", "gpus": [
-        {"uuid": "GPU-1", "model": "A10", "vram_gb": 24, "cuda_version": "12.4"}]}, token=token)
-    return ModelCache(tmp_path / "cache", client)
+    return registered_model_cache(live_server.url, tmp_path / "cache", scope="local")
 
 
 @pytest.mark.django_db(transaction=True)

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from agents.control_plane import ChecksumMismatch, ControlPlane, ControlPlaneError
+from agents.control_plane import ChecksumMismatch, ControlPlaneError
 from agents.model_cache import ModelCache
-from aima_web.fleet.services import create_enrollment_token
 from aima_web.registry.models import ModelArtifact
+from tests.agent_api import registered_model_cache
 
 WEIGHTS = b"\x08\x07ONNX-ish weights " * 4096
 
@@ -29,11 +29,7 @@ def artifact(tmp_path, settings) -> ModelArtifact:
 
 @pytest.fixture
 def cache(live_server, tmp_path) -> ModelCache:
-    _, token = create_enrollment_token("t", scope="cloud")
-    client = ControlPlane(live_server.url)
-    client.register({"name": "host-1", "gpus": [
-        {"uuid": "GPU-1", "model": "A10", "vram_gb": 24, "cuda_version": "12.4"}]}, token=token)
-    return ModelCache(tmp_path / "cache", client)
+    return registered_model_cache(live_server.url, tmp_path / "cache", scope="cloud")
 
 
 @pytest.mark.django_db(transaction=True)
