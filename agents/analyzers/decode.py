@@ -233,8 +233,11 @@ def decode_audio(
     end_s: float | None = None,
 ) -> AudioChunk:
     """The whole audio track (or [start_s, end_s) of it) at once, for tests and short
-    files; prefer iter_audio for long ones."""
+    files; prefer iter_audio for long ones. A range holding no sound gives no samples
+    (one channel, none named)."""
     chunks = list(iter_audio(path, rate=rate, mono=mono, start_s=start_s, end_s=end_s))
+    if not chunks:
+        return AudioChunk(np.zeros((1, 0), np.float32), rate, ())
     samples = np.concatenate([c.samples for c in chunks], axis=1)
     return AudioChunk(samples, rate, chunks[0].channels)
 

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from agents.analyzers.context import AnalysisContext
-from agents.analyzers.decode import iter_audio
-from agents.analyzers.speech import SAMPLE_RATE, SileroVad, speech_spans
+from agents.analyzers.decode import decode_audio
+from agents.analyzers.speech import SAMPLE_RATE, SileroVad, sound_chunks, speech_spans
 from agents.analyzers.voice import VoiceEncoder, read_enrolment
 from agents.model_cache import packaged_models
 from aima_tasks.kernel.analyses.builtin import SILERO_VAD
@@ -35,7 +35,6 @@ MAX_PAUSE_S = 1.0
 # join the nearest speaker the longer ones found.
 MIN_FOUNDING_S = 1.0
 MAX_WINDOWS = 3000  # about 25 minutes of speech at STEP_S
-_CHUNK_S = 60.0
 
 
 def diarize(path: Path, ctx: AnalysisContext) -> dict[str, Any]:
@@ -44,10 +43,9 @@ def diarize(path: Path, ctx: AnalysisContext) -> dict[str, Any]:
     vad_model, encoder_model = ctx.built_in(SILERO_VAD.name), ctx.built_in(VOICE_ENCODER.name)
     vad = SileroVad(vad_model.path, ctx.device)
     chunks, probabilities = [], []
-    for chunk in iter_audio(path, rate=SAMPLE_RATE, mono=True, chunk_s=_CHUNK_S,
-                            start_s=ctx.start_s, end_s=ctx.end_s):
-        chunks.append(chunk.samples[0])
-        probabilities.append(vad.probabilities(chunk.samples[0]))
+    for chunk in sound_chunks(path, ctx):
+        chunks.append(chunk)
+        probabilities.append(vad.probabilities(chunk))
     audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
     probs = np.concatenate(probabilities) if probabilities else np.zeros(0, np.float32)
     spans = speech_spans(probs.tolist(), len(audio))
@@ -75,8 +73,7 @@ def voice_of(path: Path, device: str = "cpu") -> np.ndarray:
     enrolment: the same encoder and features as diarize, over the whole utterance."""
     models = packaged_models((SILERO_VAD, VOICE_ENCODER))
     vad = SileroVad(models[SILERO_VAD.name].path, device)
-    audio = np.concatenate([chunk.samples[0] for chunk in iter_audio(
-        path, rate=SAMPLE_RATE, mono=True, chunk_s=_CHUNK_S)] or [np.zeros(0, np.float32)])
+    audio = decode_audio(path, rate=SAMPLE_RATE).samples[0]
     spans = speech_spans(vad.probabilities(audio).tolist(), len(audio))
     if not spans:
         raise ValueError(f"{path}: no speech found to enrol")

@@ -25,7 +25,7 @@ import numpy as np
 from faster_whisper import WhisperModel
 
 from agents.analyzers.context import AnalysisContext, LoadedModel
-from agents.analyzers.decode import iter_audio
+from agents.analyzers.decode import decode_audio
 from agents.analyzers.speech import SAMPLE_RATE, SileroVad, speech_spans
 from aima_tasks.kernel.analyses.builtin import SILERO_VAD
 from aima_tasks.kernel.analyses.transcription import WHISPER_BASE
@@ -67,7 +67,7 @@ def transcribe(path: Path, ctx: AnalysisContext) -> dict[str, Any]:
     model = ctx.built_in(WHISPER_BASE.name)
     begin = max(0.0, ctx.start_s - MARGIN_S)
     stop = None if ctx.end_s is None else ctx.end_s + MARGIN_S
-    sound = _read(path, begin, stop)
+    sound = decode_audio(path, rate=SAMPLE_RATE, start_s=begin, end_s=stop).samples[0]
     sound_end = begin + len(sound) / SAMPLE_RATE
     end = sound_end if ctx.end_s is None else min(ctx.end_s, sound_end)
     device = _device(ctx)
@@ -83,14 +83,6 @@ def transcribe(path: Path, ctx: AnalysisContext) -> dict[str, Any]:
         heard += _transcribe_group(whisper, sound, group, begin, beam)
     kept = [u for u in (_kept(u, ctx.start_s, end) for u in heard) if u["words"]]
     return _result(model, kept, max(0.0, end - ctx.start_s))
-
-
-def _read(path: Path, start_s: float, end_s: float | None) -> np.ndarray:
-    chunks = [
-        chunk.samples[0]
-        for chunk in iter_audio(path, rate=SAMPLE_RATE, mono=True, start_s=start_s, end_s=end_s)
-    ]
-    return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
 
 
 def _device(ctx: AnalysisContext) -> str:
