@@ -331,9 +331,14 @@ def write_audio(path: Path, tone_s: float = 1.0, silence_s: float = 0.6, tail_s:
 
 # Speech ---------------------------------------------------------------------
 
-# espeak-ng ends an utterance with a faint tail; below this (about -56 dBFS) it is cut
-# off, so a turn starts and ends where its sound does and the pauses are digital silence.
-_TAIL_LEVEL = 50
+# espeak-ng's faint tail (below about -56 dBFS) is cut: the pauses are digital silence.
+TAIL_LEVEL = 50
+
+
+def trimmed(pcm: np.ndarray) -> np.ndarray:
+    """16-bit speech without espeak-ng's faint lead-in and tail (below TAIL_LEVEL)."""
+    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > TAIL_LEVEL)
+    return pcm[loud[0]: loud[-1] + 1] if len(loud) else pcm[:0]
 
 
 def espeak_ng() -> str | None:
@@ -357,8 +362,7 @@ def write_dialogue(path: Path, turns: Sequence[tuple[str, str]], pause_s: float 
         done = subprocess.run([program, "--stdout", "-v", voice, "-s", str(speed), text],
                               check=True, capture_output=True)
         pcm, rate = _wav_bytes(done.stdout)
-        loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > _TAIL_LEVEL)
-        voiced = pcm[loud[0]: loud[-1] + 1] if len(loud) else pcm[:0]
+        voiced = trimmed(pcm)
         pause = np.zeros(round(pause_s * rate), dtype=np.int16)
         spans.append(Turn(voice, text, (at + len(pause)) / rate,
                           (at + len(pause) + len(voiced)) / rate))

@@ -15,6 +15,7 @@ from django.core.management import call_command
 from agents import adaptive, analyzers
 from agents.cli import main as agent_cli
 from agents.model_cache import ModelCache
+from agents.samples import write_wav
 from agents.worker import analysis_context
 from aima_tasks.kernel.analyses.diarization import ENROLMENT_TASK, SPEAKERS
 from aima_tasks.kernel.work import AnalysisWork
@@ -22,7 +23,6 @@ from aima_web.jobs import services
 from aima_web.jobs.models import Job, MediaAsset
 from aima_web.registry.models import ModelArtifact
 from tests.agent_api import registered_model_cache
-from tests.analyzers.speech_media import write_wav
 from tests.analyzers.test_speakers import FIRST, RATE, SECOND, conversation, line_pcm
 
 CPU = adaptive.GpuFacts(vram_gb=0.0, device="cpu")

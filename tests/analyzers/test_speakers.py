@@ -12,8 +12,9 @@ from agents.analyzers.context import AnalysisContext, LoadedModel
 from agents.analyzers.speakers import cluster, diarize, voice_of
 from agents.analyzers.voice import enrolment
 from agents.model_cache import packaged_models
+from agents.samples import read_wav, trimmed, write_wav
 from aima_tasks.kernel.analyses.diarization import SPEAKERS, average_link, join_speakers, turns
-from tests.analyzers.speech_media import _TAIL_LEVEL, read_wav, spoken, write_wav
+from tests.analyzers.speech_media import spoken
 
 RATE = 16_000
 PAUSE_S = 0.5
@@ -30,8 +31,7 @@ LINES = ["The weather was cold and wet all week long.",
 def line_pcm(folder: Path, text: str, voice: str) -> np.ndarray:
     """``text`` in ``voice``, trimmed to its sound, resampled to 16 kHz (linear)."""
     pcm, rate = read_wav(spoken(folder / "line.wav", text, voice))
-    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > _TAIL_LEVEL)
-    pcm = pcm[loud[0]:loud[-1] + 1].astype(np.float64)
+    pcm = trimmed(pcm).astype(np.float64)
     count = round(len(pcm) * RATE / rate)
     return np.interp(np.arange(count) * rate / RATE, np.arange(len(pcm)), pcm)
 

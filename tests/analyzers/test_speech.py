@@ -23,13 +23,9 @@ from agents.analyzers.speech import (
     speech_spans,
     voice_activity,
 )
+from agents.samples import write_wav
 from aima_tasks.kernel.analyses.merges import join_speech
-from tests.analyzers.speech_media import (
-    sentence_spans,
-    speech_video,
-    speech_with_pauses,
-    write_wav,
-)
+from tests.analyzers.speech_media import sentence_spans, speech_video, speech_with_pauses
 
 TICKET = "i would like to buy a ticket to new york city"
 OFFICE = "please call me tomorrow morning at the office"

@@ -12,9 +12,10 @@ import pytest
 from agents.analyzers.context import AnalysisContext
 from agents.analyzers.transcript import transcribe
 from agents.model_cache import packaged_models
+from agents.samples import write_wav
 from aima_tasks.kernel.analyses.transcription import TRANSCRIPT, join_transcripts
 from tests.analyzers.speech_corpus import normalised_words, word_errors
-from tests.analyzers.speech_media import dialogue, sentence_spans, write_wav
+from tests.analyzers.speech_media import dialogue, sentence_spans
 
 ENGLISH = "Please call me tomorrow morning at the office"
 GERMAN = "Am Wochenende besuchen wir unsere Großeltern"
