@@ -104,13 +104,16 @@ def enrol_voice(args: argparse.Namespace) -> int:
     from agents.analyzers.speakers import voice_of
     from agents.analyzers.voice import enrolment
 
+    name = args.name.strip()
     try:
+        if not name:
+            raise ValueError("--name is empty: give the name the report should show")
         embedding = voice_of(args.clip)
+        args.output.write_text(enrolment(name, embedding))
     except (OSError, ValueError) as exc:
         print(f"aima enrol-voice: {exc}", file=sys.stderr)
         return 2
-    args.output.write_text(enrolment(args.name, embedding))
-    print(f"{args.output}: the voice of {args.name}")
+    print(f"{args.output}: the voice of {name}")
     return 0
 
 

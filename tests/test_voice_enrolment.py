@@ -85,3 +85,20 @@ def test_an_enrolled_voice_travels_with_the_job_and_names_its_speaker(
 @pytest.mark.django_db
 def test_without_enrolments_nothing_travels(alice):
     assert services.model_choices("job", ["speakers"]) == {}
+
+
+@pytest.mark.parametrize("problem", ["no clip", "no speech", "blank name", "unwritable"])
+def test_bad_enrolment_input_exits_2_with_one_line_and_writes_nothing(
+        tmp_path, capsys, problem):
+    clip = tmp_path / "clip.wav"
+    write_wav(clip, np.round(line_pcm(tmp_path, "Good morning to you all.", FIRST)), RATE)
+    target = tmp_path / "voice.json"
+    args = {"no clip": [str(tmp_path / "missing.wav"), "--name", "A", "-o", str(target)],
+            "no speech": [str(write_wav(tmp_path / "quiet.wav", np.zeros(RATE), RATE)),
+                          "--name", "A", "-o", str(target)],
+            "blank name": [str(clip), "--name", "  ", "-o", str(target)],
+            "unwritable": [str(clip), "--name", "A", "-o", str(tmp_path / "no" / "v.json")]}
+    assert agent_cli(["enrol-voice", *args[problem]]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("aima enrol-voice: ")
+    assert not target.exists() and not (tmp_path / "no").exists()
