@@ -26,6 +26,8 @@ class Slot(StrEnum):
     SPEECH = "speech"  # the speech map: speech and silence spans
     SPEAKERS = "speakers"  # timeline and dialogue: who spoke when
     EVENTS = "events"  # timeline: sound events (speech, music, singing)
+    FACES = "faces"  # timeline: faces, clustered into the people they belong to
+    TEXT = "text"  # text read on screen or in a picture
 
 
 @dataclass(frozen=True)
