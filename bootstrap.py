@@ -10,8 +10,10 @@ again only when a file under requirements/ changed.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -26,6 +28,42 @@ PYTHON = VENV / "bin" / "python"
 def fail(message: str) -> None:
     print(f"bootstrap: {message}", file=sys.stderr)
     sys.exit(2)
+
+
+DEBIAN = ROOT / "requirements" / "debian.txt"
+
+
+def missing_debian_packages(command: str, listing: Path = DEBIAN) -> list[str]:
+    """The packages of requirements/debian.txt this command needs whose file is absent
+    (``test`` needs the ``run`` ones too)."""
+    wanted = {"run"} if command == "run" else {"run", "test"}
+    missing = []
+    for line in listing.read_text().splitlines():
+        fields = line.split()
+        if len(fields) == 3 and not line.startswith("#") and fields[0] in wanted \
+                and not glob.glob(fields[2]):
+            missing.append(fields[1])
+    return missing
+
+
+def ensure_debian_packages(command: str) -> None:
+    """Install what is missing where we may (root with apt-get), else say what to do:
+    without tesseract the text analysis fails its jobs, without the rest tests fail."""
+    missing = missing_debian_packages(command)
+    if not missing:
+        return
+    apt = ["apt-get", "install", "-y", "-qq", *missing]
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        message = f"missing Debian packages {', '.join(missing)}: run `sudo {' '.join(apt)}`"
+        if command == "test":
+            fail(message)
+        print(f"bootstrap: {message} (the text analysis needs them)", file=sys.stderr)
+        return
+    print(f"Installing Debian packages {', '.join(missing)} …", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    if subprocess.run(["apt-get", "update", "-qq"], env=env).returncode != 0 \
+            or subprocess.run(apt, env=env).returncode != 0:
+        fail(f"apt-get could not install {', '.join(missing)} (see above)")
 
 
 def requirements_digest(requirements: Path) -> str:
@@ -98,6 +136,7 @@ def main(argv: list[str]) -> int:
         return 2
     command, rest = argv[0], argv[1:]
     os.chdir(ROOT)
+    ensure_debian_packages(command)
     if command == "run":
         ensure_venv(ROOT / "requirements" / "base.txt")
         args = [str(PYTHON), "-m", "devtools.demo", *rest]
