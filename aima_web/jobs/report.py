@@ -22,6 +22,7 @@ from aima_tasks.kernel.analyses import Section, Slot, catalogue, dialogue
 from aima_tasks.kernel.analyses.facts import Fact
 from aima_tasks.kernel.analyses.sections import by_time, dicts, empty, num, speech_map
 from aima_web.instances.preemption import rework
+from aima_web.jobs import report_frames, report_vision
 from aima_web.jobs.models import AnalysisResult, Job, MediaAsset
 from aima_web.jobs.states import TERMINAL
 
@@ -30,6 +31,8 @@ T = TypeVar("T")
 
 # The timeline's lanes, in the order the report lists them.
 TIMELINE = (Slot.TRACKS, Slot.DETECTIONS, Slot.SHOTS)
+# What the vision sections (faces, text on screen, people, keyframes) are made of.
+VISION = (Slot.TRACKS, Slot.FACES, Slot.TEXT, Slot.DETECTIONS)
 
 
 def build_report(job: Job) -> dict[str, Any]:
@@ -52,6 +55,8 @@ def build_report(job: Job) -> dict[str, Any]:
         "dialogue": _guarded("dialogue", lambda t: dialogue.lines(t, speakers), transcript, []),
         "speakers": speakers,
         "sound_events": _slot(filled, Slot.EVENTS),
+        **report_vision.sections(*(_slot(filled, s) for s in VISION),
+                                 picture=media["media_type"] == "image"),
         "speech_map": speech_map(heard, duration),
         "speech_map_source": speech_source,
         "analyses": [_analysis(r) for r in results],
@@ -245,7 +250,9 @@ class ReportHTMLRenderer(TemplateHTMLRenderer):
             return super().get_template_context(data, renderer_context)
         request = renderer_context.get("request")
         query = request.query_params.get("q", "") if request is not None else ""
-        return page_context(data, query[:_QUERY_CHARS])
+        # Thumbnails only here: the page is drawn for someone the report view let in.
+        return {**page_context(data, query[:_QUERY_CHARS]),
+                "thumbnails": report_frames.thumbnails(data["media"], data["keyframes"])}
 
 
 def _is_report(data: Any) -> bool:
@@ -271,6 +278,7 @@ def page_context(report: dict[str, Any], query: str = "") -> dict[str, Any]:
                         for s in report["speech_map"]],
         "speaker_lanes": _speaker_lanes(report["speakers"], duration),
         "sound_lanes": _sound_lanes(report["sound_events"], duration),
+        **report_vision.page(report, _bar),
         "query": query,
         "dialogue": [_said(line) for line in (dialogue.search(report["dialogue"], query)
                                               if query else report["dialogue"])],
@@ -377,11 +385,9 @@ def _packed(tracks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 def _ticks(duration: float | None) -> list[dict[str, str]]:
-    if not duration:
-        return []
-    step = next((s for s in _TICK_STEPS_S if duration / s <= 10), _TICK_STEPS_S[-1])
+    step = next((s for s in _TICK_STEPS_S if (duration or 0) <= 10 * s), _TICK_STEPS_S[-1])
     return [{"left": _percent(t / duration * 100), "label": clock(t)}
-            for t in range(0, int(duration) + 1, step)]
+            for t in range(0, int(duration) + 1, step)] if duration else []
 
 
 def _span(item: dict[str, Any]) -> str:
@@ -389,5 +395,5 @@ def _span(item: dict[str, Any]) -> str:
 
 
 def _track_title(track: dict[str, Any]) -> str:
-    return f"{track.get('label', 'track')} #{track.get('id')}: {_span(track)}, " \
-           f"{track.get('samples', len(track.get('boxes', [])))} samples"
+    samples = track.get("samples", len(track.get("boxes", [])))
+    return f"{track.get('label', 'track')} #{track.get('id')}: {_span(track)}, {samples} samples"
