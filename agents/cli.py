@@ -1,5 +1,5 @@
-"""``python -m agents run``: the GPU agent's command line (and ``enrol-voice``, which
-makes an enrolled voice for the model registry).
+"""``python -m agents run``: the GPU agent's command line (and ``enrol-voice`` and
+``enrol-face``, which make an enrolled voice or face for the model registry).
 
 Every option can also come from an environment variable (for containers);
 the flag wins where both are given.
@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_cmd.epilog = ("The broker comes from AIMA_BROKER_URL (default: the embedded "
                       "filesystem broker under AIMA_VAR_DIR, for a single machine).")
     _add_enrol_voice(commands)
+    _add_enrol_face(commands)
     return parser
 
 
@@ -117,11 +118,53 @@ def enrol_voice(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_enrol_face(commands: argparse._SubParsersAction) -> None:
+    enrol = commands.add_parser(
+        "enrol-face", help="make an enrolled face for the model registry from photos",
+        description="Compute the face descriptor of one person from one or more photos "
+                    "(each showing that face alone) with the faces analysis's own models, "
+                    "and write it as JSON ({\"name\", \"embedding\"}). Upload that file to "
+                    "the model registry with task \"face-enrolment\" and activate it: the "
+                    "faces analysis then names the face it recognises. The file is "
+                    "biometric data: keep it as such.")
+    enrol.add_argument("name", help="the name the report shows")
+    enrol.add_argument("photos", type=Path, nargs="+", metavar="PHOTO",
+                       help="pictures of the one person, one face on each")
+    enrol.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.json")
+
+
+def enrol_face(args: argparse.Namespace) -> int:
+    # Imported here: `run` must not load MediaPipe and dlib in the supervisor.
+    from agents.analyzers.faces import enrolment, face_of
+
+    name = args.name.strip()
+    try:
+        if not name:
+            raise ValueError("the name is empty: give the name the report should show")
+        if not args.output.parent.is_dir():
+            raise ValueError(f"{args.output.parent} is no folder to write {args.output.name} in")
+        text = enrolment(name, face_of(args.photos))
+        # Written whole or not at all: a half-written enrolment must never be uploaded.
+        partial = args.output.with_name(f".{args.output.name}.partial")
+        try:
+            partial.write_text(text)
+            partial.replace(args.output)
+        finally:
+            partial.unlink(missing_ok=True)
+    except (OSError, ValueError) as exc:
+        print(f"aima enrol-face: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.output}: the face of {name}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "enrol-voice":
         return enrol_voice(args)
+    if args.command == "enrol-face":
+        return enrol_face(args)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not args.control_plane:

