@@ -40,14 +40,17 @@ FACE_LANDMARKS = ModelFile(
 ENROLMENT_TASK = "face-enrolment"
 
 # dlib's descriptors are made for Euclidean distance; on unit vectors a cosine distance
-# d is |a - b|^2 / 2, so dlib's own 0.6 is about 0.18. Measured on our photographs (see
-# tests/analyzers/test_faces.py): views of one face 0.02-0.07 apart, different people
-# 0.2 and more.
-DISTANCE_THRESHOLD = 0.12
-# A cluster is named after an enrolled face only this close: a wrong name is worse than
-# none.
-NAME_THRESHOLD = 0.1
-
+# d is |a - b|^2 / 2, so dlib's own 0.6 is 0.18, which would merge different people of
+# our photographs. Measured (tests/analyzers/test_faces.py): four views of the
+# astronaut (crops, mirrored, gamma 0.5-1.8, blurred, scaled 0.5-1.7) lie 0.01-0.05
+# apart, the basketball player in two frames 0.02; different people (the astronaut,
+# the player, the footballer) 0.126-0.167. Average link merges below 0.1 (Euclidean
+# 0.45): twice the farthest views of one face, a quarter below the nearest strangers.
+DISTANCE_THRESHOLD = 0.1
+# A cluster is named after an enrolled face only this close (Euclidean 0.4): an
+# enrolment from another view of the astronaut lies 0.01 from her cluster; a wrong
+# name is worse than none.
+NAME_THRESHOLD = 0.08
 
 def join_faces(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """One faces result from those of consecutive segments, in order.
@@ -113,7 +116,9 @@ FACES = AnalysisSpec(
     "Faces found (MediaPipe full-range detector) on pictures and on frames sampled twice "
     "a second, described by dlib's 128-d face descriptor and clustered into the people "
     "they belong to; enrolled faces named.",
-    reference_s_per_unit=0.1, default_on=False,
+    # Measured on one CPU core: about 0.12 s per sampled frame with one face (detection
+    # 0.03 s, dlib's descriptor 0.09 s per face), 2 frames per media second.
+    reference_s_per_unit=0.3, default_on=False,
     runner="agents.analyzers.faces:faces",
     models=(FACE_FULL_RANGE, FACE_LANDMARKS, FACE_DESCRIPTOR),
     reference_task=ENROLMENT_TASK,
