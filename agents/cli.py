@@ -8,10 +8,12 @@ the flag wins where both are given.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from agents.gpus import BadSimulation
@@ -134,16 +136,17 @@ def _add_enrol_face(commands: argparse._SubParsersAction) -> None:
 
 
 def enrol_face(args: argparse.Namespace) -> int:
-    # Imported here: `run` must not load MediaPipe and dlib in the supervisor.
-    from agents.analyzers.faces import enrolment, face_of
-
     name = args.name.strip()
     try:
         if not name:
             raise ValueError("the name is empty: give the name the report should show")
         if not args.output.parent.is_dir():
             raise ValueError(f"{args.output.parent} is no folder to write {args.output.name} in")
-        text = enrolment(name, face_of(args.photos))
+        with _native_stderr_silenced():
+            # Imported here: `run` must not load MediaPipe and dlib in the supervisor.
+            from agents.analyzers.faces import enrolment, face_of
+
+            text = enrolment(name, face_of(args.photos))
         # Written whole or not at all: a half-written enrolment must never be uploaded.
         partial = args.output.with_name(f".{args.output.name}.partial")
         try:
@@ -156,6 +159,23 @@ def enrol_face(args: argparse.Namespace) -> int:
         return 2
     print(f"{args.output}: the face of {name}")
     return 0
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """MediaPipe and TensorFlow Lite write start-up chatter (a protobuf AttributeError,
+    the XNNPACK delegate, absl warnings) straight to file descriptor 2: silenced, so
+    that a failed enrolment says one line. A Python error still surfaces after it."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,8 @@ each segment, and the joined result names the face it knows and no other."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -86,7 +88,8 @@ def test_without_enrolments_nothing_travels(alice):
     assert services.model_choices("job", ["faces"]) == {}
 
 
-PROBLEMS = ["no photo", "no face", "two faces", "two people", "blank name", "unwritable"]
+PROBLEMS = ["no photo", "not a picture", "no face", "two faces", "two people", "blank name",
+            "unwritable"]
 
 
 @pytest.mark.parametrize("problem", PROBLEMS)
@@ -98,8 +101,10 @@ def test_bad_enrolment_input_exits_2_with_one_line_and_writes_nothing(
     pictures["both"] = np.concatenate([rgb(photos.ASTRONAUT.path)[:len(other)], other], axis=1)
     for key, picture in pictures.items():
         Image.fromarray(picture).save(tmp_path / f"{key}.png")
+    (tmp_path / "text.png").write_text("no picture")
     face, target = str(tmp_path / "face.png"), tmp_path / "face.json"
     args = {"no photo": ["A", str(tmp_path / "missing.png"), "-o", str(target)],
+            "not a picture": ["A", str(tmp_path / "text.png"), "-o", str(target)],
             "no face": ["A", str(tmp_path / "nobody.png"), "-o", str(target)],
             "two faces": ["A", str(tmp_path / "both.png"), "-o", str(target)],
             "two people": ["A", face, str(tmp_path / "other.png"), "-o", str(target)],
@@ -109,4 +114,17 @@ def test_bad_enrolment_input_exits_2_with_one_line_and_writes_nothing(
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("aima enrol-face: ")
     assert not target.exists() and not (tmp_path / "no").exists()
-    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".png"] * 4
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".png"] * 5
+
+
+def test_the_command_says_one_line_though_mediapipe_talks_on_its_own(tmp_path):
+    """MediaPipe and TFLite write to the process's stderr at start-up: only a process
+    of its own shows that the command keeps its error to one line."""
+    photo = tmp_path / "nobody.png"
+    Image.fromarray(rgb(photos.NOBODY[0].path)).save(photo)
+    done = subprocess.run(
+        [sys.executable, "-m", "agents", "enrol-face", "A", str(photo), "-o",
+         str(tmp_path / "a.json")], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.splitlines() == [f"aima enrol-face: {photo}: no faces found, it needs "
+                                        "exactly one"]

@@ -263,7 +263,13 @@ def face_of(photos: Iterable[Path]) -> np.ndarray:
     finder = FaceFinder(AnalysisContext(builtin=packaged_models(FACES.models)))
     descriptors = []
     for photo in photos:
-        found = finder.find(np.asarray(load_image(photo, max_side=IMAGE_SIDE).image))
+        if not photo.is_file():
+            raise ValueError(f"{photo}: no such file")
+        try:
+            picture = np.asarray(load_image(photo, max_side=IMAGE_SIDE).image)
+        except (OSError, ValueError):
+            raise ValueError(f"{photo}: not a picture that can be read") from None
+        found = finder.find(picture)
         if len(found) != 1:
             raise ValueError(f"{photo}: {len(found) or 'no'} faces found, it needs exactly one")
         descriptors.append(found[0].descriptor)
