@@ -41,7 +41,8 @@ def thumbnails(media: dict[str, Any], keyframes: list[dict[str, Any]]) -> list[d
     try:
         with storage.open_media(media["sha256"]) as source:
             pictures = list(_pictures(source, media, [k["t"] for k in keyframes]))
-    except (OSError, Unreadable, av.error.FFmpegError, UnidentifiedImageError, ValueError):
+    except (OSError, Unreadable, av.error.FFmpegError, UnidentifiedImageError, ValueError,
+            Image.DecompressionBombError):
         log.warning("no thumbnails for media %s", media["sha256"], exc_info=True)
         return []
     shown = []
