@@ -175,8 +175,11 @@ def test_a_picture_has_one_thumbnail_with_its_boxes(api, alice):
     probe = {**IMAGE_PROBE, "sha256": stored(photo), "size_bytes": photo.stat().st_size,
              "container": "png", "image": {**IMAGE_PROBE["image"], "width": 512,
                                            "height": 512, "format": "PNG"}}
-    job = make_job(alice, probe, name="astronaut.png", analyses=["faces", "text"])
-    face = [180, 60, 90, 110]
+    job = make_job(alice, probe, name="astronaut.png", analyses=["objects", "faces", "text"])
+    person, face = [20, 15, 340, 497], [180, 60, 90, 110]
+    add_result(job, "objects", {"detections": [{"label": "person", "score": 0.9, "box": person,
+                                                "source": "coco"}], "person_count": 1},
+               offset_s=2)
     add_result(job, "faces", {"faces": [{"box": face, "score": 0.9, "cluster": "F1"}],
                               "clusters": [{"label": "F1", "count": 1,
                                             "centroid": CENTROID}]})
@@ -185,9 +188,12 @@ def test_a_picture_has_one_thumbnail_with_its_boxes(api, alice):
     body = report(api, job).json()
     assert body["keyframes"] == [{"t": None, "boxes": [
         {"kind": "face", "box": face, "label": "F1"},
-        {"kind": "text", "box": [10, 10, 60, 20], "label": "NASA"}]}]
+        {"kind": "text", "box": [10, 10, 60, 20], "label": "NASA"},
+        {"kind": "object", "box": person, "label": "person"}]}]
     [picture] = thumbnails(report(api, job, format="html").content.decode())
-    assert drawn(picture, face, report_frames.COLOURS["face"], report_frames.WIDTH / 512)
+    scale = report_frames.WIDTH / 512
+    assert drawn(picture, face, report_frames.COLOURS["face"], scale)
+    assert drawn(picture, person, report_frames.COLOURS["object"], scale)
 
 
 def test_media_no_longer_stored_leaves_the_page_without_thumbnails(api, alice, scene):
