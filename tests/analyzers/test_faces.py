@@ -181,6 +181,10 @@ def test_an_enrolled_face_names_its_cluster_and_no_other(shots_video, ctx, tmp_p
     assert [(c["label"], c["name"]) for c in result["clusters"]] == [
         ("F1", "Eileen"), ("F2", None), ("F3", None)]
     assert {f["name"] for f in result["faces"] if f["cluster"] == "F1"} == {"Eileen"}
+    # Where she is not, the nearest face is still no reason to name anyone.
+    for photo in (photos.BASKETBALL_1, photos.FOOTBALLER):
+        alone = faces(photo.path, AnalysisContext(builtin=ctx.builtin, references=(reference,)))
+        assert [(c["label"], c["name"]) for c in alone["clusters"]] == [("F1", None)]
 
 
 def test_a_moving_face_is_followed_on_its_face(tmp_path, ctx):
