@@ -10,6 +10,7 @@ whatever a section hands over.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -115,21 +116,25 @@ def keyframes(tracks: list[dict[str, Any]], seen: dict[str, list[dict[str, Any]]
     object): a sample from the middle of each track, the middle of each text line,
     then the first face of each cluster; one moment per KEYFRAME_GAP_S, KEYFRAMES at
     most, in time order. A picture has one, at t None."""
+    if picture:
+        boxes = _boxes_at(None, tracks, seen, lines, detections)
+        return [{"t": None, "boxes": boxes}] if boxes else []
     moments: list[float] = []
     for track in tracks:
-        samples = [num(b.get("t")) for b in dicts(track.get("boxes"))]
-        samples = [t for t in samples if t is not None]
+        samples = [t for t in (num(b.get("t")) for b in dicts(track.get("boxes")))
+                   if t is not None]
         if samples:
             moments.append(samples[len(samples) // 2])
     for line in lines:
         start, end = num(line.get("start_s")), num(line.get("end_s"))
         if start is not None:
             moments.append(start if end is None else (start + end) / 2)
-    firsts = {str(f.get("cluster")): num(f.get("t")) for f in reversed(seen["faces"])}
-    moments += [t for t in firsts.values() if t is not None]
-    if picture:
-        boxes = _boxes_at(None, tracks, seen, lines, detections)
-        return [{"t": None, "boxes": boxes}] if boxes else []
+    firsts: dict[str, float] = {}
+    for face in seen["faces"]:
+        t, cluster = num(face.get("t")), str(face.get("cluster"))
+        if t is not None and t < firsts.get(cluster, math.inf):
+            firsts[cluster] = t
+    moments += sorted(firsts.values())
     chosen: list[float] = []
     for moment in moments:
         if len(chosen) < KEYFRAMES and all(abs(moment - c) >= KEYFRAME_GAP_S for c in chosen):
