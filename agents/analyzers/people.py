@@ -40,6 +40,7 @@ REPORT_SCORE = 0.5  # a picture's detections below this are left out
 # (a body box from a face is a guess; HOG also fires on parts of a large person).
 SAME_PERSON_IOU = 0.45
 SAME_PERSON_INSIDE = 0.6
+TILE_CLEAR = 0.2  # a tile's find overlapping a swept person this much is that person
 
 
 class Frames(Protocol):
@@ -49,8 +50,9 @@ class Frames(Protocol):
 class FusedPeopleDetector:
     """People from every source, confirmed and boxed by pose landmarks where possible."""
 
-    def __init__(self, finder: PersonFinder, extra: Sequence[Detector] = ()) -> None:
-        self.finder = finder
+    def __init__(self, finder: PersonFinder, extra: Sequence[Detector] = (),
+                 tiles: bool = False) -> None:
+        self.finder, self.tiles = finder, tiles
         self.sources: list[Detector] = [*finder.sources, *extra]
         self.info = {"name": "mediapipe-pose+face+opencv-hog", **finder.info}
 
@@ -61,6 +63,11 @@ class FusedPeopleDetector:
 
     def _fused(self, rgb: np.ndarray, found: list[list[Detection]]) -> list[Detection]:
         people = self.finder.sweep(rgb)
+        if self.tiles:
+            # A tile holds part of a large person: it adds only people clear of those
+            # the sweep found, never a second box on one of them.
+            people += [t for t in merge_people(self.finder.tiles(rgb))
+                       if all(overlap_of_smaller(t.box, p.box) < TILE_CLEAR for p in people)]
         candidates = sorted((d for group in found for d in group if d.label == "person"),
                             key=lambda d: -d.score)
         loose: list[Detection] = []
@@ -109,13 +116,13 @@ def _joined(person: Detection, other: Detection) -> Detection:
                      person.extra, person.appearance)
 
 
-def _detector(ctx: AnalysisContext) -> tuple[Frames, dict[str, Any], int]:
+def _detector(ctx: AnalysisContext, video: bool = False) -> tuple[Frames, dict[str, Any], int]:
     """The detector for this job, how to name it in the result, and its working size."""
     if ctx.model is not None:
         onnx = OnnxDetector(ctx.model, ctx.device, ctx.precision, ctx.batch_size)
         info = {"name": ctx.model.name, "version": ctx.model.version, "provider": onnx.provider}
         return onnx, info, onnx.input_side
-    fused = FusedPeopleDetector(PersonFinder(ctx))
+    fused = FusedPeopleDetector(PersonFinder(ctx), tiles=video)
     return fused, fused.info, 0
 
 
@@ -159,7 +166,7 @@ def follow(path: Path, ctx: AnalysisContext,
     """Track people over the video's sampled frames. ``each(rgb, detections)`` may
     return the detections with more per-sample extras (pose.py adds the hands).
     Returns the result's header and the tracks, each with its per-sample ``poses``."""
-    detector, info, model_side = _detector(ctx)
+    detector, info, model_side = _detector(ctx, video=True)
     meta = video_meta(path)
     side = max(VIDEO_SIDE, model_side)
     reduce = min(1.0, side / max(meta.width, meta.height))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -34,6 +34,8 @@ from aima_tasks.kernel.analyses.boxes import Box, iou
 
 MAX_SWEEPS = 4  # people found by sweeping one frame (then crops find the rest)
 MAX_CROPS = 8  # candidates looked at more closely per frame
+TILE, TILE_STEP = 0.375, 0.25  # video tiles and their spacing, shares of the longer side
+FLAT = 0.5  # a tile's find at most this much taller than wide is no standing person
 CROP_MARGIN = 1.4  # the square crop around a candidate: its longer side times this
 CROP_SIDE = 256  # crops are enlarged or reduced to this (the landmark model's 256)
 LANDMARK_SEEN = 0.5
@@ -117,17 +119,36 @@ class PersonFinder:
 
     def sweep(self, rgb: np.ndarray) -> list[Detection]:
         """Everyone the pose model finds, greying out each person found before
-        searching again."""
+        searching again. (Searching the frame's square halves as well finds a few
+        more people cut by the frame, and as many ghosts on empty pictures.)"""
         work = np.array(rgb)
         found: list[Detection] = []
-        for sweep in range(MAX_SWEEPS):
+        for _ in range(MAX_SWEEPS):
             person = self._landmarks(work, (0, 0), 1.0, rgb.shape)
             if person is None:
                 break
             x, y, w, h = (round(v) for v in _mask(person, rgb.shape))
             work[y:y + h, x:x + w] = 128
-            if sweep == 0 or self._plausible(rgb, person, found):
+            if not found or self._plausible(rgb, person, found):
                 found.append(person)
+        return found
+
+    def tiles(self, rgb: np.ndarray) -> list[Detection]:
+        """People too small for the whole-frame sweep (a hall seen from above):
+        the pose model on overlapping squares of TILE of the frame's longer side.
+        Video only: on a still picture it also sees people in clutter, where on video
+        the tracker drops what does not persist. Flat finds (a coat on the grass) are
+        left out, so a person lying far away is missed."""
+        height, width = rgb.shape[:2]
+        side = max(1, round(TILE * max(width, height)))
+        step = max(1, round(TILE_STEP * max(width, height)))
+        found: list[Detection] = []
+        for top in range(0, max(1, height - side + step), step):
+            for left in range(0, max(1, width - side + step), step):
+                crop = np.ascontiguousarray(rgb[top:top + side, left:left + side])
+                person = self._landmarks(crop, (left, top), 1.0, rgb.shape)
+                if person is not None and person.box[3] >= FLAT * person.box[2]:
+                    found.append(person)
         return found
 
     def _plausible(self, rgb: np.ndarray, person: Detection, found: list[Detection]) -> bool:

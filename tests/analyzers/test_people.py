@@ -1,44 +1,48 @@
-"""People detection and tracking on real pictures (scikit-image's astronaut), with the
-built-in OpenCV detectors; the tracker and the segment stitching on plain boxes."""
+"""People detection on real photographs (tests/analyzers/photos.py) with their flips,
+crops and occlusions, and tracking on generated and real videos, with the built-in
+MediaPipe + HOG fusion. Precision and recall over the photographs are printed
+(``pytest -s``) for the closing notes."""
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-from itertools import pairwise
 from pathlib import Path
 
-import cv2
+import numpy as np
 import pytest
 from PIL import Image
 
-from agents.analyzers.context import AnalysisContext, LoadedModel
+from agents.analyzers.context import AnalysisContext
 from agents.analyzers.people import SAMPLE_FPS, detect_image, track_video
-from agents.analyzers.tracker import Detection, IouTracker
+from agents.model_cache import packaged_model
 from aima_tasks.kernel.analyses.boxes import iou
-from aima_tasks.kernel.analyses.merges import stitch_tracks
+from aima_tasks.kernel.analyses.poses import PEOPLE_MODELS
+from tests.analyzers import photos
 from tests.analyzers.vision_media import (
     ASTRONAUT_FACE_CENTRE,
     ASTRONAUT_PERSON_BOX,
-    background_video,
     figure_box,
-    moving_figure_video,
     person_photo,
 )
 
-CLIP_S = 4.0
-SAMPLES = round(CLIP_S * SAMPLE_FPS)
+# Everyone in the photographs, boxes marked by hand (x, y, width, height) from the
+# pictures: hair to feet (or the frame's edge), hand to hand.
+MARKED = {
+    "astronaut": [ASTRONAUT_PERSON_BOX],
+    "basketball1": [(35, 80, 130, 400), (435, 22, 205, 458)],  # facing; profile, cut
+    "basketball2": [(35, 80, 135, 400), (428, 20, 212, 460)],
+    "messi5": [(68, 60, 390, 278)],
+}
+# A found box is a marked person when they overlap this much: the landmarks' box of a
+# person cut by the frame stops at the last point seen (the profile man's hips).
+FOUND_IOU = 0.4
+# messi5's blurred crowd: people a person would not count (photos.py), so a find
+# smaller than this share of the picture's height is neither right nor wrong there.
+CROWD_HEIGHT = 0.25
 
 
-def builtin_context(**fields) -> AnalysisContext:
-    cascade = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
-    face = LoadedModel(
-        name="opencv-haar-frontalface",
-        version="4.14.0",
-        sha256=hashlib.sha256(cascade.read_bytes()).hexdigest(),
-        path=cascade,
-    )
-    return AnalysisContext(builtin={"opencv-haar-frontalface": face}, **fields)
+def people_context(**fields) -> AnalysisContext:
+    return AnalysisContext(builtin={m.name: packaged_model(m) for m in PEOPLE_MODELS},
+                           **fields)
 
 
 def contains(box, point) -> bool:
@@ -46,20 +50,113 @@ def contains(box, point) -> bool:
     return x <= point[0] <= x + w and y <= point[1] <= y + h
 
 
-# --- pictures -------------------------------------------------------------------------
+def matched(found: list[list[float]], marked: list, height: int,
+            crowd: bool) -> tuple[int, int, int]:
+    """(true positives, false positives, people missed), one find per person."""
+    left = list(marked)
+    hits = wrong = 0
+    for box in found:
+        best = max(left, key=lambda m: _overlap(box, m), default=None)
+        if best is not None and _overlap(box, best) >= FOUND_IOU:
+            left.remove(best)
+            hits += 1
+        elif not (crowd and box[3] < CROWD_HEIGHT * height):
+            wrong += 1
+    return hits, wrong, len(left)
 
 
-def test_astronaut_is_one_person_where_she_stands():
-    result = detect_image(person_photo(), builtin_context())
+def _overlap(box, marked) -> float:
+    """How well a find covers a marked person: the whole person, or (half hidden,
+    the landmarks' box stopping at the last point seen) their upper half."""
+    x, y, w, h = marked
+    return max(iou(box, marked), iou(box, (x, y, w, h / 2)))
+
+
+def flipped(box, width: int):
+    x, y, w, h = box
+    return (width - x - w, y, w, h)
+
+
+def variants(photo: photos.Photo, folder: Path) -> list[tuple[str, Path, list]]:
+    """The photograph, mirrored, cropped (a quarter off the side away from the people
+    is not enough: the crop cuts 15 % off the top and left) and with a grey block over
+    the lower half of each person (an occlusion: a desk, a car in front)."""
+    with Image.open(photo.path) as opened:
+        rgb = np.asarray(opened.convert("RGB"))
+    height, width = rgb.shape[:2]
+    marked = MARKED[photo.name]
+    out = [("as is", photo.path, marked)]
+    Image.fromarray(rgb[:, ::-1]).save(folder / f"{photo.name}-flip.png")
+    out.append(("flipped", folder / f"{photo.name}-flip.png",
+                [flipped(m, width) for m in marked]))
+    dx, dy = round(0.15 * width), round(0.15 * height)
+    Image.fromarray(rgb[dy:, dx:]).save(folder / f"{photo.name}-crop.png")
+    out.append(("cropped", folder / f"{photo.name}-crop.png",
+                [(max(0, x - dx), max(0, y - dy), w - max(0, dx - x), h - max(0, dy - y))
+                 for x, y, w, h in marked]))
+    hidden = rgb.copy()
+    for x, y, w, h in marked:
+        hidden[y + h // 2:y + h, x:x + w] = 128
+    Image.fromarray(hidden).save(folder / f"{photo.name}-occluded.png")
+    out.append(("half hidden", folder / f"{photo.name}-occluded.png", marked))
+    return out
+
+
+@pytest.fixture(scope="module")
+def ctx() -> AnalysisContext:
+    return people_context()
+
+
+@pytest.fixture(scope="module")
+def photo_results(ctx, tmp_path_factory) -> list[tuple[str, str, dict, list]]:
+    folder = tmp_path_factory.mktemp("photos")
+    results = []
+    for photo in photos.PEOPLE:
+        for how, path, marked in variants(photo, folder):
+            results.append((photo.name, how, detect_image(path, ctx), marked))
+    for photo in photos.NOBODY:
+        results.append((photo.name, "as is", detect_image(photo.path, ctx), []))
+    return results
+
+
+def test_everyone_is_found_and_nobody_where_there_is_none(photo_results):
+    hits = wrong = missed = 0
+    failures = []
+    for name, how, result, marked in photo_results:
+        found = [d["box"] for d in result["detections"] if d["label"] == "person"]
+        h, w, m = matched(found, marked, result["height"], name == "messi5")
+        hits, wrong, missed = hits + h, wrong + w, missed + m
+        if w or (m and how in ("as is", "flipped")):
+            failures.append((name, how, result["detections"], marked))
+    precision, recall = hits / ((hits + wrong) or 1), hits / ((hits + missed) or 1)
+    print(f"\npeople on {len(photo_results)} pictures: {hits} found, {wrong} false, "
+          f"{missed} missed; precision {precision:.3f}, recall {recall:.3f}")
+    assert failures == []
+    # Crops and occlusions: the basketball players cut by the crop or half hidden
+    # are missed in 6 of 10 cases (the pose model needs a head and shoulders it can
+    # place); measured 18 of 24 people found, no false find.
+    assert recall >= 0.75 and precision == 1.0
+
+
+def test_the_man_in_profile_at_the_edge_is_found(photo_results):
+    result = next(r for name, how, r, _ in photo_results
+                  if (name, how) == ("basketball1", "as is"))
+    boxes = [d["box"] for d in result["detections"]]
+    assert any(iou(box, MARKED["basketball1"][1]) >= FOUND_IOU for box in boxes), boxes
+
+
+def test_astronaut_is_one_person_where_she_stands(photo_results):
+    result = next(r for name, how, r, _ in photo_results if (name, how) == ("astronaut", "as is"))
     assert (result["width"], result["height"]) == (512, 512)
     assert result["person_count"] == 1  # the helmet she holds is no second person
     [person] = result["detections"]
     assert person["label"] == "person" and 0.5 < person["score"] <= 1
+    assert "pose" in person["source"] and "face" in person["source"]
     assert contains(person["box"], ASTRONAUT_FACE_CENTRE)
     assert iou(person["box"], ASTRONAUT_PERSON_BOX) > 0.6
 
 
-def test_boxes_are_in_upright_full_size_pixels(tmp_path):
+def test_boxes_are_in_upright_full_size_pixels(ctx, tmp_path):
     # Twice as large (so the detector works on a reduced copy), stored on its side
     # with an EXIF orientation that turns it upright again.
     with Image.open(person_photo()) as photo:
@@ -67,210 +164,92 @@ def test_boxes_are_in_upright_full_size_pixels(tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 degrees clockwise to display
     upright.rotate(90, expand=True).save(tmp_path / "sideways.jpg", exif=exif, quality=92)
-    result = detect_image(tmp_path / "sideways.jpg", builtin_context())
+    result = detect_image(tmp_path / "sideways.jpg", ctx)
     assert (result["width"], result["height"]) == (1024, 1024)
-    # At this size the face cascade also fires weakly on the helmet's reflections.
-    assert result["person_count"] >= 1
     best = max(result["detections"], key=lambda d: d["score"])
     assert iou(best["box"], [2 * v for v in ASTRONAUT_PERSON_BOX]) > 0.6
 
 
-def test_pictures_smaller_than_a_person_window_are_safe(tmp_path):
+def test_pictures_smaller_than_a_person_window_are_safe(ctx, tmp_path):
     # OpenCV's HOG corrupts its heap on pictures smaller than its 64x128 window.
     Image.new("RGB", (60, 60), (90, 90, 90)).save(tmp_path / "tiny.png")
-    result = detect_image(tmp_path / "tiny.png", builtin_context())
+    result = detect_image(tmp_path / "tiny.png", ctx)
     assert result["detections"] == [] and result["person_count"] == 0
 
 
-def test_missing_face_model_is_reported():
-    with pytest.raises(LookupError, match="opencv-haar-frontalface"):
+def test_missing_models_are_reported():
+    with pytest.raises(LookupError, match="mediapipe-pose-detection"):
         detect_image(person_photo(), AnalysisContext())
 
 
 # --- videos ---------------------------------------------------------------------------
 
-
-@pytest.fixture(scope="module")
-def figure_video(tmp_path_factory) -> Path:
-    return moving_figure_video(tmp_path_factory.mktemp("people") / "figure.mp4", CLIP_S)
+WALK_S = 3.0
 
 
 @pytest.fixture(scope="module")
-def whole_clip(figure_video) -> dict:
-    return track_video(figure_video, builtin_context())
+def pedestrians(ctx) -> dict:
+    return track_video(photos.PEDESTRIANS_VIDEO, AnalysisContext(
+        builtin=ctx.builtin, end_s=WALK_S))
 
 
-# Cut at 2.1 s, which is no sampling mark: the second part starts sampling at 2.2 s.
-BOUNDARY_S = 2.1
+def test_walkers_are_followed(pedestrians):
+    # vtest.avi's first 3 s: three people walk across a square seen from above, 60
+    # to 80 pixels tall; the one in the middle is found on few samples (measured:
+    # two followed over most of the clip).
+    assert pedestrians["frames_analysed"] == round(WALK_S * SAMPLE_FPS)
+    long_ones = [t for t in pedestrians["tracks"] if t["samples"] >= 0.6 * WALK_S * SAMPLE_FPS]
+    assert len(long_ones) >= 2, pedestrians["tracks"]
+    for track in long_ones:
+        assert len(track["boxes"]) == track["samples"]
+        # Walking, not jumping from one person to another: a box moves less than its
+        # own width per sample (0.2 s), over the samples it was missed too.
+        for a, b in zip(track["boxes"], track["boxes"][1:], strict=False):
+            steps = round((b["t"] - a["t"]) * SAMPLE_FPS)
+            assert abs(a["box"][0] - b["box"][0]) < max(a["box"][2], 40) * steps, track
+        assert set(track["summary"]) >= {"standing", "facing_camera", "facing_away"}
+    assert all("poses" not in t for t in pedestrians["tracks"])  # pose's, not people's
 
 
-@pytest.fixture(scope="module")
-def two_parts(figure_video) -> list[dict]:
-    return [
-        track_video(figure_video, builtin_context(end_s=BOUNDARY_S)),
-        track_video(figure_video, builtin_context(start_s=BOUNDARY_S)),
-    ]
+HIDDEN = (1.8, 3.3)  # seconds the figure is behind the block
 
 
-def test_moving_figure_is_one_track_over_the_whole_clip(whole_clip):
-    assert whole_clip["sample_fps"] == SAMPLE_FPS
-    assert whole_clip["frames_analysed"] == SAMPLES
-    assert (whole_clip["width"], whole_clip["height"]) == (640, 360)
-    assert whole_clip["track_count"] == 1
-    [track] = whole_clip["tracks"]
-    assert track["id"] == 1 and track["label"] == "person"
-    assert track["start_s"] <= 0.2 and track["end_s"] >= CLIP_S - 0.4
-    assert track["samples"] >= SAMPLES - 2 and len(track["boxes"]) == track["samples"]
-    for entry in track["boxes"]:
-        assert iou(entry["box"], figure_box(entry["t"], CLIP_S)) > 0.5, entry
+def test_one_track_id_across_an_occlusion(ctx, tmp_path):
+    """The astronaut slides behind a grey block for 1.5 s and comes out again: still
+    one track, picked up again by her looks near where she was heading."""
+    path = occluded_figure_video(tmp_path / "hidden.mp4", 5.0)
+    result = track_video(path, ctx)
+    assert result["track_count"] == 1, [(t["start_s"], t["end_s"]) for t in result["tracks"]]
+    [track] = result["tracks"]
+    times = [b["t"] for b in track["boxes"]]
+    assert times[0] <= 0.4 and times[-1] >= 4.4
+    assert not any(HIDDEN[0] + 0.1 < t < HIDDEN[1] - 0.1 for t in times)  # out of sight
+    for entry in track["boxes"]:  # her head and shoulders, inside the cut
+        x, y, w, h = entry["box"]
+        assert contains(figure_box(entry["t"], 5.0), (x + w / 2, y + h / 2)), entry
 
 
-def test_track_moves_left_to_right(whole_clip):
-    boxes = whole_clip["tracks"][0]["boxes"]
-    centres = [b["box"][0] + b["box"][2] / 2 for b in boxes]
-    assert centres[-1] - centres[0] > 250  # the figure travels 350 pixels
-    assert all(later >= earlier - 10 for earlier, later in pairwise(centres))
+def occluded_figure_video(path: Path, seconds: float) -> Path:
+    """vision_media's sliding astronaut, a grey block over her for HIDDEN seconds."""
+    from fractions import Fraction
 
+    import av
 
-def test_background_alone_has_no_track(tmp_path):
-    result = track_video(background_video(tmp_path / "wall.mp4", 2.0), builtin_context())
-    assert result["frames_analysed"] == 2 * SAMPLE_FPS
-    assert result["tracks"] == [] and result["track_count"] == 0
+    from agents.samples import video_encoder
+    from tests.analyzers import vision_media
 
-
-def test_time_range_is_respected_and_times_are_absolute(two_parts, whole_clip):
-    first, second = two_parts
-    first_times = [b["t"] for t in first["tracks"] for b in t["boxes"]]
-    second_times = [b["t"] for t in second["tracks"] for b in t["boxes"]]
-    assert first["frames_analysed"] == 11  # 0.0, 0.2 ... 2.0
-    assert second["frames_analysed"] == 9  # 2.2 ... 3.8
-    assert first_times and max(first_times) < BOUNDARY_S
-    assert second_times and min(second_times) == pytest.approx(2.2)
-    # Same sampling grid as one pass over the whole clip.
-    whole_times = [b["t"] for b in whole_clip["tracks"][0]["boxes"]]
-    assert sorted(first_times + second_times) == whole_times
-
-
-def test_stitching_joins_the_track_cut_by_the_boundary(two_parts, whole_clip):
-    assert [p["track_count"] for p in two_parts] == [1, 1]
-    stitched = stitch_tracks(two_parts)
-    assert stitched["track_count"] == 1
-    assert stitched["frames_analysed"] == SAMPLES
-    [track] = stitched["tracks"]
-    [whole] = whole_clip["tracks"]
-    assert track["id"] == 1
-    assert (track["start_s"], track["end_s"], track["samples"]) == (
-        whole["start_s"], whole["end_s"], whole["samples"]
-    )
-
-
-# --- stitching on plain results -------------------------------------------------------
-
-
-def part(*tracks: dict, frames: int = 10) -> dict:
-    return {
-        "detector": {"name": "test", "version": "0"},
-        "sample_fps": SAMPLE_FPS,
-        "frames_analysed": frames,
-        "width": 640,
-        "height": 360,
-        "tracks": list(tracks),
-        "track_count": len(tracks),
-    }
-
-
-def track(track_id: int, times: list[float], x0: float, dx: float) -> dict:
-    boxes = [
-        {"t": t, "box": [round(x0 + i * dx), 50, 80, 200], "score": 0.9}
-        for i, t in enumerate(times)
-    ]
-    return {"id": track_id, "label": "person", "start_s": times[0], "end_s": times[-1],
-            "samples": len(times), "boxes": boxes}
-
-
-def test_two_people_either_side_of_the_boundary_stay_apart():
-    leaving = track(1, [1.0, 1.2, 1.4, 1.6, 1.8], 300, -40)  # walks out on the left
-    arriving = track(1, [2.0, 2.2, 2.4], 500, 10)  # someone else, on the right
-    stitched = stitch_tracks([part(leaving), part(arriving, frames=5)])
-    assert stitched["track_count"] == 2
-    assert [t["id"] for t in stitched["tracks"]] == [1, 2]
-    assert stitched["frames_analysed"] == 15
-
-
-def test_stitching_follows_a_moving_person_and_respects_the_gap():
-    # 300 px/s: the last box before the cut (x=280) and the first after it (x=340)
-    # hardly overlap, but the walker carried on at that speed lands right on it.
-    walking = track(1, [1.2, 1.4, 1.6, 1.8], 100, 60)
-    onwards = track(1, [2.0, 2.2, 2.4], 340, 60)
-    lost_long_ago = track(2, [0.0, 0.2, 0.4], 340, 0)  # same place, but 1.6 s earlier
-    stitched = stitch_tracks([part(lost_long_ago, walking), part(onwards)])
-    assert stitched["track_count"] == 2
-    joined = next(t for t in stitched["tracks"] if t["start_s"] == 1.2)
-    assert joined["samples"] == 7 and joined["end_s"] == 2.4
-    assert [b["t"] for b in joined["boxes"]] == [1.2, 1.4, 1.6, 1.8, 2.0, 2.2, 2.4]
-
-
-def test_stitch_needs_parts():
-    with pytest.raises(ValueError):
-        stitch_tracks([])
-
-
-# --- the IoU tracker ------------------------------------------------------------------
-
-
-def person(x: float, score: float = 0.9) -> Detection:
-    return Detection("person", score, (x, 100.0, 60.0, 150.0))
-
-
-def run_tracker(frames: list[list[Detection]]) -> list:
-    tracker = IouTracker()
-    for index, detections in enumerate(frames):
-        tracker.update(index / SAMPLE_FPS, detections)
-    return tracker.finish()
-
-
-def test_crossing_pair_keeps_two_identities():
-    # Two people walk towards each other at 20 px per sample and pass through the
-    # same spot: the prediction from their speed keeps who is who.
-    frames = [[person(100 + 20 * i), person(500 - 20 * i)] for i in range(21)]
-    for later in frames[10:]:
-        later.reverse()  # a detector lists what it finds in no particular order
-    tracks = run_tracker(frames)
-    assert len(tracks) == 2
-    for found in tracks:
-        xs = [box[0] for _, box, _ in found.boxes]
-        assert len(xs) == 21
-        steps = {round(b - a) for a, b in pairwise(xs)}
-        assert steps in ({20}, {-20})  # each track moves one way all along
-
-
-def test_missed_samples_do_not_break_a_track():
-    frames = [[person(100 + 10 * i)] for i in range(12)]
-    frames[5] = frames[6] = []  # the detector missed them twice
-    [only] = run_tracker(frames)
-    assert len(only.boxes) == 10
-    assert only.boxes[-1][0] == pytest.approx(11 / SAMPLE_FPS)
-
-
-def test_long_absence_ends_the_track():
-    frames = [[person(100)] for _ in range(4)] + [[] for _ in range(8)]
-    frames += [[person(100)] for _ in range(4)]
-    assert [t.id for t in run_tracker(frames)] == [1, 2]
-
-
-def test_weak_detections_extend_but_never_open_tracks():
-    frames = [[person(100)], [person(100)], [person(102, score=0.3)], [person(104, score=0.3)]]
-    frames += [[person(400, score=0.3)] for _ in range(6)]  # a weak lone find elsewhere
-    [only] = run_tracker(frames)
-    assert len(only.boxes) == 4
-
-
-def test_short_false_alarms_are_dropped():
-    frames = [[person(100)], [person(100)], [], [], [], [], [], [], []]
-    assert run_tracker(frames) == []
-
-
-def test_tracker_compares_like_with_like():
-    frames = [[person(100), dataclasses.replace(person(100), label="car")] for _ in range(5)]
-    tracks = run_tracker(frames)
-    assert sorted(t.label for t in tracks) == ["car", "person"]
+    source = vision_media.moving_figure_video(path.with_suffix(".plain.mp4"), seconds)
+    with av.open(str(source)) as src, av.open(str(path), "w") as out:
+        stream = out.add_stream(video_encoder(), rate=25, options={"g": "25"})
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        stream.time_base = Fraction(1, 25)
+        for index, frame in enumerate(src.decode(video=0)):
+            rgb = frame.to_ndarray(format="rgb24")
+            if HIDDEN[0] <= index / 25 < HIDDEN[1]:
+                x, y, w, h = figure_box(index / 25, seconds)
+                rgb[max(0, y - 20):y + h, max(0, x - 20):x + w + 20] = 128
+            picture = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            picture.pts = index
+            out.mux(stream.encode(picture))
+        out.mux(stream.encode(None))
+    return path

@@ -12,16 +12,12 @@ transcription.py, diarization.py and sound_events.py.
 from __future__ import annotations
 
 from aima_tasks.kernel.analyses import facts, merges, sections
+from aima_tasks.kernel.analyses.poses import PEOPLE_MODELS
 from aima_tasks.kernel.analyses.sections import Section, Slot
 from aima_tasks.kernel.analyses.spec import AnalysisSpec, MediaType, ModelFile, Precision
 
 AV = frozenset({MediaType.AUDIO, MediaType.VIDEO})
 
-HAAR_FACE = ModelFile(
-    name="opencv-haar-frontalface", version="4.14.0",
-    sha256="0f7d4527844eb514d4a4948e822da90fbb16a34a0bbbbc6adc6498747a5aafb0",
-    distribution="opencv-python-headless",
-    path="cv2/data/haarcascade_frontalface_default.xml")
 SILERO_VAD = ModelFile(
     name="silero-vad", version="6.2.3",
     sha256="1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3",
@@ -55,19 +51,23 @@ SILENCE = AnalysisSpec(
     sections=(Section(Slot.SPEECH, ("segments",), sections.silence, rank=1),))
 PEOPLE = AnalysisSpec(
     "people", frozenset({MediaType.VIDEO}),
-    "People found on frames sampled 5 times a second (HOG body and Haar face detectors, "
-    "or a registry ONNX detector) and followed across frames as tracks.",
-    # On by request: the built-in detectors cost about a CPU second per media second.
-    reference_s_per_unit=0.2, runner="agents.analyzers.people:track_video", default_on=False,
-    models=(HAAR_FACE,), model_task="person-detection",
+    "People found on frames sampled 5 times a second, in any pose, from behind, in "
+    "profile or partly hidden (MediaPipe pose landmarks, full-range faces and HOG bodies "
+    "fused, or a registry ONNX detector), followed across frames as tracks that survive "
+    "a few seconds out of sight; per track its time span, boxes and a pose summary.",
+    # On by request: MediaPipe runs on the CPU (FP32 TFLite), about 0.5 s per media
+    # second on one core here; a registry ONNX detector runs on the GPU.
+    reference_s_per_unit=0.5, runner="agents.analyzers.people:track_video", default_on=False,
+    models=PEOPLE_MODELS, model_task="person-detection",
     precisions=(Precision.FP32, Precision.FP16, Precision.INT8),
     merge=merges.stitch_tracks, sections=(Section(Slot.TRACKS, ("tracks",), sections.tracks),))
 OBJECTS = AnalysisSpec(
     "objects", frozenset({MediaType.IMAGE}),
-    "People (and, with a registry ONNX detector, other objects) found in a picture, "
-    "with boxes and scores.",
+    "People found in a picture, in any pose (MediaPipe pose landmarks, full-range faces "
+    "and HOG bodies fused; with a registry ONNX detector, its objects), with boxes and "
+    "calibrated scores.",
     reference_s_per_unit=0.3, runner="agents.analyzers.people:detect_image",
-    models=(HAAR_FACE,), model_task="person-detection",
+    models=PEOPLE_MODELS, model_task="person-detection",
     precisions=(Precision.FP32, Precision.FP16, Precision.INT8),
     sections=(Section(Slot.DETECTIONS, ("detections",), sections.detections),))
 VAD = AnalysisSpec(

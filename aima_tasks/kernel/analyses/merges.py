@@ -73,6 +73,7 @@ def stitch_tracks(parts: list[dict[str, Any]]) -> dict[str, Any]:
         track["id"] = number
     first = parts[0]
     return {
+        **({"model": first["model"]} if "model" in first else {}),  # pose's results
         "detector": first.get("detector"),
         "sample_fps": first.get("sample_fps"),
         "frames_analysed": sum(int(p.get("frames_analysed", 0)) for p in parts),
@@ -124,4 +125,14 @@ def _box(entry: dict[str, Any]) -> Box:
 def _extend(track: dict[str, Any], continuation: dict[str, Any]) -> None:
     track["boxes"].extend(continuation["boxes"])
     track["end_s"] = continuation["end_s"]
+    if "poses" in track or "poses" in continuation:
+        track["poses"] = [*track.get("poses", []), *continuation.get("poses", [])]
+    if "summary" in track or "summary" in continuation:
+        # Shares of the samples: averaged weighted by each part's samples.
+        mine, theirs = track.get("summary", {}), continuation.get("summary", {})
+        total = track["samples"] + continuation["samples"]
+        track["summary"] = {
+            key: round((mine.get(key, 0.0) * track["samples"]
+                        + theirs.get(key, 0.0) * continuation["samples"]) / total, 3)
+            for key in {**mine, **theirs}} if total else mine
     track["samples"] = track["samples"] + continuation["samples"]
