@@ -113,7 +113,7 @@ def read_text(path: Path, ctx: AnalysisContext) -> dict[str, Any]:
     detector = TextDetector(model, ctx.device)
     if sniff(path) == MediaType.IMAGE:
         rgb = load_rgb(path)
-        lines = read_frame(detector, rgb)
+        lines = [x for x in read_frame(detector, rgb) if plausible(x)]
         return {"model": info, "width": rgb.shape[1], "height": rgb.shape[0],
                 "frames_analysed": 1,
                 "lines": [{"text": x.text, "box": list(x.box), "confidence": x.confidence}
@@ -125,8 +125,9 @@ def read_text(path: Path, ctx: AnalysisContext) -> dict[str, Any]:
 def read_frame(detector: TextDetector, rgb: np.ndarray,
                known: dict[tuple[int, int, int, int], tuple[np.ndarray, Line]] | None = None,
                ) -> list[Line]:
-    """The lines of one picture, in reading order. ``known`` maps the boxes of the last
-    keyframe to their pixels and reading: an unchanged line is not read again."""
+    """Every box of one picture read, in reading order, whether plausible or not.
+    ``known`` maps the boxes of the last keyframe to their pixels and reading: an
+    unchanged box is not read again."""
     boxes = detector.boxes(rgb)
     lines: dict[int, Line] = {}
     to_read = []
@@ -139,10 +140,11 @@ def read_frame(detector: TextDetector, rgb: np.ndarray,
     readings = read_lines([_crop(rgb, boxes[i]) for i in to_read])
     for index, reading in zip(to_read, readings, strict=True):
         lines[index] = _line(reading, boxes[index])
-    return [lines[i] for i in sorted(lines) if _plausible(lines[i])]
+    return [lines[i] for i in sorted(lines)]
 
 
-def _plausible(line: Line) -> bool:
+def plausible(line: Line) -> bool:
+    """Text rather than a stray box's garbage (see MIN_CONFIDENCE)."""
     letters = sum(char.isalnum() for char in line.text)
     return line.confidence >= MIN_CONFIDENCE and letters >= MIN_CHARACTERS
 
@@ -206,11 +208,13 @@ def read_video(path: Path, ctx: AnalysisContext, detector: TextDetector) -> dict
         if last_thumb is not None and _share_changed(last_thumb, thumb) < KEYFRAME_SHARE:
             continue
         last_thumb, keyframes = thumb, keyframes + 1
-        lines = read_frame(detector, frame.pixels, known)
-        known = {x.box: (_crop(frame.pixels, x.box).astype(np.float32), x) for x in lines}
-        open_, ended = _follow(open_, lines, frame.time_s)
+        read = read_frame(detector, frame.pixels, known)
+        known = {x.box: (_crop(frame.pixels, x.box).astype(np.float32), x) for x in read}
+        open_, ended = _follow(open_, [x for x in read if plausible(x)], frame.time_s)
         done += ended
-    end_s = ctx.end_s if ctx.end_s is not None else (meta.duration_s or last_s + 1 / SAMPLE_FPS)
+    end_s = meta.duration_s or last_s + 1 / SAMPLE_FPS
+    if ctx.end_s is not None:
+        end_s = min(end_s, ctx.end_s)
     stays = sorted(done + [replace(s, seen_s=end_s) for s in open_],
                    key=lambda s: (s.start_s, s.line.box[1]))
     lines_out = [{"text": s.line.text, "box": _scaled(s.line.box, scale),

@@ -97,8 +97,9 @@ TEXT = AnalysisSpec(
     "text", frozenset({MediaType.VIDEO, MediaType.IMAGE}),
     "Text on screen and in pictures (OCR), German and English with umlauts and ß: "
     "each line with its box and, on video, the time it is on screen (keyframes only).",
-    # Measured on one CPU core: about 0.3 s per keyframe; a video with a few caption
-    # changes a minute costs far less than a second per media second.
-    reference_s_per_unit=0.3, runner="agents.analyzers.text:read_text", default_on=False,
+    # Measured on this project's 2-core CPU: 0.5-1.5 s a picture; on video about 1 s
+    # per media second where the picture changes at every sample (4 a second), far
+    # less where only captions change (only keyframes are read).
+    reference_s_per_unit=0.5, runner="agents.analyzers.text:read_text", default_on=False,
     models=(TEXT_DETECTOR,), merge=join_text,
     sections=(Section(Slot.TEXT, ("lines", "text"), screen_text),))
