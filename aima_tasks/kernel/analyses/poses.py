@@ -75,9 +75,10 @@ POSE = AnalysisSpec(
     "Body pose per person: 33 landmarks per tracked person and sample, posture "
     "(standing, sitting, lying), facing the camera or away, and hand gestures (open "
     "palm, fist, pointing) from MediaPipe's pose and hand models.",
-    # Measured on one CPU core: about 0.6 s per media second at 5 samples a second
-    # (people detection, landmarks and hands for a few people); pictures about 0.5 s.
-    reference_s_per_unit=0.6, runner="agents.analyzers.pose:pose", default_on=False,
+    # MediaPipe runs on the CPU whatever the GPU: measured 1.2-1.6 s per media second
+    # on 2 shared cores at 5 samples a second (people, landmarks and hands for each),
+    # 0.15 s per picture.
+    reference_s_per_unit=1.3, runner="agents.analyzers.pose:pose", default_on=False,
     models=POSE_MODELS, merge=merges.stitch_tracks,
     # Beside the people analysis's tracks: its timeline fills the slot when both ran.
     sections=(Section(Slot.TRACKS, ("tracks",), pose_tracks, rank=1),))
