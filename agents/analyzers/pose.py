@@ -10,10 +10,12 @@ whose box holds its wrist.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from agents.analyzers import mediapipe_graphs
@@ -22,34 +24,54 @@ from agents.analyzers.decode import load_image
 from agents.analyzers.people import IMAGE_SIDE, _scaled, follow, people_in_image, with_summary
 from agents.analyzers.pose_geometry import gesture
 from agents.analyzers.tracker import Detection
-from aima_tasks.kernel.analyses.boxes import Box
 
-HAND_MARGIN = 0.15  # the crop searched for hands: the person's box, this much larger
+HAND_SEEN = 0.3  # a wrist this visible is looked at for a hand
+HAND_AHEAD = 0.5  # the hand's centre: past the wrist by this share of the forearm
+HAND_SIDE = 2.0  # the square searched: this many forearm lengths
+MIN_HAND_PX = 12.0  # a forearm shorter than this (pixels) is taken as this long
+HAND_CROP = 256  # the square is enlarged or reduced to this
 
 
 class Hands:
     def __init__(self, ctx: AnalysisContext) -> None:
         self._graph = mediapipe_graphs.hands_graph(ctx)
 
-    def of(self, rgb: np.ndarray, box: Box) -> list[dict[str, Any]]:
-        """The hands in ``box`` (pixels of ``rgb``): side, gesture, 21 points."""
-        x, y, w, h = box
-        x0, y0 = max(0, round(x - HAND_MARGIN * w)), max(0, round(y - HAND_MARGIN * h))
-        x1 = min(rgb.shape[1], round(x + (1 + HAND_MARGIN) * w))
-        y1 = min(rgb.shape[0], round(y + (1 + HAND_MARGIN) * h))
-        crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
-        if crop.shape[0] < 16 or crop.shape[1] < 16:
-            return []
-        found = self._graph.process(crop)
+    def of(self, rgb: np.ndarray, person: Detection) -> list[dict[str, Any]]:
+        """The person's hands: side, gesture, 21 points (pixels of ``rgb``). Each is
+        looked for in a square around a wrist the pose placed, carried on past it along
+        the forearm (as MediaPipe's holistic graph re-crops hands): the palm detector
+        misses hands that are small in the frame."""
+        points = (person.extra or {}).get("landmarks") or []
         hands = []
-        for points, side in zip(found.multi_hand_landmarks or [],
-                                found.multi_handedness or [], strict=True):
-            pixels = [[round(x0 + p.x * crop.shape[1], 1), round(y0 + p.y * crop.shape[0], 1)]
-                      for p in points.landmark]
-            wx, wy = pixels[0]
-            if x <= wx <= x + w and y <= wy <= y + h:
-                hands.append({"side": side.classification[0].label.lower(),
-                              "gesture": gesture(pixels), "landmarks": pixels})
+        for side, elbow, wrist in (("left", 13, 15), ("right", 14, 16)):
+            if len(points) <= wrist or points[wrist][2] < HAND_SEEN:
+                continue
+            (ex, ey), (wx, wy) = points[elbow][:2], points[wrist][:2]
+            forearm = max(math.dist((ex, ey), (wx, wy)), MIN_HAND_PX)
+            centre = (wx + HAND_AHEAD * (wx - ex), wy + HAND_AHEAD * (wy - ey))
+            found = self._in_square(rgb, centre, HAND_SIDE * forearm)
+            near = min(found, key=lambda h: math.dist(h["landmarks"][0], (wx, wy)), default=None)
+            if near is not None and math.dist(near["landmarks"][0], (wx, wy)) < forearm:
+                hands.append({"side": side, **near})
+        return hands
+
+    def _in_square(self, rgb: np.ndarray, centre: tuple[float, float],
+                   side: float) -> list[dict[str, Any]]:
+        size = max(1, round(side))
+        left, top = round(centre[0] - side / 2), round(centre[1] - side / 2)
+        padded = cv2.copyMakeBorder(rgb, size, size, size, size, cv2.BORDER_CONSTANT,
+                                    value=(128, 128, 128))
+        crop = padded[top + size:top + 2 * size, left + size:left + 2 * size]
+        scale = HAND_CROP / size
+        found = self._graph.process(np.ascontiguousarray(
+            cv2.resize(crop, (HAND_CROP, HAND_CROP), interpolation=cv2.INTER_LINEAR)))
+        hands = []
+        for points in found.multi_hand_landmarks or []:
+            pixels = [[round(left + p.x * HAND_CROP / scale, 1),
+                       round(top + p.y * HAND_CROP / scale, 1)] for p in points.landmark]
+            # The side comes from the pose's wrist it was found at: MediaPipe's own
+            # handedness assumes a mirrored (selfie) picture and flips on crops.
+            hands.append({"gesture": gesture(pixels), "landmarks": pixels})
         return hands
 
 
@@ -59,7 +81,7 @@ def _with_hands(hands: Hands, rgb: np.ndarray, people: list[Detection]) -> list[
     for person in people:
         extra = dict(person.extra or {"landmarks": [], "posture": "unknown",
                                       "facing": "unknown"})
-        extra["hands"] = hands.of(rgb, person.box)
+        extra["hands"] = hands.of(rgb, person)
         posed.append(replace(person, extra=extra))
     return posed
 

@@ -98,3 +98,15 @@ def test_video_segments_join_with_their_poses(ctx, tmp_path):
     assert len(track["poses"]) == track["samples"] >= 12
     assert all(len(p["landmarks"]) == 33 and "hands" in p for p in track["poses"])
     assert track["summary"]["facing_camera"] > 0.8
+
+
+def test_the_footballers_open_left_hand(posed):
+    # His left hand, on the picture's right (he faces the camera), fingers spread.
+    [track] = posed["messi5"]["tracks"]
+    hands = {hand["side"]: hand for hand in track["poses"][0]["hands"]}
+    left = hands["left"]
+    assert left["gesture"] == "open_palm" and len(left["landmarks"]) == 21
+    wrist_x, wrist_y = left["landmarks"][0]
+    assert 320 <= wrist_x <= 420 and 120 <= wrist_y <= 220
+    assert pose_tracks(posed["messi5"])[0]["gestures"] == sorted(
+        {hand["gesture"] for hand in hands.values()})
