@@ -1,5 +1,12 @@
 """Tesseract (Debian's tesseract-ocr, run as a program) reading cut-out text lines.
 
+Each line is scaled to two text heights and binarised (Otsu; the pieces of ink that
+touch the line's margin are background, tiny specks noise), all of a frame's lines
+stacked into one picture for one tesseract run. A line tesseract is unsure of is tried
+again in the other polarity and as each of its main colours (k-means: yellow letters
+over an orange sleeve, white letters with a black outline over a white facade); the
+reading it is surest of, with the most letters, wins.
+
 Its German and English data are checked against the checksums the text analysis
 pins (aima_tasks.kernel.analyses.screen_text) before the first reading; a missing
 program or language file is named with the Debian package that brings it.
