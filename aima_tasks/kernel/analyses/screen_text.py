@@ -28,10 +28,12 @@ TEXT_DETECTOR = ModelFile(
     path="rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
     sha256="d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9")
 
-# Tesseract's language data are Debian files (tesseract-ocr-deu/-eng 1:4.1.0-2, the
-# "fast" LSTM models), not a Python package: the runner finds them in tesseract's
-# tessdata folder and checks these checksums before every run, so a different or
-# damaged file is named rather than read silently.
+# Tesseract's language data are Debian files, not a Python package: tessdata_fast's
+# LSTM models (tag 4.1.0), the same bytes in Debian bookworm's tesseract-ocr-deu/-eng
+# 1:4.1.0-2 and in 1:4.00~git30-7274cfa-1.1 (Debian bullseye, Ubuntu 22.04: the agent
+# image; checked). The runner finds them in tesseract's tessdata folder and checks
+# these checksums before its first reading, so a different or damaged file is named
+# rather than read silently.
 TESSDATA_VERSION = "4.1.0"
 TESSDATA_SHA256 = {
     "deu": "19d219bbb6672c869d20a9636c6816a81eb9a71796cb93ebe0cb1530e2cdb22d",
