@@ -55,23 +55,38 @@ class Reading:
 
 @cache
 def tesseract_program() -> tuple[str, Path]:
-    """The tesseract program and its data folder, the language files verified."""
+    """The tesseract program and its data folder, the language files verified; every
+    run is pointed at that folder, so it reads the files checked here."""
     program = shutil.which("tesseract")
     if program is None:
         raise TesseractMissing(f"the text analysis needs tesseract: {INSTALL}")
     listing = subprocess.run([program, "--list-langs"], capture_output=True, text=True,
                              timeout=TIMEOUT_S, check=False)
-    found = re.search(r'"([^"]+)"', listing.stdout + listing.stderr)
-    folder = Path(found.group(1)) if found else Path("/usr/share/tesseract-ocr/5/tessdata")
+    folder = _data_folder(listing.stdout + listing.stderr)
     for language, pinned in TESSDATA_SHA256.items():
         data = folder / f"{language}.traineddata"
         if not data.exists():
             raise TesseractMissing(f"tesseract has no {language!r} language data in "
                                    f"{folder}: apt-get install tesseract-ocr-{language}")
         if sha256_of(data) != pinned:
-            raise TesseractMissing(f"{data} is not the pinned file (sha256 {pinned}): "
-                                   f"reinstall tesseract-ocr-{language} 1:4.1.0")
+            raise TesseractMissing(
+                f"{data} is not the pinned file (sha256 {pinned}, tessdata_fast 4.1.0): "
+                f"reinstall tesseract-ocr-{language} (Debian 1:4.1.0-2, Ubuntu 22.04 "
+                "1:4.00~git30-7274cfa-1.1)")
     return program, folder
+
+
+def _data_folder(listing: str) -> Path:
+    """Where tesseract reads its language data: tesseract 5 names the folder when it
+    lists its languages, tesseract 4 does not (TESSDATA_PREFIX, else the folder of
+    Debian's and Ubuntu's packages, tesseract-ocr/<version>/tessdata)."""
+    named = re.search(r'"([^"]+)"', listing)
+    if named:
+        return Path(named.group(1))
+    if os.environ.get("TESSDATA_PREFIX"):
+        return Path(os.environ["TESSDATA_PREFIX"])
+    packaged = sorted(Path("/usr/share/tesseract-ocr").glob("*/tessdata"))
+    return packaged[-1] if packaged else Path("/usr/share/tesseract-ocr/tessdata")
 
 
 @cache

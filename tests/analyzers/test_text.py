@@ -219,3 +219,13 @@ def test_missing_tesseract_or_language_named(tmp_path: Path,
             tesseract.tesseract_program()
     finally:
         tesseract.tesseract_program.cache_clear()
+
+
+def test_tesseract_4_data_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The agent image (Ubuntu 22.04) has tesseract 4.1, whose language list names no
+    folder: TESSDATA_PREFIX, else the packages' folder."""
+    listing = "List of available languages (3):\ndeu\neng\nosd\n"
+    monkeypatch.delenv("TESSDATA_PREFIX", raising=False)
+    assert (tesseract._data_folder(listing) / "deu.traineddata").exists()
+    monkeypatch.setenv("TESSDATA_PREFIX", str(tmp_path))
+    assert tesseract._data_folder(listing) == tmp_path
