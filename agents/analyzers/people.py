@@ -27,7 +27,7 @@ from agents.analyzers import person_sources as sources
 from agents.analyzers.context import AnalysisContext
 from agents.analyzers.decode import iter_frames, load_image, video_meta
 from agents.analyzers.onnx_detector import OnnxDetector
-from agents.analyzers.person_sources import Detector, PersonFinder
+from agents.analyzers.person_sources import MAX_CROPS, Detector, PersonFinder
 from agents.analyzers.pose_geometry import facing, posture, summary
 from agents.analyzers.tracker import ByteTracker, Detection, track_to_dict
 from aima_tasks.kernel.analyses.boxes import iou, overlap_of_smaller
@@ -71,12 +71,15 @@ class FusedPeopleDetector:
         candidates = sorted((d for group in found for d in group if d.label == "person"),
                             key=lambda d: -d.score)
         loose: list[Detection] = []
+        crops = 0
         for candidate in candidates:
             if any(_same_person(candidate, p) for p in people):
                 people = [_joined(p, candidate) if _same_person(candidate, p) else p
                           for p in people]
                 continue
-            confirmed = self.finder.around(rgb, candidate.box)
+            crops += 1
+            # The surest candidates first; a frame full of HOG hits costs at most this.
+            confirmed = self.finder.around(rgb, candidate.box) if crops <= MAX_CROPS else None
             if confirmed is not None and not any(_same_person(confirmed, p) for p in people):
                 people.append(_joined(confirmed, candidate))
             elif confirmed is None:

@@ -3,17 +3,21 @@ pose model (``PersonFinder``: one person per call, swept over the frame and run 
 crops), its full-range face detector and OpenCV's HOG body detector, each with its
 score calibrated (``calibrated``) and a look (torso colours) for re-identification.
 
-Calibration: a person's score is about the share of real people among detections
-of that score, read off the photographs of tests/analyzers/photos.py with their crops,
-flips and occlusions, and the first seconds of OpenCV's vtest.avi (people walking):
-- pose landmarks: the mean visibility of the 8 most visible of the 33 points. Real
-  people sit at 0.8-1.0 (0.6 half hidden); the pose model also "finds" people in
-  empty crops at 0.3-0.6 of it. Mapped 0.55 -> 0, 0.95 -> 0.95.
-- a face (BlazeFace full range) alone: faces of 30 px and more score 0.8-0.95, false
-  ones (a cat, a pattern) 0.3-0.6. Mapped 0.5 -> 0, 0.9 -> 0.85.
-- a HOG body alone: its SVM margin; pillars and window frames reach a margin of 1
-  as easily as people do, so HOG alone never opens a track (at most 0.45): it extends
-  tracks and sends the pose model to look.
+Calibration: a score is meant as the chance that a find is a real person, whichever
+source made it; what we could measure on the photographs of tests/analyzers/photos.py
+(with flips, crops and occlusions) and the first seconds of OpenCV's vtest.avi:
+- pose landmarks: MediaPipe's landmark visibilities sit at 0.9-1.0 for real people and
+  for the ghosts it sees in clutter alike, so they hardly rank finds; the ghosts are
+  kept out by the sweep's checks (``_plausible``) and the tile rules instead. A lone
+  pose find scores 0.8 (the mean visibility of its 8 most visible points, mapped
+  0.55 -> 0, 0.95 -> 0.8): all 18 finds on the 24 pictures with people were people,
+  and none was made on the 8 without.
+- a face alone (BlazeFace full range, its score mapped 0.5 -> 0, 0.9 -> 0.85): the
+  faces in the photographs score 0.8-0.91 (the footballer's 30-pixel face 0.81).
+- a HOG body alone: its SVM margin, at most 0.45. Pillars and window frames reach a
+  margin of 1 as easily as people do, so HOG alone never opens a track nor makes a
+  picture's detection: it extends tracks and sends the pose model to look.
+Sources agreeing on one person combine by noisy-OR (people.py).
 """
 
 from __future__ import annotations

@@ -32,8 +32,11 @@ MATCH_IOU = 0.3  # confident detection <-> predicted track box
 LOW_MATCH_IOU = 0.5  # weak detections must overlap more to extend a track
 MAX_MISSES = 5  # samples a track is matched by overlap while unseen (1 s at 5 a second)
 REID_S = 4.0  # a lost track may be picked up again by appearance this long
-# Torso colour histograms (unit vectors): one person in two frames lies above 0.8
-# cosine similarity, two people in different clothes mostly below 0.6.
+# Torso colour histograms (unit vectors) compared by dot product. Measured on the first
+# 5 s of vtest.avi (8 tracks, small people in dark coats): samples of one track lie at
+# 0.69 / 0.80 (quartile / median), of two tracks at 0.47 / 0.60 / 0.78 (median, upper
+# quartile, 95th percentile). Colour alone is weak there; the distance gate
+# (REID_REACH_HEIGHTS) does the rest.
 REID_SIMILARITY = 0.75
 # How far from the predicted centre a lost person may reappear: this many box heights,
 # plus one for every second lost (people stop, turn, change speed behind things).
