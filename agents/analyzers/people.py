@@ -48,7 +48,11 @@ class Frames(Protocol):
 
 
 class FusedPeopleDetector:
-    """People from every source, confirmed and boxed by pose landmarks where possible."""
+    """People from every source, confirmed and boxed by pose landmarks where possible.
+
+    ``extra``: more sources, each ``detect(images) -> list[list[Detection]]`` in the
+    pixels of the images given, scores already calibrated as person_sources explains
+    (e.g. agents/analyzers/coco.py's detector)."""
 
     def __init__(self, finder: PersonFinder, extra: Sequence[Detector] = (),
                  tiles: bool = False) -> None:
@@ -87,7 +91,10 @@ class FusedPeopleDetector:
         for candidate in loose:
             if not any(_same_person(candidate, p) for p in people):
                 people.append(candidate)
-        return merge_people(people)
+        # Other things an extra source found (a COCO detector's cars, dogs) pass as
+        # they are: the objects analysis lists them, the tracker follows people only.
+        things = [d for group in found for d in group if d.label != "person"]
+        return merge_people(people) + things
 
 
 def merge_people(candidates: list[Detection]) -> list[Detection]:

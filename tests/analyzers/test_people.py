@@ -253,3 +253,31 @@ def occluded_figure_video(path: Path, seconds: float) -> Path:
             out.mux(stream.encode(picture))
         out.mux(stream.encode(None))
     return path
+
+
+class Fixed:
+    """A stand-in for one more source (the COCO detector to come): fixed finds."""
+
+    def __init__(self, found: list) -> None:
+        self.found = found
+
+    def detect(self, images):
+        return [list(self.found) for _ in images]
+
+
+def test_more_sources_join_the_fusion(ctx):
+    from agents.analyzers.decode import load_rgb
+    from agents.analyzers.people import FusedPeopleDetector
+    from agents.analyzers.person_sources import PersonFinder
+    from agents.analyzers.tracker import Detection
+
+    rgb = np.asarray(load_rgb(photos.BASKETBALL_1.path))
+    ball = Detection("sports ball", 0.7, (120.0, 95.0, 60.0, 60.0), "coco")
+    right_man = Detection("person", 0.6, (430.0, 30.0, 210.0, 450.0), "coco")
+    fused = FusedPeopleDetector(PersonFinder(ctx), extra=[Fixed([ball, right_man])])
+    found = fused.detect([rgb])[0]
+    people = [d for d in found if d.label == "person"]
+    assert len(people) == 2 and ball in found
+    # The profile man is the pose's box, his score raised by the second source.
+    man = max(people, key=lambda d: d.box[0])
+    assert "pose" in man.source and "coco" in man.source and man.score > 0.8
