@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -41,10 +41,6 @@ REPORT_SCORE = 0.5  # a picture's detections below this are left out
 SAME_PERSON_IOU = 0.45
 SAME_PERSON_INSIDE = 0.6
 TILE_CLEAR = 0.2  # a tile's find overlapping a swept person this much is that person
-
-
-class Frames(Protocol):
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]: ...
 
 
 class FusedPeopleDetector:
@@ -126,7 +122,7 @@ def _joined(person: Detection, other: Detection) -> Detection:
                      person.extra, person.appearance)
 
 
-def _detector(ctx: AnalysisContext, video: bool = False) -> tuple[Frames, dict[str, Any], int]:
+def _detector(ctx: AnalysisContext, video: bool = False) -> tuple[Detector, dict[str, Any], int]:
     """The detector for this job, how to name it in the result, and its working size."""
     if ctx.model is not None:
         onnx = OnnxDetector(ctx.model, ctx.device, ctx.precision, ctx.batch_size)
