@@ -27,10 +27,11 @@ from agents.analyzers import person_sources as sources
 from agents.analyzers.context import AnalysisContext
 from agents.analyzers.decode import iter_frames, load_image, video_meta
 from agents.analyzers.onnx_detector import OnnxDetector
-from agents.analyzers.person_sources import MAX_CROPS, Detector, PersonFinder
+from agents.analyzers.person_sources import MAX_CROPS, CocoSource, Detector, PersonFinder
 from agents.analyzers.pose_geometry import facing, posture, summary
 from agents.analyzers.tracker import ByteTracker, Detection, track_to_dict
 from aima_tasks.kernel.analyses.boxes import iou, overlap_of_smaller
+from aima_tasks.kernel.analyses.coco import COCO_DETECTOR
 
 SAMPLE_FPS = 5.0  # frames a second looked at: people do not come and go faster
 IMAGE_SIDE = 800  # pictures are searched at most this large, boxes scaled back
@@ -128,8 +129,8 @@ def _detector(ctx: AnalysisContext, video: bool = False) -> tuple[Detector, dict
         onnx = OnnxDetector(ctx.model, ctx.device, ctx.precision, ctx.batch_size)
         info = {"name": ctx.model.name, "version": ctx.model.version, "provider": onnx.provider}
         return onnx, info, onnx.input_side
-    fused = FusedPeopleDetector(PersonFinder(ctx), tiles=video)
-    return fused, fused.info, 0
+    fused = FusedPeopleDetector(PersonFinder(ctx), extra=[CocoSource(ctx)], tiles=video)
+    return fused, {**fused.info, "name": f"{fused.info['name']}+{COCO_DETECTOR.name}"}, 0
 
 
 def _scaled(detection: Detection, sx: float, sy: float, width: int, height: int) -> Detection:

@@ -14,6 +14,13 @@ source made it; what we could measure on the photographs of tests/analyzers/phot
   and none was made on the 8 without.
 - a face alone (BlazeFace full range, its score mapped 0.5 -> 0, 0.9 -> 0.85): the
   faces in the photographs score 0.8-0.91 (the footballer's 30-pixel face 0.81).
+- a COCO person (NanoDet-g, agents/analyzers/coco.py), its score mapped 0.55 -> 0.5,
+  0.8 -> 0.9: NanoDet scores the people of the photographs 0.51-0.80 and nothing on the
+  8 without people above 0.37, but on the crops and occlusions it also calls a small
+  thing or a person's raised arm a person at 0.49-0.52; from 0.55 its find alone opens
+  a track or makes a detection, below it adds evidence and sends the pose model to look.
+  Its other classes keep their own scores, from 0.55 (below it a pen was "scissors"
+  and a kiwi a "bowl"), one label per box.
 - a HOG body alone: its SVM margin, at most 0.45. Pillars and window frames reach a
   margin of 1 as easily as people do, so HOG alone never opens a track nor makes a
   picture's detection: it extends tracks and sends the pose model to look.
@@ -31,10 +38,12 @@ import cv2
 import numpy as np
 
 from agents.analyzers import mediapipe_graphs
+from agents.analyzers.coco import CocoDetector
 from agents.analyzers.context import AnalysisContext
 from agents.analyzers.pose_geometry import facing, posture
 from agents.analyzers.tracker import Detection
 from aima_tasks.kernel.analyses.boxes import Box, iou
+from aima_tasks.kernel.analyses.coco import COCO_DETECTOR
 
 MAX_SWEEPS = 4  # people found by sweeping one frame (then crops find the rest)
 MAX_CROPS = 8  # candidates looked at more closely per frame
@@ -63,8 +72,35 @@ class Detector(Protocol):
 def calibrated(source: str, raw: float) -> float:
     """A raw detector score as the chance of a real person (see the module's notes)."""
     low, high, top = {"pose": (0.55, 0.95, 0.8), "face": (0.5, 0.9, 0.85),
-                      "body": (0.0, 3.0, 0.45)}[source]
+                      "body": (0.0, 3.0, 0.45), "coco": (0.24, 0.8, 0.9)}[source]
     return round(max(0.0, min(top, (raw - low) / (high - low) * top)), 4)
+
+
+THING_SCORE = 0.55  # a COCO find other than a person counts from this score
+ONE_LABEL_IOU = 0.7  # two labels on boxes overlapping this much: the surer one stays
+
+
+class CocoSource:
+    """NanoDet's COCO finds: people with calibrated scores, other things (cars, cats)
+    from THING_SCORE with one label per box (NanoDet often puts a second class on a
+    box, a "dog" on the cat)."""
+
+    def __init__(self, ctx: AnalysisContext) -> None:
+        self.detector = CocoDetector(ctx.built_in(COCO_DETECTOR.name), ctx.device,
+                                     ctx.batch_size)
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
+        return [self._one(found) for found in self.detector.detect(images)]
+
+    def _one(self, found: list[Detection]) -> list[Detection]:
+        people = [replace(d, score=calibrated("coco", d.score)) for d in found
+                  if d.label == "person"]
+        things: list[Detection] = []
+        for thing in found:  # surest first
+            if thing.label != "person" and thing.score >= THING_SCORE and \
+                    all(iou(thing.box, kept.box) < ONE_LABEL_IOU for kept in things):
+                things.append(thing)
+        return people + things
 
 
 class FaceSource:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 from aima_tasks.kernel.analyses import merges
+from aima_tasks.kernel.analyses.coco import COCO_DETECTOR
 from aima_tasks.kernel.analyses.sections import Section, Slot, by_time, dicts
 from aima_tasks.kernel.analyses.spec import AnalysisSpec, MediaType, ModelFile
 
@@ -53,7 +54,8 @@ PALM_DETECTOR = _mediapipe(
 HAND_LANDMARKS = _mediapipe(
     "mediapipe-hand-landmark-full", "hand_landmark/hand_landmark_full.tflite",
     "11c272b891e1a99ab034208e23937a8008388cf11ed2a9d776ed3d01d0ba00e3")
-PEOPLE_MODELS = (POSE_DETECTOR, POSE_LANDMARKS, FACE_FULL_RANGE)
+# NanoDet's COCO people (and, for objects, its other classes) join the fusion.
+PEOPLE_MODELS = (POSE_DETECTOR, POSE_LANDMARKS, FACE_FULL_RANGE, COCO_DETECTOR)
 POSE_MODELS = (*PEOPLE_MODELS, PALM_DETECTOR, HAND_LANDMARKS)
 
 
