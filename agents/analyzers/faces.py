@@ -21,10 +21,10 @@ from typing import Any
 import dlib
 import numpy as np
 
+from agents.analyzers.clustering import cluster
 from agents.analyzers.context import AnalysisContext
 from agents.analyzers.decode import iter_frames, load_image, video_meta
 from agents.analyzers.mediapipe_graphs import face_graph
-from agents.analyzers.speakers import cluster
 from agents.model_cache import packaged_models
 from aima_tasks.kernel.analyses.boxes import Box, iou, overlap_of_smaller
 from aima_tasks.kernel.analyses.faces import (

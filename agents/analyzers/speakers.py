@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.analyzers.clustering import cluster
 from agents.analyzers.context import AnalysisContext
 from agents.analyzers.decode import decode_audio
 from agents.analyzers.speech import SAMPLE_RATE, SileroVad, sound_chunks, speech_spans
@@ -117,42 +118,6 @@ def speakers_of(embeddings: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     centroids /= np.linalg.norm(centroids, axis=1, keepdims=True)
     labels[~founding] = groups[np.argmax(embeddings[~founding] @ centroids.T, axis=1)]
     return labels
-
-
-def cluster(embeddings: np.ndarray, threshold: float) -> np.ndarray:
-    """Average-link agglomerative clustering on cosine distance, merging while the two
-    closest clusters lie nearer than ``threshold``: a cluster number per embedding.
-    Every row keeps its nearest neighbour, so a merge updates rows, not the matrix."""
-    n = len(embeddings)
-    if n < 2:
-        return np.zeros(n, dtype=np.int64)
-    normed = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
-    distance = 1.0 - normed @ normed.T
-    np.fill_diagonal(distance, np.inf)
-    size = np.ones(n)
-    owner = np.arange(n)  # item -> the cluster row that holds it
-    near, gap = np.argmin(distance, axis=1), np.min(distance, axis=1)
-    while True:
-        i = int(np.argmin(gap))
-        j = int(near[i])
-        if gap[i] >= threshold:
-            break
-        # Lance-Williams for average link: the merged row is the size-weighted mean.
-        merged = (size[i] * distance[i] + size[j] * distance[j]) / (size[i] + size[j])
-        distance[i], distance[:, i] = merged, merged
-        distance[i, i] = np.inf
-        distance[j], distance[:, j] = np.inf, np.inf
-        size[i] += size[j]
-        owner[owner == j] = i
-        gap[j] = np.inf
-        stale = np.flatnonzero((near == i) | (near == j))
-        stale = np.union1d(stale, [i])
-        near[stale] = np.argmin(distance[stale], axis=1)
-        gap[stale] = distance[stale, near[stale]]
-        closer = distance[:, i] < gap
-        near[closer], gap[closer] = i, distance[closer, i]
-        gap[j] = np.inf
-    return owner
 
 
 def speaker_pieces(spans: list[tuple[int, int]], windows: list[tuple[int, int, int]],

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from agents.analyzers.clustering import cluster
 from agents.analyzers.context import AnalysisContext, LoadedModel
-from agents.analyzers.speakers import cluster, diarize, voice_of
+from agents.analyzers.speakers import diarize, voice_of
 from agents.analyzers.voice import enrolment
 from agents.model_cache import packaged_models
 from agents.samples import read_wav, trimmed, write_wav
