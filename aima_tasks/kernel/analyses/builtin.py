@@ -52,9 +52,10 @@ SILENCE = AnalysisSpec(
 PEOPLE = AnalysisSpec(
     "people", frozenset({MediaType.VIDEO}),
     "People found on frames sampled 5 times a second, in any pose, from behind, in "
-    "profile or partly hidden (MediaPipe pose landmarks, full-range faces and HOG bodies "
-    "fused, or a registry ONNX detector), followed across frames as tracks that survive "
-    "a few seconds out of sight; per track its time span, boxes and a pose summary.",
+    "profile or partly hidden (MediaPipe pose landmarks, full-range faces, NanoDet COCO "
+    "people and HOG bodies fused, or a registry ONNX detector), followed across frames as "
+    "tracks that survive a few seconds out of sight; per track its time span, boxes and "
+    "a pose summary.",
     # On by request: MediaPipe runs on the CPU (FP32 TFLite, no GPU use), measured
     # 1.0-1.3 s per media second on 2 shared cores (5 samples a second, the frame swept
     # and tiled); a registry ONNX detector runs on the GPU instead.
@@ -64,9 +65,9 @@ PEOPLE = AnalysisSpec(
     merge=merges.stitch_tracks, sections=(Section(Slot.TRACKS, ("tracks",), sections.tracks),))
 OBJECTS = AnalysisSpec(
     "objects", frozenset({MediaType.IMAGE}),
-    "People found in a picture, in any pose (MediaPipe pose landmarks, full-range faces "
-    "and HOG bodies fused; with a registry ONNX detector, its objects), with boxes and "
-    "calibrated scores.",
+    "People found in a picture, in any pose (MediaPipe pose landmarks, full-range faces, "
+    "NanoDet and HOG bodies fused), and the other of the 80 COCO classes NanoDet finds "
+    "(or a registry ONNX detector's objects), with boxes and calibrated scores.",
     # Measured 0.09 s per picture on 2 CPU cores (MediaPipe and HOG run on the CPU).
     reference_s_per_unit=0.1, runner="agents.analyzers.people:detect_image",
     models=PEOPLE_MODELS, model_task="person-detection",

@@ -86,8 +86,11 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             description="html: a readable page (as does Accept: text/html); default json.")],
         responses={200: OpenApiResponse(
             OpenApiTypes.OBJECT,
-            description="Sections job, media, timeline, transcript, speech_map, analyses, "
-                        "summary and results.")})
+            description="Sections job, media, timeline, transcript, dialogue, speakers, "
+                        "sound_events, people (a timeline per person: track, face "
+                        "clusters, text on screen), faces, screen_text, keyframes (times "
+                        "and boxes; the HTML page draws them on thumbnails), speech_map, "
+                        "analyses, summary and results.")})
     @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, ReportHTMLRenderer])
     def report(self, request: Request, pk: str | None = None) -> Response:
         """The job's analysis report, as JSON or as an HTML page.
