@@ -66,7 +66,7 @@ def test_people_tracked_across_segments_and_speech_transcribed(start, tmp_path: 
     assert track["boxes"][-1]["box"][0] > track["boxes"][0]["box"][0]  # left to right
     people = next(a for a in walked["analyses"] if a["analysis"] == "people")
     assert [s["index"] for s in people["segments"]] == [0, 1]
-    assert people["models"][0]["name"] == "opencv-haar-frontalface"
+    assert people["models"][0]["name"] == "mediapipe-pose-detection"
     assert len(people["models"][0]["sha256"]) == 64 and people["device"] == "cpu"
 
     pictured = succeeded(stack, portrait)

@@ -31,7 +31,7 @@ def test_importing_the_kernel_reads_no_entry_points_and_the_catalogue_no_agent_c
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=60, cwd=PROJECT, check=True)
     result = json.loads(done.stdout)
-    assert result == {"before": False, "same": True, "agents": [], "count": 11}
+    assert result == {"before": False, "same": True, "agents": [], "count": 14}
 
 
 def test_segmentable_analyses_merge_with_kernel_functions():
@@ -39,7 +39,7 @@ def test_segmentable_analyses_merge_with_kernel_functions():
         if spec.segmentable:
             assert spec.merge.__module__.startswith("aima_tasks.kernel.analyses.")
     assert {n for n, s in catalogue().specs.items() if s.segmentable} == {
-        "people", "vad", "transcript", "speakers", "sounds"}
+        "people", "pose", "faces", "text", "vad", "transcript", "speakers", "sounds"}
 
 
 def test_needs_are_the_most_any_analysis_asks(monkeypatch):
@@ -56,9 +56,13 @@ def test_needs_are_the_most_any_analysis_asks(monkeypatch):
     assert JobSpec(media_type=MediaType.AUDIO, size_bytes=1, analyses=()).vram_need_gb == 8.0
 
 
-def test_each_report_slot_is_declared_once_but_speech():
+def test_each_report_slot_is_declared_once_but_speech_and_tracks():
+    # Two fill the speech map (voice activity, else silence) and two the tracks (people,
+    # else pose, whose tracks are the same people with their landmarks); rank decides.
     declared = [s.slot for spec in catalogue().specs.values() for s in spec.sections]
-    assert sorted(declared) == sorted([*Slot, Slot.SPEECH])
+    assert sorted(declared) == sorted([*Slot, Slot.SPEECH, Slot.TRACKS])
+    ranks = {(s.slot, s.rank) for spec in catalogue().specs.values() for s in spec.sections}
+    assert (Slot.TRACKS, 0) in ranks and (Slot.TRACKS, 1) in ranks
 
 
 def test_the_speech_map_fills_the_gaps_up_to_the_duration():
