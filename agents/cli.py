@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from agents.gpus import BadSimulation
@@ -103,20 +103,48 @@ def _add_enrol_voice(commands: argparse._SubParsersAction) -> None:
 
 
 def enrol_voice(args: argparse.Namespace) -> int:
-    # Imported here: `run` must not load ONNX Runtime and the decoders in the supervisor.
-    from agents.analyzers.speakers import voice_of
-    from agents.analyzers.voice import enrolment
+    def voice(name: str) -> str:
+        # Imported here: `run` must not load ONNX Runtime and the decoders in the supervisor.
+        from agents.analyzers.speakers import voice_of
+        from agents.analyzers.voice import enrolment
 
-    name = args.name.strip()
+        return enrolment(name, voice_of(args.clip))
+
+    return _enrol("enrol-voice", "voice", args.name, args.output, voice)
+
+
+def enrol_face(args: argparse.Namespace) -> int:
+    def face(name: str) -> str:
+        with _native_stderr_silenced():
+            # Imported here: `run` must not load MediaPipe and dlib in the supervisor.
+            from agents.analyzers.faces import enrolment, face_of
+
+            return enrolment(name, face_of(args.photos))
+
+    return _enrol("enrol-face", "face", args.name, args.output, face)
+
+
+def _enrol(command: str, what: str, name: str, output: Path,
+           make: Callable[[str], str]) -> int:
+    """Write the enrolment ``make`` computes for ``name`` to ``output``, whole or not at
+    all (a half-written one must never be uploaded); a problem is one line, exit 2."""
+    name = name.strip()
     try:
         if not name:
             raise ValueError("--name is empty: give the name the report should show")
-        embedding = voice_of(args.clip)
-        args.output.write_text(enrolment(name, embedding))
+        if not output.parent.is_dir():
+            raise ValueError(f"{output.parent} is no folder to write {output.name} in")
+        text = make(name)
+        partial = output.with_name(f".{output.name}.partial")
+        try:
+            partial.write_text(text)
+            partial.replace(output)
+        finally:
+            partial.unlink(missing_ok=True)
     except (OSError, ValueError) as exc:
-        print(f"aima enrol-voice: {exc}", file=sys.stderr)
+        print(f"aima {command}: {exc}", file=sys.stderr)
         return 2
-    print(f"{args.output}: the voice of {name}")
+    print(f"{output}: the {what} of {name}")
     return 0
 
 
@@ -129,36 +157,10 @@ def _add_enrol_face(commands: argparse._SubParsersAction) -> None:
                     "the model registry with task \"face-enrolment\" and activate it: the "
                     "faces analysis then names the face it recognises. The file is "
                     "biometric data: keep it as such.")
-    enrol.add_argument("name", help="the name the report shows")
     enrol.add_argument("photos", type=Path, nargs="+", metavar="PHOTO",
                        help="pictures of the one person, one face on each")
+    enrol.add_argument("--name", required=True, help="the name the report shows")
     enrol.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.json")
-
-
-def enrol_face(args: argparse.Namespace) -> int:
-    name = args.name.strip()
-    try:
-        if not name:
-            raise ValueError("the name is empty: give the name the report should show")
-        if not args.output.parent.is_dir():
-            raise ValueError(f"{args.output.parent} is no folder to write {args.output.name} in")
-        with _native_stderr_silenced():
-            # Imported here: `run` must not load MediaPipe and dlib in the supervisor.
-            from agents.analyzers.faces import enrolment, face_of
-
-            text = enrolment(name, face_of(args.photos))
-        # Written whole or not at all: a half-written enrolment must never be uploaded.
-        partial = args.output.with_name(f".{args.output.name}.partial")
-        try:
-            partial.write_text(text)
-            partial.replace(args.output)
-        finally:
-            partial.unlink(missing_ok=True)
-    except (OSError, ValueError) as exc:
-        print(f"aima enrol-face: {exc}", file=sys.stderr)
-        return 2
-    print(f"{args.output}: the face of {name}")
-    return 0
 
 
 @contextlib.contextmanager

@@ -36,7 +36,7 @@ def enrolled(tmp_path, name: str, picture: np.ndarray, *, activate: bool = True)
     photo = tmp_path / f"{name.lower()}.png"
     Image.fromarray(picture).save(photo)
     target = tmp_path / f"{name.lower()}.json"
-    assert agent_cli(["enrol-face", name, str(photo), "-o", str(target)]) == 0
+    assert agent_cli(["enrol-face", str(photo), "--name", name, "-o", str(target)]) == 0
     call_command("aima_models", "add", f"face-{name.lower()}", "1", str(target),
                  "--task", ENROLMENT_TASK, *(["--activate"] if activate else []))
     return json.loads(target.read_text())["name"]
@@ -103,13 +103,13 @@ def test_bad_enrolment_input_exits_2_with_one_line_and_writes_nothing(
         Image.fromarray(picture).save(tmp_path / f"{key}.png")
     (tmp_path / "text.png").write_text("no picture")
     face, target = str(tmp_path / "face.png"), tmp_path / "face.json"
-    args = {"no photo": ["A", str(tmp_path / "missing.png"), "-o", str(target)],
-            "not a picture": ["A", str(tmp_path / "text.png"), "-o", str(target)],
-            "no face": ["A", str(tmp_path / "nobody.png"), "-o", str(target)],
-            "two faces": ["A", str(tmp_path / "both.png"), "-o", str(target)],
-            "two people": ["A", face, str(tmp_path / "other.png"), "-o", str(target)],
-            "blank name": ["  ", face, "-o", str(target)],
-            "unwritable": ["A", face, "-o", str(tmp_path / "no" / "f.json")]}
+    args = {"no photo": [str(tmp_path / "missing.png"), "--name", "A", "-o", str(target)],
+            "not a picture": [str(tmp_path / "text.png"), "--name", "A", "-o", str(target)],
+            "no face": [str(tmp_path / "nobody.png"), "--name", "A", "-o", str(target)],
+            "two faces": [str(tmp_path / "both.png"), "--name", "A", "-o", str(target)],
+            "two people": [face, str(tmp_path / "other.png"), "--name", "A", "-o", str(target)],
+            "blank name": [face, "--name", "  ", "-o", str(target)],
+            "unwritable": [face, "--name", "A", "-o", str(tmp_path / "no" / "f.json")]}
     assert agent_cli(["enrol-face", *args[problem]]) == 2
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("aima enrol-face: ")
@@ -123,7 +123,7 @@ def test_the_command_says_one_line_though_mediapipe_talks_on_its_own(tmp_path):
     photo = tmp_path / "nobody.png"
     Image.fromarray(rgb(photos.NOBODY[0].path)).save(photo)
     done = subprocess.run(
-        [sys.executable, "-m", "agents", "enrol-face", "A", str(photo), "-o",
+        [sys.executable, "-m", "agents", "enrol-face", str(photo), "--name", "A", "-o",
          str(tmp_path / "a.json")], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.splitlines() == [f"aima enrol-face: {photo}: no faces found, it needs "
