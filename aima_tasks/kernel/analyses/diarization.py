@@ -53,6 +53,18 @@ def unit(vector: list[float]) -> list[float]:
     return [x / norm for x in vector] if norm else list(vector)
 
 
+def regroup(centroids: list[tuple[int, list[float]]], weights: list[float],
+            threshold: float) -> list[int]:
+    """Clusters found in the segments of one job, (segment index, centroid) each, grouped
+    across segments by weighted average link on cosine distance: a group number per
+    cluster. Two clusters of one segment never join: that segment told them apart."""
+    units = [unit(centroid) for _, centroid in centroids]
+    distance = [[math.inf if p == q else 1.0 - sum(map(operator.mul, a, b))
+                 for (q, _), b in zip(centroids, units, strict=True)]
+                for (p, _), a in zip(centroids, units, strict=True)]
+    return average_link(distance, weights, threshold)
+
+
 def average_link(distance: list[list[float]], weights: list[float],
                  threshold: float) -> list[int]:
     """Weighted average-link clustering (Lance-Williams) until no two clusters lie
@@ -100,12 +112,8 @@ def join_speakers(parts: list[dict[str, Any]]) -> dict[str, Any]:
     appearance."""
     found = [(index, speaker) for index, part in enumerate(parts)
              for speaker in dicts(part.get("speakers"))]
-    voices = [unit(speaker["centroid"]) for _, speaker in found]
-    distance = [[math.inf if p == q else 1.0 - sum(map(operator.mul, a, b))
-                 for (q, _), b in zip(found, voices, strict=True)]
-                for (p, _), a in zip(found, voices, strict=True)]
-    groups = average_link(distance, [num(s.get("speech_s")) or 0.0 for _, s in found],
-                          DISTANCE_THRESHOLD)
+    groups = regroup([(index, speaker["centroid"]) for index, speaker in found],
+                     [num(s.get("speech_s")) or 0.0 for _, s in found], DISTANCE_THRESHOLD)
     group_of = {(index, speaker["label"]): group
                 for (index, speaker), group in zip(found, groups, strict=True)}
     turns: list[dict[str, Any]] = []

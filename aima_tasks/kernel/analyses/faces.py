@@ -17,10 +17,9 @@ the report (``timeline`` leaves it out).
 from __future__ import annotations
 
 import math
-import operator
 from typing import Any
 
-from aima_tasks.kernel.analyses.diarization import average_link, unit
+from aima_tasks.kernel.analyses.diarization import regroup
 from aima_tasks.kernel.analyses.poses import FACE_FULL_RANGE
 from aima_tasks.kernel.analyses.sections import Section, Slot, by_time, dicts, num
 from aima_tasks.kernel.analyses.spec import AnalysisSpec, MediaType, ModelFile
@@ -59,12 +58,8 @@ def join_faces(parts: list[dict[str, Any]]) -> dict[str, Any]:
     part stay apart: that part already told them apart); faces are relabelled, and F1,
     F2 ... are given in order of first appearance."""
     found = [(index, c) for index, part in enumerate(parts) for c in dicts(part.get("clusters"))]
-    centroids = [unit(c["centroid"]) for _, c in found]
-    distance = [[math.inf if p == q else 1.0 - sum(map(operator.mul, a, b))
-                 for (q, _), b in zip(found, centroids, strict=True)]
-                for (p, _), a in zip(found, centroids, strict=True)]
-    groups = average_link(distance, [num(c.get("count")) or 1.0 for _, c in found],
-                          DISTANCE_THRESHOLD)
+    groups = regroup([(index, c["centroid"]) for index, c in found],
+                     [num(c.get("count")) or 1.0 for _, c in found], DISTANCE_THRESHOLD)
     group_of = {(index, c["label"]): g for (index, c), g in zip(found, groups, strict=True)}
     faces = [{**face, "cluster": group_of.get((index, face.get("cluster")))}
              for index, part in enumerate(parts) for face in dicts(part.get("faces"))]
