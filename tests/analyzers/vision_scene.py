@@ -1,6 +1,7 @@
 """A generated video of a person with German text on screen, for the report and
 end-to-end tests: vision_media's astronaut sliding over the brick wall, with a caption
-drawn in DejaVu Sans (Debian fonts-dejavu-core, free license) on a dark band above her.
+drawn in DejaVu Sans (Debian fonts-dejavu-core, free license) on a dark band above her
+with text_media's captions.
 
     captioned_figure_video(path, seconds=4.0, fps=10) -> Scene (path, caption, boxes)
 """
@@ -8,16 +9,13 @@ drawn in DejaVu Sans (Debian fonts-dejavu-core, free license) on a dark band abo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
-import av
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
-from agents.samples import video_encoder
 from tests.analyzers import vision_media
+from tests.analyzers.text_media import Caption, caption_on, captions_over
 
-FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 CAPTION = "Grüße aus München"
 # Top left of the caption's ink, its size in pixels: above the figure, who stands on
 # the bottom edge 30 px below the top of the 360-pixel frame.
@@ -44,33 +42,16 @@ class Scene:
 def captioned_figure_video(path: Path, seconds: float = 4.0, fps: int = 10,
                            caption: str = CAPTION) -> Scene:
     """The astronaut clip (vision_media.moving_figure_video, 640x360) with ``caption``
-    on screen throughout, encoded again as H.264 (or MPEG-4 part 2), a keyframe a
-    second."""
+    on screen throughout (text_media.captions_over), a keyframe a second."""
     plain = vision_media.moving_figure_video(path.with_name(f"{path.stem}-plain.mp4"),
                                              seconds=seconds, fps=fps)
-    font = ImageFont.truetype(str(FONT), CAPTION_SIZE)
-    box: Box = (0, 0, 0, 0)
+    shown = Caption(caption, 0.0, seconds + 1.0, at=CAPTION_AT, size=CAPTION_SIZE,
+                    colour=INK, band=BAND)
     try:
-        with av.open(str(plain)) as source, av.open(str(path), "w") as out:
-            stream = out.add_stream(video_encoder(), rate=fps, options={"g": str(fps)})
-            stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
-            stream.time_base = Fraction(1, fps)
-            for index, frame in enumerate(source.decode(video=0)):
-                picture = frame.to_image()
-                box = _draw_caption(picture, caption, font)
-                drawn = av.VideoFrame.from_image(picture)
-                drawn.pts = index
-                out.mux(stream.encode(drawn))
-            out.mux(stream.encode(None))
+        captions_over(plain, path, [shown])
     finally:
         plain.unlink(missing_ok=True)
+    # Where the ink lands: the same drawing on an empty frame.
+    box = caption_on(Image.new("RGB", (640, 360)), caption, CAPTION_AT, size=CAPTION_SIZE,
+                     colour=INK, band=BAND)
     return Scene(path, seconds, fps, caption, box)
-
-
-def _draw_caption(picture: Image.Image, text: str, font: ImageFont.FreeTypeFont) -> Box:
-    draw = ImageDraw.Draw(picture)
-    left, top, right, bottom = draw.textbbox(CAPTION_AT, text, font=font)
-    margin = CAPTION_SIZE // 3
-    draw.rectangle((left - margin, top - margin, right + margin, bottom + margin), fill=BAND)
-    draw.text(CAPTION_AT, text, font=font, fill=INK)
-    return left, top, right - left, bottom - top
