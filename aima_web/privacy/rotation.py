@@ -1,5 +1,6 @@
-"""Key rotation: a fresh current key, then every stored medium and result sealed
-again with it, while the service runs (``manage.py aima_keys``)."""
+"""Key rotation: a fresh current key, then every stored medium, enrolment (voice,
+face: ``aima_web.registry.biometric``) and result sealed again with it, while the
+service runs (``manage.py aima_keys``). Enrolment files count as media files."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from aima_web.jobs.models import AnalysisResult, MediaAsset, SegmentResult
 from aima_web.privacy import keyring
 from aima_web.privacy.fields import key_id_of_text
 from aima_web.privacy.sealing import Unreadable
+from aima_web.registry import biometric
 
 RESULT_MODELS = (AnalysisResult, SegmentResult)
 SEALED_FIELDS = ("data", "meta")
@@ -59,6 +61,8 @@ def _key_of(path: Path) -> str:
 
 def usage() -> Usage:
     media = Counter(_key_of(path) for path in storage.stored_media())
+    media.update(_key_of(artifact.path) for artifact in biometric.enrolments()
+                 if artifact.path.exists())
     results: Counter[str] = Counter()
     for model in RESULT_MODELS:
         for keys in _sealed_with(model).values():
@@ -70,6 +74,7 @@ def reseal_all() -> tuple[int, int]:
     """Seal every medium and result row not sealed with the current key again with it;
     return how many of each changed."""
     media = sum(_reseal_medium(path) for path in storage.stored_media())
+    media += sum(biometric.reseal(artifact.pk) for artifact in list(biometric.enrolments()))
     current = keyring.load().current
     rows = 0
     for model in RESULT_MODELS:

@@ -53,6 +53,9 @@ class ModelArtifact(models.Model):
     activated_at = models.DateTimeField(
         null=True, blank=True, help_text="When it last became active: rollback returns to the "
                                          "version activated before the current one.")
+    erased_at = models.DateTimeField(
+        null=True, blank=True, help_text="For an enrolment (a voice, a face): when retiring "
+                                         "it erased its file; it cannot be active again.")
 
     class Meta:
         ordering = ["name", "-added_at"]

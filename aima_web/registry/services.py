@@ -1,6 +1,7 @@
 """Which registry models a job gets, and the moves between versions: activate,
 canary, retire, roll back. Every move is one transaction and leaves at most one
-active version per model name."""
+active version per model name. An enrolment (``biometric``) that is retired, by
+hand or by another version's activation, is erased and never active again."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from aima_tasks.kernel.work import ModelChoice
 from aima_web.audit import trail
+from aima_web.registry import biometric
 from aima_web.registry.models import ModelArtifact, ModelStatus
 
 
@@ -50,10 +52,15 @@ def set_status(artifact: ModelArtifact, status: ModelStatus, actor: str,
     """Move one version; making it active retires the active version of its name."""
     with transaction.atomic():
         artifact = ModelArtifact.objects.select_for_update().get(pk=artifact.pk)
+        if artifact.erased_at is not None and status != ModelStatus.RETIRED:
+            raise RegistryError(_erased(artifact))
         fields = ["status"]
+        replaced: list[ModelArtifact] = []
         if status == ModelStatus.ACTIVE and artifact.status != ModelStatus.ACTIVE:
-            ModelArtifact.objects.filter(name=artifact.name, status=ModelStatus.ACTIVE).exclude(
-                pk=artifact.pk).update(status=ModelStatus.RETIRED)
+            replaced = list(ModelArtifact.objects.select_for_update().filter(
+                name=artifact.name, status=ModelStatus.ACTIVE).exclude(pk=artifact.pk))
+            ModelArtifact.objects.filter(pk__in=[r.pk for r in replaced]).update(
+                status=ModelStatus.RETIRED)
             artifact.activated_at = timezone.now()
             fields.append("activated_at")
         if canary_share is not None:
@@ -63,9 +70,16 @@ def set_status(artifact: ModelArtifact, status: ModelStatus, actor: str,
             fields.append("canary_share")
         artifact.status = status
         artifact.save(update_fields=fields)
-    trail.record(actor, f"model.{status}", f"model:{artifact.pk}", name=artifact.name,
-                 version=artifact.version, canary_share=artifact.canary_share)
+        trail.record(actor, f"model.{status}", f"model:{artifact.pk}", name=artifact.name,
+                     version=artifact.version, canary_share=artifact.canary_share)
+        for retired in replaced + ([artifact] if status == ModelStatus.RETIRED else []):
+            biometric.erase(retired, actor)
     return artifact
+
+
+def _erased(artifact: ModelArtifact) -> str:
+    return (f"{artifact} was erased when it was retired ({artifact.erased_at:%Y-%m-%d %H:%M}); "
+            "enrol again and add the new file as a new version")
 
 
 def roll_back(name: str, actor: str) -> ModelArtifact:
@@ -81,11 +95,14 @@ def roll_back(name: str, actor: str) -> ModelArtifact:
         if previous is None:
             raise RegistryError(f"{name} {current.version} is the only version ever active: "
                                 "there is nothing to roll back to")
+        if previous.erased_at is not None:
+            raise RegistryError(_erased(previous))
         current.status = ModelStatus.RETIRED
         current.save(update_fields=["status"])
         previous.status = ModelStatus.ACTIVE
         previous.activated_at = timezone.now()
         previous.save(update_fields=["status", "activated_at"])
-    trail.record(actor, "model.rolled_back", f"model:{previous.pk}", name=name,
-                 from_version=current.version, to_version=previous.version)
+        trail.record(actor, "model.rolled_back", f"model:{previous.pk}", name=name,
+                     from_version=current.version, to_version=previous.version)
+        biometric.erase(current, actor)
     return previous
