@@ -59,7 +59,9 @@ class _Utterance:
     end: int
     language: str
     probability: float
-    alone: bool  # its language was detected on its own sound, not with its neighbours'
+    # Its language was detected on its own sound and taken from there: not with its
+    # neighbours', nor from the whole range's (then a second opinion may still change it).
+    alone: bool
 
 
 def transcribe(path: Path, ctx: AnalysisContext) -> dict[str, Any]:
@@ -166,14 +168,15 @@ def _languages(
         ranked = whisper.detect_language(audio=sound[spans[0][0]:spans[-1][1]])[2]
     language, probability = max(ranked, key=lambda pair: pair[1])
     found = (language, round(float(probability), 4))
+    own = len(spans) == 1
     if found[1] < SURE:
         if len(spans) > 1:
             middle = len(spans) // 2
             return (_languages(whisper, sound, spans[:middle], prior)
                     + _languages(whisper, sound, spans[middle:], prior))
         language = max(prior, key=prior.__getitem__)
-        found = (language, round(prior[language], 4))
-    return [_Utterance(start, end, *found, len(spans) == 1) for start, end in spans]
+        found, own = (language, round(prior[language], 4)), False
+    return [_Utterance(start, end, *found, own) for start, end in spans]
 
 
 def _groups(utterances: list[_Utterance]) -> list[list[_Utterance]]:
@@ -195,7 +198,8 @@ def _transcribe_group(
 ) -> list[dict[str, Any]]:
     """The group's utterances with their words, in media time. An utterance heard with
     little confidence may be in another language than the neighbours it was detected
-    with: it is detected alone, and heard again if that rules its language out."""
+    with, or the range's language it took: it is detected alone, and heard again if that
+    rules its language out (a German sentence in an English talk)."""
     words = _words(whisper, sound, group[0].start, group[-1].end, group[0].language, begin, beam)
     utterances = [{"start_s": begin + u.start / SAMPLE_RATE, "end_s": begin + u.end / SAMPLE_RATE,
                    "language": u.language, "language_probability": u.probability, "words": []}
