@@ -1,6 +1,6 @@
 """kombu's filesystem transport, made safe for several consumers: the embedded broker.
 
-kombu's own transport loses or crashes on messages in four ways, all fixed here:
+kombu's own transport loses or crashes on messages in five ways, all fixed here:
 
 - It writes a message file in place: a consumer polling the folder can take it
   between its creation and its first byte and die reading empty JSON (kombu
@@ -20,6 +20,11 @@ kombu's own transport loses or crashes on messages in four ways, all fixed here:
 - It creates an exchange's binding table by opening it for writing before it
   locks it: a publisher reading it in between finds empty JSON. Here a new
   table is linked into place whole.
+- It skips writing a binding its process already knows (its broker state is
+  one per process): a second thread declaring the queue published before the
+  first had written the binding, and a connection to a second folder never
+  wrote it, so those messages were routed nowhere and dropped without a word.
+  Here every declaration makes sure the binding is on disk before it returns.
 
 A file that cannot be read whole (a foreign writer, a full disk) is put back
 for a later poll while young and set aside in ``corrupt/`` with a log line once
@@ -163,6 +168,15 @@ class Channel(filesystem.Channel):
             with contextlib.suppress(OSError):
                 os.unlink(partial)
             raise filesystem.ChannelError(f"Cannot add file {final!r} to directory") from exc
+
+    def queue_bind(self, queue: str, exchange: str | None = None, routing_key: str = "",
+                   arguments: dict | None = None, **kwargs: object) -> None:
+        super().queue_bind(queue, exchange, routing_key, arguments, **kwargs)
+        # kombu returns early when the process-wide state already holds the
+        # binding, whether or not this folder's table has it yet.
+        exchange = exchange or "amq.direct"
+        meta = self.typeof(exchange).prepare_bind(queue, exchange, routing_key, arguments)
+        self._queue_bind(exchange, *meta)
 
     def _queue_bind(self, exchange: str, routing_key: str, pattern: str, queue: str) -> None:
         # kombu creates a missing exchange table by opening it for writing and

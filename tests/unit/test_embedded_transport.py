@@ -44,3 +44,16 @@ def test_a_consumer_polling_while_messages_are_written_gets_each_whole(tmp_path)
     done.set()
     assert errors == [] and sorted(received) == list(range(MESSAGES))
     assert not list(tmp_path.glob("*.partial"))
+
+
+def test_a_binding_known_to_the_process_is_still_written_to_a_new_folder(tmp_path):
+    # kombu keeps one broker state per process: once a binding was declared on
+    # one folder, declaring it on another used to write no table there, and
+    # every message published to that folder went nowhere.
+    queue = Queue("moved", Exchange("moved", type="direct"), routing_key="moved")
+    for folder in (tmp_path / "first", tmp_path / "second"):
+        (folder / "control").mkdir(parents=True)
+        with connection(folder) as conn:
+            channel = conn.SimpleQueue(queue, no_ack=True)
+            channel.put({"n": folder.name})
+            assert channel.get(timeout=5).payload == {"n": folder.name}
