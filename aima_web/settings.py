@@ -90,6 +90,12 @@ INSTALLED_APPS = [
     "aima_web.registry",
     "aima_web.privacy",
     "aima_web.access",
+    # The operator's and the analyst's view (issue 17).
+    "aima_web.monitoring",
+    "aima_web.alerts",
+    "aima_web.usage",
+    "aima_web.uploads",
+    "aima_web.taskmonitor",
 ]
 
 MIDDLEWARE = [

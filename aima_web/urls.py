@@ -15,6 +15,8 @@ api_v1 = [
     path("", include("aima_web.placement.api.urls")),
     path("", include("aima_web.instances.api.urls")),
     path("", include("aima_web.registry.api.urls")),
+    path("uploads/", include("aima_web.uploads.urls")),
+    path("alerts/", include("aima_web.alerts.urls")),
     path("agent-jobs/<uuid:job_id>/start/", AgentJobStartView.as_view(), name="agent-job-start"),
     path("agent-jobs/<uuid:job_id>/media/", AgentJobMediaView.as_view(), name="agent-job-media"),
     path("agent-jobs/<uuid:job_id>/results/", AgentJobResultsView.as_view(),
@@ -31,6 +33,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(
         url_name="schema", http_method_names=["get", "head"]), name="docs"),
     path("api-auth/", include("rest_framework.urls")),
+    path("metrics", include("aima_web.monitoring.urls")),
+    path("usage/", include("aima_web.usage.urls")),
+    path("flower/", include("aima_web.taskmonitor.urls")),
 ]
 
 # Under /api/, Django's own 404 and 500 answer in JSON, as the API's views do.
