@@ -8,6 +8,7 @@ from aima_tasks.kernel.classification import Confidentiality, Urgency
 from aima_web.access.redaction import sees_fleet
 from aima_web.core.choices import choices
 from aima_web.instances.preemption import rework
+from aima_web.jobs import progress as job_progress
 from aima_web.jobs.models import AnalysisResult, Job, MediaAsset, validate_region
 from aima_web.placement.api.schema import DecisionSerializer
 
@@ -64,14 +65,18 @@ class JobSerializer(serializers.ModelSerializer):
     rework = serializers.SerializerMethodField(
         help_text="Units of this job that a host handed back unfinished (a spot preemption) "
                   "and the seconds of work they lost, redone elsewhere.")
+    progress = serializers.SerializerMethodField(
+        help_text="Analysis-segments done of total, the fraction of estimated work done "
+                  "(never lower than before) and the ETA: the placement's estimate "
+                  "corrected by the speed observed so far; null ETA once failed/cancelled.")
 
     class Meta:
         model = Job
         fields = [
             "id", "owner", "state", "error", "confidentiality", "urgency", "region", "priority",
             "requested_analyses", "analyses", "media_name", "media", "placement", "agent", "gpu",
-            "cost", "rework", "wait_reason", "created_at", "probing_at", "placing_at", "queued_at",
-            "running_at", "finished_at", "updated_at",
+            "cost", "rework", "progress", "wait_reason", "created_at", "probing_at",
+            "placing_at", "queued_at", "running_at", "finished_at", "updated_at",
         ]
         read_only_fields = fields
 
@@ -88,6 +93,14 @@ class JobSerializer(serializers.ModelSerializer):
         "units_handed_back": {"type": "integer"}, "seconds_lost": {"type": "number"}}})
     def get_rework(self, job: Job) -> dict[str, float]:
         return rework(job.subject)
+
+    @extend_schema_field({"type": "object", "properties": {
+        "fraction": {"type": "number"}, "done": {"type": "integer"},
+        "total": {"type": "integer"}, "eta_seconds": {"type": "number", "nullable": True},
+        "eta_at": {"type": "string", "format": "date-time", "nullable": True},
+        "unit": {"type": "string"}}})
+    def get_progress(self, job: Job) -> dict:
+        return job_progress.of(job)
 
     def get_gpu(self, job: Job) -> dict | None:
         gpu = job.gpu
