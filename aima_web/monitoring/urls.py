@@ -1,3 +1,5 @@
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from aima_web.monitoring.views import metrics
+
+urlpatterns: list[URLPattern] = [path("", metrics, name="metrics")]

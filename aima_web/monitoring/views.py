@@ -1,0 +1,60 @@
+"""GET /metrics: Prometheus's text format, for a bearer token or, with no
+token configured, for the machine itself only.
+
+AIMA_METRICS_TOKEN is read from the environment per request (like every AIMA
+knob it comes from there; settings.py has no string helper to reuse). Behind a
+reverse proxy every request comes from the proxy's address: set the token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from aima_web.core import faults
+from aima_web.monitoring.collector import registry
+
+logger = logging.getLogger(__name__)
+
+TOKEN_ENV = "AIMA_METRICS_TOKEN"
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
+
+
+def refusal(request: HttpRequest) -> HttpResponse | None:
+    """The answer to a caller who may not read the metrics, or None."""
+    token = os.environ.get(TOKEN_ENV, "")
+    if not token:
+        if request.META.get("REMOTE_ADDR") in LOOPBACK:
+            return None
+        return HttpResponse(f"metrics are served to this machine only; set {TOKEN_ENV} "
+                            "and send it as a bearer token\n", status=403,
+                            content_type="text/plain")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        return HttpResponse("send the metrics token: Authorization: Bearer <token>\n",
+                            status=401, content_type="text/plain",
+                            headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+    if not hmac.compare_digest(given.strip().encode(), token.encode()):
+        return HttpResponse("wrong metrics token\n", status=403, content_type="text/plain")
+    return None
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    refused = refusal(request)
+    if refused is not None:
+        return refused
+    try:
+        body = generate_latest(registry())
+    except (OperationalError, InterfaceError) as exc:
+        fault = faults.fault_for(exc) or "the database is unavailable"
+        logger.error("%s: /metrics answered 503", fault, exc_info=exc)
+        return HttpResponse(faults.detail(fault) + "\n", status=503, content_type="text/plain",
+                            headers={"Retry-After": str(faults.RETRY_AFTER_S)})
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
