@@ -13,26 +13,15 @@ from tests.monitoring.files import (
     DASHBOARDS,
     DATASOURCES,
     RULE_TESTS,
+    RULES,
     dashboard,
     panel_expressions,
     panels,
     rule_expressions,
 )
+from tests.monitoring.promql import labels_used, metric_names, unknown_labels
 
-NAME = re.compile(r"\baima_[A-Za-z0-9_:]*")
-HISTOGRAM_SERIES = ("_bucket", "_sum", "_count")
-
-
-def metric_names(expr: str) -> set[str]:
-    """The AIMA metrics a PromQL expression names, histograms by their base name."""
-    names = set()
-    for name in NAME.findall(expr):
-        for suffix in HISTOGRAM_SERIES:
-            base = name.removesuffix(suffix)
-            if base != name and base in BY_NAME and BY_NAME[base].type == "histogram":
-                name = base
-        names.add(name)
-    return names
+TEMPLATED = re.compile(r"\{\{\s*\$?(?:labels\.)?([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
 def test_the_name_parser_folds_histogram_series_only() -> None:
@@ -92,3 +81,31 @@ def test_dashboards_are_grafana_json_on_the_provisioned_datasource() -> None:
                 assert source["uid"] in uids, f"{panel['title']}: datasource {source}"
             if panel["type"] != "row":
                 assert panel.get("targets"), f"{panel['title']} has no query"
+
+
+def test_the_label_reader_finds_matchers_groupings_and_the_renamed_instance() -> None:
+    expr = ('sum by (state, le) (rate(aima_job_stage_duration_seconds_bucket{stage="total"}[1h]))'
+            ' > ignoring(queue) group_left aima_queue_wait_target_seconds')
+    assert labels_used(expr) == {"state", "le", "stage", "queue"}
+    assert unknown_labels(expr) == {"state", "queue"}
+    assert unknown_labels("aima_cloud_instance_idle_seconds", {"instance"}) == set()
+    assert unknown_labels("aima_cloud_instance_idle_seconds", {"gpu"}) == {"gpu"}
+
+
+def test_the_rules_use_only_labels_their_metrics_carry() -> None:
+    for group in yaml.safe_load(RULES.read_text())["groups"]:
+        for rule in group["rules"]:
+            templated = set()
+            for text in rule.get("annotations", {}).values():
+                templated.update(re.findall(r"\$labels\.([A-Za-z_][A-Za-z0-9_]*)", text))
+            unknown = unknown_labels(rule["expr"], templated)
+            assert not unknown, f"{rule.get('alert')} uses labels {sorted(unknown)}"
+
+
+def test_the_dashboards_use_only_labels_their_metrics_carry() -> None:
+    for path in DASHBOARDS:
+        for panel in panels(dashboard(path)):
+            for target in panel.get("targets", []):
+                legend = set(TEMPLATED.findall(target.get("legendFormat", "")))
+                unknown = unknown_labels(target["expr"], legend)
+                assert not unknown, f"{panel['title']!r} uses labels {sorted(unknown)}"
