@@ -25,7 +25,7 @@ def make_app(main: str) -> Celery:
     """The control plane's app: it declares the whole queue topology."""
     url = broker.broker_url()
     return configured(main, url, topology.declared_queues(),
-                      remote_control=not broker.is_embedded(url))
+                      remote_control=not broker.is_embedded(url), task_events=True)
 
 
 def make_agent_app(main: str) -> Celery:
@@ -36,7 +36,7 @@ def make_agent_app(main: str) -> Celery:
     if not broker.is_embedded(url):
         # Declaring needs RabbitMQ's configure permission, which agents lack.
         queues = [consume_only(queue) for queue in queues]
-    app = configured(main, url, queues, remote_control=False)
+    app = configured(main, url, queues, remote_control=False, task_events=False)
     app.conf.worker_consumer = f"{__name__}:AgentConsumer"
     return app
 
@@ -86,7 +86,8 @@ class BoundedPublishing(Celery):
         return super().connection_for_write(url, **kwargs)
 
 
-def configured(main: str, url: str, queues: list[Queue], remote_control: bool) -> Celery:
+def configured(main: str, url: str, queues: list[Queue], remote_control: bool,
+               task_events: bool = False) -> Celery:
     app = BoundedPublishing(main, broker=url, set_as_current=True)
     app.conf.update(
         broker_transport=broker.transport(url),
@@ -109,7 +110,10 @@ def configured(main: str, url: str, queues: list[Queue], remote_control: bool) -
         worker_prefetch_multiplier=1,
         # The embedded broker cannot broadcast; agents answer no remote control.
         worker_enable_remote_control=remote_control,
-        worker_send_task_events=False,
+        # The control worker's events feed Flower (on the embedded broker too: its
+        # topic exchange reaches Flower's queue); an agent's are sent for it by the
+        # control plane (aima_web/taskmonitor/relay.py), since agents publish nothing.
+        worker_send_task_events=task_events,
         worker_hijack_root_logger=False,
     )
     return app

@@ -32,6 +32,7 @@ from aima_web.fleet.auth import (
 )
 from aima_web.fleet.models import Agent, GpuTelemetry, LocalGPU
 from aima_web.fleet.serving import serving_by_uuid
+from aima_web.taskmonitor import relay
 
 
 @extend_schema_view(
@@ -159,6 +160,7 @@ class AgentHeartbeatView(APIView):
         form.is_valid(raise_exception=True)
         samples = [GpuSample.from_report(gpu) for gpu in form.validated_data["gpus"]]
         services.heartbeat(request.auth, samples)
+        relay.heartbeat(request.auth)  # Flower hears the agent through the control plane
         # Read after the samples: one that failed the GPU stops its work at once.
         answer = {"gpus": serving_by_uuid(request.auth.gpus.all())}
         return Response(AnswerSerializer(answer).data)

@@ -24,6 +24,7 @@ from aima_web.fleet.models import Agent
 from aima_web.jobs import services, storage
 from aima_web.jobs.models import Job
 from aima_web.jobs.states import WORKING
+from aima_web.taskmonitor import relay
 
 
 def job_for_agent(agent: Agent, job_id: str, action: str) -> Job:
@@ -147,6 +148,7 @@ class AgentJobStartView(APIView):
             refuse(request.auth, "job.start_refused", job_id, str(exc))
         if not started:
             return conflict(job)
+        relay.unit_started(request.auth, str(job.id), data["gpu_uuid"], unit.segment, unit.analyses)
         return Response({"wanted": services.wanted_parts(job, unit.segment, list(unit.analyses))})
 
 
@@ -185,9 +187,10 @@ class AgentJobResultsView(APIView):
         job = get_object_or_404(Job, pk=job_id)
         form = OutcomeSerializer(data=request.data)
         form.is_valid(raise_exception=True)
+        outcome = form.outcome(str(job.id))
         try:
-            state = services.report(request.auth, form.outcome(str(job.id)),
-                                    form.validated_data["ticket"])
+            state = services.report(request.auth, outcome, form.validated_data["ticket"])
         except assignments.NotAssigned as exc:
             refuse(request.auth, "job.result_refused", job_id, str(exc))
+        relay.unit_reported(request.auth, outcome)
         return Response({"state": state.value if state else None})
