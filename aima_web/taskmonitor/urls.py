@@ -1,3 +1,8 @@
-from django.urls import URLPattern
+from django.urls import URLPattern, re_path
 
-urlpatterns: list[URLPattern] = []
+from aima_web.taskmonitor.proxy import flower
+
+urlpatterns: list[URLPattern] = [
+    # Everything under /flower/, Flower's own paths carrying the same prefix.
+    re_path(r"^(?P<path>.*)$", flower, name="flower"),
+]
