@@ -105,6 +105,17 @@ class Supervisor:
         return self.start("control-worker", [sys.executable, "manage.py", "aima_worker",
                                              "--concurrency", "1", *(["--beat"] if beat else [])])
 
+    def start_flower(self, port: int) -> Process:
+        # Behind the control plane's /flower/ in production, hence the prefix; it
+        # hears the workers' events, so it asks them nothing (agents would not answer).
+        return self.start("flower", [sys.executable, "-m", "celery", "-A", "aima_web.celery",
+                                     "flower", "--address=127.0.0.1", f"--port={port}",
+                                     "--url_prefix=flower", "--enable_events=False",
+                                     "--persistent=False"],
+                          # Its API answers without a login of its own: it listens on the
+                          # loopback only, and the web's /flower/ admits operators only.
+                          extra_env={"FLOWER_UNAUTHENTICATED_API": "true"})
+
     def start_agent(self, control_plane_url: str, token: str, simulate_gpu: str,
                     name: str = "agent", extra: tuple[str, ...] = ()) -> Process:
         # An agent is not part of the control plane: no Django settings reach it.

@@ -26,6 +26,9 @@ class Stack:
     base_url: str
     username: str
     password: str
+    # Flower itself (no login; the web's /flower/ is the operators' way in), hearing
+    # every worker's events, the agents' relayed by the control plane.
+    flower_url: str
 
     def stop(self) -> None:
         # Workers and agents stop together (each takes seconds to finish its
@@ -72,11 +75,18 @@ def start(env: dict[str, str], log_dir: Path, port: int, gpu: str, username: str
     password, token = manage(env, "aima_admin", username).split()
     enrollment = manage(env, "aima_enroll", "--label", f"{username} agent")
     base_url = f"http://127.0.0.1:{port}"
-    supervisor = Supervisor(log_dir=log_dir, env=dict(env))
+    flower_port = free_port()
+    # Flower answers on its own port and, for operators, at the web's /flower/.
+    flower_url = f"http://127.0.0.1:{flower_port}/flower"
+    supervisor = Supervisor(log_dir=log_dir,
+                            env={**env, "AIMA_FLOWER_URL": f"http://127.0.0.1:{flower_port}"})
     try:
         supervisor.start_web(port)
         supervisor.start_control_worker(beat=beat)
+        supervisor.start_flower(flower_port)
         wait_for("the web server", http_up(f"{base_url}/api/schema/"), 60, supervisor)
+        # Listening before the agent works: Flower keeps no events sent before it.
+        wait_for("Flower", http_up(f"{flower_url}/healthcheck"), 60, supervisor)
         supervisor.start_agent(base_url, enrollment, gpu,
                                extra=("--heartbeat", f"{heartbeat_s:g}"))
         api = ApiClient(base_url, token)
@@ -88,4 +98,4 @@ def start(env: dict[str, str], log_dir: Path, port: int, gpu: str, username: str
         supervisor.stop_all()
         raise StackError(f"{exc}\n{logs}") from None
     return Stack(api=api, supervisor=supervisor, base_url=base_url, username=username,
-                 password=password)
+                 password=password, flower_url=flower_url)
