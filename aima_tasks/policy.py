@@ -49,6 +49,8 @@ LIMITS: dict[TaskName, Limits] = {
     # A few hundred stuck jobs at most per round, a message or a row each; each job
     # commits on its own, and the next round (AIMA_SWEEP_S) takes the rest.
     TaskName.SWEEP: Limits(60, 90),
+    # A few queries, and a mail and a webhook call (5 s at most) per alert that owes them.
+    TaskName.ALERTS: Limits(120, 150),
 }
 
 

@@ -20,8 +20,10 @@ app.autodiscover_tasks()
 def schedule_periodic_tasks(sender: object, **kwargs: object) -> None:
     """The beat's work (run with ``aima_worker --beat``): instance upkeep,
     reconciling with the providers, fresh prices, audit checkpoints, retention, stuck
-    jobs driven on (aima_web/jobs/sweeper.py). Intervals are settings."""
+    jobs driven on (aima_web/jobs/sweeper.py), alerts (aima_web/alerts). Intervals are settings."""
     from django.conf import settings  # read once Django is set up, not at import
+
+    from aima_web.alerts import evaluate as alert_pass
 
     app.conf.beat_schedule = {
         "instances-tick": {"task": TaskName.TICK.value,
@@ -38,4 +40,5 @@ def schedule_periodic_tasks(sender: object, **kwargs: object) -> None:
                          "schedule": float(settings.AIMA_FLEET_HEALTH_S)},
         "jobs-sweep": {"task": TaskName.SWEEP.value,
                        "schedule": float(settings.AIMA_SWEEP_S)},
+        "alerts": {"task": TaskName.ALERTS.value, "schedule": alert_pass.EVERY_S},
     }

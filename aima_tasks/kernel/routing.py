@@ -51,6 +51,7 @@ class TaskName(StrEnum):
     RETENTION = "aima.retention.sweep"
     FLEET_HEALTH = "aima.fleet.health"
     SWEEP = "aima.jobs.sweep"
+    ALERTS = "aima.alerts.evaluate"
 
 
 # Everything but the GPU work itself runs on the control plane.

@@ -110,6 +110,8 @@ class AdminAccess:
 ADMIN_PAGES: Mapping[str, AdminAccess] = {
     # The trail is evidence: nobody edits or deletes it through the admin.
     "audit.AuditEvent": AdminAccess(view=Capability.VIEW_AUDIT),
+    # Raised and resolved by the alert pass from what it finds: nobody edits them.
+    "alerts.Alert": AdminAccess(view=Capability.VIEW_GPU_DETAILS),
     "fleet.LocalGPU": AdminAccess(
         view=Capability.VIEW_GPU_DETAILS, change=Capability.MANAGE_GPUS,
         add=Capability.MANAGE_GPUS, delete=Capability.MANAGE_GPUS,

@@ -1,3 +1,7 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from aima_web.alerts.api import AlertsView
+
+urlpatterns = [
+    path("", AlertsView.as_view(), name="alerts"),
+]

@@ -90,8 +90,17 @@ def _retention(world: World) -> Model:
     return RetentionPolicy.objects.get_or_create(confidentiality="internal")[0]
 
 
+def _alert(world: World) -> Model:
+    from aima_web.alerts.models import Alert, Kind, Severity
+
+    return Alert.objects.create(kind=Kind.GPU_FAILED, subject=f"gpu:{world.gpu.pk}",
+                                severity=Severity.CRITICAL, message="matrix",
+                                raised_at=timezone.now())
+
+
 # A row for each admin page's model that the world lacks otherwise, by model label.
 ROW_MAKERS: dict[str, Callable[[World], Model]] = {
+    "alerts.Alert": _alert,
     "fleet.Agent": lambda w: Agent.objects.create(name="matrix-host", scope="local",
                                                   credential_hash="x" * 64),
     "fleet.EnrollmentToken": lambda w: create_enrollment_token("matrix")[0],
