@@ -15,6 +15,7 @@ Sending again is harmless: each step re-reads the job and carries on from its
 state (``services.enter``). A job is nudged at most once per stale age (its
 ``updated_at`` is touched), under its row lock taken with ``skip_locked``, so two
 sweepers never nudge it twice. Every nudge is audited (``job.swept``) and logged.
+Each round also abandons resumable uploads past their expiry (aima_web.uploads).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from aima_web.audit import trail
 from aima_web.jobs import outbox, pipeline, services, storage
 from aima_web.jobs.models import Job
 from aima_web.jobs.states import JobState
+from aima_web.uploads import services as uploads
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,8 @@ def sweep(now: datetime | None = None) -> Counter[str]:
         # Nothing can be sent now; the next round tries again.
         log.warning("sweep stopped: the broker is unreachable (%s)", exc)
     done.pop("", None)
+    if expired := uploads.expire(now):  # resumable uploads nobody finished
+        done["uploads expired"] = expired
     return done
 
 

@@ -1,3 +1,7 @@
-from django.urls import URLPattern
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list[URLPattern] = []
+from aima_web.uploads.api import UploadViewSet
+
+router = SimpleRouter()
+router.register("", UploadViewSet, basename="upload")
+urlpatterns = router.urls

@@ -28,7 +28,11 @@ class AnalysesField(serializers.ListField):
 
 
 class JobCreateSerializer(serializers.Serializer):
-    media = serializers.FileField(allow_empty_file=False)
+    media = serializers.FileField(allow_empty_file=False, required=False,
+                                  help_text="The file; or name a finished upload instead.")
+    upload = serializers.UUIDField(
+        required=False, help_text="A finished resumable upload (/api/v1/uploads/) instead "
+                                  "of media; the job takes its file.")
     confidentiality = serializers.ChoiceField(choices=choices(Confidentiality))
     urgency = serializers.ChoiceField(choices=choices(Urgency), default=Urgency.NORMAL.value)
     analyses = AnalysesField(
@@ -40,6 +44,20 @@ class JobCreateSerializer(serializers.Serializer):
     priority = serializers.IntegerField(
         required=False, default=0, min_value=-1000, max_value=1000,
         help_text="Higher runs first where jobs queue (-1000 to 1000).")
+
+    def to_internal_value(self, data):
+        # One of media and upload, refused beside the other fields' errors as a missing
+        # required field would be.
+        sent = [name for name in ("media", "upload") if data.get(name) not in (None, "")]
+        problem = {} if len(sent) == 1 else {"upload" if sent else "media": [
+            "send the file as media or name a finished upload, one of them"]}
+        try:
+            values = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({**problem, **exc.detail}) from None
+        if problem:
+            raise serializers.ValidationError(problem)
+        return values
 
 
 @extend_schema_field(DecisionSerializer(allow_null=True))

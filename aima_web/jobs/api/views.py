@@ -15,6 +15,7 @@ from aima_web.access import redaction
 from aima_web.access.roles import Capability, holds
 from aima_web.access.visibility import visible_jobs
 from aima_web.audit import trail
+from aima_web.core.parsers import DepthLimitedJSONParser
 from aima_web.jobs import services
 from aima_web.jobs.api.serializers import (
     AnalysisResultSerializer,
@@ -24,6 +25,7 @@ from aima_web.jobs.api.serializers import (
 from aima_web.jobs.models import Job
 from aima_web.jobs.report import ReportHTMLRenderer, build_report
 from aima_web.jobs.states import JobState
+from aima_web.uploads import resumable
 
 
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -31,7 +33,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 
     serializer_class = JobSerializer
     queryset = Job.objects.all()  # narrowed per user in get_queryset
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser, FormParser, DepthLimitedJSONParser]
     capabilities = {"list": Capability.VIEW_JOBS, "retrieve": Capability.VIEW_JOBS,
                     "results": Capability.VIEW_JOBS, "report": Capability.VIEW_JOBS,
                     "create": Capability.SUBMIT_JOBS, "cancel": Capability.CANCEL_OWN_JOBS}
@@ -52,23 +54,30 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def list(self, request: Request, *args, **kwargs) -> Response:
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(request={"multipart/form-data": JobCreateSerializer},
+    @extend_schema(request={"multipart/form-data": JobCreateSerializer,
+                            "application/json": JobCreateSerializer},
                    responses={201: JobSerializer})
     def create(self, request: Request) -> Response:
         form = JobCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        media = form.validated_data["media"]
+        # The file comes in this request (media) or from a finished resumable upload.
+        source = resumable.source(request.user, form.validated_data.get("upload"))
+        media = form.validated_data.get("media")
         submission = services.Submission(
             confidentiality=form.validated_data["confidentiality"],
             urgency=form.validated_data["urgency"],
             analyses=tuple(form.validated_data["analyses"]),
-            media_name=media.name or "",
+            media_name=(media.name if media else source.filename) or "",
             region=form.validated_data["region"],
             priority=form.validated_data["priority"])
         try:
-            job = services.submit(request.user, media.chunks(), submission)
+            job = services.submit(request.user, media.chunks() if media else source.chunks(),
+                                  submission)
         except services.SubmissionError as exc:
-            raise ValidationError({exc.field: [str(exc)]}) from None
+            field = exc.field if media or exc.field != "media" else "upload"
+            raise ValidationError({field: [str(exc)]}) from None
+        if source:
+            source.taken()
         return Response(JobSerializer(job, context=self.get_serializer_context()).data,
                         status=status.HTTP_201_CREATED)
 
