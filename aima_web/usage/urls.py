@@ -1,3 +1,11 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from aima_web.usage import views
+
+app_name = "usage"
+
+urlpatterns = [
+    path("", views.CurrentMonth.as_view(), name="current"),
+    path("<str:period>.csv", views.MonthCsv.as_view(), name="csv"),
+    path("<str:period>/", views.MonthPage.as_view(), name="month"),
+]

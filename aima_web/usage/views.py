@@ -1,0 +1,102 @@
+"""The usage report pages: the current month, any month as a printable page,
+and any month as CSV. Operators only (they show cloud spend).
+
+Callers are known the way the API knows them (aima_web.accounts.authentication):
+an API token (a script fetching the CSV), or the admin's session, counted only
+once it passed its user's second factor. A caller with neither is sent to the
+admin's login and back; a token that does not hold is a 401.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views import View
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+
+from aima_web.access.roles import Capability, holds
+from aima_web.accounts.authentication import (
+    ApiTokenAuthentication,
+    VerifiedSessionAuthentication,
+)
+from aima_web.usage import export
+from aima_web.usage.report import BadMonth, monthly_report, parse_month
+
+# Cost figures include cloud spend: the capability that shows it.
+NEEDED = Capability.VIEW_CLOUD
+TEXT = "text/plain; charset=utf-8"
+
+
+def refusal(request: HttpRequest) -> HttpResponse | None:
+    """Why the caller may not see usage reports, as the answer; None: they may."""
+    known = Request(request, authenticators=[ApiTokenAuthentication(),
+                                             VerifiedSessionAuthentication()])
+    try:
+        user = known.user
+    except AuthenticationFailed as exc:
+        response = HttpResponse(f"{exc.detail}\n", status=401, content_type=TEXT)
+        response["WWW-Authenticate"] = "Token"
+        return response
+    if not user.is_authenticated:
+        return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+    if not holds(user, NEEDED):
+        return HttpResponseForbidden(
+            f"Usage reports need the {NEEDED.value} capability (the operator role).\n",
+            content_type=TEXT)
+    return None
+
+
+class OperatorPage(View):
+    http_method_names = ["get", "head"]
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return refusal(request) or super().dispatch(request, *args, **kwargs)
+
+
+def _bad(exc: BadMonth) -> HttpResponse:
+    return HttpResponseBadRequest(f"month: {exc}\n", content_type=TEXT)
+
+
+class CurrentMonth(OperatorPage):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        today = timezone.localdate()
+        return _page(request, today.year, today.month)
+
+
+class MonthPage(OperatorPage):
+    def get(self, request: HttpRequest, period: str) -> HttpResponse:
+        try:
+            year, month = parse_month(period)
+        except BadMonth as exc:
+            return _bad(exc)
+        return _page(request, year, month)
+
+
+class MonthCsv(OperatorPage):
+    def get(self, request: HttpRequest, period: str) -> HttpResponse:
+        try:
+            year, month = parse_month(period)
+        except BadMonth as exc:
+            return _bad(exc)
+        report = monthly_report(year, month)
+        response = HttpResponse(export.to_csv(report), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="aima-usage-{report.label}.csv"'
+        return response
+
+
+def _page(request: HttpRequest, year: int, month: int) -> HttpResponse:
+    report = monthly_report(year, month)
+    previous = (year - 1, 12) if month == 1 else (year, month - 1)
+    following = (year + 1, 1) if month == 12 else (year, month + 1)
+    return render(request, "usage/report.html", {
+        "report": report,
+        "sections": export.sections(report),
+        "previous": f"{previous[0]:04d}-{previous[1]:02d}",
+        "following": f"{following[0]:04d}-{following[1]:02d}",
+    })
