@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -10,6 +10,7 @@ from prometheus_client.core import (
     HistogramMetricFamily,
 )
 
+from aima_web.monitoring.buckets import Observed
 from aima_web.monitoring.catalogue import BY_NAME
 
 # Job stages take seconds (probing) to hours (a long video queued behind others).
@@ -31,21 +32,16 @@ def counter(name: str) -> CounterMetricFamily:
     return CounterMetricFamily(name.removesuffix("_total"), metric.help, labels=list(metric.labels))
 
 
-def histogram(name: str, buckets: Sequence[float],
-              observed: Mapping[tuple[str, ...], Iterable[float]]) -> HistogramMetricFamily:
-    """A histogram per label set from observed values (database rows), with
-    cumulative buckets as Prometheus expects them."""
+def histogram(name: str, bounds: Sequence[float],
+              observed: Mapping[tuple[str, ...], Observed]) -> HistogramMetricFamily:
+    """A histogram per label set from the cumulative bucket counts the
+    database counted (monitoring.buckets)."""
     metric = BY_NAME[name]
     family = HistogramMetricFamily(name, metric.help, labels=list(metric.labels))
-    for labels, values in observed.items():
-        values = sorted(values)
-        cumulative, index = [], 0
-        for bound in buckets:
-            while index < len(values) and values[index] <= bound:
-                index += 1
-            cumulative.append((_le(bound), index))
-        cumulative.append(("+Inf", len(values)))
-        family.add_metric(list(labels), cumulative, sum(values))
+    for labels, figures in observed.items():
+        cumulative = [(_le(bound), n) for bound, n in zip(bounds, figures.buckets, strict=True)]
+        cumulative.append(("+Inf", figures.count))
+        family.add_metric(list(labels), cumulative, figures.total_s)
     return family
 
 

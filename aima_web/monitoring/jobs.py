@@ -3,16 +3,19 @@ took, and the placement decisions stored on the jobs."""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 
-from django.db.models import Count
+from django.db.models import Count, Min
+from django.db.models.fields.json import KT
 from prometheus_client.core import Metric
 
 from aima_tasks.kernel.analyses import catalogue
 from aima_tasks.kernel.routing import CONTROL_QUEUE, Scope
 from aima_web.jobs.models import Job
 from aima_web.jobs.states import TERMINAL, JobState
+from aima_web.monitoring.buckets import Spans
 from aima_web.monitoring.families import STAGE_BUCKETS, counter, gauge, histogram
 
 # Stage -> (stamp it starts at, stamp it ends at): a stage counts once both are set.
@@ -38,12 +41,14 @@ def state_families() -> Iterator[Metric]:
 
 def analysis_family() -> Metric:
     """Each job counts once per analysis it runs: the analyses placement
-    settled on, or before placement the ones asked for."""
+    settled on, or before placement the ones asked for. The database counts
+    jobs per distinct (state, analyses) first: there are few such lists."""
     counts: Counter[tuple[str, str]] = Counter()
-    rows = Job.objects.order_by().values_list("state", "analyses", "requested_analyses")
-    for state, settled, requested in rows.iterator():
+    rows = (Job.objects.order_by().values_list("state", "analyses", "requested_analyses")
+            .annotate(n=Count("pk")))
+    for state, settled, requested, n in rows:
         for name in settled or requested or ():
-            counts[(state, name)] += 1
+            counts[(state, name)] += n
     family = gauge("aima_job_analyses")
     names = set(catalogue().specs) | {name for _, name in counts}
     for state in JobState:
@@ -53,12 +58,8 @@ def analysis_family() -> Metric:
 
 
 def stage_family() -> Metric:
-    stamps = sorted({field for pair in STAGES.values() for field in pair})
-    observed: dict[tuple[str, ...], list[float]] = {(stage,): [] for stage in STAGES}
-    for row in Job.objects.order_by().values(*stamps).iterator():
-        for stage, (start, end) in STAGES.items():
-            if row[start] is not None and row[end] is not None:
-                observed[(stage,)].append(max((row[end] - row[start]).total_seconds(), 0.0))
+    observed = {(stage,): Spans(Job.objects.all(), start, end, STAGE_BUCKETS).overall()
+                for stage, (start, end) in STAGES.items()}
     return histogram("aima_job_stage_duration_seconds", STAGE_BUCKETS, observed)
 
 
@@ -67,31 +68,28 @@ def placement_family() -> Metric:
     words vary per job). A job holds its latest decision (failover replaces
     it), so this counts jobs' current decisions. Local choices carry provider
     "" like the GPU series; an unplaced decision has scope "none"."""
+    rows = (Job.objects.order_by().filter(placement__isnull=False)
+            .values_list(KT("placement__scope"), KT("placement__choice__provider"),
+                         KT("placement__code"))
+            .annotate(n=Count("pk")))
     counts: Counter[tuple[str, str, str]] = Counter()
-    decisions = Job.objects.order_by().filter(placement__isnull=False)
-    for placement in decisions.values_list("placement", flat=True).iterator():
-        if not isinstance(placement, dict):
-            continue
-        scope = placement.get("scope") or "none"
-        choice = placement.get("choice") or {}
-        provider = choice.get("provider", "") if scope == Scope.CLOUD else ""
-        counts[(scope, provider, placement.get("code", ""))] += 1
+    for scope, provider, code, n in rows:
+        scope = scope or "none"
+        counts[(scope, (provider or "") if scope == Scope.CLOUD else "", code or "")] += n
     family = counter("aima_placement_decisions_total")
     for labels, n in sorted(counts.items()):
         family.add_metric(list(labels), n)
     return family
 
 
-def waiting_since() -> dict[str, list]:
-    """Per queue, when each job still waiting there entered it: queued jobs by
-    their placement's queue (queued_at), and jobs not yet probed in the
+def waiting_since() -> dict[str, datetime]:
+    """Per queue, since when its longest-waiting job has been there: queued
+    jobs by their placement's queue (queued_at), and jobs not yet probed in the
     control queue (created_at)."""
-    found: dict[str, list] = defaultdict(list)
-    queued = Job.objects.order_by().filter(state=JobState.QUEUED, queued_at__isnull=False)
-    for placement, since in queued.values_list("placement", "queued_at").iterator():
-        queue = placement.get("queue") if isinstance(placement, dict) else None
-        if queue:
-            found[queue].append(since)
-    received = Job.objects.order_by().filter(state=JobState.RECEIVED)
-    found[CONTROL_QUEUE].extend(received.values_list("created_at", flat=True))
+    queued = (Job.objects.order_by().filter(state=JobState.QUEUED, queued_at__isnull=False)
+              .values_list(KT("placement__queue")).annotate(oldest=Min("queued_at")))
+    found = {queue: oldest for queue, oldest in queued if queue}
+    received = Job.objects.filter(state=JobState.RECEIVED).aggregate(oldest=Min("created_at"))
+    if received["oldest"] is not None:
+        found[CONTROL_QUEUE] = received["oldest"]
     return found

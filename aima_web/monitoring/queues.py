@@ -67,7 +67,7 @@ def queue_families(now: datetime, policy: PlacementPolicy) -> Iterator[Metric]:
     oldest = gauge("aima_queue_oldest_message_age_seconds")
     waiting = waiting_since()
     for queue in all_queues():
-        since = min(waiting.get(queue, ()), default=None)
+        since = waiting.get(queue)
         oldest.add_metric([queue], max((now - since).total_seconds(), 0.0) if since else 0.0)
     yield oldest
     # The longest any job should wait for a local GPU (max_local_wait_s): urgent
