@@ -30,7 +30,9 @@ SAMPLED = {
 
 def _gpus():
     latest = GpuTelemetry.objects.filter(gpu=OuterRef("pk")).order_by("-received_at", "-id")
+    # A cloud GPU whose instance has ended is gone for good, not down.
     return (LocalGPU.objects.exclude(status=GpuStatus.RETIRED)
+            .exclude(agent__instance__state__in=ENDED)
             .select_related("agent", "agent__instance")
             .annotate(latest_id=Subquery(latest.values("id")[:1])))
 

@@ -61,6 +61,7 @@ def seed_fleet(history: History) -> None:
     c = LocalGPU.objects.create(model="A100", host="aima-cloud", vram_gb=80, uuid="GPU-c",
                                 agent=cloud_agent)
     LocalGPU.objects.create(model="GTX 1080", host="host-a", vram_gb=8, status="retired")
+    LocalGPU.objects.create(model="H100", host="aima-gone", vram_gb=80, agent=gone)
     history.gpus.update(a=a, b=b, c=c)
     history.instances.update(
         busy=_instance(now, "vastai", "busy", 1.5, "A100", launched_s_ago=7200,

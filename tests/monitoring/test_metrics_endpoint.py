@@ -68,7 +68,7 @@ def test_gpus_show_their_latest_sample(seeded):
     assert scrape.value("aima_gpu_memory_total_bytes", **c) == 80 * GB  # registered size
     assert [scrape.value("aima_gpu_up", **g) for g in (a, b, c)] == [1, 0, 1]
     assert [scrape.value("aima_gpu_failed", **g) for g in (a, b, c)] == [0, 1, 0]
-    # The retired GPU is not exported.
+    # Neither the retired GPU nor the one of an ended cloud instance is exported.
     assert len(scrape.series("aima_gpu_up")) == 3
 
 
