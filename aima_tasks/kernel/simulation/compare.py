@@ -3,7 +3,7 @@ over the same trace, fleet and offers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -33,17 +33,24 @@ def market_for(jobs: Sequence[TraceJob], fleet: Fleet, offers: OfferFile) -> Mar
 
 def compare(jobs: Sequence[TraceJob], fleet: Fleet, offers: OfferFile,
             strategies: Iterable[Strategy] = tuple(Strategy), seed: int = 0,
-            knowledge: RuntimeKnowledge | None = None) -> Comparison:
+            knowledge: RuntimeKnowledge | None = None,
+            on_step: Callable[[int, int], None] | None = None) -> Comparison:
+    """``on_step(done, total)`` after each replay: a long replay's progress bar."""
     knowledge = knowledge or RuntimeKnowledge()
     book = market_for(jobs, fleet, offers)
     chosen = tuple(dict.fromkeys(strategies))
-    outcomes = [replay(jobs, fleet, book, EnginePlacer(strategy, fleet, book), seed, knowledge)
-                for strategy in chosen]
+    outcomes: list[Outcome] = []
+
+    def keep(outcome: Outcome) -> None:
+        outcomes.append(outcome)
+        if on_step is not None:
+            on_step(len(outcomes), len(chosen) + 3)
+
+    for strategy in chosen:
+        keep(replay(jobs, fleet, book, EnginePlacer(strategy, fleet, book), seed, knowledge))
     # Each replay draws its interruptions from a fresh RNG of the same seed.
-    outcomes.append(replay(jobs, fleet, book, HyperscalerOnDemand(book, knowledge), seed,
-                           knowledge))
-    outcomes.append(replay(jobs, fleet, book, LocalWhenItFits(fleet, book, knowledge), seed,
-                           knowledge))
-    outcomes.append(lower_bound(jobs, fleet, book, knowledge))
+    keep(replay(jobs, fleet, book, HyperscalerOnDemand(book, knowledge), seed, knowledge))
+    keep(replay(jobs, fleet, book, LocalWhenItFits(fleet, book, knowledge), seed, knowledge))
+    keep(lower_bound(jobs, fleet, book, knowledge))
     return Comparison(seed=seed, jobs=len(jobs), idle_grace_s=fleet.idle_grace_s,
                       strategies=chosen, outcomes=tuple(outcomes))

@@ -25,10 +25,12 @@ from django.db import IntegrityError, transaction
 from aima_tasks.kernel.analyses import Precision
 from aima_web.audit import trail
 from aima_web.core import content
+from aima_web.core.progress_bar import track
 from aima_web.registry import biometric, services
 from aima_web.registry.models import SHA256, ModelArtifact, ModelStatus
 
 CHUNK = 1024 * 1024
+MIB = 1024 * 1024
 
 
 class Command(BaseCommand):
@@ -125,7 +127,10 @@ class Command(BaseCommand):
             raise CommandError(f"{name} {version} is stored already; give a new version")
         root = Path(settings.AIMA_MODEL_ROOT)
         # An enrolment (a voice, a face) is sealed at rest; its SHA-256 stays the plaintext's.
-        received = content.receive(chunks(file), root,
+        # A bar on a terminal (model files run to gigabytes), nothing in a log.
+        reading = track(chunks(file), file.stat().st_size / MIB, f"importing {file.name}",
+                        size=lambda chunk: len(chunk) / MIB, unit=" MiB")
+        received = content.receive(reading, root,
                                    writer=biometric.writer_for(options["task"]))
         if expected is not None and received.sha256 != expected:
             received.path.unlink(missing_ok=True)

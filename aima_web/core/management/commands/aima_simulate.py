@@ -19,6 +19,7 @@ from aima_tasks.kernel.simulation import (
     load_trace,
 )
 from aima_tasks.kernel.simulation.report import table, to_json
+from aima_web.core.progress_bar import ProgressBar
 
 
 class Command(BaseCommand):
@@ -55,7 +56,10 @@ class Command(BaseCommand):
         except InputError as exc:
             raise CommandError(str(exc)) from None
         strategies = tuple(Strategy(s) for s in strategy) if strategy else tuple(Strategy)
-        comparison = compare(jobs, the_fleet, offer_file, strategies, seed)
+        # Strategies, two baselines and the lower bound: one replay each.
+        with ProgressBar(len(strategies) + 3, "replaying", unit=" replays") as bar:
+            comparison = compare(jobs, the_fleet, offer_file, strategies, seed,
+                                 on_step=lambda done, _total: bar.update(done))
         if as_json:
             self.stdout.write(json.dumps(to_json(comparison), indent=2))
         else:
