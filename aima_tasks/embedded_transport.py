@@ -26,6 +26,12 @@ kombu's own transport loses or crashes on messages in five ways, all fixed here:
   wrote it, so those messages were routed nowhere and dropped without a word.
   Here every declaration makes sure the binding is on disk before it returns.
 
+A broadcast listener's binding (a topic or fanout exchange: Celery events, read
+by Flower) lives only as long as its process: kombu keeps it after the listener
+died, and every later event would pile up as a file for a queue nobody reads.
+Here such a binding holds a lease naming its process's claim folder, and a
+publisher drops the bindings whose holder died, with their messages.
+
 A file that cannot be read whole (a foreign writer, a full disk) is put back
 for a later poll while young and set aside in ``corrupt/`` with a log line once
 old, never delivered half and never the end of the consumer.
@@ -50,6 +56,7 @@ from kombu.utils.json import dumps, loads
 log = logging.getLogger(__name__)
 
 CLAIMS = "claimed"
+LEASES = "leases"  # in the control folder: a broadcast binding's holder, one file a queue
 CORRUPT = "corrupt"
 LOCK = "owner.lock"
 # How often a consumer looks for claims left by dead consumers.
@@ -103,6 +110,24 @@ def process_claims(root: Path) -> Claims:
         _PROCESS_CLAIMS[key] = claims = Claims(root)
         atexit.register(claims.release)
     return _PROCESS_CLAIMS[key]
+
+
+def holder_alive(root: Path, holder: str) -> bool:
+    """Whether the process that holds claim folder ``root/holder`` lives."""
+    own = _PROCESS_CLAIMS.get((os.getpid(), root))
+    if own is not None and own.folder.name == holder:
+        return True  # testing our own lock from a second descriptor would drop it
+    try:
+        fd = os.open(root / holder / LOCK, os.O_RDWR)
+    except (FileNotFoundError, NotADirectoryError):
+        return False  # released or recovered: its process is gone
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # a lock we took goes with it, left to recover_dead_claims
+    return False
 
 
 def recover_dead_claims(root: Path, inbox: Path, own: Path | None) -> int:
@@ -171,6 +196,8 @@ class Channel(filesystem.Channel):
 
     def queue_bind(self, queue: str, exchange: str | None = None, routing_key: str = "",
                    arguments: dict | None = None, **kwargs: object) -> None:
+        if self.typeof(exchange or "amq.direct").type != "direct":
+            self._lease(queue)  # before the binding: a binding without one is a dead one's
         super().queue_bind(queue, exchange, routing_key, arguments, **kwargs)
         # kombu returns early when the process-wide state already holds the
         # binding, whether or not this folder's table has it yet.
@@ -191,6 +218,39 @@ class Channel(filesystem.Channel):
                 os.link(fresh, table)
             fresh.unlink()
         super()._queue_bind(exchange, routing_key, pattern, queue)
+
+    # -- broadcast bindings: leased to their listener's process ----------------
+
+    def _lease(self, queue: str) -> None:
+        leases = self.control_folder / LEASES
+        leases.mkdir(parents=True, exist_ok=True)
+        lease = leases / queue
+        if lease.parent != leases or not self._is_valid_exchange_name(queue):
+            raise filesystem.ChannelError(f"Invalid queue name for a broadcast: {queue!r}")
+        fresh = leases / f".{queue}.{uuid.uuid4().hex}"
+        fresh.write_text(self._own_claims().folder.name)
+        os.replace(fresh, lease)
+
+    def _lease_alive(self, queue: str) -> bool:
+        try:
+            holder = (self.control_folder / LEASES / queue).read_text().strip()
+        except OSError:
+            return False
+        return bool(holder) and holder_alive(self._inbox / CLAIMS, holder)
+
+    def get_table(self, exchange: str) -> list:
+        table = super().get_table(exchange)
+        if self.typeof(exchange).type == "direct":
+            return table
+        live = [binding for binding in table if self._lease_alive(binding.queue)]
+        for dead in (binding for binding in table if binding not in live):
+            with contextlib.suppress(OSError, filesystem.ChannelError):
+                # Unbinds it and deletes the messages it holds.
+                self._delete(dead.queue, exchange, dead.routing_key, dead.pattern)
+                (self.control_folder / LEASES / dead.queue).unlink(missing_ok=True)
+                log.info("embedded broker: %s's listener is gone; unbound from %s",
+                         dead.queue, exchange)
+        return live
 
     # -- reading ------------------------------------------------------------
 
