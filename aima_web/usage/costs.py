@@ -145,7 +145,9 @@ def job_cost(job: Job, now: datetime, price_per_kwh: float) -> JobCost:
     return JobCost(scope=LOCAL, provider=LOCAL, gpu_id=job.gpu_id,
                    gpu_model=job.gpu.model if job.gpu else choice.get("gpu_model", ""),
                    energy=rate.energy * hours, depreciation=rate.depreciation * hours,
-                   savings=None if cheapest is None else cheapest - local, **base)
+                   # A GPU since deleted cost what nobody knows: no savings to claim.
+                   savings=None if cheapest is None or job.gpu is None else cheapest - local,
+                   **base)
 
 
 def _instance(job: Job) -> CloudInstance | None:

@@ -166,7 +166,7 @@ def _gpu_rows(jobs: list[costs.JobCost], start: datetime, end: datetime,
         if gpu.status == GpuStatus.RETIRED and gpu.id not in tallies:
             continue
         tally = tallies.get(gpu.id, _Tally())
-        rows.append(tally.row(gpu_name(gpu), utilisation=tally.hours / hours if hours else 0.0))
+        rows.append(tally.row(gpu_name(gpu), utilisation=tally.hours / hours if hours else None))
     return rows
 
 

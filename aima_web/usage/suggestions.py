@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 IDLE_SHARE = 0.05
 # A provider whose instances failed this often (of those requested in the month) fails often.
 FAILURE_SHARE = 0.2
+# Hours of a month that must have passed before a GPU can look idle in it: an
+# hour into the 1st, every GPU would.
+IDLE_AFTER_HOURS = 24.0
 HOURS_PER_MONTH = 730.0  # 8760 / 12: a write-off in months
 
 
@@ -39,6 +42,8 @@ def suggest(report: MonthlyReport, jobs: list[costs.JobCost],
 
 
 def idle_gpus(report: MonthlyReport) -> list[Suggestion]:
+    if report.hours < IDLE_AFTER_HOURS:
+        return []
     return [Suggestion(
         kind="idle_gpu", subject=row.name,
         text=f"{row.name} worked {row.gpu_hours:.1f} GPU-hours, {row.utilisation:.1%} of the "

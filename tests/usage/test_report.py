@@ -156,3 +156,18 @@ def test_bad_months_are_named():
             parse_month(text)
     with pytest.raises(ValueError, match="days"):
         cost_overview(days=0)
+
+
+def test_a_month_not_begun_and_one_just_begun(world):
+    ahead = monthly_report(2026, 5, now=AFTER)
+    assert ahead.hours == 0
+    assert [(row.jobs, row.gpu_hours, row.utilisation) for row in ahead.gpus] == [
+        (0, 0.0, None), (0, 0.0, None)]
+    assert ahead.providers == ahead.users == ahead.analyses == []
+    assert ahead.suggestions == []
+    # Two hours into April: J3's last hour on GPU B, 50 % of them, and too soon to call
+    # GPU A idle.
+    begun = monthly_report(2026, 4, now=at("04-01", "02:00"))
+    assert begun.hours == 2
+    assert [round(row.utilisation, 6) for row in begun.gpus] == [0.0, 0.5]
+    assert [s.kind for s in begun.suggestions] == []
