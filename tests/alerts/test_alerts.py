@@ -166,3 +166,15 @@ def test_the_beat_runs_the_pass_every_minute_on_the_control_queue():
     assert EVERY_S == 60
     assert app.conf.beat_schedule["alerts"] == {"task": TaskName.ALERTS.value, "schedule": 60.0}
     assert route_task(TaskName.ALERTS.value, (), {}, {}) == {"queue": CONTROL_QUEUE}
+
+
+def test_the_task_runs_a_pass_now(staff, webhook, mailoutbox):
+    from aima_web.alerts.tasks import evaluate_alerts
+
+    gpu = LocalGPU.objects.create(model="NVIDIA RTX 4090", vram_gb=24, host="ws-6",
+                                  uuid="GPU-SIM-6", simulated=True)
+    sample(gpu, timezone.now(), 99, slowdown=90)
+    assert evaluate_alerts.name == TaskName.ALERTS.value and evaluate_alerts.name in app.tasks
+    assert evaluate_alerts() == {"raised": 1, "resolved": 0, "sent": 2}
+    assert evaluate_alerts() == {"raised": 0, "resolved": 0, "sent": 0}
+    assert len(mailoutbox) == 1 and len(webhook.posts) == 1
