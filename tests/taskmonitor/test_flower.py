@@ -18,7 +18,9 @@ from aima_tasks.kernel.routing import TaskName
 from aima_web.access.roles import Role
 from devtools.stack import Stack, free_port
 
-pytestmark = pytest.mark.e2e
+# Every test here is a database test: pytest-django runs those before the others,
+# and one in this module without it would run apart, starting a second stack.
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
 T = TypeVar("T")
 
 
@@ -69,7 +71,6 @@ def test_flower_lists_the_workers_and_a_finished_jobs_tasks(stack: Stack, tmp_pa
     assert "ticket" not in analyse["args"] and "'segment': 0" in analyse["args"]
 
 
-@pytest.mark.django_db
 def test_the_proxy_admits_operators_only(stack: Stack, client, make_user, monkeypatch):
     monkeypatch.setenv("AIMA_FLOWER_URL", stack.flower_url.removesuffix("/flower"))
     assert client.get("/flower/api/workers?status=1")["Location"] == (
