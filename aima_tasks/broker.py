@@ -1,8 +1,9 @@
 """Where the message broker is: RabbitMQ when configured, else a folder.
 
 With nothing configured, AIMA uses kombu's filesystem transport, which needs no
-server and works across processes on one machine. It cannot broadcast, so
-remote control and worker events are switched off there.
+server and works across processes on one machine. Remote control is switched
+off there; worker events reach Flower through its topic exchange
+(``embedded_transport`` leases such bindings to their listener's process).
 
 RabbitMQ over TLS (``amqps://``) always verifies the broker's certificate and
 host name: against ``AIMA_BROKER_CA`` when set (a CA bundle file, or its PEM
