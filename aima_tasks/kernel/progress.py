@@ -23,9 +23,11 @@ Span = tuple[float, float]
 Part = tuple[str, int]
 
 # The placement estimate counts as this many finished units of evidence: with one unit
-# done the observed speed weighs 1/3, with ten 10/12. Few units measure a job's speed
-# poorly (the first one also pays model loading), so the prior fades, not vanishes.
-PRIOR_UNITS = 2.0
+# done the observed speed weighs 1/2, with ten 10/11. One unit measures a job's speed
+# poorly (it also pays model loading), so the prior fades rather than vanishes; worth
+# more than one unit it held the ETA near an estimate 4x too slow for most of the run
+# (bench/progress_eta.py).
+PRIOR_UNITS = 1.0
 # Wall seconds per estimated second before anything is observed: the estimate itself.
 PRIOR_RATIO = 1.0
 # Weight of an analysis the catalogue no longer lists (a removed plugin).
@@ -128,12 +130,16 @@ def estimate(units: Sequence[Unit], done: Mapping[Part, datetime], started_at: d
 
 
 def _ratio(count: int, done_s: float, elapsed_s: float) -> float:
-    """Wall seconds per estimated second: the observed one blended with the prior."""
-    if count == 0 or done_s <= 0:
+    """Wall seconds per estimated second: the observed one blended with the prior.
+
+    Geometrically: speed errors are factors (an estimate 4x too slow or 4x too fast), and
+    an arithmetic mean would lean toward whichever of the two is larger.
+    """
+    if count == 0 or done_s <= 0 or elapsed_s <= 0:
         return PRIOR_RATIO
     observed = elapsed_s / done_s
     weight = count / (count + PRIOR_UNITS)
-    return weight * observed + (1 - weight) * PRIOR_RATIO
+    return observed ** weight * PRIOR_RATIO ** (1 - weight)
 
 
 def _progress(fraction: float, count: int, total: int, now: datetime,

@@ -54,18 +54,27 @@ def test_observed_speed_corrects_the_estimate_and_the_prior_fades():
     units = four_units()  # 100 estimated seconds each
     # The job runs twice as slow as estimated: one unit per 200 s.
     one = progress.estimate(units, {("people", 0): at(200)}, T0, at(200))
-    # ratio = 1/3 * 2.0 + 2/3 * 1.0 = 4/3 over the 300 s left.
-    assert one.eta_seconds == pytest.approx(400.0)
+    # ratio = 2.0 ** (1/2) * 1.0 ** (1/2) over the 300 s left.
+    assert one.eta_seconds == pytest.approx(300 * 2 ** 0.5)
     assert one.fraction == pytest.approx(0.25)
     three = progress.estimate(
         units, {("people", i): at(200 * (i + 1)) for i in range(3)}, T0, at(600))
-    # ratio = 3/5 * 2.0 + 2/5 * 1.0 = 1.6: closer to the observed 2.0 with more evidence.
-    assert three.eta_seconds == pytest.approx(160.0)
-    assert three.eta_at == at(760)
+    # ratio = 2.0 ** (3/4): closer to the observed 2.0 with more evidence.
+    assert three.eta_seconds == pytest.approx(100 * 2 ** 0.75)
+    assert (three.eta_at - at(600)).total_seconds() == pytest.approx(100 * 2 ** 0.75)
     # Between finishes the ETA counts down toward the same moment.
     later = progress.estimate(
         units, {("people", i): at(200 * (i + 1)) for i in range(3)}, T0, at(700))
-    assert later.eta_at == at(760) and later.eta_seconds == pytest.approx(60.0)
+    assert later.eta_at == three.eta_at
+    assert later.eta_seconds == pytest.approx(100 * 2 ** 0.75 - 100)
+
+
+def test_a_fast_job_is_not_held_back_by_a_slow_estimate():
+    units = four_units()
+    # Four times faster than estimated: two units in 50 s.
+    two = progress.estimate(units, {("people", 0): at(25), ("people", 1): at(50)}, T0, at(50))
+    assert two.eta_seconds == pytest.approx(200 * 0.25 ** (2 / 3))
+    assert two.eta_seconds < 200 * (2 / 3 * 0.25 + 1 / 3)  # the arithmetic blend's
 
 
 def test_an_overdue_eta_is_stretched_not_left_in_the_past():
