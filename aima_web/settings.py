@@ -8,7 +8,6 @@ PostgreSQL and RabbitMQ.
 from __future__ import annotations
 
 import os
-import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,42 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from aima_tasks import broker
 from aima_tasks.kernel import limits
 from aima_web.accounts.secret_key import embedded_secret_key
-
-
-def env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    if raw.lower() in ("1", "true", "yes", "on"):
-        return True
-    if raw.lower() in ("0", "false", "no", "off"):
-        return False
-    raise ImproperlyConfigured(f"{name}={raw!r}: use 1/0, true/false, yes/no or on/off")
-
-
-def env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name) or str(default)
-    try:
-        return int(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={raw!r}: must be a whole number") from None
-
-
-def env_float(name: str, default: float) -> float:
-    raw = os.environ.get(name) or str(default)
-    try:
-        return float(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={raw!r}: must be a number") from None
-
-
-def env_rate(name: str, default: str) -> str:
-    """A request rate as DRF's throttles read it: ``<count>/<second|minute|hour|day>``."""
-    raw = os.environ.get(name) or default
-    if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", raw):
-        raise ImproperlyConfigured(f"{name}={raw!r}: use <count>/<second|minute|hour|day>")
-    return raw
-
+from aima_web.environment import env_bool, env_float, env_int, env_rate
 
 BASE_DIR = broker.PROJECT_ROOT
 VAR_DIR = broker.var_dir()
@@ -342,6 +306,23 @@ AIMA_MAX_SPEND_PER_HOUR = env_float("AIMA_MAX_SPEND_PER_HOUR", 0.0)
 AIMA_INSTANCE_TICK_S = env_int("AIMA_INSTANCE_TICK_S", 5)
 AIMA_RECONCILE_S = env_int("AIMA_RECONCILE_S", 60)
 AIMA_PRICE_REFRESH_S = env_int("AIMA_PRICE_REFRESH_S", 900)
+
+# --- The operator's view (issue 17) -----------------------------------------------
+# GET /metrics wants "Authorization: Bearer <this>"; unset, it answers this machine only.
+AIMA_METRICS_TOKEN = os.environ.get("AIMA_METRICS_TOKEN", "")
+# Flower on the loopback, which /flower/ shows to operators.
+AIMA_FLOWER_URL = os.environ.get("AIMA_FLOWER_URL", "http://127.0.0.1:5555").rstrip("/")
+# AIMA's own alerts go by e-mail to staff (EMAIL_* below) and, when set, as a JSON POST here.
+AIMA_ALERT_WEBHOOK_URL = os.environ.get("AIMA_ALERT_WEBHOOK_URL", "").strip()
+# Outgoing e-mail; with no AIMA_EMAIL_HOST, mails go to the log (console backend).
+EMAIL_HOST = os.environ.get("AIMA_EMAIL_HOST", "")
+EMAIL_BACKEND = ("django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+                 else "django.core.mail.backends.console.EmailBackend")
+EMAIL_PORT = env_int("AIMA_EMAIL_PORT", 587)
+EMAIL_HOST_USER = os.environ.get("AIMA_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("AIMA_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("AIMA_EMAIL_TLS", True)
+DEFAULT_FROM_EMAIL = os.environ.get("AIMA_EMAIL_FROM", "aima@localhost")
 
 # --- Accounts and HTTPS (aima_web/accounts, deploy/README.md) -------------------
 # Staff who enrolled a TOTP device give its code at the admin login; with this
