@@ -168,8 +168,10 @@ def is_model_page(route: str, prefixes: dict[str, str]) -> bool:
 
 ALL_LEAVES = [(readable(route), pattern) for route, pattern in leaves(get_resolver().url_patterns)]
 PREFIXES = model_prefixes()
-CALLS = [(route, method) for route, pattern in ALL_LEAVES if not route.startswith("admin/")
-         for method in methods(pattern)]
+# /flower/ passes a signed-in operator through to a running Flower (a browser page,
+# no API token): tests/taskmonitor asks it as an analyst, an operator and nobody.
+CALLS = [(route, method) for route, pattern in ALL_LEAVES
+         if not route.startswith(("admin/", "flower/")) for method in methods(pattern)]
 SITE_PAGES = [route for route, _ in ALL_LEAVES
               if route.startswith("admin/") and not is_model_page(route, PREFIXES)]
 
