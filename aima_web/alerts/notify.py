@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import urllib.request
 from collections.abc import Callable
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 
@@ -22,7 +22,6 @@ from aima_web.alerts.models import Alert
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_ENV = "AIMA_ALERT_WEBHOOK_URL"
 # A slow webhook holds the pass up by this much at most, per alert.
 WEBHOOK_TIMEOUT_S = 5.0
 
@@ -58,7 +57,7 @@ def mail(alert: Alert, state: str) -> None:
 
 
 def post(alert: Alert, state: str) -> None:
-    url = os.environ.get(WEBHOOK_ENV, "").strip()
+    url = settings.AIMA_ALERT_WEBHOOK_URL
     if not url:
         return
     request = urllib.request.Request(

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
@@ -22,17 +22,16 @@ from aima_web.monitoring.collector import registry
 
 logger = logging.getLogger(__name__)
 
-TOKEN_ENV = "AIMA_METRICS_TOKEN"
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
 
 
 def refusal(request: HttpRequest) -> HttpResponse | None:
     """The answer to a caller who may not read the metrics, or None."""
-    token = os.environ.get(TOKEN_ENV, "")
+    token = settings.AIMA_METRICS_TOKEN
     if not token:
         if request.META.get("REMOTE_ADDR") in LOOPBACK:
             return None
-        return HttpResponse(f"metrics are served to this machine only; set {TOKEN_ENV} "
+        return HttpResponse("metrics are served to this machine only; set AIMA_METRICS_TOKEN "
                             "and send it as a bearer token\n", status=403,
                             content_type="text/plain")
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")

@@ -11,7 +11,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from aima_web.access.roles import Role
-from aima_web.alerts.notify import WEBHOOK_ENV
 
 
 @dataclass
@@ -27,7 +26,7 @@ class Receiver:
 
 
 @pytest.fixture
-def webhook(monkeypatch) -> Iterator[Receiver]:
+def webhook(settings) -> Iterator[Receiver]:
     receiver = Receiver(url="")
 
     class Handler(BaseHTTPRequestHandler):
@@ -48,7 +47,7 @@ def webhook(monkeypatch) -> Iterator[Receiver]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     receiver.url = f"http://127.0.0.1:{server.server_port}/hook"
-    monkeypatch.setenv(WEBHOOK_ENV, receiver.url)
+    settings.AIMA_ALERT_WEBHOOK_URL = receiver.url
     yield receiver
     server.shutdown()
     server.server_close()

@@ -132,8 +132,8 @@ def test_a_webhook_that_fails_is_retried_next_pass_and_not_sent_twice(
     assert alert.notified_at == now + MINUTE
 
 
-def test_an_unreachable_webhook_does_not_stop_the_pass(staff, mailoutbox, monkeypatch):
-    monkeypatch.setenv("AIMA_ALERT_WEBHOOK_URL", "http://127.0.0.1:9/nothing-listens")
+def test_an_unreachable_webhook_does_not_stop_the_pass(staff, mailoutbox, settings):
+    settings.AIMA_ALERT_WEBHOOK_URL = "http://127.0.0.1:9/nothing-listens"
     gpu = LocalGPU.objects.create(model="NVIDIA RTX 4090", vram_gb=24, host="ws-4",
                                   uuid="GPU-SIM-4", simulated=True)
     now = timezone.now()

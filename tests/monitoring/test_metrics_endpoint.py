@@ -19,8 +19,8 @@ GB = 1024**3
 
 
 @pytest.fixture
-def no_token(monkeypatch):
-    monkeypatch.delenv("AIMA_METRICS_TOKEN", raising=False)
+def no_token(settings):
+    settings.AIMA_METRICS_TOKEN = ""
 
 
 @pytest.fixture
@@ -206,8 +206,8 @@ def test_without_a_token_only_this_machine_reads_it(no_token, client):
     assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200
 
 
-def test_with_a_token_it_takes_the_token_and_nothing_else(monkeypatch, client):
-    monkeypatch.setenv("AIMA_METRICS_TOKEN", "s3cret-metrics")
+def test_with_a_token_it_takes_the_token_and_nothing_else(settings, client):
+    settings.AIMA_METRICS_TOKEN = "s3cret-metrics"
     missing = client.get("/metrics", **ELSEWHERE)
     assert missing.status_code == 401 and missing["WWW-Authenticate"].startswith("Bearer")
     wrong = client.get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-metricz", **ELSEWHERE)
