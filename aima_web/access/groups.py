@@ -36,6 +36,6 @@ def sync_role_groups(apps: Apps) -> None:
 def sync_after_migrate(sender: Any, apps: Apps = installed, **kwargs: Any) -> None:
     # post_migrate comes once per app: sync after the last, when every app's
     # permissions exist. `flush` (a transactional test's teardown) sends it
-    # without ``apps``: the installed apps then.
-    if sender is list(installed.get_app_configs())[-1]:
+    # without ``apps``: the installed apps then. Only apps with models get the signal.
+    if sender is [app for app in installed.get_app_configs() if app.models_module][-1]:
         sync_role_groups(apps)
