@@ -115,13 +115,13 @@ CATALOGUE: tuple[Metric, ...] = (
         "aima_cloud_instance_price_per_hour",
         "gauge",
         "Price per hour of each running cloud instance",
-        ("instance", "provider", "gpu_model"),
+        ("cloud_instance", "provider", "gpu_model"),
     ),
     Metric(
         "aima_cloud_instance_idle_seconds",
         "gauge",
         "Seconds a running instance has had no job (0 when busy)",
-        ("instance", "provider"),
+        ("cloud_instance", "provider"),
     ),
     Metric(
         "aima_analysis_inference_seconds",

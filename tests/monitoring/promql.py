@@ -29,11 +29,10 @@ def metric_names(expr: str) -> set[str]:
 
 
 def stored_labels(name: str) -> set[str]:
-    """The labels Prometheus stores for a catalogue metric: the exporter's (its
-    ``instance`` renamed ``exported_instance``, as it clashes with the target's),
-    the target's, and ``le`` on a histogram's buckets."""
+    """The labels Prometheus stores for a catalogue metric: the exporter's, the
+    target's, and ``le`` on a histogram's buckets."""
     metric = BY_NAME[name]
-    labels = {"exported_instance" if label == "instance" else label for label in metric.labels}
+    labels = set(metric.labels)
     if metric.type == "histogram":
         labels.add("le")
     return labels | TARGET_LABELS

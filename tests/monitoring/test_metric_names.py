@@ -83,12 +83,12 @@ def test_dashboards_are_grafana_json_on_the_provisioned_datasource() -> None:
                 assert panel.get("targets"), f"{panel['title']} has no query"
 
 
-def test_the_label_reader_finds_matchers_groupings_and_the_renamed_instance() -> None:
+def test_the_label_reader_finds_matchers_and_groupings() -> None:
     expr = ('sum by (state, le) (rate(aima_job_stage_duration_seconds_bucket{stage="total"}[1h]))'
             ' > ignoring(queue) group_left aima_queue_wait_target_seconds')
     assert labels_used(expr) == {"state", "le", "stage", "queue"}
     assert unknown_labels(expr) == {"state", "queue"}
-    assert unknown_labels("aima_cloud_instance_idle_seconds", {"instance"}) == set()
+    assert unknown_labels("aima_cloud_instance_idle_seconds", {"cloud_instance"}) == set()
     assert unknown_labels("aima_cloud_instance_idle_seconds", {"gpu"}) == {"gpu"}
 
 

@@ -154,10 +154,11 @@ def test_cloud_spend_and_instances(seeded):
         (("provider", "runpod"), ("state", "requested")): 1}
     busy, idle = history.instances["busy"].name, history.instances["idle"].name
     assert scrape.series("aima_cloud_instance_price_per_hour") == {
-        (("gpu_model", "A100"), ("instance", busy), ("provider", "vastai")): 1.5,
-        (("gpu_model", "L40S"), ("instance", idle), ("provider", "runpod")): 0.8}
-    assert scrape.value("aima_cloud_instance_idle_seconds", instance=busy, provider="vastai") == 0
-    idle_s = scrape.value("aima_cloud_instance_idle_seconds", instance=idle, provider="runpod")
+        (("cloud_instance", busy), ("gpu_model", "A100"), ("provider", "vastai")): 1.5,
+        (("cloud_instance", idle), ("gpu_model", "L40S"), ("provider", "runpod")): 0.8}
+    idle_of = "aima_cloud_instance_idle_seconds"
+    assert scrape.value(idle_of, cloud_instance=busy, provider="vastai") == 0
+    idle_s = scrape.value(idle_of, cloud_instance=idle, provider="runpod")
     assert 300 <= idle_s <= 300 + slack
 
 
