@@ -1,6 +1,6 @@
 """``/flower/``: Flower behind the control plane's login, for operators.
 
-Flower listens on the loopback only (``AIMA_FLOWER_URL``, by default
+Flower listens on the loopback only (``settings.AIMA_FLOWER_URL``, by default
 http://127.0.0.1:5555, started with ``--url_prefix=flower``) and has no login of
 its own: this view is the way in. It passes GET and HEAD through (Flower's pages
 and its API; Flower's task controls, which POST, stay shut) and streams the
@@ -9,19 +9,18 @@ answer back. Nothing of the caller's (cookies, credentials) reaches Flower.
 
 from __future__ import annotations
 
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from urllib.parse import quote
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_http_methods
 
 from aima_web.access.roles import Capability, holds
 
-DEFAULT_FLOWER_URL = "http://127.0.0.1:5555"
 # Flower sees every worker, agent host and job: the operators' view of the fleet.
 CAPABILITY = Capability.VIEW_GPU_DETAILS
 CHUNK = 64 * 1024
@@ -30,17 +29,13 @@ TIMEOUT_S = 10
 PASSED_HEADERS = ("Content-Type", "Content-Length", "Cache-Control", "Etag", "Last-Modified")
 
 
-def flower_url() -> str:
-    return (os.environ.get("AIMA_FLOWER_URL") or DEFAULT_FLOWER_URL).rstrip("/")
-
-
 @require_http_methods(["GET", "HEAD"])
 def flower(request: HttpRequest, path: str = "") -> HttpResponseBase:
     if not request.user.is_authenticated:
         return redirect(f"/admin/login/?next={quote(request.get_full_path())}")
     if not holds(request.user, CAPABILITY):
         return HttpResponse("Flower is for operators.", status=403, content_type="text/plain")
-    upstream = urllib.request.Request(flower_url() + request.get_full_path(),
+    upstream = urllib.request.Request(settings.AIMA_FLOWER_URL + request.get_full_path(),
                                       method=request.method,
                                       headers={"Accept": request.headers.get("Accept", "*/*")})
     try:

@@ -71,8 +71,8 @@ def test_flower_lists_the_workers_and_a_finished_jobs_tasks(stack: Stack, tmp_pa
     assert "ticket" not in analyse["args"] and "'segment': 0" in analyse["args"]
 
 
-def test_the_proxy_admits_operators_only(stack: Stack, client, make_user, monkeypatch):
-    monkeypatch.setenv("AIMA_FLOWER_URL", stack.flower_url.removesuffix("/flower"))
+def test_the_proxy_admits_operators_only(stack: Stack, client, make_user, settings):
+    settings.AIMA_FLOWER_URL = stack.flower_url.removesuffix("/flower")
     assert client.get("/flower/api/workers?status=1")["Location"] == (
         "/admin/login/?next=/flower/api/workers%3Fstatus%3D1")
 
@@ -86,5 +86,5 @@ def test_the_proxy_admits_operators_only(stack: Stack, client, make_user, monkey
     assert client.get("/flower/").status_code == 200
     assert client.post("/flower/api/task/revoke/x").status_code == 405
 
-    monkeypatch.setenv("AIMA_FLOWER_URL", f"http://127.0.0.1:{free_port()}")
+    settings.AIMA_FLOWER_URL = f"http://127.0.0.1:{free_port()}"
     assert client.get("/flower/api/workers").status_code == 503
