@@ -102,7 +102,11 @@ def finish(upload: Upload) -> None:
     """Assemble the chunks into one sealed file while taking its SHA-256; a mismatch
     with the declared one discards the whole upload (ChecksumMismatch)."""
     names = list(upload.chunks.order_by("offset").values_list("name", flat=True))
-    received = storage.receive(files.plaintext(names), settings.AIMA_MAX_UPLOAD_BYTES)
+    try:
+        received = storage.receive(files.plaintext(names), settings.AIMA_MAX_UPLOAD_BYTES)
+    except storage.UploadTooLarge as exc:  # the limit was lowered while it came in
+        abandon(upload)
+        raise TooLarge("size", str(exc)) from None
     if (received.sha256, received.size_bytes) != (upload.sha256, upload.size_bytes):
         storage.discard(received.path)
         abandon(upload)

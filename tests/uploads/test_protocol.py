@@ -114,6 +114,16 @@ def test_bytes_past_the_declared_size_are_refused_after_one_chunk_at_most(
     assert api.head(f"{URL}{upload_id}/")["Upload-Offset"] == "600"
 
 
+def test_a_limit_lowered_while_the_upload_came_in_refuses_it_at_the_end(
+        api, settings, media_root):
+    upload_id = open_upload(api, b"b" * 2000).json()["id"]
+    assert patch(api, upload_id, 0, b"b" * 1000).status_code == 204
+    settings.AIMA_MAX_UPLOAD_BYTES = 1500
+    response = patch(api, upload_id, 1000, b"b" * 1000)
+    assert response.status_code == 413 and "size" in response.json()
+    assert not Upload.objects.exists() and upload_files(media_root) == []
+
+
 def test_a_chunk_over_chunk_bytes_is_refused(api, settings, media_root, monkeypatch):
     monkeypatch.setattr(services, "CHUNK_BYTES", 100)
     upload_id = open_upload(api, b"a" * 500).json()["id"]
