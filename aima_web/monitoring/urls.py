@@ -1,5 +1,5 @@
 from django.urls import URLPattern, path
 
-from aima_web.monitoring.views import metrics
+from aima_web.monitoring.views import MetricsView
 
-urlpatterns: list[URLPattern] = [path("", metrics, name="metrics")]
+urlpatterns: list[URLPattern] = [path("", MetricsView.as_view(), name="metrics")]

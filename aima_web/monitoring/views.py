@@ -1,9 +1,8 @@
 """GET /metrics: Prometheus's text format, for a bearer token or, with no
 token configured, for the machine itself only.
 
-AIMA_METRICS_TOKEN is read from the environment per request (like every AIMA
-knob it comes from there; settings.py has no string helper to reuse). Behind a
-reverse proxy every request comes from the proxy's address: set the token.
+The token is settings.AIMA_METRICS_TOKEN. Behind a reverse proxy every request
+comes from the proxy's address: set the token.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import logging
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
-from django.views.decorators.http import require_GET
+from django.views import View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from aima_web.core import faults
@@ -44,16 +43,19 @@ def refusal(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
-@require_GET
-def metrics(request: HttpRequest) -> HttpResponse:
-    refused = refusal(request)
-    if refused is not None:
-        return refused
-    try:
-        body = generate_latest(registry())
-    except (OperationalError, InterfaceError) as exc:
-        fault = faults.fault_for(exc) or "the database is unavailable"
-        logger.error("%s: /metrics answered 503", fault, exc_info=exc)
-        return HttpResponse(faults.detail(fault) + "\n", status=503, content_type="text/plain",
-                            headers={"Retry-After": str(faults.RETRY_AFTER_S)})
-    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
+class MetricsView(View):
+    http_method_names = ["get", "head"]
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        refused = refusal(request)
+        if refused is not None:
+            return refused
+        try:
+            body = generate_latest(registry())
+        except (OperationalError, InterfaceError) as exc:
+            fault = faults.fault_for(exc) or "the database is unavailable"
+            logger.error("%s: /metrics answered 503", fault, exc_info=exc)
+            return HttpResponse(faults.detail(fault) + "\n", status=503,
+                                content_type="text/plain",
+                                headers={"Retry-After": str(faults.RETRY_AFTER_S)})
+        return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)

@@ -12,14 +12,13 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from urllib.parse import quote
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
-from django.shortcuts import redirect
-from django.views.decorators.http import require_http_methods
+from django.views import View
 
-from aima_web.access.roles import Capability, holds
+from aima_web.access.roles import Capability
+from aima_web.accounts import pages
 
 # Flower sees every worker, agent host and job: the operators' view of the fleet.
 CAPABILITY = Capability.VIEW_GPU_DETAILS
@@ -29,27 +28,30 @@ TIMEOUT_S = 10
 PASSED_HEADERS = ("Content-Type", "Content-Length", "Cache-Control", "Etag", "Last-Modified")
 
 
-@require_http_methods(["GET", "HEAD"])
-def flower(request: HttpRequest, path: str = "") -> HttpResponseBase:
-    if not request.user.is_authenticated:
-        return redirect(f"/admin/login/?next={quote(request.get_full_path())}")
-    if not holds(request.user, CAPABILITY):
-        return HttpResponse("Flower is for operators.", status=403, content_type="text/plain")
-    upstream = urllib.request.Request(settings.AIMA_FLOWER_URL + request.get_full_path(),
-                                      method=request.method,
-                                      headers={"Accept": request.headers.get("Accept", "*/*")})
-    try:
-        answer = urllib.request.urlopen(upstream, timeout=TIMEOUT_S)
-    except urllib.error.HTTPError as exc:
-        answer = exc  # Flower's own 4xx/5xx, passed on with its body
-    except (urllib.error.URLError, OSError):
-        return HttpResponse("Flower is not running.", status=503, content_type="text/plain",
-                            headers={"Retry-After": "10"})
-    response = StreamingHttpResponse(chunks(answer), status=answer.status)
-    for name in PASSED_HEADERS:
-        if answer.headers.get(name):
-            response[name] = answer.headers[name]
-    return response
+class FlowerProxy(View):
+    http_method_names = ["get", "head"]
+
+    def get(self, request: HttpRequest, path: str = "") -> HttpResponseBase:
+        refused = pages.refusal(request, CAPABILITY, "Flower's pages")
+        if refused is not None:
+            return refused
+        upstream = urllib.request.Request(
+            # GET for HEAD too (Flower's handlers answer GET only); the body is
+            # dropped for a HEAD on the way out.
+            settings.AIMA_FLOWER_URL + request.get_full_path(), method="GET",
+            headers={"Accept": request.headers.get("Accept", "*/*")})
+        try:
+            answer = urllib.request.urlopen(upstream, timeout=TIMEOUT_S)
+        except urllib.error.HTTPError as exc:
+            answer = exc  # Flower's own 4xx/5xx, passed on with its body
+        except (urllib.error.URLError, OSError):
+            return HttpResponse("Flower is not running.", status=503, content_type="text/plain",
+                                headers={"Retry-After": "10"})
+        response = StreamingHttpResponse(chunks(answer), status=answer.status)
+        for name in PASSED_HEADERS:
+            if answer.headers.get(name):
+                response[name] = answer.headers[name]
+        return response
 
 
 def chunks(answer) -> Iterator[bytes]:

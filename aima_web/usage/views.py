@@ -1,30 +1,22 @@
 """The usage report pages: the current month, any month as a printable page,
 and any month as CSV. Operators only (they show cloud spend).
 
-Callers are known the way the API knows them (aima_web.accounts.authentication):
-an API token (a script fetching the CSV), or the admin's session, counted only
-once it passed its user's second factor. A caller with neither is sent to the
-admin's login and back; a token that does not hold is a 401.
+Callers are known as on every operator's page (aima_web.accounts.pages): an API
+token (a script fetching the CSV), or the admin's session once it passed its
+user's second factor; a caller with neither is sent to the admin's login and back.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils import timezone
 from django.views import View
-from rest_framework.exceptions import AuthenticationFailed
-from rest_framework.request import Request
 
-from aima_web.access.roles import Capability, holds
-from aima_web.accounts.authentication import (
-    ApiTokenAuthentication,
-    VerifiedSessionAuthentication,
-)
+from aima_web.access.roles import Capability
+from aima_web.accounts import pages
 from aima_web.usage import export
 from aima_web.usage.report import BadMonth, monthly_report, parse_month
 
@@ -33,30 +25,12 @@ NEEDED = Capability.VIEW_CLOUD
 TEXT = "text/plain; charset=utf-8"
 
 
-def refusal(request: HttpRequest) -> HttpResponse | None:
-    """Why the caller may not see usage reports, as the answer; None: they may."""
-    known = Request(request, authenticators=[ApiTokenAuthentication(),
-                                             VerifiedSessionAuthentication()])
-    try:
-        user = known.user
-    except AuthenticationFailed as exc:
-        response = HttpResponse(f"{exc.detail}\n", status=401, content_type=TEXT)
-        response["WWW-Authenticate"] = "Token"
-        return response
-    if not user.is_authenticated:
-        return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-    if not holds(user, NEEDED):
-        return HttpResponseForbidden(
-            f"Usage reports need the {NEEDED.value} capability (the operator role).\n",
-            content_type=TEXT)
-    return None
-
-
 class OperatorPage(View):
     http_method_names = ["get", "head"]
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return refusal(request) or super().dispatch(request, *args, **kwargs)
+        return (pages.refusal(request, NEEDED, "Usage reports")
+                or super().dispatch(request, *args, **kwargs))
 
 
 def _bad(exc: BadMonth) -> HttpResponse:

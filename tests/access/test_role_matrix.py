@@ -10,7 +10,9 @@ admin model without one fails ``test_every_*_has_an_expectation``.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -28,12 +30,16 @@ STAFF = "staff"  # any signed-in staff user, with or without a role
 AGENT = "agent"  # an agent's own credential; no user
 ENROLLMENT = "enrollment"  # an enrollment token or an agent's credential; no user
 NOBODY = "nobody"  # not even a superuser
+SCRAPER = "scraper"  # the metrics token (AIMA_METRICS_TOKEN); no user
 Needs = Role | str
 
 # ---------------------------------------------------------------- the expectations
 
 # Who may call each API (and other non-admin) endpoint, by route and method. HEAD
 # needs what GET needs; OPTIONS whatever the most open method of the route needs.
+FLOWER = "flower/<path>"
+# Pages a browser opens: somebody not signed in is sent to the admin login (302).
+LOGIN_PAGES = ("usage/", "flower/")
 ENDPOINTS: dict[str, dict[str, Needs]] = {
     "": {m: PUBLIC for m in ("GET", "POST", "PUT", "PATCH", "DELETE")},
     "api/schema/": {"GET": PUBLIC},
@@ -57,6 +63,14 @@ ENDPOINTS: dict[str, dict[str, Needs]] = {
     "api/v1/providers/": {"GET": OPERATOR},
     "api/v1/offers/": {"GET": OPERATOR},
     "api/v1/alerts/": {"GET": OPERATOR},
+    "api/v1/uploads/": {"POST": ANALYST},
+    "api/v1/uploads/<pk>/": {"GET": ANALYST, "PATCH": ANALYST, "DELETE": ANALYST},
+    "metrics": {"GET": SCRAPER},
+    # Operators' pages: a token or a signed-in session; nobody signed in goes to the login.
+    "usage/": {"GET": OPERATOR},
+    "usage/<period>.csv": {"GET": OPERATOR},
+    "usage/<period>/": {"GET": OPERATOR},
+    FLOWER: {"GET": OPERATOR},
     "api/v1/agents/register/": {"POST": ENROLLMENT},
     "api/v1/agents/heartbeat/": {"POST": AGENT},
     "api/v1/agents/preempted/": {"POST": AGENT},
@@ -168,10 +182,8 @@ def is_model_page(route: str, prefixes: dict[str, str]) -> bool:
 
 ALL_LEAVES = [(readable(route), pattern) for route, pattern in leaves(get_resolver().url_patterns)]
 PREFIXES = model_prefixes()
-# /flower/ passes a signed-in operator through to a running Flower (a browser page,
-# no API token): tests/taskmonitor asks it as an analyst, an operator and nobody.
-CALLS = [(route, method) for route, pattern in ALL_LEAVES
-         if not route.startswith(("admin/", "flower/")) for method in methods(pattern)]
+CALLS = [(route, method) for route, pattern in ALL_LEAVES if not route.startswith("admin/")
+         for method in methods(pattern)]
 SITE_PAGES = [route for route, _ in ALL_LEAVES
               if route.startswith("admin/") and not is_model_page(route, PREFIXES)]
 
@@ -194,7 +206,7 @@ def openness(needs: Needs) -> int:
 def allowed(principal: str, needs: Needs) -> bool:
     if needs == PUBLIC:
         return True
-    if principal == w.ANONYMOUS or needs in (AGENT, ENROLLMENT, NOBODY):
+    if principal == w.ANONYMOUS or needs in (AGENT, ENROLLMENT, SCRAPER, NOBODY):
         return False
     if needs == STAFF or principal == w.SUPERUSER:
         return True  # every principal signed in is staff
@@ -236,13 +248,18 @@ def test_every_admin_model_and_page_has_an_expectation():
 
 
 def url_for(route: str, principal: str, world: w.World) -> str:
-    values = {"job_id": str(world.job_of(principal).id), "sha256": world.artifact.sha256}
+    if route == FLOWER:
+        return "/flower/api/workers"
+    values = {"job_id": str(world.job_of(principal).id), "sha256": world.artifact.sha256,
+              "period": "2026-03"}
     if route.startswith("api/v1/jobs/"):
         values["pk"] = str(world.job_of(principal).id)
     elif route.startswith("api/v1/gpus/"):
         values["pk"] = str(world.gpu.id)
     elif route.startswith("api/v1/instances/"):
         values["pk"] = str(world.instance.id)
+    elif route.startswith("api/v1/uploads/"):
+        values["pk"] = str(world.upload_of(principal).id)
     return "/" + re.sub(r"<(\w+)>", lambda m: values[m.group(1)], route)
 
 
@@ -252,6 +269,34 @@ def call(client: Any, method: str, url: str) -> HttpResponse:
     # Empty forms: an allowed caller gets an answer about the content (400), not 401/403.
     body_format = "multipart" if url == "/api/v1/jobs/" else "json"
     return getattr(client, method.lower())(url, {}, format=body_format)
+
+
+@pytest.fixture(scope="module")
+def flower() -> Iterator[str]:
+    """A stand-in for Flower on the loopback: every page a 200 with an empty object."""
+
+    class Flower(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Flower)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def operators_view(settings, flower) -> None:
+    settings.AIMA_FLOWER_URL = flower
+    settings.AIMA_METRICS_TOKEN = "matrix-metrics-token"
 
 
 @pytest.mark.django_db
@@ -264,9 +309,11 @@ def test_endpoint(world, principal, route, method):
     assert status < 500, response.content[:500]
     if allowed(principal, needs):
         assert status not in (401, 403, 404, 405), (status, response.content[:300])
-    elif needs in (AGENT, ENROLLMENT):
-        # A user's credentials are not even read where only agents are served.
+    elif needs in (AGENT, ENROLLMENT, SCRAPER):
+        # A user's credentials are not even read where only agents (or Prometheus) are served.
         assert status in (401, 403), status
+    elif principal == w.ANONYMOUS and route.startswith(LOGIN_PAGES):
+        assert status == 302 and response["Location"].startswith("/admin/login/"), status
     elif principal == w.ANONYMOUS:
         assert status == 401, status
     else:

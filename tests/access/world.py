@@ -23,6 +23,8 @@ from aima_web.instances.models import CloudInstance
 from aima_web.jobs.models import Job, MediaAsset
 from aima_web.placement.models import CloudOffer, PlacementPolicy
 from aima_web.registry.models import ModelArtifact
+from aima_web.uploads.models import Upload
+from aima_web.uploads.services import open_upload
 from tests.conftest import client_for
 
 ANONYMOUS, NO_ROLE, SUPERUSER = "anonymous", "no role", "superuser"
@@ -39,10 +41,15 @@ class World:
     artifact: ModelArtifact
     api: dict[str, APIClient]
     admin: dict[str, Client]
+    uploads: dict[str, Upload]
 
     def job_of(self, principal: str) -> Job:
         """The principal's own job (anonymous: the admin's)."""
         return self.jobs.get(principal, self.jobs[Role.ADMIN.label])
+
+    def upload_of(self, principal: str) -> Upload:
+        """The principal's own upload, begun (anonymous: the admin's)."""
+        return self.uploads.get(principal, self.uploads[Role.ADMIN.label])
 
 
 def _user(principal: str) -> AbstractBaseUser:
@@ -136,8 +143,9 @@ def build() -> World:
     admin = {p: Client() for p in PRINCIPALS}
     for p, user in users.items():
         admin[p].force_login(user)
+    uploads = {p: open_upload(user, "clip.mp4", 10, "ab" * 32) for p, user in users.items()}
     world = World(users=users, jobs=jobs, gpu=gpu, instance=instance, artifact=artifact,
-                  api=api, admin=admin)
+                  api=api, admin=admin, uploads=uploads)
     registered = {model._meta.label for model in admin_site._registry}
     for label, make in ROW_MAKERS.items():
         if label in registered:

@@ -1,0 +1,41 @@
+"""Who may open an operator's page outside the API (usage reports, Flower).
+
+Callers are known the way the API knows them: an API token, or an admin session
+that passed every factor its user has. Somebody not signed in is sent to the admin
+login and comes back; a bad token is a 401; a user without the capability a 403.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.urls import reverse
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.request import Request
+
+from aima_web.access.roles import Capability, holds
+from aima_web.accounts.authentication import (
+    ApiTokenAuthentication,
+    VerifiedSessionAuthentication,
+)
+
+TEXT = "text/plain; charset=utf-8"
+
+
+def refusal(request: HttpRequest, needed: Capability, what: str) -> HttpResponse | None:
+    """Why the caller may not open the page, as the answer; None: they may."""
+    known = Request(request, authenticators=[ApiTokenAuthentication(),
+                                             VerifiedSessionAuthentication()])
+    try:
+        user = known.user
+    except AuthenticationFailed as exc:
+        response = HttpResponse(f"{exc.detail}\n", status=401, content_type=TEXT)
+        response["WWW-Authenticate"] = "Token"
+        return response
+    if not user.is_authenticated:
+        return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+    if not holds(user, needed):
+        return HttpResponseForbidden(
+            f"{what} need the {needed.value} capability (the operator role).\n",
+            content_type=TEXT)
+    return None
