@@ -59,6 +59,13 @@ def demo(port: int, gpu: str, once: bool) -> None:
               f"  Admin:     {running.base_url}/admin/  "
               f"(user {running.username}, password {running.password})\n"
               f"  API token: {running.api.token}\n"
+              f"  Flower:    {running.base_url}/flower/  (tasks and workers; as the admin "
+              f"user above)\n"
+              f"  Metrics:   {running.base_url}/metrics  (Prometheus; from this machine, or "
+              f"with 'Authorization: Bearer $AIMA_METRICS_TOKEN')\n"
+              f"  Usage:     {running.base_url}/usage/  (costs and savings this month; as "
+              f"the admin user)\n"
+              f"  Alerts:    {running.base_url}/api/v1/alerts/  (with the API token)\n"
               f"  Logs:      {running.supervisor.log_dir}\n", flush=True)
         if not once:
             print("Serving until Ctrl-C.", flush=True)
