@@ -12,19 +12,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from aima_web.access.roles import Role
 from aima_web.jobs.models import Job
 from tests.conftest import client_for
-from tests.usage.seed import A100, H100, seed, user
+from tests.usage.seed import A100, H100, user
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def utc(settings):
-    settings.TIME_ZONE = "UTC"
-
-
-@pytest.fixture
-def world(django_user_model):
-    return seed(django_user_model)
 
 
 @pytest.fixture

@@ -10,23 +10,13 @@ import pytest
 from aima_web.jobs.models import Job
 from aima_web.usage.overview import cost_overview
 from aima_web.usage.report import BadMonth, Row, monthly_report, parse_month
-from tests.usage.seed import A100, H100, at, seed
+from tests.usage.seed import A100, H100, at
 
 pytestmark = pytest.mark.django_db
 
 # The report is read after the month: 2026-04-10 (March is over, so 744 hours).
 AFTER = at("04-10", "12:00")
 HOURS = 31 * 24  # 744
-
-
-@pytest.fixture(autouse=True)
-def utc(settings):
-    settings.TIME_ZONE = "UTC"
-
-
-@pytest.fixture
-def world(django_user_model):
-    return seed(django_user_model)
 
 
 def figures(row: Row) -> tuple:
