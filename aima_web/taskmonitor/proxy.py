@@ -9,6 +9,9 @@ answer back. Nothing of the caller's (cookies, credentials) reaches Flower.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -24,6 +27,9 @@ from aima_web.accounts import pages
 CAPABILITY = Capability.VIEW_GPU_DETAILS
 CHUNK = 64 * 1024
 TIMEOUT_S = 10
+# Flower's workers page says in an inline script whether it refreshes itself.
+INLINE_SCRIPT = re.compile(rb"<script[^>]*>(.*?)</script>", re.DOTALL)
+FLOWER_SCRIPT = re.compile(rb"\s*var autorefresh = [01];\s*")
 # What of Flower's answer the caller gets; hop-by-hop headers stay behind.
 PASSED_HEADERS = ("Content-Type", "Content-Length", "Cache-Control", "Etag", "Last-Modified")
 
@@ -47,11 +53,29 @@ class FlowerProxy(View):
         except (urllib.error.URLError, OSError):
             return HttpResponse("Flower is not running.", status=503, content_type="text/plain",
                                 headers={"Retry-After": "10"})
-        response = StreamingHttpResponse(chunks(answer), status=answer.status)
+        if answer.headers.get_content_type() == "text/html":
+            response = flower_page(answer)
+        else:
+            response = StreamingHttpResponse(chunks(answer), status=answer.status)
         for name in PASSED_HEADERS:
             if answer.headers.get(name):
                 response[name] = answer.headers[name]
         return response
+
+
+def flower_page(answer) -> HttpResponse:
+    """One of Flower's pages, with the inline script Flower itself writes (its
+    auto-refresh switch) let through the site's CSP by its hash: every other
+    inline script stays blocked, so a worker name an agent chose cannot run."""
+    with answer:
+        page = answer.read()
+    response = HttpResponse(page, status=answer.status)
+    allowed = sorted({
+        "'sha256-" + base64.b64encode(hashlib.sha256(script).digest()).decode() + "'"
+        for script in INLINE_SCRIPT.findall(page) if FLOWER_SCRIPT.fullmatch(script)})
+    if allowed:
+        response._csp_update = {"script-src": allowed}
+    return response
 
 
 def chunks(answer) -> Iterator[bytes]:
