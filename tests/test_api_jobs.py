@@ -171,3 +171,10 @@ def test_schema_and_docs(api):
             "/api/v1/gpus/"} <= set(paths)
     docs = api.get("/api/docs/")
     assert docs.status_code == 200 and b"swagger" in docs.content.lower()
+
+
+@pytest.mark.parametrize("body", [[None, None], "clip.mp4", 7])
+def test_a_json_body_that_is_no_object_is_a_400(api, body):
+    response = api.post("/api/v1/jobs/", body, format="json")
+    assert response.status_code == 400, response.content
+    assert Job.objects.count() == 0

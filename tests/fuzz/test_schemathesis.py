@@ -106,6 +106,12 @@ def api_schema(world, in_process_requests, request):
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
+@schemathesis.serializer("application/offset+octet-stream")
+def upload_chunk(ctx: Any, value: Any) -> bytes:
+    """A resumable upload's chunk is the raw bytes of the body (aima_web/uploads/api.py)."""
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
 @schema.parametrize()
 @hypothesis.settings(max_examples=EXAMPLES, deadline=None, database=None,
                      suppress_health_check=list(HealthCheck))

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -46,6 +48,8 @@ class JobCreateSerializer(serializers.Serializer):
         help_text="Higher runs first where jobs queue (-1000 to 1000).")
 
     def to_internal_value(self, data):
+        if not isinstance(data, Mapping):  # a JSON list or scalar: DRF's own 400 says so
+            return super().to_internal_value(data)
         # One of media and upload, refused beside the other fields' errors as a missing
         # required field would be.
         sent = [name for name in ("media", "upload") if data.get(name) not in (None, "")]
