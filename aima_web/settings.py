@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "aima_web.usage",
     "aima_web.uploads",
     "aima_web.taskmonitor",
+    "aima_web.dashboard",
+    "aima_web.analyst",
 ]
 
 MIDDLEWARE = [
@@ -361,6 +363,10 @@ if AIMA_HTTPS:
     # Behind the proxy, REMOTE_ADDR is always the proxy: the client is the entry it
     # appended to X-Forwarded-For (the last; what the client sent before it is not trusted).
     REST_FRAMEWORK["NUM_PROXIES"] = 1
+# The site's own login (aima_web.accounts.site_login); analysts land on the upload page.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/upload/"
+LOGOUT_REDIRECT_URL = "login"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 # The admin, the API docs and the browsable API put the CSRF token in their

@@ -3,6 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from aima_web.accounts.site_login import SiteLogin, SiteLogout
 from aima_web.jobs.api.agent_views import (
     AgentJobMediaView,
     AgentJobResultsView,
@@ -36,6 +37,10 @@ urlpatterns = [
     path("metrics", include("aima_web.monitoring.urls")),
     path("usage/", include("aima_web.usage.urls")),
     path("flower/", include("aima_web.taskmonitor.urls")),
+    path("login/", SiteLogin.as_view(), name="login"),
+    path("logout/", SiteLogout.as_view(), name="logout"),
+    path("dashboard/", include("aima_web.dashboard.urls")),
+    path("", include("aima_web.analyst.urls")),
 ]
 
 # Under /api/, Django's own 404 and 500 answer in JSON, as the API's views do.

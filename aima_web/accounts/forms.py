@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.signals import user_login_failed
 from django_otp import user_has_device
 
 from aima_web.accounts import mfa
 
 
-class MfaAdminLoginForm(AdminAuthenticationForm):
-    """The admin login: password, then the code of an enrolled device (none
-    asked of staff who have not enrolled one)."""
+class MfaLoginForm(AuthenticationForm):
+    """The site's login (upload page, jobs, dashboard): password, then the code of
+    an enrolled device (none asked of users who have not enrolled one)."""
 
     otp_token = forms.CharField(
         required=False, label="Authentication code", max_length=16,
@@ -35,6 +36,10 @@ class MfaAdminLoginForm(AdminAuthenticationForm):
         # django_otp keeps the device in the session when the login completes.
         user.otp_device = device
         return cleaned
+
+
+class MfaAdminLoginForm(MfaLoginForm, AdminAuthenticationForm):
+    """The admin login: the site's, open to staff only (Django's admin form checks that)."""
 
 
 class ConfirmDeviceForm(forms.Form):

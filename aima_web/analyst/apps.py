@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AnalystConfig(AppConfig):
+    name = "aima_web.analyst"
+    label = "analyst"
