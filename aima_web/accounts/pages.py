@@ -1,15 +1,16 @@
-"""Who may open an operator's page outside the API (usage reports, Flower).
+"""Who may open one of AIMA's pages outside the API and the admin (upload, jobs,
+dashboard, usage reports, Flower).
 
-Callers are known the way the API knows them: an API token, or an admin session
-that passed every factor its user has. Somebody not signed in is sent to the admin
-login and comes back; a bad token is a 401; a user without the capability a 403.
+Callers are known the way the API knows them: an API token, or a session that
+passed every factor its user has. Somebody not signed in is sent to the site's
+login (settings.LOGIN_URL) and comes back; a bad token is a 401; a user without
+the capability a 403.
 """
 
 from __future__ import annotations
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
-from django.urls import reverse
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
@@ -33,9 +34,9 @@ def refusal(request: HttpRequest, needed: Capability, what: str) -> HttpResponse
         response["WWW-Authenticate"] = "Token"
         return response
     if not user.is_authenticated:
-        return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+        return redirect_to_login(request.get_full_path())
     if not holds(user, needed):
         return HttpResponseForbidden(
-            f"{what} need the {needed.value} capability (the operator role).\n",
+            f"{what} need the {needed.value} capability.\n",
             content_type=TEXT)
     return None

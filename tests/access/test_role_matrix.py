@@ -38,14 +38,16 @@ Needs = Role | str
 # Who may call each API (and other non-admin) endpoint, by route and method. HEAD
 # needs what GET needs; OPTIONS whatever the most open method of the route needs.
 FLOWER = "flower/<path>"
-# Pages a browser opens: somebody not signed in is sent to the admin login (302).
-LOGIN_PAGES = ("usage/", "flower/")
+# Pages a browser opens: somebody not signed in is sent to the site's login (302).
+LOGIN_PAGES = ("usage/", "flower/", "dashboard/", "upload/", "jobs/")
 ENDPOINTS: dict[str, dict[str, Needs]] = {
     "": {m: PUBLIC for m in ("GET", "POST", "PUT", "PATCH", "DELETE")},
     "api/schema/": {"GET": PUBLIC},
     "api/docs/": {"GET": PUBLIC},
     "api-auth/login/": {"GET": PUBLIC, "POST": PUBLIC, "PUT": PUBLIC},
     "api-auth/logout/": {"POST": PUBLIC},
+    "login/": {"GET": PUBLIC, "POST": PUBLIC, "PUT": PUBLIC},
+    "logout/": {"POST": PUBLIC},
     "api/v1/jobs/": {"GET": VIEWER, "POST": ANALYST},
     "api/v1/jobs/<pk>/": {"GET": VIEWER},
     "api/v1/jobs/<pk>/results/": {"GET": VIEWER},
@@ -71,6 +73,11 @@ ENDPOINTS: dict[str, dict[str, Needs]] = {
     "usage/<period>.csv": {"GET": OPERATOR},
     "usage/<period>/": {"GET": OPERATOR},
     FLOWER: {"GET": OPERATOR},
+    "dashboard/": {"GET": OPERATOR},
+    # Analysts' pages: each sees and submits their own jobs, as in the API.
+    "upload/": {"GET": ANALYST},
+    "jobs/": {"GET": VIEWER},
+    "jobs/<job_id>/": {"GET": VIEWER},
     "api/v1/agents/register/": {"POST": ENROLLMENT},
     "api/v1/agents/heartbeat/": {"POST": AGENT},
     "api/v1/agents/preempted/": {"POST": AGENT},
@@ -313,7 +320,7 @@ def test_endpoint(world, principal, route, method):
         # A user's credentials are not even read where only agents (or Prometheus) are served.
         assert status in (401, 403), status
     elif principal == w.ANONYMOUS and route.startswith(LOGIN_PAGES):
-        assert status == 302 and response["Location"].startswith("/admin/login/"), status
+        assert status == 302 and response["Location"].startswith("/login/"), status
     elif principal == w.ANONYMOUS:
         assert status == 401, status
     else:

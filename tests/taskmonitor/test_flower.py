@@ -77,7 +77,7 @@ def test_flower_lists_the_workers_and_a_finished_jobs_tasks(stack: Stack, tmp_pa
 def test_the_proxy_admits_operators_only(stack: Stack, client, make_user, settings):
     settings.AIMA_FLOWER_URL = stack.flower_url.removesuffix("/flower")
     assert client.get("/flower/api/workers?status=1")["Location"] == (
-        "/admin/login/?next=/flower/api/workers%3Fstatus%3D1")
+        "/login/?next=/flower/api/workers%3Fstatus%3D1")
 
     client.force_login(make_user("ann", staff=True, role=Role.ANALYST))
     assert client.get("/flower/api/workers?status=1").status_code == 403

@@ -94,7 +94,7 @@ def test_analysts_are_refused_and_strangers_sent_to_log_in(django_user_model):
         assert analyst.get(path).status_code == 403
         answer = Client().get(path)
         assert answer.status_code == 302
-        assert answer["Location"] == f"/admin/login/?next={path}"
+        assert answer["Location"] == f"/login/?next={path}"
 
 
 def test_a_script_fetches_the_csv_with_an_api_token(world, django_user_model):
@@ -117,4 +117,4 @@ def test_a_session_short_of_its_second_factor_is_sent_to_log_in(django_user_mode
     client.force_login(olga)  # a password alone: the device's code was never given
     answer = client.get("/usage/2026-03/")
     assert answer.status_code == 302
-    assert answer["Location"] == "/admin/login/?next=/usage/2026-03/"
+    assert answer["Location"] == "/login/?next=/usage/2026-03/"
