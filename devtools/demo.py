@@ -53,25 +53,35 @@ def demo(port: int, gpu: str, once: bool) -> None:
     running = stack.start(dict(os.environ), settings.VAR_DIR / "log", port, gpu, beat=True)
     try:
         job_id = run_sample(running.api)
-        print(f"\nAIMA is up.\n  API docs:  {running.base_url}/api/docs/\n"
-              f"  Report:    {running.base_url}/api/v1/jobs/{job_id}/report/?format=html "
-              f"(after logging in to the admin)\n"
-              f"  Admin:     {running.base_url}/admin/  "
-              f"(user {running.username}, password {running.password})\n"
-              f"  API token: {running.api.token}\n"
-              f"  Flower:    {running.base_url}/flower/  (tasks and workers; as the admin "
-              f"user above)\n"
-              f"  Metrics:   {running.base_url}/metrics  (Prometheus; from this machine, or "
-              f"with 'Authorization: Bearer $AIMA_METRICS_TOKEN')\n"
-              f"  Usage:     {running.base_url}/usage/  (costs and savings this month; as "
-              f"the admin user)\n"
-              f"  Alerts:    {running.base_url}/api/v1/alerts/  (with the API token)\n"
-              f"  Logs:      {running.supervisor.log_dir}\n", flush=True)
+        print("\nAIMA is up.", flush=True)
+        for label, url, how in links(running, job_id):
+            print(f"  {label + ':':<12}{url}{f'  ({how})' if how else ''}", flush=True)
+        print(f"  {'API token:':<12}{running.api.token}\n"
+              f"  {'Logs:':<12}{running.supervisor.log_dir}\n", flush=True)
         if not once:
             print("Serving until Ctrl-C.", flush=True)
             serve(running)
     finally:
         running.stop()
+
+
+def links(running: stack.Stack, job_id: str) -> list[tuple[str, str, str]]:
+    """What the demo serves: (name, URL, how to get in), each line of its greeting."""
+    base, login = running.base_url, f"log in as {running.username} / {running.password}"
+    return [
+        ("Upload", f"{base}/upload/", f"analysts' page: drop a file, watch it run; {login}"),
+        ("My jobs", f"{base}/jobs/", "the same login"),
+        ("Report", f"{base}/api/v1/jobs/{job_id}/report/?format=html", "the same login"),
+        ("Dashboard", f"{base}/dashboard/", "operators: GPUs, queues, costs, alerts; "
+                                            "the same login"),
+        ("Usage", f"{base}/usage/", "costs and savings this month; the same login"),
+        ("Flower", f"{base}/flower/", "tasks and workers; the same login"),
+        ("Metrics", f"{base}/metrics", "Prometheus; from this machine, or with "
+                                       "'Authorization: Bearer $AIMA_METRICS_TOKEN'"),
+        ("Alerts", f"{base}/api/v1/alerts/", "with the API token below"),
+        ("Admin", f"{base}/admin/", "the same login"),
+        ("API docs", f"{base}/api/docs/", ""),
+    ]
 
 
 def run_sample(api: ApiClient) -> str:
