@@ -22,7 +22,7 @@ from aima_tasks.kernel.analyses import Section, Slot, catalogue, dialogue
 from aima_tasks.kernel.analyses.facts import Fact
 from aima_tasks.kernel.analyses.sections import by_time, dicts, empty, num, speech_map
 from aima_web.instances.preemption import rework
-from aima_web.jobs import report_frames, report_vision
+from aima_web.jobs import progress, report_frames, report_vision
 from aima_web.jobs.models import AnalysisResult, Job, MediaAsset
 from aima_web.jobs.states import TERMINAL
 
@@ -127,6 +127,7 @@ def _job(job: Job, done: set[str]) -> dict[str, Any]:
         "id": str(job.id),
         "state": job.state,
         "finished": job.state in TERMINAL,
+        "progress": progress.of(job),  # done of total and the ETA, as the jobs API says
         "media_name": job.media_name,
         "confidentiality": job.confidentiality,
         "urgency": job.urgency,
