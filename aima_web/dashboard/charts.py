@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 WIDTH, HEIGHT = 640, 200
-LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 22
+LEFT, RIGHT, TOP, BOTTOM = 44, 8, 22, 22
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def stacked_bars(chart_id: str, title: str, unit: str, series: Sequence[Series],
         'xmlns="http://www.w3.org/2000/svg"><title>{}</title>{}'
         '<text x="{}" y="{}" class="legend" text-anchor="end">{}</text></svg>',
         chart_id, WIDTH, HEIGHT, title, title, mark_safe("".join(parts)),
-        WIDTH - RIGHT, TOP + 4, legend)
+        WIDTH - RIGHT, 12, legend)
 
 
 def _axis(top: float, unit: str, plot_w: float, plot_h: float) -> SafeString:
