@@ -4,9 +4,9 @@ row, and the local and cloud utilisation the bars show.
 
 The GPUs and their latest samples are the ones /metrics exports
 (aima_web.monitoring.fleet): one query for the GPUs with the id of their newest
-sample, one for those samples, one for the running jobs, one for the live
-instances; progress is read for the running jobs only, which are bounded by
-the GPUs that run them.
+sample, one for those samples, one for the live instances, two for the
+running jobs (and the units GPUs hold of them); progress is read for the
+running jobs only, which are bounded by the GPUs that run them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import datetime
 from django.db.models import Q
 
 from aima_tasks.kernel.routing import Scope
-from aima_web.fleet.models import GpuTelemetry, LocalGPU
+from aima_web.fleet.models import Assignment, GpuTelemetry, LocalGPU
 from aima_web.instances.models import CloudInstance, InstanceState
 from aima_web.instances.states import ENDED
 from aima_web.jobs import progress
@@ -130,21 +130,30 @@ def fleet(now: datetime) -> Fleet:
 
 def running_jobs(gpu_ids: list[int], agent_ids: list[int],
                  now: datetime) -> dict[tuple[str, int], CurrentJob]:
-    """Running jobs by ("gpu", id) where they name their GPU and by ("agent",
-    id): a cloud instance's job need not name one."""
+    """Running jobs by ("gpu", id) and by ("agent", id): a cloud instance's
+    job need not name a GPU. A job cut into segments runs on several GPUs at
+    once and names the last to start one: the others hold its units
+    (fleet.Assignment), the latest unit they took counts."""
+    held = list(Assignment.objects.filter(job__state=JobState.RUNNING, gpu_id__in=gpu_ids)
+                .order_by("-assigned_at").values_list("gpu_id", "job_id")[:2 * MAX_ROWS])
     rows = (Job.objects.filter(state=JobState.RUNNING)
-            .filter(Q(gpu_id__in=gpu_ids) | Q(agent_id__in=agent_ids))
+            .filter(Q(gpu_id__in=gpu_ids) | Q(agent_id__in=agent_ids)
+                    | Q(pk__in={job_id for _, job_id in held}))
             .select_related("media").order_by("running_at")[:2 * MAX_ROWS])
     found: dict[tuple[str, int], CurrentJob] = {}
+    by_id: dict = {}
     for job in rows:
         shown = progress.of(job, now)
-        current = CurrentJob(job_id=str(job.pk), media_name=job.media_name,
-                             fraction=float(shown.get("fraction") or 0.0),
-                             eta_seconds=shown.get("eta_seconds"))
+        current = by_id[job.pk] = CurrentJob(
+            job_id=str(job.pk), media_name=job.media_name,
+            fraction=float(shown.get("fraction") or 0.0), eta_seconds=shown.get("eta_seconds"))
         if job.gpu_id is not None:
             found.setdefault(("gpu", job.gpu_id), current)
         if job.agent_id is not None:
             found.setdefault(("agent", job.agent_id), current)
+    for gpu_id, job_id in held:
+        if job_id in by_id:
+            found.setdefault(("gpu", gpu_id), by_id[job_id])
     return found
 
 

@@ -12,7 +12,8 @@ shows the last 30 days). Energy costs 0.30 per kWh (the policy's default).
 - J4 cloud on instance I1 (A100 at 2.00/h, ran 6 h, terminated), 4 h,
   charged 8.00.
 - J6 cloud, running on live instance I5 (H100 at 3.00/h, launched 2 h ago, busy).
-- J7 local on A, running for 1 h.
+- J7 local on A, running for 1 h; GPU B (RTX 3060, 12 GB, no sample) holds
+  its second segment (placement counts J7's work against A, where it names).
 - Q1 queued for GPU A (class 24): one hour of work ahead of the next job.
 - One open alert: GPU A overheating.
 """
@@ -28,7 +29,7 @@ from django.utils import timezone
 
 from aima_web.access.roles import Role
 from aima_web.alerts.models import Alert, Kind, Severity
-from aima_web.fleet.models import Agent, GpuTelemetry, LocalGPU
+from aima_web.fleet.models import Agent, Assignment, GpuTelemetry, LocalGPU
 from aima_web.instances.models import CloudInstance, InstanceState
 from aima_web.jobs.models import Job
 from tests.usage.seed import A100, H100, gpu, instance, job, option, placement, user
@@ -38,6 +39,7 @@ from tests.usage.seed import A100, H100, gpu, instance, job, option, placement, 
 class Fleet:
     now: datetime
     gpu_a: LocalGPU
+    gpu_b: LocalGPU
     live: CloudInstance
     jobs: dict[str, Job]
     alert: Alert
@@ -99,6 +101,10 @@ def seeded(django_user_model) -> Fleet:
         "J7": _running("J7", alice, now - timedelta(hours=1), placement(on_a, []),
                        agent=lab, gpu=gpu_a),
     }
+    gpu_b = gpu("NVIDIA GeForce RTX 3060", 200, "0", "lab", agent=lab)
+    LocalGPU.objects.filter(pk=gpu_b.pk).update(vram_gb=12)
+    Assignment.objects.create(job=jobs["J7"], segment=1, unit="transcript", agent=lab,
+                              gpu=gpu_b, assigned_at=now - timedelta(minutes=20))
     queued = job("Q1", alice, ["transcript"], now, now, placement(on_a, []))
     Job.objects.filter(pk=queued.pk).update(state="queued", running_at=None, finished_at=None,
                                             queued_at=now - timedelta(minutes=10))
@@ -106,4 +112,4 @@ def seeded(django_user_model) -> Fleet:
     alert = Alert.objects.create(kind=Kind.GPU_OVERHEATING, subject=f"gpu:{gpu_a.id}",
                                  severity=Severity.CRITICAL,
                                  message=f"GPU #{gpu_a.id} at 95 C", raised_at=now)
-    return Fleet(now=now, gpu_a=gpu_a, live=live, jobs=jobs, alert=alert)
+    return Fleet(now=now, gpu_a=gpu_a, gpu_b=gpu_b, live=live, jobs=jobs, alert=alert)

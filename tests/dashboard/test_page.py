@@ -49,6 +49,10 @@ def test_the_gpu_table(seeded, operator):
     j7 = seeded.jobs["J7"]
     link = gpus.having("data-gpu-id", str(seeded.gpu_a.id), tag="tr")[0].having("href")[0]
     assert link.attrs["href"] == f"/jobs/{j7.pk}/" and link.text() == "J7.mp4"
+    # GPU B reports nothing yet and works on J7's second segment.
+    row_b = gpus.having("data-gpu-id", str(seeded.gpu_b.id), tag="tr")[0]
+    assert "RTX 3060" in row_b.text() and "12 GB" in row_b.text()
+    assert row_b.having("href")[0].attrs["href"] == f"/jobs/{j7.pk}/"
     # The live instance has its own row, with the job running on its agent.
     cloud = gpus.having("data-instance-id", str(seeded.live.pk), tag="tr")[0]
     assert "NVIDIA H100 80GB HBM3" in cloud.text() and "vastai" in cloud.text()
@@ -61,7 +65,7 @@ def test_the_gpu_table(seeded, operator):
 def test_the_utilisation_bars(seeded, operator):
     bars = page(operator).by_id("utilisation")
     local, cloud = bars.by_id("utilisation-local"), bars.by_id("utilisation-cloud")
-    assert "73 %" in local.text() and "1 of 1 GPUs reporting" in local.text()
+    assert "73 %" in local.text() and "1 of 2 GPUs reporting" in local.text()
     assert local.having("style")[0].attrs["style"] == "width: 73%"
     # The one live instance runs a job: 100 %.
     assert "100 %" in cloud.text() and "1 of 1 live instances running a job" in cloud.text()
@@ -72,9 +76,13 @@ def test_the_queues(seeded, operator):
     row = queues.having("data-queue", "gpu.local.24", tag="tr")[0]
     cells = [c.text() for c in row.children if not isinstance(c, str)]
     # Q1 waits for GPU A with an hour of work (its estimate); J7 has used up its
-    # hour, so nothing of it is left: the next job of class 24 waits one hour.
+    # hour, so nothing of it is left: the next job of class 24 waits one hour
+    # (GPU B is too small for the class).
     assert cells[2] == "1" and cells[4] == "1 h 00 min"
     assert cells[3] == "10 min"
+    # GPU B (12 GB) takes class 8 and has nothing ahead of it.
+    row8 = queues.having("data-queue", "gpu.local.8", tag="tr")[0].text()
+    assert row8.endswith("0 s")
     # GPU A (24 GB) cannot take class 48: no local GPU for it.
     row48 = queues.having("data-queue", "gpu.local.48", tag="tr")[0].text()
     assert "no local GPU" in row48
