@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.views.generic import DetailView, ListView, TemplateView
 
 from aima_tasks.kernel.analyses import catalogue
@@ -26,6 +27,7 @@ from aima_web.jobs import progress
 from aima_web.jobs.models import Job
 from aima_web.jobs.states import TERMINAL, JobState
 from aima_web.placement.models import PlacementPolicy
+from aima_web.usage import costs
 
 JOBS_PER_PAGE = 50
 # The page's own pick before the user chooses: the level that never leaves local
@@ -59,11 +61,21 @@ def placement_sentence(job: Job) -> str:
     return said
 
 
-def shown(job: Job) -> dict[str, Any]:
-    """What a page shows of a job beside the job itself."""
+def shown(job: Job, policy: PlacementPolicy) -> dict[str, Any]:
+    """What a page shows of a job beside the job itself. Its cost is counted as the
+    usage reports and the dashboard count it (local energy and depreciation, or the
+    cloud's bill); None while it has not run."""
+    cost = (costs.job_cost(job, timezone.now(), float(policy.energy_price_per_kwh)).cost
+            if job.running_at else None)
     return {"job": job, "progress": progress.of(job), "placement": placement_sentence(job),
-            "finished": job.state in TERMINAL,
+            "finished": job.state in TERMINAL, "cost": cost, "currency": policy.currency,
             "report_url": reverse("job-report", args=[job.id]) + "?format=html"}
+
+
+def _with_costs(jobs):
+    """What job_cost reads of each job, fetched with it."""
+    return (jobs.select_related("media", "owner", "gpu", "agent__instance")
+            .prefetch_related("results"))
 
 
 class UploadPage(Admitted, TemplateView):
@@ -99,13 +111,13 @@ class JobList(Admitted, ListView):
     paginate_by = JOBS_PER_PAGE
 
     def get_queryset(self):
-        return (Job.objects.filter(owner=self.request.user).select_related("media")
-                .order_by("-created_at", "-id"))
+        return _with_costs(Job.objects.filter(owner=self.request.user)
+                           .order_by("-created_at", "-id"))
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["rows"] = [shown(job) for job in context["object_list"]]
-        context["currency"] = PlacementPolicy.current().currency
+        policy = PlacementPolicy.current()
+        context["rows"] = [shown(job, policy) for job in context["object_list"]]
         return context
 
 
@@ -118,7 +130,7 @@ class JobPage(Admitted, DetailView):
     template_name = "analyst/job.html"
 
     def get_object(self, queryset=None) -> Job:
-        found = visible_jobs(self.request.user, Job.objects.select_related("media", "owner"))
+        found = visible_jobs(self.request.user, _with_costs(Job.objects.all()))
         job = found.filter(pk=self.kwargs["job_id"]).first()
         if job is None:
             raise Http404("no such job")
@@ -129,5 +141,5 @@ class JobPage(Admitted, DetailView):
         stamps = [(label, getattr(job, field)) for label, field in (
             ("Submitted", "created_at"), ("Probing", "probing_at"), ("Placing", "placing_at"),
             ("Queued", "queued_at"), ("Running", "running_at"), ("Finished", "finished_at"))]
-        return {**super().get_context_data(**kwargs), **shown(job), "stamps": stamps,
-                "currency": PlacementPolicy.current().currency}
+        return {**super().get_context_data(**kwargs), **shown(job, PlacementPolicy.current()),
+                "stamps": stamps}

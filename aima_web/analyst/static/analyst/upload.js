@@ -82,7 +82,12 @@ const POLL_MS = 1000;
 
 const $ = (id) => document.getElementById(id);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const megabytes = (bytes) => `${(bytes / 1048576).toFixed(1)} MB`;
+function megabytes(bytes) {
+  if (bytes < 1024) return `${bytes} bytes`;
+  if (bytes < 1048576) return `${(bytes / 1024).toFixed(1)} KB`;
+  if (bytes < 1073741824) return `${(bytes / 1048576).toFixed(1)} MB`;
+  return `${(bytes / 1073741824).toFixed(2)} GB`;
+}
 
 function csrfToken() {
   const meta = document.querySelector('meta[name="csrf-token"]');
@@ -183,7 +188,7 @@ class UploadPage {
       this.status("Uploaded and verified. Submitting the job…", 100);
       const job = await api("POST", this.jobsUrl, this.jobRequest(uploadId));
       this.finished = null;
-      this.status("Submitted.", 100);
+      this.status("Submitted: the job is followed below.", 100);
       await this.follow(job);
     } catch (problem) {
       this.error(problem instanceof Refused ? problem.message : `The upload stopped: ${problem.message}`);
