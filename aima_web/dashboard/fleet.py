@@ -106,7 +106,7 @@ def utilisation(rows: list[GpuRow]) -> Utilisation:
 def fleet(now: datetime) -> Fleet:
     # The same GPUs and the same "latest sample" as /metrics (retired ones and
     # those of ended instances left out).
-    gpus = list(series._gpus()[:MAX_ROWS + 1])
+    gpus = list(series.gpus_in_service()[:MAX_ROWS + 1])
     samples = GpuTelemetry.objects.in_bulk([g.latest_id for g in gpus if g.latest_id])
     instances = list(CloudInstance.objects.exclude(state__in=ENDED)
                      .select_related("agent").order_by("-requested_at")[:MAX_ROWS + 1])

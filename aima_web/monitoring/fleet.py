@@ -28,7 +28,9 @@ SAMPLED = {
 }
 
 
-def _gpus():
+def gpus_in_service():
+    """GPUs not retired nor on an ended instance, each with its latest sample's id
+    (``latest_id``): what /metrics and the dashboard show."""
     latest = GpuTelemetry.objects.filter(gpu=OuterRef("pk")).order_by("-received_at", "-id")
     # A cloud GPU whose instance has ended is gone for good, not down.
     return (LocalGPU.objects.exclude(status=GpuStatus.RETIRED)
@@ -48,7 +50,7 @@ def gpu_labels(gpu: LocalGPU) -> list[str]:
 
 
 def gpu_families() -> Iterator[Metric]:
-    gpus = list(_gpus())
+    gpus = list(gpus_in_service())
     samples = GpuTelemetry.objects.in_bulk([g.latest_id for g in gpus if g.latest_id])
     families = {name: gauge(name) for name, _ in SAMPLED.values()}
     total, up, failed = (gauge("aima_gpu_memory_total_bytes"), gauge("aima_gpu_up"),
