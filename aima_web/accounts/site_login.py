@@ -12,7 +12,8 @@ from aima_web.accounts.forms import MfaLoginForm
 class SiteLogin(auth_views.LoginView):
     form_class = MfaLoginForm
     template_name = "accounts/login.html"
-    redirect_authenticated_user = True
+    # Not redirect_authenticated_user: a password-only session of a user with a device
+    # counts as signed out on the pages, which would send it back here, in a loop.
 
 
 class SiteLogout(auth_views.LogoutView):

@@ -73,3 +73,11 @@ def test_logout_needs_a_post(client, analyst):
     assert client.get("/logout/").status_code == 405
     assert client.post("/logout/").status_code == 302
     assert "_auth_user_id" not in client.session
+
+
+def test_a_session_that_skipped_the_code_gets_the_form_not_a_loop(client, analyst):
+    TOTPDevice.objects.create(user=analyst, name="phone", confirmed=True)
+    # The browsable API's login takes a password alone: the pages do not count it.
+    client.post("/api-auth/login/", {"username": "ana", "password": PASSWORD})
+    assert client.get("/jobs/")["Location"] == "/login/?next=/jobs/"
+    assert client.get("/login/?next=/jobs/").status_code == 200
