@@ -22,6 +22,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 # A job on a small clip finishes in seconds; CI machines are slower.
 JOB_TIMEOUT_MS = 120_000
+# An amount as the usage app writes it, e.g. "0.00 USD" or "-1.25 EUR".
+MONEY = re.compile(r"-?\d[\d,]*\.\d\d [A-Z]{3}")
 
 
 def start_upload(page: Page, media: Path, confidentiality: str = "internal") -> None:
@@ -88,8 +90,8 @@ def test_upload_watch_the_job_finish_read_the_report_and_find_it_on_the_dashboar
     expect(page.locator(f'table#gpus tr[data-gpu-id="{gpu["id"]}"]')).to_contain_text(
         gpu["model"])
     row = page.locator(f'table#recent-jobs tr[data-job-id="{job_id}"]')
-    expect(row.locator("td.cost")).to_have_text(re.compile(r"\d"))
-    expect(page.locator("#savings")).to_have_text(re.compile(r"\d"))
+    expect(row.locator("td.cost")).to_have_text(MONEY)
+    expect(page.locator("#savings")).to_contain_text(MONEY)
     shoot(page, "dashboard")
 
     page.goto(f"{stack.base_url}/jobs/")
@@ -111,13 +113,12 @@ def cut_first_patch(page: Page, offsets: list[int], kept: list[int]) -> None:
         if kept:
             route.continue_()
             return
-        body = request.post_data_buffer
+        # An assertion here would only stall the page: the test checks ``kept``.
+        body = request.post_data_buffer or b""
         if body:
             headers = {k: v for k, v in request.headers.items() if k != "content-length"}
             route.fetch(headers=headers, post_data=body[:len(body) // 2])
-            kept.append(len(body) // 2)
-        else:
-            kept.append(0)  # Chromium did not show the body (a file-backed Blob): unsent
+        kept.append(len(body) // 2)
         route.abort("connectionreset")
 
     page.route("**/api/v1/uploads/**", handle)
@@ -146,8 +147,8 @@ def test_an_upload_cut_off_midway_resumes_and_stores_the_same_bytes(
     job_id = job_id_of(page)
     shoot(page, "resumed-and-created")
 
-    # The chunk after the cut starts where the server stood.
-    assert kept and offsets[:2] == [0, kept[0]], (kept, offsets)
+    # The chunk after the cut starts where the server stood: half a chunk in.
+    assert kept and kept[0] > 0 and offsets[:2] == [0, kept[0]], (kept, offsets)
     job = stack.api.get(f"/api/v1/jobs/{job_id}/")
     assert job["media"]["sha256"] == digest
     assert job["media"]["size_bytes"] == media.stat().st_size
