@@ -22,6 +22,7 @@ from devtools import stack as local_stack
 from tests.e2e.conftest import new_database
 
 SIMULATED_GPU = "Browser RTX (simulated):24"
+OFFERS = PROJECT_ROOT / "bench" / "simulation" / "offers.csv"
 # Long enough for a page to answer on a busy CI machine, short enough that a
 # missing element fails the test in seconds rather than at pytest's timeout.
 STEP_TIMEOUT_MS = 15_000
@@ -62,6 +63,9 @@ def stack(tmp_path_factory) -> Iterator[local_stack.Stack]:
         running = local_stack.start(env, tmp_path_factory.mktemp("logs"),
                                     local_stack.free_port(), SIMULATED_GPU,
                                     username="browser", heartbeat_s=2)
+        # Real prices, so that each local job's decision lists cloud alternatives and the
+        # dashboard has savings to show (no provider is enabled: nothing is rented).
+        local_stack.manage(env, "aima_offers", "load", str(OFFERS), "--priced-at", "now")
         yield running
         running.stop()
 

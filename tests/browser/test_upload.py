@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Page, Request, Route, expect
 
 from agents import samples
+from devtools import demo
 from devtools.api_client import ApiError
 from devtools.stack import Stack
 from tests.uploads import video
@@ -22,8 +23,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 # A job on a small clip finishes in seconds; CI machines are slower.
 JOB_TIMEOUT_MS = 120_000
-# An amount as the usage app writes it, e.g. "0.00 USD" or "-1.25 EUR".
-MONEY = re.compile(r"-?\d[\d,]*\.\d\d [A-Z]{3}")
+# An amount as the pages write it (aima_web/core/templatetags/money.py), e.g.
+# "1,250.00 EUR" or, under a cent, "0.0003 USD".
+MONEY = re.compile(r"-?\d[\d,]*\.\d{2,4} [A-Z]{3}")
 
 
 def start_upload(page: Page, media: Path, confidentiality: str = "internal") -> None:
@@ -92,6 +94,10 @@ def test_upload_watch_the_job_finish_read_the_report_and_find_it_on_the_dashboar
     row = page.locator(f'table#recent-jobs tr[data-job-id="{job_id}"]')
     expect(row.locator("td.cost")).to_have_text(MONEY)
     expect(page.locator("#savings")).to_contain_text(MONEY)
+    # The job ran locally while the decision priced cloud offers for it: a saving.
+    saved = float(MONEY.search(page.locator("#savings").inner_text())[0].split()[0]
+                  .replace(",", ""))
+    assert saved > 0, page.locator("#costs").inner_text()
     shoot(page, "dashboard")
 
     page.goto(f"{stack.base_url}/jobs/")
@@ -156,3 +162,27 @@ def test_an_upload_cut_off_midway_resumes_and_stores_the_same_bytes(
         stack.api.send("POST", f"/api/v1/jobs/{job_id}/cancel/")
     except ApiError as exc:
         assert exc.status == 409, exc  # finished already
+
+
+def test_every_page_the_demo_names_answers(signed_in: Page, stack: Stack,
+                                           shoot: Callable[[Page, str], Path], tmp_path: Path):
+    """`bootstrap.py run` greets with these lines (devtools.demo.links): each opens,
+    for the demo's login in the browser, or as the line says (the metrics from this
+    machine without a login, the alerts with the API token)."""
+    clip = samples.write_video(tmp_path / "demo clip.mp4")
+    job = stack.api.wait(stack.api.submit(clip.path)["id"])
+    assert job["state"] == "succeeded", job
+    lines = demo.links(stack, job["id"])
+    assert {label for label, _, _ in lines} >= {"Flower", "Dashboard", "Upload", "Metrics"}
+    for label, url, how in lines:
+        if label == "Alerts":
+            assert "API token" in how
+            request = signed_in.context.request
+            answer = request.get(url, headers={"Authorization": f"Token {stack.api.token}"})
+            assert answer.status == 200, (label, answer.status)
+            continue
+        response = signed_in.goto(url)
+        assert response is not None and response.status == 200, (label, url)
+        shoot(signed_in, label)
+    metrics = signed_in.context.browser.new_context().request.get(f"{stack.base_url}/metrics")
+    assert metrics.status == 200 and "aima_gpu_utilization" in metrics.text()
