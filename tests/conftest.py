@@ -78,3 +78,18 @@ def media_root(settings, tmp_path: Path) -> Path:
     """Each test stores media in a folder of its own."""
     settings.AIMA_MEDIA_ROOT = tmp_path / "media"
     return settings.AIMA_MEDIA_ROOT
+
+
+# Suites CI runs as steps of their own (.ci/run: ``-m fuzz``, ``-m browser``, ``-m chaos``):
+# a run that does not ask for one by its marker leaves it out.
+OWN_STEPS = ("fuzz", "browser", "chaos")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    asked = config.getoption("markexpr") or ""
+    left_out = [item for item in items
+                if any(item.get_closest_marker(step) and step not in asked
+                       for step in OWN_STEPS)]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if item not in left_out]

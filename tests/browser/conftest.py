@@ -29,14 +29,6 @@ STEP_TIMEOUT_MS = 15_000
 FAILED = pytest.StashKey[bool]()
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if "browser" in (config.getoption("markexpr") or ""):
-        return
-    browser = [item for item in items if item.get_closest_marker("browser")]
-    if browser:
-        config.hook.pytest_deselected(items=browser)
-        items[:] = [item for item in items if not item.get_closest_marker("browser")]
-
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator:

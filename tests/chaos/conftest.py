@@ -21,14 +21,6 @@ JOBS = 20
 TALLIES: list[Tally] = []
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if "chaos" in (config.getoption("markexpr") or ""):
-        return
-    chaos = [item for item in items if item.get_closest_marker("chaos")]
-    if chaos:
-        config.hook.pytest_deselected(items=chaos)
-        items[:] = [item for item in items if not item.get_closest_marker("chaos")]
-
 
 def pytest_terminal_summary(terminalreporter) -> None:
     if TALLIES:
