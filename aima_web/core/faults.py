@@ -1,5 +1,6 @@
-"""Faults: a database or message broker that cannot be reached, or stored data that
-does not open, is a 503 with Retry-After, never a 500.
+"""Faults: a database or message broker that cannot be reached, stored data that
+does not open, or a media store that is full or failing, is a 503 with Retry-After,
+never a 500.
 
 ``exception_handler`` is REST_FRAMEWORK's EXCEPTION_HANDLER (everything else goes to
 DRF's own handler); outside DRF's views (the admin, the logins) the 500 handler asks
@@ -8,6 +9,7 @@ DRF's own handler); outside DRF's views (the admin, the logins) the 500 handler 
 
 from __future__ import annotations
 
+import errno
 import logging
 from typing import Any
 
@@ -36,9 +38,15 @@ _FAULTS: dict[type[BaseException], str] = {
     Unreadable: "stored data does not open (altered, or sealed with a key no longer held)",
 }
 
+# The disk under AIMA_MEDIA_ROOT full, over quota, read-only or failing: the operator's
+# to fix, the client's to retry. Any other OSError is a bug and stays a 500.
+_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
+
 
 def fault_for(exc: BaseException | None) -> str | None:
     """What the fault ``exc`` is, in words a client can act on; None: it is no fault."""
+    if isinstance(exc, OSError) and exc.errno in _STORAGE_ERRNOS:
+        return "the media storage is full or failing"
     return next((what for kind, what in _FAULTS.items() if isinstance(exc, kind)), None)
 
 
