@@ -9,6 +9,8 @@ the capability a 403.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from rest_framework.exceptions import AuthenticationFailed
@@ -40,3 +42,17 @@ def refusal(request: HttpRequest, needed: Capability, what: str) -> HttpResponse
             f"{what} need the {needed.value} capability.\n",
             content_type=TEXT)
     return None
+
+
+class Admitted:
+    """A page view's first base: the caller is admitted (``refusal``) before any other
+    work; afterwards ``request.user`` is the caller, by session or by token. Pages
+    are read: GET and HEAD only."""
+
+    http_method_names = ["get", "head"]
+    needed: Capability
+    what: str  # the page, as the 403 names it: "<what> need the <capability> capability"
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return (refusal(request, self.needed, self.what)
+                or super().dispatch(request, *args, **kwargs))  # type: ignore[misc]

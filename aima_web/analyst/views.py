@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 from django.views.generic import DetailView, ListView, TemplateView
@@ -36,19 +36,6 @@ DEFAULT_CONFIDENTIALITY = Confidentiality.CONFIDENTIAL
 # Not yet placed: the states before the placement engine has spoken.
 UNPLACED = frozenset({JobState.RECEIVED, JobState.PROBING, JobState.PLACING})
 MEBIBYTE = 1024 * 1024
-
-
-class Admitted:
-    """Admits the caller (``pages.refusal``) before any other work; afterwards
-    ``request.user`` is the caller, whether they came with a session or a token."""
-
-    http_method_names = ["get", "head"]
-    needed: Capability
-    what: str
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return (pages.refusal(request, self.needed, self.what)
-                or super().dispatch(request, *args, **kwargs))  # type: ignore[misc]
 
 
 def placement_sentence(job: Job) -> str:
@@ -78,7 +65,7 @@ def _with_costs(jobs):
             .prefetch_related("results"))
 
 
-class UploadPage(Admitted, TemplateView):
+class UploadPage(pages.Admitted, TemplateView):
     """Upload a medium, set how its job runs, then follow the job to its report."""
 
     needed = Capability.SUBMIT_JOBS
@@ -102,7 +89,7 @@ class UploadPage(Admitted, TemplateView):
                 "terminal": sorted(TERMINAL), "unplaced": sorted(UNPLACED)}
 
 
-class JobList(Admitted, ListView):
+class JobList(pages.Admitted, ListView):
     """The caller's own jobs, newest first."""
 
     needed = Capability.VIEW_JOBS
@@ -121,7 +108,7 @@ class JobList(Admitted, ListView):
         return context
 
 
-class JobPage(Admitted, DetailView):
+class JobPage(pages.Admitted, DetailView):
     """One job: the caller's own, or any other the API would show them (their team's,
     or every job with VIEW_ALL_JOBS); anything else is not there (404)."""
 

@@ -8,8 +8,6 @@ user's second factor; a caller with neither is sent to the admin's login and bac
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.utils import timezone
@@ -25,12 +23,9 @@ NEEDED = Capability.VIEW_CLOUD
 TEXT = "text/plain; charset=utf-8"
 
 
-class OperatorPage(View):
-    http_method_names = ["get", "head"]
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        return (pages.refusal(request, NEEDED, "Usage reports")
-                or super().dispatch(request, *args, **kwargs))
+class OperatorPage(pages.Admitted, View):
+    needed = NEEDED
+    what = "Usage reports"
 
 
 def _bad(exc: BadMonth) -> HttpResponse:
