@@ -23,7 +23,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -37,20 +36,6 @@ LEVELS = (0.25, 0.5, 0.75)
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text)
-
-
-def watch(api, job_id: str, timeout_s: float) -> tuple[dict, list[tuple[float, dict]]]:
-    """Poll the job until it ends: the last body and each running sample's progress."""
-    deadline = time.monotonic() + timeout_s
-    seen: list[dict] = []
-    while time.monotonic() < deadline:
-        job = api.get(f"/api/v1/jobs/{job_id}/")
-        if job["state"] == "running":
-            seen.append(job["progress"])
-        if job["state"] in ("succeeded", "failed", "cancelled"):
-            return job, seen
-        time.sleep(0.1)
-    raise TimeoutError(f"job {job_id} did not finish in {timeout_s:g} s")
 
 
 def errors(job: dict, seen: list[dict]) -> dict[float, tuple[float, float]]:
@@ -86,7 +71,8 @@ def main() -> int:
     try:
         for _ in range(args.jobs):
             job_id = running.api.submit(video, analyses=args.analyses.split(","))["id"]
-            job, seen = watch(running.api, job_id, 600)
+            job, bodies = running.api.watch(job_id, 600, every_s=0.1)
+            seen = [body["progress"] for body in bodies]
             if job["state"] != "succeeded":
                 raise SystemExit(f"job {job_id} ended {job['state']}: {job['error']}")
             fractions = [p["fraction"] for p in seen] + [job["progress"]["fraction"]]

@@ -65,14 +65,22 @@ class ApiClient:
         return self._call("POST", "/api/v1/jobs/", body, content_type)
 
     def wait(self, job_id: str, timeout_s: float = 120) -> dict:
+        return self.watch(job_id, timeout_s)[0]
+
+    def watch(self, job_id: str, timeout_s: float = 120,
+              every_s: float = 0.2) -> tuple[dict, list[dict]]:
+        """Poll the job until it ends: its last body, and each body seen while it ran."""
         deadline = time.monotonic() + timeout_s
+        running: list[dict] = []
         while True:
             job = self.get(f"/api/v1/jobs/{job_id}/")
             if job["state"] in TERMINAL:
-                return job
+                return job, running
+            if job["state"] == "running":
+                running.append(job)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"job {job_id} still {job['state']} after {timeout_s:g} s")
-            time.sleep(0.2)
+            time.sleep(every_s)
 
 
 def multipart(fields: list[tuple[str, str]], file_field: str, path: Path) -> tuple[bytes, str]:

@@ -5,7 +5,6 @@ progress rises step by step, never goes back, and ends at 100 % when the job suc
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,20 +16,6 @@ from devtools.stack import Stack
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 
-def watch(stack: Stack, job_id: str, timeout_s: float = 180) -> tuple[dict, list[dict]]:
-    """Poll the job until it ends: its last body and the progress of each running sample."""
-    deadline = time.monotonic() + timeout_s
-    seen: list[dict] = []
-    while time.monotonic() < deadline:
-        job = stack.api.get(f"/api/v1/jobs/{job_id}/")
-        if job["state"] == "running":
-            seen.append(job["progress"])
-        if job["state"] in ("succeeded", "failed", "cancelled"):
-            return job, seen
-        time.sleep(0.1)
-    raise TimeoutError(f"job {job_id} did not end in {timeout_s:g} s")
-
-
 def test_a_segmented_video_shows_progress_rising_to_one_while_it_runs(
         start_stack: Callable[..., Stack], tmp_path: Path):
     # 40 s of video cut into 5 s segments: 8 parts each for vad and sounds, one for loudness.
@@ -38,7 +23,8 @@ def test_a_segmented_video_shows_progress_rising_to_one_while_it_runs(
     scenes = tuple(((40 * (i % 6), 90, 200 - 30 * (i % 6)), 5.0) for i in range(8))
     video = samples.write_video(tmp_path / "long.mp4", scenes=scenes).path
     job_id = stack.api.submit(video, analyses=["vad", "sounds", "loudness"])["id"]
-    job, seen = watch(stack, job_id)
+    job, running = stack.api.watch(job_id, 180, every_s=0.1)
+    seen = [body["progress"] for body in running]
     assert job["state"] == "succeeded", job["error"]
     total = job["progress"]["total"]
     assert total == 17, job["progress"]
