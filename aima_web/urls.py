@@ -25,7 +25,8 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
+    # People land on the upload page (the login first); the API has /api/docs/.
+    path("", RedirectView.as_view(url="/upload/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
