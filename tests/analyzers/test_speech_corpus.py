@@ -17,6 +17,10 @@ from agents.model_cache import packaged_models
 from aima_tasks.kernel.analyses.transcription import TRANSCRIPT
 from tests.analyzers.speech_corpus import MAX_WER, VOICES, Score, recorded, recordings, scored
 
+# Transcribing the whole corpus (176 sentences in 8 recordings) takes 4 to 6 minutes on
+# CI's two CPUs: over pytest's default 300 s, which the module's fixture counts toward.
+pytestmark = pytest.mark.timeout(900)
+
 
 @pytest.fixture(scope="module")
 def scores(tmp_path_factory) -> dict[str, Score]:
