@@ -25,7 +25,7 @@ from aima_web.accounts import pages
 from aima_web.core.choices import choices
 from aima_web.jobs import progress
 from aima_web.jobs.models import Job
-from aima_web.jobs.states import TERMINAL, JobState
+from aima_web.jobs.states import TERMINAL, UNPLACED, JobState
 from aima_web.placement.models import PlacementPolicy
 from aima_web.usage import costs
 
@@ -33,8 +33,6 @@ JOBS_PER_PAGE = 50
 # The page's own pick before the user chooses: the level that never leaves local
 # hardware, so that forgetting to choose never sends media to a cloud.
 DEFAULT_CONFIDENTIALITY = Confidentiality.CONFIDENTIAL
-# Not yet placed: the states before the placement engine has spoken.
-UNPLACED = frozenset({JobState.RECEIVED, JobState.PROBING, JobState.PLACING})
 MEBIBYTE = 1024 * 1024
 
 

@@ -23,12 +23,9 @@ from aima_tasks.kernel.classification import USABLE_GPU_STATUSES
 from aima_tasks.kernel.placement.offline import wait_s
 from aima_tasks.kernel.routing import GPU_CLASSES, Scope, classes_served, gpu_queue
 from aima_web.jobs.models import Job
-from aima_web.jobs.states import JobState
+from aima_web.jobs.states import UNPLACED, JobState
 from aima_web.monitoring.jobs import waiting_since
 from aima_web.placement.services import fleet_state
-
-# Jobs not yet placed: they wait for the control worker, not for a GPU.
-UNPLACED = (JobState.RECEIVED, JobState.PROBING, JobState.PLACING)
 
 
 @dataclass(frozen=True)

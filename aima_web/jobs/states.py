@@ -21,6 +21,8 @@ TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
 # Sent to a GPU queue and not ended: the states an agent may take, fetch and run a job in.
 WORKING = frozenset({JobState.QUEUED, JobState.RUNNING})
 ACTIVE = frozenset(JobState) - TERMINAL
+# Not ended and not yet on a GPU queue: the control worker still checks or places it.
+UNPLACED = ACTIVE - WORKING
 
 # Which states a job may enter from which. Failing and cancelling are possible
 # from every active state; nothing leaves a terminal state.
