@@ -65,6 +65,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: probes get their answer without a host name or HTTPS (core/health.py).
+    "aima_web.core.health.HealthMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -354,6 +356,9 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "aima_web.accounts.error_reports.SecretMaski
 AIMA_HTTPS = env_bool("AIMA_HTTPS", False)
 if AIMA_HTTPS:
     SECURE_SSL_REDIRECT = True
+    # Prometheus inside the deployment's own network scrapes gunicorn directly
+    # (deploy/compose.yaml's monitoring profile); the metrics token guards it.
+    SECURE_REDIRECT_EXEMPT = [r"^metrics$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = 365 * 24 * 3600
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True

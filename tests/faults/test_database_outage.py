@@ -115,6 +115,24 @@ def test_every_request_during_an_outage_is_503_with_retry_after(served: Served):
         assert probe().status_code < 500, name
 
 
+def test_the_health_check_says_whether_the_database_answers(served: Served):
+    # Probes ask by address, not by a name of AIMA_ALLOWED_HOSTS, and over plain HTTP.
+    health = f"{served.web.base_url}/healthz"
+    probe = {"headers": {"Host": "10.1.2.3:8000"}, "timeout": 10}
+    answer = requests.get(health, **probe)
+    assert (answer.status_code, answer.json()) == (200, {"status": "ok"})
+    served.web.cluster.stop()
+    try:
+        down = requests.get(health, **probe)
+    finally:
+        served.web.cluster.start()
+    assert down.status_code == 503 and int(down.headers["Retry-After"]) > 0
+    assert down.json()["detail"] == "the database is unavailable"
+    assert requests.get(health, **probe).status_code == 200
+    # Anything else at that path goes through the whole stack: the host is refused.
+    assert requests.post(health, **probe).status_code == 400
+
+
 def agent_heard_since(web: Web, name: str, moment: datetime) -> bool:
     answer = requests.get(f"{web.base_url}/api/v1/gpus/", headers=web.as_token(), timeout=10)
     if answer.status_code != 200:
