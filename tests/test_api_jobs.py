@@ -131,6 +131,24 @@ def test_jobs_are_private_and_operators_see_all(api, make_user, image_file):
     assert operator.get("/api/v1/jobs/").json()["count"] == 1
 
 
+def test_media_downloads_decrypted_to_those_who_see_the_job_and_is_on_record(
+        api, make_user, video_file, settings):
+    body = submit(api, video_file.path).json()
+    answer = api.get(f"/api/v1/jobs/{body['id']}/media/")
+    assert answer.status_code == 200
+    assert b"".join(answer.streaming_content) == video_file.path.read_bytes()
+    assert answer["X-Content-SHA256"] == body["media"]["sha256"]
+    assert video_file.path.name in answer["Content-Disposition"]
+    assert AuditEvent.objects.filter(action="job.media_read", subject=f"job:{body['id']}").exists()
+    # Sealed at rest: the stored file is not the upload.
+    [stored] = stored_files(settings)
+    assert stored.read_bytes() != video_file.path.read_bytes()
+    assert client_for(make_user("bob")).get(
+        f"/api/v1/jobs/{body['id']}/media/").status_code == 404
+    stored.unlink()
+    assert api.get(f"/api/v1/jobs/{body['id']}/media/").status_code == 410
+
+
 def test_not_a_job_id_is_404(api):
     assert api.get("/api/v1/jobs/not-a-uuid/").status_code == 404
 

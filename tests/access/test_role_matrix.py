@@ -52,6 +52,7 @@ ENDPOINTS: dict[str, dict[str, Needs]] = {
     "api/v1/jobs/<pk>/": {"GET": VIEWER},
     "api/v1/jobs/<pk>/results/": {"GET": VIEWER},
     "api/v1/jobs/<pk>/report/": {"GET": VIEWER},
+    "api/v1/jobs/<pk>/media/": {"GET": VIEWER},
     "api/v1/jobs/<pk>/cancel/": {"POST": ANALYST},
     "api/v1/gpus/": {"GET": VIEWER},
     "api/v1/gpus/<pk>/": {"GET": VIEWER, "PATCH": OPERATOR},

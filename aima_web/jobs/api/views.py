@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
@@ -16,7 +17,7 @@ from aima_web.access.roles import Capability, holds
 from aima_web.access.visibility import visible_jobs
 from aima_web.audit import trail
 from aima_web.core.parsers import DepthLimitedJSONParser
-from aima_web.jobs import services
+from aima_web.jobs import services, storage
 from aima_web.jobs.api.serializers import (
     AnalysisResultSerializer,
     JobCreateSerializer,
@@ -36,6 +37,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     parser_classes = [MultiPartParser, FormParser, DepthLimitedJSONParser]
     capabilities = {"list": Capability.VIEW_JOBS, "retrieve": Capability.VIEW_JOBS,
                     "results": Capability.VIEW_JOBS, "report": Capability.VIEW_JOBS,
+                    "media": Capability.VIEW_JOBS,
                     "create": Capability.SUBMIT_JOBS, "cancel": Capability.CANCEL_OWN_JOBS}
 
     def get_queryset(self) -> QuerySet[Job]:
@@ -116,6 +118,25 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         return Response(report)
 
     @extend_schema(request=None, responses={200: JobSerializer, 409: None})
+    @extend_schema(responses={(200, "application/octet-stream"): bytes,
+                              410: OpenApiResponse(description="The media was deleted.")})
+    @action(detail=True, methods=["get"])
+    def media(self, request: Request, pk: str | None = None) -> FileResponse | Response:
+        """The job's media as it was uploaded (decrypted), to whoever may see the
+        job; its SHA-256 in ``X-Content-SHA256``. Every download is in the audit trail."""
+        job = self.get_object()
+        try:
+            reader = storage.open_media(job.media.sha256)
+        except FileNotFoundError:
+            return Response({"detail": "the media was deleted (retention or an operator)"},
+                            status=status.HTTP_410_GONE)
+        trail.record_read(request.user, "job.media_read", job.subject)
+        name = job.media_name or f"{job.id}.bin"
+        answer = FileResponse(reader, as_attachment=True, filename=name,
+                              content_type="application/octet-stream")
+        answer["X-Content-SHA256"] = job.media.sha256
+        return answer
+
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         job = self.get_object()
