@@ -190,3 +190,21 @@ def call(method: str, path: str, body: dict | None = None,
         raise BrokerUnavailable(f"RabbitMQ's management API at {base} is unreachable: "
                                 f"{exc}") from None
     return json.loads(raw) if raw else None
+
+
+LOCAL_AGENT_USER = "aima-local-agent"
+LOCAL_AGENT_READ = r"^gpu\.local\.[0-9]+$"
+
+
+def ensure_local_agents_user(password: str) -> None:
+    """Make (or update) the on-premises agents' broker user: it may read the
+    local GPU queues and nothing else (deploy/README.md, "RabbitMQ"). The
+    control plane's vhost is made too, where the broker lacks it."""
+    if not settings.AIMA_BROKER_ADMIN_URL:
+        raise BrokerAccountError("AIMA_BROKER_ADMIN_URL is not set: the local agents' broker "
+                                 "user is made through RabbitMQ's management API")
+    where = quote(vhost(), safe="")
+    call("PUT", f"vhosts/{where}", {})
+    call("PUT", f"users/{LOCAL_AGENT_USER}", {"password": password, "tags": ""})
+    call("PUT", f"permissions/{where}/{LOCAL_AGENT_USER}",
+         {"configure": "^$", "write": "^$", "read": LOCAL_AGENT_READ})
