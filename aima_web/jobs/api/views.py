@@ -117,7 +117,6 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         report["analyses"] = [redaction.run_record(a, request.user) for a in report["analyses"]]
         return Response(report)
 
-    @extend_schema(request=None, responses={200: JobSerializer, 409: None})
     @extend_schema(responses={(200, "application/octet-stream"): bytes,
                               410: OpenApiResponse(description="The media was deleted.")})
     @action(detail=True, methods=["get"])
@@ -137,6 +136,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         answer["X-Content-SHA256"] = job.media.sha256
         return answer
 
+    @extend_schema(request=None, responses={200: JobSerializer, 409: None})
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         job = self.get_object()
