@@ -14,7 +14,7 @@ from collections.abc import Callable
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from aima_web.core.faults import RETRY_AFTER_S
+from aima_web.core.faults import RETRY_AFTER_S, fault_for
 
 PATH = "/healthz"
 
@@ -23,9 +23,11 @@ def health() -> HttpResponse:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
-    except DatabaseError:
-        answer = JsonResponse({"status": "unavailable", "detail": "the database is unavailable"},
-                              status=503)
+    except DatabaseError as exc:
+        fault = fault_for(exc)
+        if fault is None:  # not an outage but a bug: the 500 it is everywhere else
+            raise
+        answer = JsonResponse({"status": "unavailable", "detail": fault}, status=503)
         answer["Retry-After"] = str(RETRY_AFTER_S)
         return answer
     return JsonResponse({"status": "ok"})
