@@ -25,19 +25,25 @@ from providers.errors import (
 )
 
 __all__ = [
+    "HOURS_PER_MONTH",
     "AuthError",
     "CapacityError",
     "Health",
     "Instance",
     "InstanceState",
     "LaunchSpec",
+    "MultiGpu",
     "NotFoundError",
     "NotSupportedError",
     "Offer",
+    "Pausable",
     "Provider",
+    "ProviderBase",
     "ProviderError",
     "QuotaError",
+    "Regional",
     "Requirements",
+    "SpotMarket",
     "TransientError",
 ]
 
@@ -136,3 +142,59 @@ class Provider(Protocol):
     def resume(self, instance_id: str) -> None: ...
 
     def health(self) -> Health: ...
+
+
+# ---------------------------------------------------------------- the base and its capabilities
+
+HOURS_PER_MONTH = 730.0
+
+
+class ProviderBase:
+    """What every provider shares, with defaults: a provider subclasses it and
+    the capability mixins it has (``Pausable``, ``SpotMarket``, ``Regional``,
+    ``MultiGpu``), and implements offers, launch, describe, list_instances and
+    terminate. Callers read capabilities (``supports_pause``), never a name."""
+
+    name: str = ""
+    supports_pause = False
+
+    def pause(self, instance_id: str) -> None:
+        raise NotSupportedError(f"{self.name} cannot pause instances")
+
+    def resume(self, instance_id: str) -> None:
+        raise NotSupportedError(f"{self.name} cannot resume instances")
+
+    def health(self) -> Health:
+        return Health(ok=True, message=f"{self.name}: no health check of its own")
+
+
+class Pausable:
+    """Stops an instance and starts it again with its disk kept: a paused
+    instance bills only its storage, and resumes faster than a fresh launch."""
+
+    supports_pause = True
+    # What a paused instance's disk costs per GB and month at this provider.
+    storage_price_gb_month: float = 0.10
+    # Expected seconds from resume to a running agent (no image pull, no setup).
+    resume_s: float = 60.0
+
+    def paused_price_per_hour(self, disk_gb: float) -> float:
+        return disk_gb * self.storage_price_gb_month / HOURS_PER_MONTH
+
+
+class SpotMarket:
+    """Offers interruptible capacity (spot, bid, preemptible) beside on-demand."""
+
+    supports_spot = True
+
+
+class Regional:
+    """Its offers live in named regions the requirements can select."""
+
+    supports_regions = True
+
+
+class MultiGpu:
+    """Offers machines with more than one GPU."""
+
+    supports_multi_gpu = True
