@@ -27,7 +27,11 @@ class ShutdownMechanism(StrEnum):
     RUNPOD = "runpod"    # podTerminate with the pod's own RUNPOD_API_KEY
     VASTAI = "vastai"    # DELETE its instance with the container's CONTAINER_API_KEY
     PROCESS = "process"  # the subprocess provider: the agent's process ends, so does the host
+    GCP = "gcp"          # DELETE its own VM through the Compute API, with the VM's service account
+    AZURE = "azure"      # DELETE its own VM through ARM, with the VM's managed identity
 
 
 class NoticeSource(StrEnum):
-    AWS = "aws"  # IMDSv2 spot/instance-action
+    AWS = "aws"      # IMDSv2 spot/instance-action
+    GCP = "gcp"      # the metadata server's instance/preempted
+    AZURE = "azure"  # IMDS Scheduled Events (Preempt, Terminate)
