@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from enum import StrEnum
 
 
@@ -33,6 +34,9 @@ class Code(StrEnum):
     UNKNOWN_GPU_MODEL = "unknown_gpu_model"
     # Runs without the analyses no GPU the job may use can hold (``Decision.skipped``).
     PARTIAL = "partial"
+    # The choice or an option weighed is priced from its provider's last good
+    # prices, as the provider's last refresh failed (``Decision.last_good_prices``).
+    LAST_GOOD_PRICES = "last_good_prices"
     # Why nothing was chosen.
     TOO_LARGE = "too_large"
     CONFIDENTIAL_NO_LOCAL = "confidential_no_local"
@@ -130,6 +134,23 @@ class Skipped:
 
 
 @dataclass(frozen=True)
+class PriceOutage:
+    """A provider whose last price refresh failed: its stored offers are its
+    last good prices, used until they pass the policy's max price age. Times
+    are ISO 8601 text, as the record is stored as JSON."""
+
+    provider: str
+    # When the prices in use were priced.
+    priced_at: str
+    # When its refreshes began to fail, and the last one's error.
+    failing_since: str
+    error: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Decision:
     placed: bool
     code: Code
@@ -149,6 +170,9 @@ class Decision:
     suggestions: tuple[str, ...] = ()
     # A partial job: the analyses it runs without (placement.partial).
     skipped: tuple[Skipped, ...] = ()
+    # Providers of the choice or of an alternative whose last price refresh
+    # failed: those options are priced from the last good prices.
+    last_good_prices: tuple[PriceOutage, ...] = ()
 
     def to_dict(self) -> dict:
         return {
@@ -167,6 +191,7 @@ class Decision:
             "excluded": dict(self.excluded),
             "suggestions": list(self.suggestions),
             "skipped": [skip.to_dict() for skip in self.skipped],
+            "last_good_prices": [outage.to_dict() for outage in self.last_good_prices],
         }
 
     @classmethod
@@ -184,4 +209,30 @@ class Decision:
                                for alt in data.get("alternatives", ())),
             excluded=dict(data.get("excluded", {})),
             suggestions=tuple(data.get("suggestions", ())),
-            skipped=tuple(Skipped(**skip) for skip in data.get("skipped", ())))
+            skipped=tuple(Skipped(**skip) for skip in data.get("skipped", ())),
+            last_good_prices=tuple(PriceOutage(**outage)
+                                   for outage in data.get("last_good_prices", ())))
+
+
+def with_last_good_prices(decision: Decision,
+                          outages: Mapping[str, PriceOutage]) -> Decision:
+    """``decision``, saying so where its choice or an alternative it weighed
+    comes from a provider in ``outages`` (by name): the engine decides from
+    the prices it is given, and only the caller knows which are a failing
+    provider's last good ones. Stale ones never get here: the engine has
+    already excluded them (``Code.STALE_PRICE``)."""
+    weighed = [alt.option for alt in decision.alternatives]
+    if decision.choice is not None:
+        weighed.insert(0, decision.choice)
+    names = dict.fromkeys(o.provider for o in weighed if o.provider in outages)
+    if not names:
+        return decision
+    reason = decision.reason
+    chosen = outages.get(decision.choice.provider) if decision.choice is not None else None
+    if chosen is not None:
+        reason += (f" Prices of {chosen.provider} are its last good ones, from "
+                   f"{chosen.priced_at}: its price refresh fails since "
+                   f"{chosen.failing_since} ({chosen.error}).")
+    return replace(decision, reason=reason,
+                   reasons=tuple(dict.fromkeys((*decision.reasons, Code.LAST_GOOD_PRICES))),
+                   last_good_prices=tuple(outages[name] for name in names))
