@@ -21,6 +21,9 @@ Settings (``AIMA_SUBPROCESS_<KEY>``):
 | ``fail_seed`` | ``0`` | seed of the failure draws, for repeatable tests |
 | ``region`` | ``LOCAL`` | the offers' region |
 | ``metadata_url`` | (none) | a fake EC2 metadata service: its hosts poll it for spot notices |
+| ``pause_support`` | ``0`` | ``1``: hosts can pause and resume (``subprocess_pause.py``) |
+| ``resume_delay_s`` | ``0.2`` | seconds before a resumed host's command starts again |
+| ``storage_price_gb_month`` | ``0.10`` | what a paused host's disk costs per GB and month |
 
 A host's agent ends its host by ending its process (``AIMA_SHUTDOWN=process``).
 With ``metadata_url`` every host plays an AWS spot instance: its agent polls
@@ -87,6 +90,9 @@ class Config:
     fail_seed: int
     region: str
     metadata_url: str = ""
+    pause_support: bool = False
+    resume_delay_s: float = 0.2
+    storage_price_gb_month: float = 0.10
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, str]) -> Config:
@@ -128,12 +134,24 @@ class Config:
             never_register_share=share("never_register_share"),
             fail_as=FAILURES[fail_as], fail_seed=int(number("fail_seed", "0")),
             region=settings.get("region", "LOCAL"),
-            metadata_url=settings.get("metadata_url", "").rstrip("/"))
+            metadata_url=settings.get("metadata_url", "").rstrip("/"),
+            pause_support=settings.get("pause_support", "0").strip().lower()
+            in ("1", "true", "yes", "on"),
+            resume_delay_s=number("resume_delay_s", "0.2"),
+            storage_price_gb_month=number("storage_price_gb_month", "0.10"))
 
 
 class SubprocessProvider:
     name = NAME
     supports_pause = False
+
+    def __new__(cls, settings: Mapping[str, str]) -> SubprocessProvider:
+        # One entry point, two capabilities: with pause support on, the provider
+        # is the subclass that has the Pausable capability.
+        if cls is SubprocessProvider and Config.from_settings(settings).pause_support:
+            from providers.subprocess_pause import PausableSubprocessProvider
+            cls = PausableSubprocessProvider
+        return super().__new__(cls)
 
     def __init__(self, settings: Mapping[str, str]):
         self.config = Config.from_settings(settings)
@@ -175,20 +193,16 @@ class SubprocessProvider:
         env["AIMA_SIMULATE_GPU"] = f"{self.config.gpu_model}:{self.config.vram_gb:g}"
         env.update(spec.env)
         env.update(self._host_env(instance_id))
-        log_path = self.config.state_dir / f"{instance_id}.log"
-        # Booting is the delay before the command: a shell that sleeps, then execs it.
-        command = f"sleep {self.config.boot_delay_s:g} && exec {spec.command}"
+        command = spec.command
         # Drawn only when asked for, so that the failure draws of a seed stay as they were.
         if self.config.never_register_share and \
                 self._draws.random() < self.config.never_register_share:
-            command = "exec sleep infinity"
-        with log_path.open("ab") as log:
-            process = Popen(["/bin/sh", "-c", command], env=env, stdin=DEVNULL, stdout=log,
-                            stderr=log, start_new_session=True)
+            command = "sleep infinity"
+        pid = self._start(instance_id, command, env, self.config.boot_delay_s)
         price = (spec.bid_per_hour or offer.spot_price_per_hour or offer.price_per_hour) \
             if spec.spot else offer.price_per_hour
         record = {
-            "instance_id": instance_id, "pid": process.pid, "offer_id": offer.key,
+            "instance_id": instance_id, "pid": pid, "offer_id": offer.key,
             "gpu_model": offer.gpu_model, "price_per_hour": price, "spot": spec.spot,
             "tags": dict(spec.tags), "name": spec.name,
             "launched_at": datetime.now(UTC).isoformat(), "terminated": False}
@@ -196,6 +210,17 @@ class SubprocessProvider:
         # The host exists (and bills) before the API call returns.
         time.sleep(self.config.launch_delay_s)
         return self._instance(record)
+
+    def _start(self, instance_id: str, command: str, env: Mapping[str, str],
+               delay_s: float) -> int:
+        """Start the host's command after ``delay_s`` (booting: a shell that
+        sleeps, then execs it) in a process group of its own; return its pid."""
+        log_path = self.config.state_dir / f"{instance_id}.log"
+        with log_path.open("ab") as log:
+            process = Popen(["/bin/sh", "-c", f"sleep {delay_s:g} && exec {command}"],
+                            env=dict(env), stdin=DEVNULL, stdout=log, stderr=log,
+                            start_new_session=True)
+        return process.pid
 
     def _host_env(self, instance_id: str) -> dict[str, str]:
         """What this provider tells a host about itself: its agent ends the host
@@ -225,7 +250,8 @@ class SubprocessProvider:
             record = self._read(instance_id)
         except errors.NotFoundError:
             return
-        if not record["terminated"]:  # an ended host's pid may be another process's now
+        # An ended (or paused) host's pid may be another process's now.
+        if not record["terminated"] and not record.get("paused"):
             _stop_group(record["pid"])
         record["terminated"] = True
         self._write(record)
@@ -260,8 +286,9 @@ class SubprocessProvider:
         temporary.replace(path)
 
     def _instance(self, record: dict) -> Instance:
-        alive = not record["terminated"] and _alive(record["pid"])
-        if not alive and not record["terminated"]:
+        paused = bool(record.get("paused")) and not record["terminated"]
+        alive = not record["terminated"] and not paused and _alive(record["pid"])
+        if not alive and not record["terminated"] and not paused:
             # Its process ended by itself (the agent ended its host): on record
             # as ended, as a cloud's API shows a host that powered itself off.
             record |= {"terminated": True, "ended_at": datetime.now(UTC).isoformat()}
@@ -269,7 +296,8 @@ class SubprocessProvider:
         launched = datetime.fromisoformat(record["launched_at"])
         return Instance(
             provider=NAME, instance_id=record["instance_id"],
-            state=InstanceState.RUNNING if alive else InstanceState.TERMINATED,
+            state=InstanceState.STOPPED if paused else InstanceState.RUNNING if alive
+            else InstanceState.TERMINATED,
             offer_id=record["offer_id"], gpu_model=record["gpu_model"],
             price_per_hour=record["price_per_hour"], spot=record["spot"],
             tags=record["tags"], launched_at=launched, address="127.0.0.1")
