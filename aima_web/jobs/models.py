@@ -98,9 +98,18 @@ class Job(models.Model):
     wait_reason = models.CharField(
         max_length=300, blank=True,
         help_text="Why a queued job has no GPU yet, e.g. a cap on cloud instances.")
+    deadline = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the submitter needs the results by: off-peak deferral never holds the "
+                  "job past it. Empty: the policy's default for its urgency "
+                  "(AIMA_DEADLINE_LOW_S, AIMA_DEADLINE_NORMAL_S).")
+    deferred_until = models.DateTimeField(
+        null=True, blank=True, db_index=True,
+        help_text="Deferred to off-peak hours: when it is placed again; kept once released.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     probing_at = models.DateTimeField(null=True, blank=True)
     placing_at = models.DateTimeField(null=True, blank=True)
+    deferred_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
     dispatched_at = models.DateTimeField(
         null=True, blank=True,

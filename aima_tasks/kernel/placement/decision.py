@@ -34,6 +34,9 @@ class Code(StrEnum):
     UNKNOWN_GPU_MODEL = "unknown_gpu_model"
     # Runs without the analyses no GPU the job may use can hold (``Decision.skipped``).
     PARTIAL = "partial"
+    # Held until off-peak hours when it runs cheaper there, never past its deadline
+    # (aima_web/jobs/deferral.py); a job placed after such a hold keeps it in its reasons.
+    DEFERRED_OFF_PEAK = "deferred_off_peak"
     # The choice or an option weighed is priced from its provider's last good
     # prices, as the provider's last refresh failed (``Decision.last_good_prices``).
     LAST_GOOD_PRICES = "last_good_prices"
