@@ -3,12 +3,13 @@ from the providers, and the offer an instance is launched on."""
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.utils import timezone
 
 from aima_tasks.kernel.placement import LOCAL
 from aima_tasks.kernel.routing import VRAM_TOLERANCE
 from aima_web.instances.models import CloudInstance
 from aima_web.instances.registry import providers
+from aima_web.placement import prices
 from aima_web.placement import services as placement
 from aima_web.placement.models import CloudOffer
 from providers.base import Offer, ProviderError, Requirements
@@ -16,7 +17,9 @@ from providers.base import Offer, ProviderError, Requirements
 
 def refresh_offers() -> dict[str, str]:
     """Store every enabled cloud provider's live offers in place of its old
-    ones; return the providers that failed, with why."""
+    ones, and their prices in the history; return the providers that failed,
+    with why. A failing provider's stored offers stay: its last good prices,
+    which placement uses until they are too old (``placement.prices``)."""
     failures: dict[str, str] = {}
     for name, provider in providers().providers.items():
         if name == LOCAL:
@@ -25,10 +28,10 @@ def refresh_offers() -> dict[str, str]:
             offers = provider.offers(Requirements())
         except ProviderError as exc:
             failures[name] = f"{type(exc).__name__}: {exc}"
+            prices.refresh_failed(name, failures[name], timezone.now())
             continue
-        with transaction.atomic():
-            CloudOffer.objects.filter(provider=name).delete()
-            placement.store_offers(offers)
+        placement.replace_provider_offers(name, offers, timezone.now())
+    prices.prune_history(timezone.now())
     return failures
 
 

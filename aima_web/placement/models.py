@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import fields
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -242,3 +243,81 @@ class CloudOffer(models.Model):
                      reliability=self.reliability, bandwidth_mbps=self.bandwidth_mbps,
                      boot_s=self.boot_s, priced_at=self.priced_at,
                      interruption_per_hour=self.interruption_per_hour, offer_id=self.offer_id)
+
+
+class OfferPrice(models.Model):
+    """One offer's prices as one refresh (or snapshot load) found them: the
+    price history, for forecasting and the dashboard. One row per offer and
+    pricing, kept for ``AIMA_PRICE_HISTORY_DAYS``. The offer key, not a foreign
+    key: a refresh replaces the offer rows, the history stays."""
+
+    key = models.CharField(max_length=255)
+    provider = models.CharField(max_length=60)
+    gpu_model = models.CharField(max_length=100)
+    region = models.CharField(max_length=60, blank=True)
+    price_per_hour = models.FloatField()
+    spot_price_per_hour = models.FloatField(null=True, blank=True)
+    priced_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["key", "-priced_at"]
+        verbose_name = "offer price"
+        indexes = [
+            models.Index(fields=["key", "-priced_at"], name="offerprice_key_time"),
+            models.Index(fields=["provider", "gpu_model", "-priced_at"],
+                         name="offerprice_model_time"),
+            # Pruning by age.
+            models.Index(fields=["priced_at"], name="offerprice_time"),
+        ]
+        constraints = [models.UniqueConstraint(fields=["key", "priced_at"],
+                                               name="one_price_per_offer_and_time")]
+
+    def __str__(self) -> str:
+        return f"{self.key} at {self.priced_at:%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def from_offer(cls, offer: Offer) -> OfferPrice:
+        return cls(key=offer.key, provider=offer.provider, gpu_model=offer.gpu_model,
+                   region=offer.region, price_per_hour=offer.price_per_hour,
+                   spot_price_per_hour=offer.spot_price_per_hour, priced_at=offer.priced_at)
+
+
+class ProviderRefresh(models.Model):
+    """How each cloud provider's price refresh went: while its last one failed,
+    its stored offers are its last good prices (placement says so), until they
+    pass the policy's max price age."""
+
+    provider = models.CharField(max_length=60, unique=True)
+    last_attempt_at = models.DateTimeField()
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    # Set by the first failure after a success, cleared by the next success.
+    failing_since = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    # Failed refreshes since the last success.
+    failures = models.PositiveIntegerField(default=0)
+    # Offers the last successful refresh stored.
+    offer_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["provider"]
+        verbose_name = "provider price refresh"
+
+    def __str__(self) -> str:
+        return f"{self.provider}: {self.status()}"
+
+    @property
+    def failing(self) -> bool:
+        return self.failing_since is not None
+
+    def status(self) -> str:
+        """The refresh in words, e.g. for the admin."""
+        if not self.failing:
+            return f"{self.offer_count} offer(s), refreshed {_when(self.last_success_at)}"
+        good = (f"last good prices from {_when(self.last_success_at)}"
+                if self.last_success_at else "no refresh has succeeded yet")
+        return (f"{good} (refresh failing since {_when(self.failing_since)}, "
+                f"{self.failures} time(s): {self.last_error})")
+
+
+def _when(moment: datetime | None) -> str:
+    return "never" if moment is None else f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"

@@ -39,6 +39,7 @@ from aima_tasks.kernel.placement import (
     decide_partial,
     work_units,
 )
+from aima_tasks.kernel.placement.decision import with_last_good_prices
 from aima_tasks.kernel.placement.performance import normalise
 from aima_tasks.kernel.routing import Scope, message_priority
 from aima_tasks.kernel.work import ModelChoice
@@ -48,6 +49,7 @@ from aima_web.fleet.models import LocalGPU
 from aima_web.instances import billing
 from aima_web.jobs.models import AnalysisResult, Job
 from aima_web.jobs.states import JobState
+from aima_web.placement import prices
 from aima_web.placement.models import CloudOffer, PlacementPolicy
 
 # How many recent results the observed runtimes are the median of.
@@ -74,14 +76,17 @@ def decide_for(spec: JobSpec, now: datetime | None = None,
                needs: Mapping[str, Needs] | None = None) -> Decision:
     """Where ``spec`` should run now, under the stored policy and offers; given
     what each analysis needs (``analysis_needs``), a job with an analysis no GPU
-    can hold runs without it (``decide_partial``)."""
+    can hold runs without it (``decide_partial``). A decision from a provider
+    whose price refresh fails says it used its last good prices."""
     policy = PlacementPolicy.current()
     # Queued work of a lower priority is not ahead of it: its unit overtakes it.
     fleet = fleet_state(now or timezone.localtime(), policy,
                         level=message_priority(spec.priority, spec.urgency))
     if needs is not None:
-        return decide_partial(spec, needs, fleet, offer_book(), policy.to_policy())
-    return decide(spec, fleet, offer_book(), policy.to_policy())
+        decision = decide_partial(spec, needs, fleet, offer_book(), policy.to_policy())
+    else:
+        decision = decide(spec, fleet, offer_book(), policy.to_policy())
+    return with_last_good_prices(decision, prices.outages())
 
 
 def analysis_needs(names: Sequence[str],
@@ -229,8 +234,9 @@ class OfferLoad:
 
 
 def store_offers(offers: Sequence[Offer], replace: bool = False) -> OfferLoad:
-    """Store offers all at once or not at all. An offer of a key already
-    stored replaces it; with ``replace`` every other stored offer goes too."""
+    """Store offers all at once or not at all, their prices in the history
+    too. An offer of a key already stored replaces it; with ``replace`` every
+    other stored offer goes too."""
     rows = {offer.key: CloudOffer.from_offer(offer) for offer in offers}
     replaced = removed = 0
     with transaction.atomic():
@@ -242,8 +248,21 @@ def store_offers(offers: Sequence[Offer], replace: bool = False) -> OfferLoad:
                 batch = keys[start:start + KEY_BATCH]
                 replaced += CloudOffer.objects.filter(key__in=batch).delete()[0]
         CloudOffer.objects.bulk_create(rows.values(), batch_size=KEY_BATCH)
+        prices.record_history(offers)
     return OfferLoad(stored=len(rows), replaced=replaced, removed=removed,
                      duplicates=len(offers) - len(rows))
+
+
+def replace_provider_offers(provider: str, offers: Sequence[Offer],
+                            now: datetime) -> OfferLoad:
+    """A provider's refreshed offers in place of all its stored ones (history
+    appended, its refresh on record as good), all at once or not at all."""
+    with transaction.atomic():
+        removed = CloudOffer.objects.filter(provider=provider).delete()[0]
+        load = store_offers(offers)
+        prices.refresh_succeeded(provider, load.stored, now)
+    return OfferLoad(stored=load.stored, replaced=load.replaced, removed=removed,
+                     duplicates=load.duplicates)
 
 
 # ---------------------------------------------------------------- the policy

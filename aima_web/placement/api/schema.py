@@ -40,6 +40,14 @@ class SkippedSerializer(serializers.Serializer):
     why = serializers.CharField(help_text="What it needs that no GPU the job may use has.")
 
 
+class PriceOutageSerializer(serializers.Serializer):
+    provider = serializers.CharField()
+    priced_at = serializers.CharField(help_text="ISO 8601: when the prices used were priced.")
+    failing_since = serializers.CharField(help_text="ISO 8601: when its refreshes began to "
+                                                    "fail.")
+    error = serializers.CharField(help_text="The last failed refresh's error.")
+
+
 class DecisionSerializer(serializers.Serializer):
     placed = serializers.BooleanField()
     code = serializers.CharField(help_text="The reason code of the rule that decided.")
@@ -60,3 +68,7 @@ class DecisionSerializer(serializers.Serializer):
     skipped = SkippedSerializer(
         many=True, help_text="A partial job (reason code partial): the analyses it runs "
                              "without, as no GPU it may use can hold them.")
+    last_good_prices = PriceOutageSerializer(
+        many=True, help_text="Providers of the choice or an alternative whose last price "
+                             "refresh failed (reason code last_good_prices): those options "
+                             "are priced from the provider's last good prices.")
