@@ -17,6 +17,16 @@ Each provider's boot environment names the mechanism (``AIMA_SHUTDOWN``):
   /api/v0/instances/{id}/`` destroys it (a stopped one would bill its disk).
 - ``process``: the subprocess provider's host is the agent's process: ending
   the process ends the host.
+- ``gcp``: the VM deletes itself through the Compute API, with a token of its
+  own service account from the metadata server (a powered-off VM would bill
+  its disk). Its provider gives it a service account that may delete it.
+- ``azure``: the VM deletes itself through ARM, with a token of its managed
+  identity from IMDS (a VM shut down from inside is not deallocated and bills
+  on in full). Its provider gives it an identity that may delete it.
+
+A GCP or Azure VM whose delete fails powers itself off as an AWS host does:
+on GCP that stops the VM's billing but for its disk; on Azure it bills on
+until the control plane, back, deletes it, but runs nothing meanwhile.
 """
 
 from __future__ import annotations
@@ -32,6 +42,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from agents.instance_metadata import (
+    AZURE_METADATA_URL,
+    GCP_METADATA_URL,
+    AzureImds,
+    GcpMetadata,
+    base_url,
+)
 from aima_tasks.kernel.instance_env import (
     POWER_OFF_EXIT,
     SELF_SHUTDOWN_AFTER_ENV,
@@ -45,6 +62,14 @@ DEFAULT_AFTER_S = 600.0
 RUNPOD_GRAPHQL = "https://api.runpod.io/graphql"
 VASTAI_API = "https://console.vast.ai/api/v0"
 API_TIMEOUT_S = 20
+GCP_COMPUTE_API = "https://compute.googleapis.com/compute/v1"
+AZURE_ARM = "https://management.azure.com"
+AZURE_VM_API = "2024-07-01"
+AZURE_IDENTITY_API = "2018-02-01"
+# The clouds' API bases, overridable as the metadata's is (METADATA_URL_ENV): a
+# test's fake plays them for an agent in a process of its own.
+GCP_COMPUTE_URL_ENV = "AIMA_GCP_COMPUTE_URL"
+AZURE_ARM_URL_ENV = "AIMA_AZURE_ARM_URL"
 
 
 class Contact:
@@ -96,6 +121,8 @@ class SelfShutdown:
         """Ask the provider to end this host; the agent's exit code after it."""
         log.critical("ending this instance (%s): the control plane has not answered for "
                      "%g s", self.mechanism, self.after_s)
+        if self.mechanism in (ShutdownMechanism.GCP, ShutdownMechanism.AZURE):
+            return delete_own_vm(self.mechanism, os.environ)
         try:
             if self.mechanism == ShutdownMechanism.AWS:
                 return power_off()
@@ -118,6 +145,45 @@ def power_off() -> int:
         log.info("shutdown -h now failed here (%s); asking the boot script to power off",
                  exc)
     return POWER_OFF_EXIT
+
+
+def delete_own_vm(mechanism: ShutdownMechanism, env: Mapping[str, str]) -> int:
+    """Delete this GCP or Azure VM with its own identity, else power it off; the
+    agent's exit code after it."""
+    try:
+        if mechanism == ShutdownMechanism.GCP:
+            delete_gcp_instance(env)
+        else:
+            delete_azure_vm(env)
+        return 0
+    except (OSError, KeyError, TypeError, AttributeError) as exc:
+        log.error("could not delete this VM through %s (%s): powering it off instead",
+                  mechanism, exc)
+        return power_off()
+
+
+def delete_gcp_instance(env: Mapping[str, str]) -> None:
+    metadata = GcpMetadata(base_url(env, GCP_METADATA_URL))
+    project = metadata.text("project/project-id")
+    # "projects/<number>/zones/<zone>"
+    zone = metadata.text("instance/zone").rsplit("/", 1)[-1]
+    name = metadata.text("instance/name")
+    token = metadata.json("instance/service-accounts/default/token",
+                          timeout_s=API_TIMEOUT_S)["access_token"]
+    api = env.get(GCP_COMPUTE_URL_ENV, "").strip().rstrip("/") or GCP_COMPUTE_API
+    call("DELETE", f"{api}/projects/{project}/zones/{zone}/instances/{name}", token)
+
+
+def delete_azure_vm(env: Mapping[str, str]) -> None:
+    imds = AzureImds(base_url(env, AZURE_METADATA_URL))
+    compute = imds.compute()
+    # The identity endpoint may take seconds to mint a token: the API's patience.
+    token = imds.json("identity/oauth2/token", AZURE_IDENTITY_API, timeout_s=API_TIMEOUT_S,
+                      resource=f"{AZURE_ARM}/")["access_token"]
+    arm = env.get(AZURE_ARM_URL_ENV, "").strip().rstrip("/") or AZURE_ARM
+    call("DELETE", f"{arm}/subscriptions/{compute['subscriptionId']}/resourceGroups/"
+                   f"{compute['resourceGroupName']}/providers/Microsoft.Compute/"
+                   f"virtualMachines/{compute['name']}?api-version={AZURE_VM_API}", token)
 
 
 def terminate_runpod_pod() -> None:

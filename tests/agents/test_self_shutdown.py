@@ -19,6 +19,8 @@ from agents.supervisor import Workers
 from agents.worker import AgentContext
 from aima_tasks.kernel.instance_env import POWER_OFF_EXIT, ShutdownMechanism
 from aima_tasks.kernel.routing import Scope
+from tests.agents.fake_azure import FakeAzure
+from tests.agents.fake_gcp import FakeGcp
 from tests.providers.fake_server import FakeServer
 
 
@@ -28,8 +30,9 @@ def test_only_a_host_whose_provider_names_a_mechanism_ends_itself() -> None:
         ShutdownMechanism.RUNPOD, 600.0)
     assert SelfShutdown.from_env({"AIMA_SHUTDOWN": "process",
                                   "AIMA_SELF_SHUTDOWN_AFTER_S": "12"}).after_s == 12
-    with pytest.raises(ValueError, match="AIMA_SHUTDOWN='gcp': use one of aws, runpod"):
-        SelfShutdown.from_env({"AIMA_SHUTDOWN": "gcp"})
+    assert SelfShutdown.from_env({"AIMA_SHUTDOWN": "azure"}).mechanism == "azure"
+    with pytest.raises(ValueError, match="AIMA_SHUTDOWN='oci': use one of aws, runpod"):
+        SelfShutdown.from_env({"AIMA_SHUTDOWN": "oci"})
     with pytest.raises(ValueError, match="must be more than 0"):
         SelfShutdown.from_env({"AIMA_SHUTDOWN": "aws", "AIMA_SELF_SHUTDOWN_AFTER_S": "0"})
 
@@ -111,17 +114,77 @@ def test_without_its_id_a_host_says_so_and_exits(provider_api, monkeypatch) -> N
     assert provider_api == []
 
 
-@pytest.mark.parametrize("works", [True, False])
-def test_an_aws_host_powers_off_or_asks_its_boot_script_to(tmp_path: Path, monkeypatch,
-                                                           works: bool) -> None:
-    # A stand-in shutdown: the real one must never run in a test.
+def stand_in_shutdown(tmp_path: Path, monkeypatch, works: bool = True) -> Path:
+    """A shutdown on PATH that notes its arguments: the real one must never run
+    in a test. Returns the file it writes them to."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     flag = tmp_path / "called"
     (bin_dir / "shutdown").write_text(f'#!/bin/sh\necho "$@" > {flag}\nexit {0 if works else 1}\n')
     (bin_dir / "shutdown").chmod(0o755)
     monkeypatch.setenv("PATH", str(bin_dir))
+    return flag
+
+
+@pytest.mark.parametrize("works", [True, False])
+def test_an_aws_host_powers_off_or_asks_its_boot_script_to(tmp_path: Path, monkeypatch,
+                                                           works: bool) -> None:
+    flag = stand_in_shutdown(tmp_path, monkeypatch, works)
     assert SelfShutdown(ShutdownMechanism.AWS, 1).end_instance() == POWER_OFF_EXIT
+    assert flag.read_text().split() == ["-h", "now"]
+
+
+@pytest.fixture
+def gcp(tmp_path: Path, monkeypatch):
+    """A GCP VM's metadata server and Compute API, and a stand-in shutdown."""
+    with FakeGcp(project="aima-test", zone="europe-west4-a", name="aima-gpu-1") as fake:
+        monkeypatch.setenv("AIMA_METADATA_URL", fake.url)
+        monkeypatch.setenv("AIMA_GCP_COMPUTE_URL", fake.compute_url)
+        yield fake, stand_in_shutdown(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def azure(tmp_path: Path, monkeypatch):
+    """An Azure VM's IMDS and ARM, and a stand-in shutdown."""
+    with FakeAzure(subscription="sub-1", group="aima-rg", name="aima-gpu-1") as fake:
+        monkeypatch.setenv("AIMA_METADATA_URL", fake.url)
+        monkeypatch.setenv("AIMA_AZURE_ARM_URL", fake.url)
+        yield fake, stand_in_shutdown(tmp_path, monkeypatch)
+
+
+def test_a_gcp_vm_deletes_itself_with_its_service_accounts_token(gcp) -> None:
+    gcp, powered_off = gcp
+    assert SelfShutdown(ShutdownMechanism.GCP, 1).end_instance() == 0
+    [(path, auth)] = gcp.deleted
+    assert path == "/compute/v1/projects/aima-test/zones/europe-west4-a/instances/aima-gpu-1"
+    assert auth.removeprefix("Bearer ") in gcp.tokens
+    assert not powered_off.exists() and gcp.bare == 0
+
+
+def test_an_azure_vm_deletes_itself_with_its_managed_identity(azure) -> None:
+    azure, powered_off = azure
+    assert SelfShutdown(ShutdownMechanism.AZURE, 1).end_instance() == 0
+    [(path, auth)] = azure.deleted
+    assert path == ("/subscriptions/sub-1/resourceGroups/aima-rg/providers/Microsoft.Compute/"
+                    "virtualMachines/aima-gpu-1?api-version=2024-07-01")
+    assert auth.removeprefix("Bearer ") in azure.tokens
+    assert not powered_off.exists() and azure.bare == 0
+
+
+@pytest.mark.parametrize("cloud", ["gcp", "azure"])
+def test_a_vm_whose_delete_is_refused_powers_itself_off(cloud: str, request, caplog) -> None:
+    fake, powered_off = request.getfixturevalue(cloud)
+    fake.refuse_delete = True
+    assert SelfShutdown(ShutdownMechanism(cloud), 1).end_instance() == POWER_OFF_EXIT
+    assert fake.deleted == [] and powered_off.read_text().split() == ["-h", "now"]
+    # The log says why: the cloud's own refusal.
+    assert "HTTP 403" in caplog.text and "powering it off instead" in caplog.text
+
+
+def test_a_vm_without_its_metadata_powers_itself_off(tmp_path: Path, monkeypatch) -> None:
+    flag = stand_in_shutdown(tmp_path, monkeypatch)
+    monkeypatch.setenv("AIMA_METADATA_URL", "http://127.0.0.1:9")  # refused
+    assert SelfShutdown(ShutdownMechanism.GCP, 1).end_instance() == POWER_OFF_EXIT
     assert flag.read_text().split() == ["-h", "now"]
 
 
