@@ -21,7 +21,7 @@ from aima_tasks.kernel.work import AnalysisOutcome, AnalysisWork, ModelChoice, O
 from aima_web.audit import trail
 from aima_web.fleet import assignments
 from aima_web.fleet.models import Agent
-from aima_web.jobs import merging, pipeline, signals, storage
+from aima_web.jobs import deferral, merging, pipeline, signals, storage
 from aima_web.jobs.models import Job, MediaAsset, SegmentResult
 from aima_web.jobs.states import WORKING, JobState
 from aima_web.placement import services as placement
@@ -49,6 +49,7 @@ class Submission:
     media_name: str
     region: str = ""
     priority: int = 0
+    deadline: datetime | None = None
 
 
 def submit(owner: Any, chunks: Iterable[bytes], submission: Submission) -> Job:
@@ -88,7 +89,7 @@ def submit(owner: Any, chunks: Iterable[bytes], submission: Submission) -> Job:
                 owner=owner, media=asset, media_name=submission.media_name[:255],
                 confidentiality=submission.confidentiality, urgency=submission.urgency,
                 region=submission.region, priority=submission.priority,
-                requested_analyses=list(submission.analyses))
+                deadline=submission.deadline, requested_analyses=list(submission.analyses))
             trail.record(trail.user_actor(owner), "job.submitted", job.subject,
                          media_type=media_type, sha256=received.sha256,
                          confidentiality=job.confidentiality)
@@ -178,19 +179,25 @@ def model_vram_gb(models: dict[str, tuple[ModelChoice, ...]]) -> float:
 
 def place(job: Job) -> Decision:
     """Decide where the job runs and store the decision, the analyses and the
-    segments on it; :func:`units_of` then derives its units of work from them."""
+    segments on it; :func:`units_of` then derives its units of work from them.
+    A job cheaper at a later hour is held instead (``deferred``, its record's code
+    ``deferred_off_peak``): the decision returned then is that record."""
     chosen = choose_analyses(job)
     asset = job.media
     models = model_choices(str(job.id), chosen)
-    decision = placement.decide_for(placement.job_spec(job, chosen,
-                                                       model_vram_gb=model_vram_gb(models)),
-                                    needs=placement.analysis_needs(chosen, models))
+    spec = placement.job_spec(job, chosen, model_vram_gb=model_vram_gb(models))
+    needs = placement.analysis_needs(chosen, models)
+    decision = placement.decide_for(spec, needs=needs)
+    verdict, held = deferral.consider(job, spec, needs, decision)
+    if held is not None and verdict is not None and deferral.hold(job, held, verdict):
+        return held
+    decision = deferral.placed_after_hold(job, decision)
     # Partial: the analyses no GPU can hold are dropped, named in the decision record.
     skipped = {skip.analysis for skip in decision.skipped}
     chosen = [name for name in chosen if name not in skipped]
     spans = segments.cut(asset.metadata.get("duration_s"), settings.AIMA_SEGMENT_S,
                          settings.AIMA_MAX_SEGMENTS)
-    job.placement, job.analyses = decision.to_dict(), chosen
+    job.placement, job.analyses = deferral.record_of(decision, verdict), chosen
     job.segments = [list(span) for span in spans]
     Job.objects.filter(pk=job.pk).update(placement=job.placement, analyses=job.analyses,
                                          segments=job.segments)

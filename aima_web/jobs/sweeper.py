@@ -15,7 +15,9 @@ Sending again is harmless: each step re-reads the job and carries on from its
 state (``services.enter``). A job is nudged at most once per stale age (its
 ``updated_at`` is touched), under its row lock taken with ``skip_locked``, so two
 sweepers never nudge it twice. Every nudge is audited (``job.swept``) and logged.
-Each round also abandons resumable uploads past their expiry (aima_web.uploads).
+Each round also abandons resumable uploads past their expiry (aima_web.uploads), and
+releases the jobs held for off-peak hours whose hour has come (aima_web.jobs.deferral):
+a held job is one the beat must drive on in time, as a stuck one is.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from aima_web.audit import trail
-from aima_web.jobs import outbox, pipeline, services, storage
+from aima_web.jobs import deferral, outbox, pipeline, services, storage
 from aima_web.jobs.models import Job
 from aima_web.jobs.states import JobState
 from aima_web.uploads import services as uploads
@@ -77,6 +79,8 @@ def sweep(now: datetime | None = None) -> Counter[str]:
     now = now or timezone.now()
     done: Counter[str] = Counter()
     try:
+        if released := deferral.release_due(now):
+            done["deferred released"] = released
         for rule in RULES:
             for job_id in stale(rule, now):
                 done[handle(rule, job_id, now)] += 1

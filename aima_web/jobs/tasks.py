@@ -22,6 +22,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
+from aima_tasks.kernel.placement import Code
 from aima_tasks.kernel.probe import NotMedia, probe
 from aima_tasks.kernel.routing import TaskName
 from aima_tasks.policy import task_options
@@ -142,6 +143,8 @@ def place_task(job_id: str) -> None:
     if services.enter(job_id, JobState.PLACING):
         job = Job.objects.select_related("media").get(pk=job_id)
         decision = services.place(job)
+        if decision.code == Code.DEFERRED_OFF_PEAK and not decision.placed:
+            return  # held for off-peak hours: the sweeper's round releases it
         if not decision.placed:
             services.fail(job_id, decision.reason)
             return

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -46,6 +47,17 @@ class JobCreateSerializer(serializers.Serializer):
     priority = serializers.IntegerField(
         required=False, default=0, min_value=-1000, max_value=1000,
         help_text="Higher runs first where jobs queue (-1000 to 1000).")
+    deadline = serializers.DateTimeField(
+        required=False, allow_null=True, default=None,
+        help_text="When the results are needed by (ISO 8601 with its zone), in the future: "
+                  "a job of low or normal urgency may be held for cheaper off-peak hours, "
+                  "never past it. Empty: the policy's default for its urgency.")
+
+    def validate_deadline(self, value):
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError(
+                f"{value.isoformat()} has passed; give a moment in the future")
+        return value
 
     def to_internal_value(self, data):
         if not isinstance(data, Mapping):  # a JSON list or scalar: DRF's own 400 says so
@@ -97,8 +109,9 @@ class JobSerializer(serializers.ModelSerializer):
         fields = [
             "id", "owner", "state", "error", "confidentiality", "urgency", "region", "priority",
             "requested_analyses", "analyses", "media_name", "media", "placement", "agent", "gpu",
-            "cost", "rework", "progress", "wait_reason", "created_at", "probing_at",
-            "placing_at", "queued_at", "running_at", "finished_at", "updated_at",
+            "cost", "rework", "progress", "wait_reason", "deadline", "deferred_until",
+            "created_at", "probing_at", "placing_at", "deferred_at", "queued_at", "running_at",
+            "finished_at", "updated_at",
         ]
         read_only_fields = fields
 

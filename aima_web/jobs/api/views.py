@@ -71,7 +71,8 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
             analyses=tuple(form.validated_data["analyses"]),
             media_name=(media.name if media else source.filename) or "",
             region=form.validated_data["region"],
-            priority=form.validated_data["priority"])
+            priority=form.validated_data["priority"],
+            deadline=form.validated_data["deadline"])
         try:
             job = services.submit(request.user, media.chunks() if media else source.chunks(),
                                   submission)
