@@ -16,7 +16,7 @@ from aima_tasks.kernel.placement import Offer
 from aima_tasks.kernel.placement_csv import load_offers_csv
 from aima_web.audit.models import AuditEvent
 from aima_web.placement import services
-from aima_web.placement.models import CloudOffer
+from aima_web.placement.models import CloudOffer, OfferPrice
 from tests.placing import HEADER, PRICES, write_prices
 
 SHARED_PRICES = Path(__file__).resolve().parents[2] / "shared" / "data" / "prices"
@@ -157,6 +157,20 @@ def test_priced_at_option_and_stale_warning(tmp_path):
                for o in CloudOffer.objects.all())
     with pytest.raises(CommandError, match="--priced-at 'yesterday'"):
         offers_command("load", "--priced-at", "yesterday", str(path))
+
+
+@pytest.mark.django_db
+def test_loaded_prices_go_into_the_history_once_per_pricing(tmp_path):
+    path = str(write_prices(tmp_path))
+    offers_command("load", "--priced-at", "2026-11-22T12:00:00Z", path)
+    offers_command("load", "--priced-at", "2026-11-22T12:00:00Z", path)
+    assert OfferPrice.objects.count() == 4
+    offers_command("load", "--priced-at", "2026-11-22T13:00:00Z", path)
+    assert OfferPrice.objects.count() == 8
+    runpod = OfferPrice.objects.filter(provider="runpod").first()
+    assert (runpod.gpu_model, runpod.region, runpod.price_per_hour,
+            runpod.spot_price_per_hour) == ("A100-80GB", "EU-NL", 1.64, 1.19)
+    assert runpod.priced_at == datetime(2026, 11, 22, 13, tzinfo=UTC)
 
 
 # ---------------------------------------------------------------- the offer book

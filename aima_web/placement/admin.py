@@ -5,15 +5,18 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from aima_tasks.kernel.classification import Urgency
 from aima_web.access.admin import RoleAdmin
 from aima_web.audit import trail
 from aima_web.core.choices import choices
-from aima_web.placement import services
-from aima_web.placement.models import CloudOffer, PlacementPolicy
+from aima_web.placement import prices, services
+from aima_web.placement.models import CloudOffer, PlacementPolicy, ProviderRefresh
 
 
 class NameListField(forms.CharField):
@@ -80,9 +83,57 @@ class PlacementPolicyAdmin(RoleAdmin):
 
 @admin.register(CloudOffer)
 class CloudOfferAdmin(RoleAdmin):
-    """The stored price snapshot; loaded with ``manage.py aima_offers load``."""
+    """The stored prices: refreshed from the providers (``manage.py aima_offers
+    refresh``, and the beat) or loaded from snapshots (``aima_offers load``).
+    The list opens with each provider's refresh status; an offer's page shows
+    its price history."""
 
     list_display = ("provider", "instance_type", "gpu_model", "gpu_count", "vram_gb", "region",
-                    "price_per_hour", "spot_price_per_hour", "reliability", "priced_at")
+                    "price_per_hour", "spot_price_per_hour", "reliability", "priced_at",
+                    "prices")
     list_filter = ("provider", "gpu_model")
     search_fields = ("provider", "instance_type", "gpu_model", "region", "offer_id")
+    readonly_fields = ("price_history",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CloudOffer]:
+        # One query for the list's flag rather than one per row.
+        failing = ProviderRefresh.objects.filter(provider=OuterRef("provider"))
+        return super().get_queryset(request).annotate(
+            refresh_failing_since=Subquery(failing.values("failing_since")[:1]))
+
+    @admin.display(description="prices")
+    def prices(self, obj: CloudOffer) -> str:
+        since = getattr(obj, "refresh_failing_since", None)
+        return "current" if since is None else (
+            f"last good (refresh failing since {since:%Y-%m-%d %H:%M})")
+
+    @admin.display(description="price history")
+    def price_history(self, obj: CloudOffer) -> SafeString:
+        return history_html(obj.key)
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        statuses = [(row.provider, row.failing, row.status())
+                    for row in ProviderRefresh.objects.all()]
+        return super().changelist_view(request, {**(extra_context or {}),
+                                                 "refresh_statuses": statuses})
+
+
+# The newest prices an offer's page lists.
+HISTORY_ROWS = 48
+
+
+def history_html(key: str) -> SafeString:
+    rows = prices.history(key=key)
+    recent = list(rows[:HISTORY_ROWS])
+    if not recent:
+        return format_html("<p>{}</p>", "No prices recorded.")
+    total = rows.count()
+    table = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", (
+        (f"{row.priced_at:%Y-%m-%d %H:%M}", f"{row.price_per_hour:.4f}",
+         "-" if row.spot_price_per_hour is None else f"{row.spot_price_per_hour:.4f}")
+        for row in recent))
+    return format_html(
+        "<p>{}</p><table><tr><th>priced at (UTC)</th><th>on demand / h</th>"
+        "<th>spot / h</th></tr>{}</table>",
+        f"{total} price(s) recorded" + (f", the newest {len(recent)} shown"
+                                        if total > len(recent) else ""), table)

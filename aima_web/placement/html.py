@@ -36,6 +36,8 @@ def decision_html(record: dict[str, Any] | None, currency: str) -> SafeString:
     if skipped:
         rows.append(("partial: runs without", "; ".join(
             f"{skip.get('analysis', '')} ({skip.get('why', '')})" for skip in skipped)))
+    for outage in record.get("last_good_prices") or ():
+        rows.append(("last good prices", last_good_prices(outage)))
     rows.append(("reason codes", ", ".join(record.get("reasons") or ()) or "-"))
     excluded = record.get("excluded") or {}
     rows.append(("excluded", ", ".join(f"{code}: {n}" for code, n in excluded.items()) or "-"))
@@ -59,6 +61,13 @@ def decision_html(record: dict[str, Any] | None, currency: str) -> SafeString:
         parts.append(format_html("<h4>Suggestions</h4><ul>{}</ul>", format_html_join(
             "", "<li>{}</li>", ((s,) for s in suggestions))))
     return format_html_join("", "{}", ((part,) for part in parts))
+
+
+def last_good_prices(outage: dict[str, Any]) -> str:
+    """A provider's prices used although its refresh fails, in words."""
+    return (f"{outage.get('provider', '')}: prices from {outage.get('priced_at') or '?'} "
+            f"(refresh failing since {outage.get('failing_since') or '?'}: "
+            f"{outage.get('error', '')})")
 
 
 def money(amount: Any, currency: str) -> str:

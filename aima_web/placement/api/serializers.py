@@ -10,7 +10,7 @@ from aima_tasks.kernel.placement import JobSpec
 from aima_web.core.choices import choices
 from aima_web.jobs.api.serializers import AnalysesField
 from aima_web.jobs.models import validate_region
-from aima_web.placement.models import PlacementPolicy
+from aima_web.placement.models import OfferPrice, PlacementPolicy
 
 
 class ExplainSerializer(serializers.Serializer):
@@ -60,3 +60,21 @@ class PolicySerializer(serializers.ModelSerializer):
         model = PlacementPolicy
         exclude = ["id"]
         read_only_fields = [f.name for f in PlacementPolicy._meta.fields if f.name != "id"]
+
+
+class PriceQuerySerializer(serializers.Serializer):
+    """Which recorded prices: every filter given narrows them."""
+
+    key = serializers.CharField(required=False, default="", max_length=255,
+                                help_text="One offer's key, as /api/v1/offers/ gives it.")
+    provider = serializers.CharField(required=False, default="", max_length=60)
+    gpu_model = serializers.CharField(required=False, default="", max_length=100)
+    since = serializers.DateTimeField(required=False, allow_null=True, default=None,
+                                      help_text="Only prices priced at or after this time.")
+
+
+class OfferPriceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OfferPrice
+        fields = ["key", "provider", "gpu_model", "region", "price_per_hour",
+                  "spot_price_per_hour", "priced_at"]

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework.generics import ListAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -8,10 +10,15 @@ from rest_framework.views import APIView
 from aima_web.access.roles import Capability
 from aima_web.access.visibility import team_names
 from aima_web.core.parsers import DepthLimitedJSONParser
-from aima_web.placement import services
+from aima_web.placement import prices, services
 from aima_web.placement.api.schema import DecisionSerializer
-from aima_web.placement.api.serializers import ExplainSerializer, PolicySerializer
-from aima_web.placement.models import PlacementPolicy
+from aima_web.placement.api.serializers import (
+    ExplainSerializer,
+    OfferPriceSerializer,
+    PolicySerializer,
+    PriceQuerySerializer,
+)
+from aima_web.placement.models import OfferPrice, PlacementPolicy
 
 
 class ExplainView(APIView):
@@ -39,3 +46,20 @@ class PolicyView(APIView):
     @extend_schema(responses={200: PolicySerializer})
     def get(self, request: Request) -> Response:
         return Response(PolicySerializer(PlacementPolicy.current()).data)
+
+
+class PriceHistoryView(ListAPIView):
+    """Cloud prices as recorded at each refresh, newest first (operators): one
+    offer's by ``key``, or a provider's or GPU model's over time."""
+
+    serializer_class = OfferPriceSerializer
+    capabilities = {"get": Capability.VIEW_CLOUD}
+
+    def get_queryset(self) -> QuerySet[OfferPrice]:
+        query = PriceQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return prices.history(**query.validated_data)
+
+    @extend_schema(parameters=[PriceQuerySerializer])
+    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
+        return super().get(request, *args, **kwargs)
