@@ -20,6 +20,7 @@ Settings (``AIMA_AWS_<KEY>``):
 | ``profile`` | (default chain) | an AWS profile name in ``~/.aws/config`` |
 | ``endpoint_url`` | (AWS) | another endpoint, e.g. LocalStack |
 | ``max_attempts`` | ``3`` | botocore's attempts per call (standard retry mode) |
+| ``image`` | ``AIMA_AGENT_IMAGE`` | the agent image its instances run in Docker |
 
 Credentials come from the standard AWS chain (``AWS_ACCESS_KEY_ID`` and
 ``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE``, an instance role, SSO); this module
@@ -61,12 +62,23 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ProfileNotFound
 
-from aima_tasks.kernel.placement.inputs import cuda_tuple
 from providers.aws_boot import USER_DATA_LIMIT, boot_script, host_env
-from providers.aws_catalogue import Catalogue, region_wanted
-from providers.aws_config import NAME, Config
+from providers.aws_catalogue import Catalogue
+from providers.aws_config import NAME, SETTINGS, Config
 from providers.aws_errors import calling
-from providers.base import Health, Instance, InstanceState, LaunchSpec, Offer, Requirements
+from providers.base import (
+    Health,
+    Instance,
+    InstanceState,
+    LaunchSpec,
+    MultiGpu,
+    Offer,
+    Pausable,
+    ProviderBase,
+    Regional,
+    Requirements,
+    SpotMarket,
+)
 from providers.errors import (
     AuthError,
     NotFoundError,
@@ -74,8 +86,9 @@ from providers.errors import (
     ProviderError,
     TransientError,
 )
+from providers.matching import region_wanted
 
-__all__ = ["NAME", "AwsProvider", "Config", "boot_script"]
+__all__ = ["NAME", "SETTINGS", "AwsProvider", "Config", "boot_script"]
 
 LIVE_STATES = ("pending", "running", "stopping", "stopped")
 STATES = {
@@ -92,9 +105,8 @@ STATES = {
 log = logging.getLogger(__name__)
 
 
-class AwsProvider:
+class AwsProvider(ProviderBase, Pausable, SpotMarket, Regional, MultiGpu):
     name = NAME
-    supports_pause = True
 
     def __init__(self, settings: Mapping[str, str]):
         self.config = Config.from_settings(settings)
@@ -125,8 +137,7 @@ class AwsProvider:
     # ------------------------------------------------------------ offers
 
     def offers(self, requirements: Requirements) -> list[Offer]:
-        if cuda_tuple(self.config.cuda_version) < cuda_tuple(requirements.min_cuda):
-            return []
+        # Only the wanted regions are asked; their offers are checked by the one rule.
         regions = [r for r in self.config.regions if region_wanted(r, requirements.regions)]
         found: list[Offer] = []
         failures: list[ProviderError] = []

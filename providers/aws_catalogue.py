@@ -17,6 +17,7 @@ from providers.aws_config import NAME, Config
 from providers.aws_errors import calling
 from providers.base import Offer, Requirements
 from providers.errors import ProviderError
+from providers.matching import matches
 
 # Instance types and zone offerings change with AWS's releases, not by the hour.
 CATALOGUE_TTL_S = 3600.0
@@ -50,9 +51,7 @@ class Catalogue:
         self._spot_cache: dict[str, tuple[float, dict[tuple[str, str], float]]] = {}
 
     def region_offers(self, region: str, requirements: Requirements) -> list[Offer]:
-        types = [t for t in self.gpu_types(region).values()
-                 if t.gpu_count >= requirements.gpu_count
-                 and t.vram_gb >= requirements.min_vram_gb]
+        types = list(self.gpu_types(region).values())
         if not types:
             return []
         names = sorted(t.name for t in types)
@@ -68,17 +67,15 @@ class Catalogue:
             for zone in zones.get(gpu_type.name, []):
                 if subnets is not None and zone not in subnets:
                     continue
-                spot_price = spot.get((gpu_type.name, zone))
-                if not _within(requirements, price, spot_price):
-                    continue
                 offers.append(Offer(
                     provider=NAME, instance_type=gpu_type.name, gpu_model=gpu_type.gpu_model,
                     vram_gb=gpu_type.vram_gb, gpu_count=gpu_type.gpu_count,
-                    price_per_hour=price, spot_price_per_hour=spot_price, region=region,
+                    price_per_hour=price, spot_price_per_hour=spot.get((gpu_type.name, zone)),
+                    region=region,
                     cuda_version=self.config.cuda_version, reliability=1.0,
                     bandwidth_mbps=gpu_type.bandwidth_mbps, boot_s=self.config.boot_s,
                     priced_at=now, offer_id=f"{gpu_type.name}:{zone}"))
-        return offers
+        return [offer for offer in offers if matches(requirements, offer)]
 
     def gpu_types(self, region: str) -> dict[str, GpuType]:
         cached = self._types.get(region)
@@ -214,20 +211,3 @@ def _gpu_type(info: Mapping[str, Any], architecture: str | None) -> GpuType | No
         gpu_count=sum(g["Count"] for g in gpus),
         # The guaranteed rate, not the burst "up to": media arrive over hours.
         bandwidth_mbps=baseline_gbps * 1000 or 1000.0)
-
-
-def _within(requirements: Requirements, price: float, spot_price: float | None) -> bool:
-    if requirements.spot and spot_price is None:
-        return False
-    cap = requirements.max_price_per_hour
-    if cap is None:
-        return True
-    if requirements.spot:
-        return spot_price is not None and spot_price <= cap
-    if requirements.spot is None and spot_price is not None:
-        return min(price, spot_price) <= cap
-    return price <= cap
-
-
-def region_wanted(region: str, prefixes: tuple[str, ...]) -> bool:
-    return not prefixes or any(region.upper().startswith(p.upper()) for p in prefixes)

@@ -6,10 +6,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aima_tasks.kernel.placement.inputs import cuda_tuple
-from providers.errors import ProviderError
+from providers.settings_schema import IMAGE, Setting, SettingsError, parse
 
 NAME = "aws"
 DEFAULT_TYPES = ("g4dn.*", "g5.*", "g6.*", "g6e.*", "p4d.*", "p5.*")
+
+# Credentials are not settings: they come from the standard AWS chain.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("region", str, "us-east-1",
+            help="the home region: health checks, launches of offers without one"),
+    Setting("regions", str, "", help="comma list of regions to search (default: the home one)"),
+    Setting("ami", str, "", help="the agent AMI: NVIDIA driver, CUDA and the agent"),
+    Setting("subnet_id", str, "", help="comma list of subnets; offers only in their zones"),
+    Setting("security_group_ids", str, "", help="comma list; must exist in every region"),
+    Setting("key_name", str, "", help="EC2 key pair for SSH"),
+    Setting("instance_profile", str, "", help="IAM instance profile, a name or an ARN"),
+    Setting("instance_types", str, ",".join(DEFAULT_TYPES), help="type patterns to offer"),
+    Setting("architecture", str, "x86_64", help="the AMI's architecture"),
+    Setting("pricing", str, "table", help="on-demand prices: table or api (Price List)"),
+    Setting("cuda_version", str, "12.4", help="the CUDA version the AMI provides"),
+    Setting("boot_s", float, 120.0, help="seconds from launch to a working agent"),
+    Setting("profile", str, "", help="an AWS profile name in ~/.aws/config"),
+    Setting("endpoint_url", str, "", help="another endpoint, e.g. LocalStack"),
+    Setting("max_attempts", int, 3, help="botocore's attempts per call"),
+    IMAGE,
+)
 
 
 @dataclass(frozen=True)
@@ -32,33 +53,32 @@ class Config:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, str]) -> Config:
-        region = settings.get("region", "").strip() or "us-east-1"
-        pricing = settings.get("pricing", "table").strip().lower() or "table"
+        values = parse(NAME, SETTINGS, settings)
+        text = {key: value.strip() for key, value in values.items() if isinstance(value, str)}
+        pricing = text["pricing"].lower()
         if pricing not in ("table", "api"):
-            raise ProviderError(f"AIMA_AWS_PRICING must be 'table' or 'api', not {pricing!r}")
-        cuda_version = settings.get("cuda_version", "12.4").strip() or "12.4"
+            raise SettingsError(f"AIMA_AWS_PRICING must be 'table' or 'api', not {pricing!r}")
         try:
-            cuda_tuple(cuda_version)
-            boot_s = float(settings.get("boot_s", "120"))
-            max_attempts = int(settings.get("max_attempts", "3"))
-        except ValueError as exc:
-            raise ProviderError(f"aws settings: {exc}") from None
+            cuda_tuple(text["cuda_version"])
+        except ValueError:
+            raise SettingsError(f"AIMA_AWS_CUDA_VERSION must be a version like 12.4, not "
+                                f"{text['cuda_version']!r}") from None
         return cls(
-            region=region,
-            regions=words(settings.get("regions", "")) or (region,),
-            ami=settings.get("ami", "").strip(),
-            subnet_ids=words(settings.get("subnet_id", "")),
-            security_group_ids=words(settings.get("security_group_ids", "")),
-            key_name=settings.get("key_name", "").strip(),
-            instance_profile=settings.get("instance_profile", "").strip(),
-            instance_types=words(settings.get("instance_types", "")) or DEFAULT_TYPES,
-            architecture=settings.get("architecture", "").strip() or "x86_64",
+            region=text["region"],
+            regions=words(text["regions"]) or (text["region"],),
+            ami=text["ami"],
+            subnet_ids=words(text["subnet_id"]),
+            security_group_ids=words(text["security_group_ids"]),
+            key_name=text["key_name"],
+            instance_profile=text["instance_profile"],
+            instance_types=words(text["instance_types"]) or DEFAULT_TYPES,
+            architecture=text["architecture"],
             pricing=pricing,
-            cuda_version=cuda_version,
-            boot_s=boot_s,
-            profile=settings.get("profile", "").strip(),
-            endpoint_url=settings.get("endpoint_url", "").strip(),
-            max_attempts=max(1, max_attempts),
+            cuda_version=text["cuda_version"],
+            boot_s=values["boot_s"],
+            profile=text["profile"],
+            endpoint_url=text["endpoint_url"],
+            max_attempts=max(1, values["max_attempts"]),
         )
 
 

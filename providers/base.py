@@ -156,7 +156,13 @@ class ProviderBase:
     terminate. Callers read capabilities (``supports_pause``), never a name."""
 
     name: str = ""
-    supports_pause = False
+
+    @property
+    def supports_pause(self) -> bool:
+        # From the capability, whichever side of the mixins the base is listed
+        # on: a plain ``supports_pause = False`` here would shadow Pausable's
+        # True in ``class X(ProviderBase, Pausable)``.
+        return isinstance(self, Pausable)
 
     def pause(self, instance_id: str) -> None:
         raise NotSupportedError(f"{self.name} cannot pause instances")

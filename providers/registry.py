@@ -10,6 +10,13 @@ The object named is called with the provider's settings (a dict of strings)
 and returns a ``Provider``. ``AIMA_PROVIDERS`` lists the enabled providers in
 order of preference (default: ``subprocess``); each one's settings are the
 environment variables ``AIMA_<NAME>_<KEY>``, passed as ``{"key": value}``.
+
+A provider declares its settings as ``SETTINGS`` (a tuple of
+``providers.settings_schema.Setting``, on the class or in its module): they
+are checked here before the provider is made, so that a typo'd number, a
+missing key or an unknown variable leaves it broken with one line naming the
+variable, and they are shown back with every ``secret`` one masked. A plugin
+that declares no schema is made as it is, and none of its values is shown.
 A plugin that fails to import or to start is reported by name and leaves the
 others working.
 """
@@ -18,17 +25,18 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint
+from typing import Any
 
 from aima_tasks.kernel import plugins
 from providers.base import Provider
+from providers.settings_schema import MASK, Setting, SettingsError, masked, parse
 
 GROUP = "aima.providers"
 DEFAULT_ENABLED = ("subprocess",)
-# Setting names that hold secrets: never logged, never shown back.
-SECRET_WORDS = ("key", "secret", "token", "password")
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +47,22 @@ class Registry:
     providers: dict[str, Provider] = field(default_factory=dict)
     # Enabled providers that could not be loaded: name -> what went wrong.
     broken: dict[str, str] = field(default_factory=dict)
-    # Settings per provider with secrets masked: for the API and logs.
+    # Settings per provider with secrets masked: for the API, the admin and logs.
     settings: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Each working provider's schema and typed values (secrets included: never shown).
+    schemas: dict[str, tuple[Setting, ...]] = field(default_factory=dict)
+    values: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
     def get(self, name: str) -> Provider:
         if name not in self.providers:
             problem = self.broken.get(name, "not enabled (see AIMA_PROVIDERS)")
             raise LookupError(f"provider {name!r}: {problem}")
         return self.providers[name]
+
+    def agent_image(self, name: str) -> str:
+        """The agent image the provider's instances run (its ``image`` setting);
+        empty where it sets none, and the deployment's own image applies."""
+        return str(self.values.get(name, {}).get("image") or "")
 
 
 def enabled_names(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
@@ -64,9 +80,21 @@ def settings_for(name: str, environ: Mapping[str, str] | None = None) -> dict[st
             if key.startswith(prefix)}
 
 
-def masked(settings: Mapping[str, str]) -> dict[str, str]:
-    return {key: ("••••" if any(word in key for word in SECRET_WORDS) else value)
-            for key, value in settings.items()}
+def schema_of(factory: object) -> tuple[Setting, ...] | None:
+    """The ``SETTINGS`` a provider declares, on its class or in its module."""
+    schema = getattr(factory, "SETTINGS", None)
+    if schema is None:
+        module = sys.modules.get(getattr(factory, "__module__", "") or "")
+        schema = getattr(module, "SETTINGS", None)
+    return tuple(schema) if schema is not None else None
+
+
+def shown(schema: Sequence[Setting] | None, raw: Mapping[str, str]) -> dict[str, str]:
+    """The raw settings as they may be shown: secrets masked by the schema's
+    flags; without a schema nothing says which are secret, so all are."""
+    if schema is None:
+        return {key: MASK for key in raw}
+    return masked(schema, raw)
 
 
 def discover() -> dict[str, EntryPoint]:
@@ -79,22 +107,42 @@ def load(names: tuple[str, ...] | None = None,
     available = discover()
     registry = Registry()
     for name in wanted:
-        settings = settings_for(name, environ)
-        registry.settings[name] = masked(settings)
+        raw = settings_for(name, environ)
         point = available.get(name)
         if point is None:
+            registry.settings[name] = shown(None, raw)
             registry.broken[name] = (f"no installed plugin provides it (entry-point group "
                                      f"{GROUP!r} has: {', '.join(sorted(available)) or 'none'})")
             continue
-        try:
-            factory = point.load()
-            provider = factory(settings)
-        except Exception as exc:  # a plugin's failure must not take the others down
-            registry.broken[name] = f"{type(exc).__name__}: {exc}"
-            log.error("provider %s could not be loaded: %s: %s", name, type(exc).__name__, exc)
-            continue
-        if not isinstance(provider, Provider):
-            registry.broken[name] = f"{point.value} did not return a Provider"
-            continue
-        registry.providers[name] = provider
+        problem = _load_one(registry, name, point, raw)
+        if problem:
+            registry.broken[name] = problem
+            log.error("provider %s could not be loaded: %s", name, problem)
     return registry
+
+
+def _load_one(registry: Registry, name: str, point: EntryPoint,
+              raw: dict[str, str]) -> str:
+    """Make one provider into ``registry``; return what went wrong, if anything."""
+    try:
+        factory = point.load()
+    except Exception as exc:  # a plugin's failure must not take the others down
+        registry.settings[name] = shown(None, raw)
+        return f"{type(exc).__name__}: {exc}"
+    schema = schema_of(factory)
+    registry.settings[name] = shown(schema, raw)
+    try:
+        values = parse(name, schema, raw) if schema is not None else {}
+    except SettingsError as exc:
+        return f"SettingsError: {exc}"
+    try:
+        provider = factory(raw)
+    except Exception as exc:  # a plugin's failure must not take the others down
+        return f"{type(exc).__name__}: {exc}"
+    if not isinstance(provider, Provider):
+        return f"{point.value} did not return a Provider"
+    registry.providers[name] = provider
+    if schema is not None:
+        registry.schemas[name] = schema
+    registry.values[name] = values
+    return ""

@@ -9,13 +9,14 @@ Settings (``AIMA_RUNPOD_<KEY>``):
 | ``cloud_type`` | ``ALL`` | ``SECURE``, ``COMMUNITY`` or ``ALL`` (offers from both) |
 | ``min_cuda`` | ``12.4`` | the least CUDA its offers promise; launches are pinned to it |
 | ``boot_s`` | ``240`` | expected seconds from launch to a running agent (image pull) |
+| ``image`` | ``AIMA_AGENT_IMAGE`` | the agent image its pods run |
 
 Offers: one per GPU type and cloud type with a free machine now, priced per
 hour for ``Requirements.gpu_count`` GPUs: on demand from RunPod's lowest
 uninterruptible price, spot from its lowest (minimum) bid. ``offer_id`` is
 ``"<gpu type id>:<SECURE|COMMUNITY>"``, with ``":<n>"`` added for n > 1 GPUs.
 RunPod picks the machine, so an offer has no region; a job that must stay in a
-region gets no RunPod offers.
+region gets no RunPod offers. Offers are checked with ``providers.matching.matches``.
 
 RunPod pods carry no tags. A pod launched here carries its tags in its
 environment, ``AIMA_TAGS`` (``key=value&...``, URL-encoded), next to
@@ -49,10 +50,24 @@ from runpod.api.graphql import run_graphql_query
 from aima_tasks.kernel.instance_env import SHUTDOWN_ENV, ShutdownMechanism
 from aima_tasks.kernel.placement.inputs import cuda_tuple
 from providers import runpod_graphql as gql
-from providers.base import Health, Instance, InstanceState, LaunchSpec, Offer, Requirements
+from providers.base import (
+    Health,
+    Instance,
+    InstanceState,
+    LaunchSpec,
+    MultiGpu,
+    Offer,
+    Pausable,
+    ProviderBase,
+    Requirements,
+    SpotMarket,
+)
 from providers.errors import AuthError, CapacityError, NotFoundError, ProviderError, TransientError
-from providers.runpod_config import CLOUD_TYPES, CUDA_VERSIONS, NAME, Config
+from providers.matching import matches
+from providers.runpod_config import CLOUD_TYPES, CUDA_VERSIONS, NAME, SETTINGS, Config
 from providers.runpod_errors import map_error
+
+__all__ = ["NAME", "SETTINGS", "RunPodProvider"]
 
 # Where the SDK (runpod/api/graphql.py) looks for its base URL, on every call.
 BASE_URL_ENV = "RUNPOD_API_BASE_URL"
@@ -78,9 +93,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class RunPodProvider:
+class RunPodProvider(ProviderBase, Pausable, SpotMarket, MultiGpu):
     name = NAME
-    supports_pause = True
 
     def __init__(self, settings: Mapping[str, str]):
         self.config = Config.from_settings(settings)
@@ -88,8 +102,6 @@ class RunPodProvider:
     # ------------------------------------------------------------ offers
 
     def offers(self, requirements: Requirements) -> list[Offer]:
-        if requirements.regions:
-            return []
         cuda = max(requirements.min_cuda, self.config.min_cuda, key=cuda_tuple)
         if not _cuda_from(cuda):
             return []
@@ -100,12 +112,12 @@ class RunPodProvider:
         now = datetime.now(UTC)
         found = []
         for gpu in gpu_types:
-            memory, most = gpu.get("memoryInGb"), gpu.get("maxGpuCount")
-            if not memory or memory < requirements.min_vram_gb or (most and count > most):
-                continue
+            most = gpu.get("maxGpuCount")
+            if not gpu.get("memoryInGb") or (most and count > most):
+                continue  # nothing to price, or not rentable with that many GPUs
             for cloud in self.config.cloud_types:
                 offer = self._offer(gpu, cloud, count, cuda, now)
-                if offer is not None and _affordable(offer, requirements):
+                if offer is not None and matches(requirements, offer):
                     found.append(offer)
         return found
 
@@ -282,21 +294,6 @@ class RunPodProvider:
 
 
 # ------------------------------------------------------------------ helpers
-
-def _affordable(offer: Offer, requirements: Requirements) -> bool:
-    if requirements.spot and offer.spot_price_per_hour is None:
-        return False
-    cap = requirements.max_price_per_hour
-    if cap is None:
-        return True
-    if requirements.spot:
-        prices = [offer.spot_price_per_hour]
-    elif requirements.spot is False:
-        prices = [offer.price_per_hour]
-    else:
-        prices = [offer.price_per_hour, offer.spot_price_per_hour]
-    return any(price is not None and price <= cap for price in prices)
-
 
 def _cuda_from(version: str) -> tuple[str, ...]:
     floor = cuda_tuple(version)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from providers.errors import AuthError
+from providers.settings_schema import IMAGE, Setting, SettingsError, parse
 
 NAME = "runpod"
 DEFAULT_URL = "https://api.runpod.io"
@@ -15,6 +15,17 @@ CLOUD_TYPES = ("SECURE", "COMMUNITY")
 # RunPod adds later only widens the choice of hosts once it is listed here.
 CUDA_VERSIONS = ("11.8", "12.0", "12.1", "12.2", "12.3", "12.4", "12.5", "12.6", "12.7",
                  "12.8", "12.9", "13.0")
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("api_key", str, required=True, secret=True,
+            help="a RunPod API key with read and write access"),
+    Setting("url", str, DEFAULT_URL, help="the API's base; /graphql is added"),
+    Setting("cloud_type", str, "ALL", help="SECURE, COMMUNITY or ALL (offers from both)"),
+    Setting("min_cuda", str, "12.4",
+            help="the least CUDA its offers promise; launches are pinned to it"),
+    Setting("boot_s", float, 240.0, help="expected seconds from launch to a running agent"),
+    IMAGE,
+)
 
 
 @dataclass(frozen=True)
@@ -27,23 +38,15 @@ class Config:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, str]) -> Config:
-        api_key = settings.get("api_key", "").strip()
-        if not api_key:
-            raise AuthError("AIMA_RUNPOD_API_KEY is not set: the runpod provider needs a "
-                            "RunPod API key")
-        cloud_type = settings.get("cloud_type", "ALL").strip().upper()
+        values = parse(NAME, SETTINGS, settings)
+        cloud_type = values["cloud_type"].strip().upper()
         if cloud_type not in (*CLOUD_TYPES, "ALL"):
-            raise ValueError(f"AIMA_RUNPOD_CLOUD_TYPE={cloud_type!r}: use SECURE, COMMUNITY "
-                             "or ALL")
-        min_cuda = settings.get("min_cuda", "12.4").strip()
+            raise SettingsError(f"AIMA_RUNPOD_CLOUD_TYPE={cloud_type!r}: use SECURE, "
+                                "COMMUNITY or ALL")
+        min_cuda = values["min_cuda"].strip()
         if min_cuda not in CUDA_VERSIONS:
-            raise ValueError(f"AIMA_RUNPOD_MIN_CUDA={min_cuda!r}: use one of "
-                             f"{', '.join(CUDA_VERSIONS)}")
-        try:
-            boot_s = float(settings.get("boot_s", "240"))
-        except ValueError:
-            raise ValueError(f"AIMA_RUNPOD_BOOT_S={settings['boot_s']!r} is not a number") \
-                from None
-        return cls(api_key=api_key, url=settings.get("url", DEFAULT_URL).strip().rstrip("/"),
+            raise SettingsError(f"AIMA_RUNPOD_MIN_CUDA={min_cuda!r}: use one of "
+                                f"{', '.join(CUDA_VERSIONS)}")
+        return cls(api_key=values["api_key"].strip(), url=values["url"].strip().rstrip("/"),
                    cloud_types=CLOUD_TYPES if cloud_type == "ALL" else (cloud_type,),
-                   min_cuda=min_cuda, boot_s=boot_s)
+                   min_cuda=min_cuda, boot_s=values["boot_s"])

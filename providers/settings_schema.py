@@ -49,6 +49,12 @@ class Setting:
             raise SettingsError(f"{self.variable(provider)} must be {kind}, not {shown}") from None
 
 
+# Every provider's own agent image; blank: the deployment's (AIMA_AGENT_IMAGE),
+# which the control plane fills in, since providers know no Django setting.
+IMAGE = Setting("image", str, default="",
+                help="the agent image its instances run; empty: AIMA_AGENT_IMAGE")
+
+
 def parse(provider: str, schema: Sequence[Setting],
           raw: Mapping[str, str]) -> dict[str, Any]:
     """The typed settings of ``provider`` from its raw ``{"key": value}`` strings;

@@ -10,6 +10,8 @@ Settings, from ``AIMA_VASTAI_<KEY>``:
               Vast quotes ``dph_total`` for a given disk
   boot_s      expected seconds from rent to a running agent (default 300): the
               image is pulled over the host's own line, often slower than a cloud's
+  image       the agent image its instances run (default: the deployment's,
+              ``AIMA_AGENT_IMAGE``)
 
 Vast keeps no tags, only one free-text label per instance. The tags of a launch
 and its name go into that label as ``key=value`` pairs joined by ``;``, each part
@@ -30,7 +32,19 @@ import requests
 from vastai import VastAI
 
 from aima_tasks.kernel.instance_env import SHUTDOWN_ENV, ShutdownMechanism
-from providers.base import Health, Instance, InstanceState, LaunchSpec, Offer, Requirements
+from providers.base import (
+    Health,
+    Instance,
+    InstanceState,
+    LaunchSpec,
+    MultiGpu,
+    Offer,
+    Pausable,
+    ProviderBase,
+    Regional,
+    Requirements,
+    SpotMarket,
+)
 from providers.errors import (
     AuthError,
     CapacityError,
@@ -39,8 +53,11 @@ from providers.errors import (
     QuotaError,
     TransientError,
 )
-from providers.vastai_config import NAME, Settings
-from providers.vastai_offers import meets, search_query, to_offer
+from providers.matching import matches
+from providers.vastai_config import NAME, SETTINGS, Settings
+from providers.vastai_offers import search_query, to_offer
+
+__all__ = ["NAME", "SETTINGS", "VastAiProvider"]
 
 NAME_TAG = "name"
 # Vast caps a search at 64 offers whatever is asked.
@@ -64,9 +81,8 @@ _STATES = {
     "unknown": InstanceState.UNKNOWN,
 }
 
-class VastAiProvider:
+class VastAiProvider(ProviderBase, Pausable, SpotMarket, Regional, MultiGpu):
     name = NAME
-    supports_pause = True
 
     def __init__(self, settings: Mapping[str, str]) -> None:
         self._settings = Settings.read(settings)
@@ -86,7 +102,8 @@ class VastAiProvider:
                           limit=SEARCH_LIMIT, storage=self._settings.storage_gb)
         now = datetime.now(UTC)
         found = (self._offer(a, spot, now) for a in asks or [])
-        return [o for o in found if o is not None and meets(o, requirements)]
+        # The query filters at Vast; the one rule checks again what came back.
+        return [o for o in found if o is not None and matches(requirements, o)]
 
     def _offer(self, ask: Mapping[str, Any], spot: bool | None, now: datetime) -> Offer | None:
         try:

@@ -4,17 +4,27 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from providers.errors import AuthError
+from providers.settings_schema import IMAGE, Setting, parse
 
 NAME = "vastai"
 DEFAULT_URL = "https://console.vast.ai"
 
+SETTINGS: tuple[Setting, ...] = (
+    Setting("api_key", str, required=True, secret=True, help="a Vast.ai API key"),
+    Setting("url", str, DEFAULT_URL, help="the API server"),
+    Setting("timeout_s", float, 30.0, help="seconds per HTTP request (the SDK's own is 120)"),
+    Setting("retries", int, 3, help="attempts per call on 429/502/503/504 and lost connections"),
+    Setting("storage_gb", float, 40.0, help="disk the offers are priced with"),
+    Setting("boot_s", float, 300.0, help="expected seconds from rent to a running agent"),
+    IMAGE,
+)
+
 
 @dataclass(frozen=True)
 class Settings:
-    api_key: str
+    api_key: str = field(repr=False)
     url: str = DEFAULT_URL
     timeout_s: float = 30.0
     retries: int = 3
@@ -23,25 +33,7 @@ class Settings:
 
     @classmethod
     def read(cls, settings: Mapping[str, str]) -> Settings:
-        key = (settings.get("api_key") or "").strip()
-        if not key:
-            raise AuthError("vastai: no API key; set AIMA_VASTAI_API_KEY")
-        return cls(
-            api_key=key,
-            url=(settings.get("url") or DEFAULT_URL).rstrip("/"),
-            timeout_s=_number(settings, "timeout_s", cls.timeout_s),
-            retries=max(1, int(_number(settings, "retries", cls.retries))),
-            storage_gb=_number(settings, "storage_gb", cls.storage_gb),
-            boot_s=_number(settings, "boot_s", cls.boot_s),
-        )
-
-
-def _number(settings: Mapping[str, str], key: str, default: float) -> float:
-    raw = settings.get(key)
-    if raw is None or not raw.strip():
-        return float(default)
-    try:
-        return float(raw)
-    except ValueError:
-        raise ValueError(f"vastai: AIMA_VASTAI_{key.upper()} must be a number, "
-                         f"not {raw!r}") from None
+        values = parse(NAME, SETTINGS, settings)
+        return cls(api_key=values["api_key"].strip(), url=values["url"].rstrip("/"),
+                   timeout_s=values["timeout_s"], retries=max(1, values["retries"]),
+                   storage_gb=values["storage_gb"], boot_s=values["boot_s"])

@@ -1,5 +1,6 @@
 """Vast.ai's asks as offers: the search query for a job's requirements, the
-offer an ask is, and the requirements checked again on what came back."""
+offer an ask is. What comes back is checked again with
+``providers.matching.matches``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from aima_tasks.kernel.placement.inputs import cuda_tuple
 from providers.base import Offer, Requirements
 from providers.vastai_config import NAME
 
@@ -100,26 +100,3 @@ def region_of(geolocation: object) -> str:
     country = geolocation.rsplit(",", 1)[-1].strip().upper()
     continent = _CONTINENT_OF.get(country)
     return f"{continent}-{country}" if continent else country
-
-
-def meets(offer: Offer, req: Requirements) -> bool:
-    """The requirements again, here: the server's filter is not ours to trust."""
-    if offer.vram_gb < req.min_vram_gb or offer.gpu_count != req.gpu_count:
-        return False
-    if cuda_tuple(offer.cuda_version) < cuda_tuple(req.min_cuda):
-        return False
-    if offer.reliability < req.min_reliability:
-        return False
-    if req.regions and not any(offer.region.startswith(r) for r in req.regions):
-        return False
-    if req.spot and offer.spot_price_per_hour is None:
-        return False
-    return req.max_price_per_hour is None or _price_for(offer, req.spot) <= req.max_price_per_hour
-
-
-def _price_for(offer: Offer, spot: bool | None) -> float:
-    if spot is None:
-        return min(offer.price_per_hour, offer.spot_price_per_hour or offer.price_per_hour)
-    if spot:
-        return offer.spot_price_per_hour or offer.price_per_hour
-    return offer.price_per_hour

@@ -20,7 +20,12 @@ from aima_web.instances import broker_accounts
 from aima_web.instances.broker_accounts import BrokerAccountError
 from aima_web.instances.models import CloudInstance, InstanceState
 from aima_web.instances.offers import next_offer, offer_for, offer_for_retry
-from aima_web.instances.registry import instance_tags, providers, terminate_at_provider
+from aima_web.instances.registry import (
+    agent_image,
+    instance_tags,
+    providers,
+    terminate_at_provider,
+)
 from aima_web.instances.states import ENDING, ERROR_CHARS, transition
 from providers.base import AuthError, LaunchSpec, ProviderError
 
@@ -126,7 +131,7 @@ def launch_spec(instance: CloudInstance, secret: str) -> LaunchSpec:
         **broker_accounts.agent_env(instance.pk, instance.gpu_class),
     }
     tags = instance_tags(instance.pk)
-    return LaunchSpec(name=instance.name, image=settings.AIMA_AGENT_IMAGE, env=env,
+    return LaunchSpec(name=instance.name, image=agent_image(instance.provider), env=env,
                       command=settings.AIMA_AGENT_COMMAND, tags=tags, spot=instance.spot,
                       bid_per_hour=instance.price_per_hour if instance.spot else None)
 

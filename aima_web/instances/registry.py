@@ -7,10 +7,7 @@ import logging
 import threading
 
 from django.conf import settings
-from django.utils import timezone
 
-from aima_tasks.kernel.placement import LOCAL
-from aima_web.placement import services as placement
 from providers import registry as provider_registry
 from providers.base import DEPLOYMENT_TAG, INSTANCE_TAG, ProviderError
 
@@ -26,13 +23,15 @@ def providers() -> provider_registry.Registry:
     with _registry_lock:
         if _registry is None:
             _registry = provider_registry.load()
-            local = _registry.providers.get(LOCAL)
-            if local is not None:
-                local.fleet_source = lambda: list(
-                    placement.fleet_state(timezone.localtime()).gpus)
             for name, problem in _registry.broken.items():
                 log.error("provider %s is enabled but broken: %s", name, problem)
         return _registry
+
+
+def agent_image(provider: str) -> str:
+    """The agent image an instance at ``provider`` runs: the provider's own
+    (``AIMA_<PROVIDER>_IMAGE``), else the deployment's (``AIMA_AGENT_IMAGE``)."""
+    return providers().agent_image(provider) or settings.AIMA_AGENT_IMAGE
 
 
 def reload_providers() -> provider_registry.Registry:
