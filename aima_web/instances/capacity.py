@@ -1,6 +1,7 @@
 """How many instances queued cloud work needs: one for every job that no
-instance is waiting to take and no busy one will be free for soon enough,
-within the caps on instances, hourly spend and the monthly budget."""
+instance is waiting to take and no busy one will be free for soon enough, a
+paused one of its class resumed before a new one is asked for, within the caps
+on instances, hourly spend and the monthly budget."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from django.utils import timezone
 from aima_tasks.kernel.placement import Decision, Option
 from aima_tasks.kernel.routing import Scope
 from aima_web.audit import trail
-from aima_web.instances import billing
+from aima_web.instances import billing, pausing
 from aima_web.instances.models import CloudInstance, InstanceState
 from aima_web.instances.offers import next_offer
-from aima_web.instances.states import ENDED, ENDING, WAITING_FOR_WORK
+from aima_web.instances.states import BILLED_PAUSED, ENDED, STRANDING, WAITING_FOR_WORK
 from aima_web.jobs.models import Job
 from aima_web.jobs.states import JobState
 from aima_web.placement.models import PlacementPolicy
@@ -64,11 +65,11 @@ def cloud_demand() -> list[Demand]:
 
 
 def stranded_jobs() -> QuerySet[Job]:
-    """Cloud jobs still running on an instance that has ended: their task goes
-    back to the queue when the agent's broker connection drops (acks_late),
-    for a new instance to take up."""
+    """Cloud jobs still running on an instance that has ended or is paused:
+    their task goes back to the queue when the agent's broker connection drops
+    (acks_late), for a new (or resumed) instance to take up."""
     return Job.objects.filter(placement__scope=Scope.CLOUD.value, state=JobState.RUNNING,
-                              agent__instance__state__in=ENDING)
+                              agent__instance__state__in=STRANDING)
 
 
 def ensure_capacity(now: datetime | None = None) -> list[int]:
@@ -102,6 +103,7 @@ def meet_demand(now: datetime) -> list[int]:
         gpu_class=gpu_class, state__in=WAITING_FOR_WORK).count()
         for gpu_class in {want.gpu_class for want in demand}}
     finishing = finishing_soon(now)
+    paused = paused_by_class({want.gpu_class for want in demand})
     # The same for every job of this pass: worked out once.
     spent = budget_spent(now) if demand else ""
     failed = recently_failed_offers(now)
@@ -111,6 +113,10 @@ def meet_demand(now: datetime) -> list[int]:
         job, gpu_class = want.job, want.gpu_class
         if waiting.get(gpu_class, 0) > 0:
             waiting[gpu_class] -= 1
+            clear_wait_reason(job)
+            continue
+        # A paused instance of its class resumes faster than a new one boots.
+        if resume_one(paused.get(gpu_class, []), str(job.pk)):
             clear_wait_reason(job)
             continue
         # A busy instance that is done sooner than a new one would boot takes it next.
@@ -131,6 +137,23 @@ def meet_demand(now: datetime) -> list[int]:
     for job_id, reason in held:
         Job.objects.filter(pk=job_id).exclude(wait_reason=reason).update(wait_reason=reason)
     return created
+
+
+def paused_by_class(classes: set[int]) -> dict[int, list[CloudInstance]]:
+    """The paused instances of the classes, oldest first."""
+    found: dict[int, list[CloudInstance]] = {}
+    for instance in CloudInstance.objects.filter(
+            state=InstanceState.PAUSED, gpu_class__in=classes).order_by("pk"):
+        found.setdefault(instance.gpu_class, []).append(instance)
+    return found
+
+
+def resume_one(paused: list[CloudInstance], job_id: str) -> bool:
+    """Resume the first of ``paused`` that can be claimed, for ``job_id``."""
+    while paused:
+        if pausing.claim_resume(paused.pop(0), job_id):
+            return True
+    return False
 
 
 def clear_wait_reason(job: Job) -> None:
@@ -209,8 +232,12 @@ def cap_reason(provider: str, gpu_class: int, price_per_hour: float) -> str:
                 f"running already (AIMA_MAX_INSTANCES_PER_CLASS)")
     cap = settings.AIMA_MAX_SPEND_PER_HOUR
     if cap:
-        # Instances asked for but not launched yet will bill too.
-        spend = live.aggregate(total=Sum("price_per_hour"))["total"] or 0.0
+        # Instances asked for but not launched yet will bill too; paused ones
+        # at their paused price.
+        spend = (live.exclude(state__in=BILLED_PAUSED).aggregate(
+            total=Sum("price_per_hour"))["total"] or 0.0) + (live.filter(
+            state__in=BILLED_PAUSED).aggregate(total=Sum("paused_price_per_hour"))["total"]
+            or 0.0)
         if spend + price_per_hour > cap:
             return (f"waiting: instances already cost {spend:.2f} per hour; one more would "
                     f"pass the cap of {cap:.2f} (AIMA_MAX_SPEND_PER_HOUR)")

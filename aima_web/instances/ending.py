@@ -68,7 +68,9 @@ def finish_termination(instance_id: int, why: str, failed: bool = False) -> None
     now = timezone.now()
     instance = CloudInstance.objects.get(pk=instance_id)
     billed_s = instance.billed_seconds(until=now)
-    cost = billing.cost(instance.price_per_hour, billed_s)
+    # Its time paused is billed at the paused price, the rest at its price.
+    paused_s = instance.paused_seconds(until=now)
+    cost = billing.instance_cost(instance, until=now)
     # Its broker user goes first: an instance shown as ended holds no credential.
     broker_accounts.remove(instance_id)
     if not transition(instance_id, InstanceState.FAILED if failed else InstanceState.TERMINATED,
@@ -78,4 +80,4 @@ def finish_termination(instance_id: int, why: str, failed: bool = False) -> None
     revoke_enrollment(instance)
     trail.record(trail.SYSTEM, "instance.failed" if failed else "instance.terminated",
                  f"instance:{instance_id}", why=why, cost=round(cost, 6),
-                 billed_s=round(billed_s, 1))
+                 billed_s=round(billed_s, 1), paused_s=round(paused_s, 1))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db import models
 from django.utils import timezone
 
@@ -14,7 +16,10 @@ class InstanceState(models.TextChoices):
     BOOTING = "booting"            # launched; its agent has not registered yet
     READY = "ready"                # its agent registered; no job has run yet
     BUSY = "busy"                  # running a job
-    IDLE = "idle"                  # between jobs; terminated after the idle grace
+    IDLE = "idle"                  # between jobs; paused or terminated after the idle grace
+    PAUSING = "pausing"            # being stopped, its disk kept; a job on it is requeued
+    PAUSED = "paused"              # stopped, billed at the storage price; resumed for work
+    RESUMING = "resuming"          # started again; its agent has not registered again yet
     TERMINATING = "terminating"
     TERMINATED = "terminated"
     FAILED = "failed"              # never became ready, or lost its agent; terminated
@@ -49,7 +54,17 @@ class CloudInstance(models.Model):
     idle_since = models.DateTimeField(null=True, blank=True)
     terminated_at = models.DateTimeField(null=True, blank=True)
     cost = models.FloatField(null=True, blank=True,
-                             help_text="Billed seconds times the price per hour, once terminated.")
+                             help_text="Running seconds times the price per hour plus paused "
+                                       "seconds times the paused price, once terminated.")
+    # What it bills per hour while paused (its disk), learnt from its provider.
+    paused_price_per_hour = models.FloatField(null=True, blank=True)
+    # Its pauses, [from, to] as ISO times, the last one open (to: null) while paused:
+    # billing counts them at the paused price, month by month.
+    pauses = models.JSONField(default=list, blank=True)
+    resumed_at = models.DateTimeField(null=True, blank=True,
+                                      help_text="When it was last asked to resume.")
+    # The idle policy's last decision about it (aima_tasks/kernel/idle_policy.py).
+    idle_decision = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-requested_at"]
@@ -61,8 +76,29 @@ class CloudInstance(models.Model):
     def name(self) -> str:
         return f"aima-{self.pk}"
 
-    def billed_seconds(self, until=None) -> float:
+    def billed_seconds(self, until: datetime | None = None) -> float:
+        """From launch to its end (or ``until``), paused time included."""
         if self.launched_at is None:
             return 0.0
         end = self.terminated_at or until or timezone.now()
         return max((end - self.launched_at).total_seconds(), 0.0)
+
+    def paused_seconds(self, begin: datetime | None = None,
+                       until: datetime | None = None) -> float:
+        """Of its billed time, the seconds it was paused (within ``begin``..``until``)."""
+        end = self.terminated_at or until or timezone.now()
+        if until is not None:
+            end = min(end, until)
+        total = 0.0
+        for start, stop in pause_spans(self.pauses):
+            low = max(start, begin) if begin else start
+            high = min(stop or end, end)
+            total += max((high - low).total_seconds(), 0.0)
+        return total
+
+
+def pause_spans(pauses: list[list[str | None]]) -> list[tuple[datetime, datetime | None]]:
+    """A row's pauses as (from, to) datetimes; ``to`` is None while it is paused."""
+    def when(stamp: str | None) -> datetime | None:
+        return datetime.fromisoformat(stamp) if stamp else None
+    return [(datetime.fromisoformat(start), when(stop)) for start, stop in pauses]

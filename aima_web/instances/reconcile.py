@@ -1,6 +1,10 @@
 """Making the providers and the database agree: what a provider bills for
 that the database does not know (or has ended) is terminated, and what the
-database bills for that the provider no longer has is marked ended."""
+database bills for that the provider no longer has is marked ended.
+
+A paused instance is billable (at its storage price): its provider lists it
+as stopped, which is no leak; a paused row its provider no longer lists has
+vanished like any other."""
 
 from __future__ import annotations
 

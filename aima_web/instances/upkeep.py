@@ -1,7 +1,8 @@
 """Keeping instances in step with their agents and jobs: ready when the agent
 registers, busy and idle as jobs start and end, and the periodic tick that
 ends what bills for nothing (boot timeouts, dead hosts, silent agents, idle
-ones past their grace), recovers lost launches and gives up lost jobs."""
+ones past their grace unless the idle policy pauses them, paused ones past the
+pause grace), recovers lost launches and gives up lost jobs."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ from enum import StrEnum
 from django.conf import settings
 from django.utils import timezone
 
+from aima_tasks.kernel.idle_policy import IdleAction
 from aima_tasks.kernel.placement import Decision
 from aima_web.audit import trail
 from aima_web.fleet.models import Agent, EnrollmentToken
-from aima_web.instances import billing
+from aima_web.instances import billing, pausing
 from aima_web.instances.capacity import cloud_demand, ensure_capacity, stranded_jobs
 from aima_web.instances.ending import record_host, terminate, terminate_again
 from aima_web.instances.launching import LaunchOutcome, launch_failed
@@ -43,6 +45,7 @@ class Tally(StrEnum):
     DIED = "died"
     AGENT_LOST = "agent_lost"
     IDLE_ENDED = "idle_ended"
+    PAUSED = "paused"
     LOST_JOBS = "lost_jobs"
     REQUESTED = "requested"
 
@@ -64,6 +67,9 @@ def agent_registered(agent: Agent, token: EnrollmentToken) -> None:
     if instance is None:
         return
     now = timezone.now()
+    if instance.state == InstanceState.RESUMING:
+        pausing.resumed(instance, now)
+        return
     if transition(instance.pk, InstanceState.READY, agent=agent, ready_at=now, idle_since=now):
         trail.record(trail.SYSTEM, "instance.ready", f"instance:{instance.pk}",
                      agent=agent.pk, boot_s=(now - instance.launched_at).total_seconds()
@@ -113,7 +119,8 @@ def tick(now: datetime | None = None) -> dict[str, int]:
     for instance in CloudInstance.objects.filter(state=InstanceState.BUSY):
         if not runs_a_job(instance.agent_id):
             transition(instance.pk, InstanceState.IDLE, idle_since=now)
-    counts[Tally.IDLE_ENDED] = end_idle(now)
+    counts.update(end_idle(now))
+    counts.update(pausing.check_paused(now))
     for instance in CloudInstance.objects.filter(state=InstanceState.TERMINATING):
         terminate_again(instance)
     counts[Tally.LOST_JOBS] = give_up_lost_jobs(now)
@@ -161,18 +168,26 @@ def end_silent(now: datetime) -> int:
                    state__in=WITH_AGENT, agent__last_heartbeat__lt=silent))
 
 
-def end_idle(now: datetime) -> int:
-    """End the instances idle past their grace that no work is on its way to."""
+def end_idle(now: datetime) -> dict[str, int]:
+    """Pause or end the instances idle past their grace that no work is on its
+    way to, as the idle policy decides; its decision is kept on the row."""
     grace = now - timedelta(seconds=settings.AIMA_IDLE_GRACE_S)
     demand = {want.gpu_class for want in cloud_demand()}
-    ended = 0
+    counts = {Tally.IDLE_ENDED: 0, Tally.PAUSED: 0}
     for instance in CloudInstance.objects.filter(state__in=AVAILABLE, idle_since__lte=grace):
         verdict = idle_verdict(instance, demand)
         if verdict == Verdict.BUSY:
             transition(instance.pk, InstanceState.BUSY, [instance.state], idle_since=None)
         elif verdict == Verdict.END:
-            ended += terminate(instance, f"idle for {settings.AIMA_IDLE_GRACE_S} s")
-    return ended
+            decision = pausing.idle_decision(instance, now, queued=False)
+            if decision.action == IdleAction.PAUSE:
+                counts[Tally.PAUSED] += pausing.pause(instance, decision)
+            elif decision.action == IdleAction.TERMINATE:
+                CloudInstance.objects.filter(pk=instance.pk).update(
+                    idle_decision=decision.to_dict())
+                counts[Tally.IDLE_ENDED] += terminate(
+                    instance, f"idle for {settings.AIMA_IDLE_GRACE_S} s; {decision.reason}")
+    return counts
 
 
 def idle_verdict(instance: CloudInstance, demand: set[int]) -> Verdict:

@@ -7,18 +7,25 @@ from aima_web.instances.models import CloudInstance
 
 class InstanceSerializer(serializers.ModelSerializer):
     name = serializers.CharField(read_only=True)
-    billed_s = serializers.SerializerMethodField()
+    billed_s = serializers.SerializerMethodField(
+        help_text="Seconds from launch to its end (or now), paused time included.")
+    paused_s = serializers.SerializerMethodField(
+        help_text="Of the billed seconds, those it was paused (billed at the paused price).")
 
     class Meta:
         model = CloudInstance
         fields = ["id", "name", "provider", "offer_id", "instance_type", "gpu_model", "gpu_class",
-                  "region", "spot", "price_per_hour", "provider_instance_id", "state", "agent",
-                  "attempts", "error", "requested_at", "launched_at", "ready_at", "idle_since",
-                  "terminated_at", "billed_s", "cost"]
+                  "region", "spot", "price_per_hour", "paused_price_per_hour",
+                  "provider_instance_id", "state", "agent", "attempts", "error", "requested_at",
+                  "launched_at", "ready_at", "idle_since", "resumed_at", "terminated_at",
+                  "billed_s", "paused_s", "pauses", "idle_decision", "cost"]
         read_only_fields = fields
 
     def get_billed_s(self, instance: CloudInstance) -> float:
         return round(instance.billed_seconds(), 1)
+
+    def get_paused_s(self, instance: CloudInstance) -> float:
+        return round(instance.paused_seconds(), 1)
 
 
 class ProviderSerializer(serializers.Serializer):
