@@ -216,6 +216,8 @@ def test_the_price_history_api(clouds, make_user):
     assert rows[0]["priced_at"] > rows[1]["priced_at"]
     by_provider = operator.get("/api/v1/prices/", {"provider": "runpod"}).json()
     assert by_provider["count"] == 2 * CloudOffer.objects.filter(provider="runpod").count()
+    unfiltered = operator.get("/api/v1/prices/", {"provider": "", "gpu_model": ""}).json()
+    assert unfiltered["count"] == OfferPrice.objects.count()
     assert operator.get("/api/v1/prices/", {"since": "yesterday"}).status_code == 400
     analyst = client_for(make_user("ann", role=Role.ANALYST))
     assert analyst.get("/api/v1/prices/").status_code == 403

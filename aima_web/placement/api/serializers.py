@@ -65,10 +65,11 @@ class PolicySerializer(serializers.ModelSerializer):
 class PriceQuerySerializer(serializers.Serializer):
     """Which recorded prices: every filter given narrows them."""
 
-    key = serializers.CharField(required=False, default="", max_length=255,
+    key = serializers.CharField(required=False, default="", allow_blank=True, max_length=255,
                                 help_text="One offer's key, as /api/v1/offers/ gives it.")
-    provider = serializers.CharField(required=False, default="", max_length=60)
-    gpu_model = serializers.CharField(required=False, default="", max_length=100)
+    provider = serializers.CharField(required=False, default="", allow_blank=True, max_length=60)
+    gpu_model = serializers.CharField(required=False, default="", allow_blank=True,
+                                      max_length=100)
     since = serializers.DateTimeField(required=False, allow_null=True, default=None,
                                       help_text="Only prices priced at or after this time.")
 
