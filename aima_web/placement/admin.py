@@ -90,7 +90,7 @@ class CloudOfferAdmin(RoleAdmin):
 
     list_display = ("provider", "instance_type", "gpu_model", "gpu_count", "vram_gb", "region",
                     "price_per_hour", "spot_price_per_hour", "reliability", "priced_at",
-                    "prices")
+                    "price_state")
     list_filter = ("provider", "gpu_model")
     search_fields = ("provider", "instance_type", "gpu_model", "region", "offer_id")
     readonly_fields = ("price_history",)
@@ -102,7 +102,7 @@ class CloudOfferAdmin(RoleAdmin):
             refresh_failing_since=Subquery(failing.values("failing_since")[:1]))
 
     @admin.display(description="prices")
-    def prices(self, obj: CloudOffer) -> str:
+    def price_state(self, obj: CloudOffer) -> str:
         since = getattr(obj, "refresh_failing_since", None)
         return "current" if since is None else (
             f"last good (refresh failing since {since:%Y-%m-%d %H:%M})")
