@@ -65,6 +65,7 @@ ENDPOINTS: dict[str, dict[str, Needs]] = {
     "api/v1/instances/<pk>/": {"GET": OPERATOR},
     "api/v1/providers/": {"GET": OPERATOR},
     "api/v1/offers/": {"GET": OPERATOR},
+    "api/v1/prices/": {"GET": OPERATOR},
     "api/v1/alerts/": {"GET": OPERATOR},
     "api/v1/uploads/": {"POST": ANALYST},
     "api/v1/uploads/<pk>/": {"GET": ANALYST, "PATCH": ANALYST, "DELETE": ANALYST},
