@@ -158,8 +158,9 @@ class AzureProvider(ProviderBase, Pausable, SpotMarket, Regional, MultiGpu):
                 continue
             if region.lower() not in {loc.lower() for loc in sku.locations or []}:
                 continue
+            # ResourceSkuRestrictions is a mapping: .values is the method, not the field.
             if any(r.type == "Location" and region.lower() in
-                   {v.lower() for v in r.values or []} for r in sku.restrictions or []):
+                   {v.lower() for v in r.get("values") or []} for r in sku.restrictions or []):
                 continue  # e.g. NotAvailableForSubscription
             capabilities = {c.name: c.value for c in sku.capabilities or []}
             sizes[sku.name] = str(capabilities.get("LowPriorityCapable", "")).lower() == "true"
@@ -371,6 +372,6 @@ def _instance(vm: VirtualMachine, view: VirtualMachineInstanceView | None) -> In
         provider=NAME, instance_id=vm.name or "", state=_state(power.lower(), provisioning),
         offer_id=tags.get(OFFER_TAG) or f"{size}:{vm.location}",
         gpu_model=gpu.gpu_model if gpu else "", price_per_hour=price,
-        spot=str(vm.priority or "") == "Spot",
+        spot=vm.priority == "Spot",
         tags={k: v for k, v in tags.items() if k not in INTERNAL_TAGS},
         launched_at=created.astimezone(UTC) if isinstance(created, datetime) else None)
