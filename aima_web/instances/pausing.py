@@ -61,13 +61,15 @@ def idle_decision(instance: CloudInstance, now: datetime, queued: bool) -> IdleD
 
 
 def boot_seconds(instance: CloudInstance) -> float:
-    """What its own launch took until its agent was ready; else its offer's boot time."""
-    if instance.launched_at and instance.ready_at:
-        return max((instance.ready_at - instance.launched_at).total_seconds(), 0.0)
+    """What a fresh launch of its offer takes until its agent is ready, by the
+    provider's estimate (as its resume time is); else what its own launch took."""
     try:
         return offer_for(instance).boot_s
     except (ProviderError, LookupError):
-        return 0.0
+        pass
+    if instance.launched_at and instance.ready_at:
+        return max((instance.ready_at - instance.launched_at).total_seconds(), 0.0)
+    return 0.0
 
 
 def expected_jobs(gpu_class: int, now: datetime, horizon_s: float) -> float:
@@ -92,7 +94,7 @@ def pause(instance: CloudInstance, decision: IdleDecision) -> bool:
                       idle_decision=decision.to_dict()):
         return False
     trail.record(trail.SYSTEM, "instance.pausing", f"instance:{instance.pk}",
-                 **decision.to_dict())
+                 decision=decision.to_dict())
     return finish_pause(instance.pk)
 
 
