@@ -2,13 +2,20 @@
 
     .venv/bin/python bench/make_trace.py --jobs 100000 --out /tmp/trace.jsonl
 
-Seeded, so one seed gives one file. Arrivals follow office hours (a morning
-and an afternoon peak, quiet nights, light weekends) and one job in five
-comes in an archive ingest: a burst of up to 45 long videos within minutes.
+Seeded, so one seed gives one file. Arrivals follow a weekly pattern:
+office hours (a morning and an afternoon peak, quiet nights; ``HOUR_WEIGHTS``)
+on weekdays, a third of that on Saturdays and Sundays (``WEEKDAY_WEIGHTS``),
+and one job in five comes in an archive ingest: a burst of up to 45 long
+videos within minutes, placed by the same pattern.
 The media mix is half images, three tenths video, a fifth audio, with sizes
 from typical bitrates and a few large raw videos (tens of GB);
 confidentiality, urgency, residency, groups and estimate error vary as the
-fields of the trace format allow.
+fields of the trace format allow. Every job but an urgent one states a
+deadline (``deadline_s``, seconds after arrival): 72 hours for low urgency,
+24 hours for normal (``DEADLINE_S``), a week for an archive ingest's videos
+(``ARCHIVE_DEADLINE_S``: a bulk backlog, the work off-peak batching is for);
+an urgent job has none, as it is never deferred. Deadlines use no random
+draw, so ``--no-deadlines`` gives the same jobs without them.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ MEDIA = (("image", 0.5), ("video", 0.3), ("audio", 0.2))
 CONFIDENTIALITY = (("public", 0.3), ("internal", 0.55), ("confidential", 0.15))
 URGENCY = (("low", 0.2), ("normal", 0.7), ("high", 0.1))
 LARGE_VIDEO_SHARE = 0.04
+DEADLINE_S = {"low": 72 * 3600, "normal": 24 * 3600}
+ARCHIVE_DEADLINE_S = 7 * 24 * 3600
 SUBSETS = {
     "image": ("phash", "colours"),
     "video": ("shots", "loudness", "silence"),
@@ -107,11 +116,13 @@ def archive_burst(rng: random.Random, first: int, size: int, arrival: datetime) 
             "media_type": "video", "duration_s": round(duration, 1),
             "size_bytes": int(duration * 8 * 125_000),
             "confidentiality": "internal", "urgency": "low", "groups": ["media"],
+            "deadline_s": ARCHIVE_DEADLINE_S,
         })
     return burst
 
 
-def make_trace(jobs: int, seed: int, start: datetime, per_day: float) -> list[dict]:
+def make_trace(jobs: int, seed: int, start: datetime, per_day: float,
+               deadlines: bool = True) -> list[dict]:
     rng = random.Random(seed)
     days = max(1, math.ceil(jobs / per_day))
     archive = int(jobs * ARCHIVE_SHARE)
@@ -126,6 +137,11 @@ def make_trace(jobs: int, seed: int, start: datetime, per_day: float) -> list[di
         number += size
         archive -= size
     records.sort(key=lambda r: (r["arrival"], r["id"]))
+    for record in records:
+        if not deadlines:
+            record.pop("deadline_s", None)
+        elif record["urgency"] in DEADLINE_S:
+            record.setdefault("deadline_s", DEADLINE_S[record["urgency"]])
     return records
 
 
@@ -138,12 +154,15 @@ def main() -> int:
                         help="first day, ISO 8601 (default 2026-11-23T00:00:00Z, a Monday)")
     parser.add_argument("--per-day", type=float, default=70.0,
                         help="mean jobs per day; the trace spans jobs/per-day days (default 70)")
+    parser.add_argument("--no-deadlines", action="store_true",
+                        help="leave out the per-urgency deadline_s field")
     args = parser.parse_args()
     if args.jobs < 1 or args.per_day <= 0:
         parser.error("--jobs and --per-day must be positive")
     start = datetime.fromisoformat(args.start)
     start = start if start.tzinfo else start.replace(tzinfo=UTC)
-    records = make_trace(args.jobs, args.seed, start.astimezone(UTC), args.per_day)
+    records = make_trace(args.jobs, args.seed, start.astimezone(UTC), args.per_day,
+                         not args.no_deadlines)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w", encoding="utf-8") as handle:
         for record in records:

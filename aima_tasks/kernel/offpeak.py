@@ -2,8 +2,8 @@
 later, cheaper start (a local GPU free at night or at the weekend, a spot
 price that falls at night) when that start still finishes before its deadline.
 
-A deadline alone governs deferral: the job's own, else the policy's default
-for its urgency (the earlier of the two when both are set). Urgent jobs are
+A deadline alone governs deferral: the one the job states, else the
+policy's default for its urgency; a job with neither is not deferred. Urgent jobs are
 never deferred, and neither is a confidential one: it cannot go to the cloud
 anyway, so it simply queues for its local GPU (``confidential_queued``).
 
@@ -45,9 +45,10 @@ class DeferralPolicy:
     deadlines_s: Mapping[Urgency, float | None] = field(
         default_factory=lambda: dict(DEFAULT_DEADLINES_S))
     # Room kept before the deadline: a fixed part plus a share of the runtime,
-    # because runtimes are estimates and a later start may queue behind others.
+    # because runtimes are estimates (one may take twice as long) and a later
+    # start may queue behind others.
     margin_s: float = 1800.0
-    margin_share: float = 0.5
+    margin_share: float = 1.0
     # A deferral must save at least this much, and this share of the cost now.
     min_saving: float = 0.01
     min_saving_share: float = 0.05
@@ -92,11 +93,11 @@ class Deferral:
 
 
 def deadline_of(job: DeferralJob, policy: DeferralPolicy) -> datetime | None:
-    """The job's stated deadline or the policy's for its urgency, the earlier."""
+    """The deadline the job states, else the policy's default for its urgency."""
+    if job.deadline is not None:
+        return job.deadline
     default_s = policy.deadlines_s.get(job.urgency)
-    default = job.submitted + timedelta(seconds=default_s) if default_s is not None else None
-    found = [d for d in (job.deadline, default) if d is not None]
-    return min(found) if found else None
+    return job.submitted + timedelta(seconds=default_s) if default_s is not None else None
 
 
 def latest_start(deadline: datetime, runtime_s: float, policy: DeferralPolicy) -> datetime:

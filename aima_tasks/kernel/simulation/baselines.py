@@ -28,7 +28,7 @@ from aima_tasks.kernel.simulation.replay import LOCAL
 HYPERSCALERS = ("aws", "gcp", "azure")
 
 
-class _Estimates:
+class Estimates:
     """The engine's runtime estimates (the same function), memoised per job shape."""
 
     def __init__(self, knowledge: RuntimeKnowledge) -> None:
@@ -68,7 +68,7 @@ class HyperscalerOnDemand:
                           "ignores confidentiality")
         self.offers = offers
         self.order = sorted(chosen, key=lambda i: (offers[i].price_per_hour, offers[i].key))
-        self.estimates = _Estimates(knowledge)
+        self.estimates = Estimates(knowledge)
         self.pick: dict[tuple[float, str], int | None] = {}
 
     def place(self, job: TraceJob, view: ReplayView) -> Placement | None:
@@ -101,7 +101,7 @@ class LocalWhenItFits:
         self.offers = offers
         self.order = sorted(range(len(offers)),
                             key=lambda i: (offers[i].price_per_hour, offers[i].key))
-        self.estimates = _Estimates(knowledge)
+        self.estimates = Estimates(knowledge)
         self.pick: dict[tuple[float, str, str | None], int | None] = {}
 
     def place(self, job: TraceJob, view: ReplayView) -> Placement | None:
@@ -138,7 +138,7 @@ def lower_bound(jobs: Sequence[TraceJob], fleet: Fleet, market: Market,
     access groups, region, enabled providers); spot where the policy allows it
     for the job's urgency.
     """
-    estimates = _Estimates(knowledge or RuntimeKnowledge())
+    estimates = Estimates(knowledge or RuntimeKnowledge())
     policy = fleet.policy
     offers = market.book.offers
     enabled = policy.enabled_providers

@@ -37,6 +37,8 @@ class TraceJob:
     spec: JobSpec
     # Actual runtime / the engine's estimate: models estimates that are off.
     runtime_factor: float = 1.0
+    # When the job must be finished (POSIX seconds), if the trace says.
+    deadline_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ _CONFIDENTIALITY = {c.value for c in Confidentiality}
 _URGENCY = {u.value for u in Urgency}
 _TRACE_FIELDS = frozenset({"id", "arrival", "media_type", "size_bytes", "duration_s", "analyses",
                            "confidentiality", "urgency", "priority", "region", "groups",
-                           "runtime_factor"})
+                           "runtime_factor", "deadline", "deadline_s"})
 
 
 def load_trace(path: str | os.PathLike[str]) -> list[TraceJob]:
@@ -152,13 +154,30 @@ def _trace_job(record: object, where: str) -> TraceJob:
     factor = _number(record.get("runtime_factor", 1.0),
                      lambda what: bad("runtime_factor", what), positive=True)
 
+    deadline = _deadline(record, arrival, bad)
     needs = catalogue().needs(analyses)
     spec = JobSpec(media_type=media_type, size_bytes=size, analyses=analyses,
                    confidentiality=Confidentiality(confidentiality), urgency=Urgency(urgency),
                    priority=priority, duration_s=duration,
                    region=region.strip() if region else None, groups=frozenset(groups),
                    analyses_vram_gb=needs.vram_gb, min_cuda=needs.min_cuda)
-    return TraceJob(job_id=str(job_id), arrival_s=arrival, spec=spec, runtime_factor=factor)
+    return TraceJob(job_id=str(job_id), arrival_s=arrival, spec=spec, runtime_factor=factor,
+                    deadline_s=deadline)
+
+
+def _deadline(record: dict, arrival: float, bad: Callable[[str, str], InputError]) -> float | None:
+    """``deadline`` (an ISO time) or ``deadline_s`` (seconds after arrival), not both."""
+    if record.get("deadline") is not None and record.get("deadline_s") is not None:
+        raise bad("deadline", "give either 'deadline' or 'deadline_s', not both")
+    if record.get("deadline") is not None:
+        deadline = _arrival(record["deadline"], lambda what: bad("deadline", what))
+        if deadline <= arrival:
+            raise bad("deadline", "must be after the arrival")
+        return deadline
+    if record.get("deadline_s") is not None:
+        return arrival + _number(record["deadline_s"], lambda what: bad("deadline_s", what),
+                                 positive=True)
+    return None
 
 
 def _arrival(value: object, bad: Callable[[str], InputError]) -> float:

@@ -37,6 +37,16 @@ class Outcome:
     rework_s: float | None = None
     cloud_instances: int | None = None
     unfinished: int | None = None
+    # Jobs finished after their deadline (their own, else the default for
+    # their urgency); jobs deferred to a local GPU's free window, and those of
+    # them moved to the cloud to keep their deadline; instance pauses and
+    # resumes; instances launched ahead of forecast demand.
+    past_deadline: int | None = None
+    deferred: int | None = None
+    rescued: int | None = None
+    pauses: int | None = None
+    resumes: int | None = None
+    warm_launches: int | None = None
 
 
 def percentile(values: Sequence[float], share: float) -> float | None:

@@ -21,6 +21,9 @@ class Placement:
     gpu: int = -1  # index into Fleet.gpus
     offer: int = -1  # index into Market.book.offers
     spot: bool = False
+    # A job deferred to a local GPU's free window: if it has not started by
+    # then (POSIX seconds), the placer's ``rescue`` places it elsewhere.
+    latest_start_s: float = float("inf")
 
 
 class ReplayView(Protocol):
@@ -30,7 +33,8 @@ class ReplayView(Protocol):
 
     def fleet_state(self, priority: int | None = None) -> FleetState: ...
 
-    def backlog_s(self, gpu: int, priority: int | None = None) -> float: ...
+    def backlog_s(self, gpu: int, priority: int | None = None,
+                  deferred: bool = False) -> float: ...
 
 
 class Placer(Protocol):

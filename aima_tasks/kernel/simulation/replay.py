@@ -4,14 +4,12 @@ work out.
 
 Local GPUs run one job at a time, highest priority first, then first come;
 they start work only while their availability window is open (a running job
-finishes). A cloud job needs an instance of its offer: an idle one is reused
-without a boot, otherwise one is launched (billed from launch) up to the
-offer's capacity, else the job waits for one to free. Media upload after the
-boot at min(policy upload, offer bandwidth). A finished instance idles for
-the grace period waiting for the next job of its offer, then is terminated.
-Spot instances are lost at Poisson-distributed moments over their billed
-time (a seeded RNG); the job then boots a new instance and redoes its
-upload and work.
+finishes). A cloud job needs an instance of its offer (instances.py: reuse,
+launch, capacity, idle grace, pause, warm capacity, spot interruptions).
+A job a placer deferred to a local GPU's free window carries the latest
+moment it may still start elsewhere: if it has not started there by then,
+the placer's ``rescue`` places it again (in the cloud), so that it keeps its
+deadline.
 
 Times are POSIX seconds as floats; state lives in flat lists indexed by GPU,
 offer, instance and job, so 100,000 jobs replay without an object per event.
@@ -25,14 +23,18 @@ import random
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 
+from aima_tasks.kernel.offpeak import DeferralJob, DeferralPolicy, deadline_of
 from aima_tasks.kernel.placement import FleetState, RuntimeKnowledge
-from aima_tasks.kernel.simulation import rules
+from aima_tasks.kernel.simulation import instances, rules
+from aima_tasks.kernel.simulation.demand import Demand, gpu_class
 from aima_tasks.kernel.simulation.inputs import Fleet, TraceJob
+from aima_tasks.kernel.simulation.instances import CloudPool
 from aima_tasks.kernel.simulation.offers import Market
+from aima_tasks.kernel.simulation.options import TODAY, ReplayOptions
 from aima_tasks.kernel.simulation.outcome import Outcome, percentile
-from aima_tasks.kernel.simulation.placing import Placer
+from aima_tasks.kernel.simulation.placing import Placement, Placer
 
 __all__ = ["LOCAL", "replay"]
 
@@ -42,42 +44,66 @@ INF = math.inf
 # Below this a schedule's wait is float noise: the window is open.
 _OPEN_EPSILON_S = 1e-3
 
-# Event kinds; at equal times the lower runs first, so that work finishing at
-# an instant frees its GPU or instance before anything else happens then.
-_DONE_LOCAL, _DONE_CLOUD, _INTERRUPT, _IDLE_END, _WAKE = range(5)
+# Event kinds after the cloud's (instances.py): local work done first of these.
+_DONE_LOCAL, _WAKE, _RESCUE = range(instances.TICK + 1, instances.TICK + 4)
 
 
 def replay(jobs: Sequence[TraceJob], fleet: Fleet, market: Market, placer: Placer,
-           seed: int = 0, knowledge: RuntimeKnowledge | None = None) -> Outcome:
+           seed: int = 0, knowledge: RuntimeKnowledge | None = None,
+           options: ReplayOptions = TODAY) -> Outcome:
     """Replay ``jobs`` (sorted by arrival) with ``placer`` deciding each one."""
-    return _Replay(jobs, fleet, market, placer, seed, knowledge or RuntimeKnowledge()).run()
+    return _Replay(jobs, fleet, market, placer, seed, knowledge or RuntimeKnowledge(),
+                   options).run()
 
 
-class _Replay:
+def deadlines(jobs: Sequence[TraceJob], policy: DeferralPolicy | None = None) -> list[float]:
+    """Each job's deadline (POSIX seconds, inf for none): its own, else the
+    deferral policy's default for its urgency, the earlier."""
+    policy = policy or DeferralPolicy()
+    found = []
+    for job in jobs:
+        submitted = datetime.fromtimestamp(job.arrival_s, UTC)
+        stated = (datetime.fromtimestamp(job.deadline_s, UTC)
+                  if job.deadline_s is not None else None)
+        deadline = deadline_of(DeferralJob(job.spec.urgency, job.spec.confidentiality,
+                                           submitted, stated), policy)
+        found.append(deadline.timestamp() if deadline else INF)
+    return found
+
+
+class _Replay(CloudPool):
     def __init__(self, jobs: Sequence[TraceJob], fleet: Fleet, market: Market, placer: Placer,
-                 seed: int, knowledge: RuntimeKnowledge) -> None:
+                 seed: int, knowledge: RuntimeKnowledge, options: ReplayOptions) -> None:
         self.jobs = jobs
         self.fleet = fleet
         self.placer = placer
         self.knowledge = knowledge
+        self.options = options
         self.zone = fleet.timezone
         self.grace = fleet.idle_grace_s
         self.rng = random.Random(seed)
         self.now_s = jobs[0].arrival_s if jobs else 0.0
+        self.last_arrival_s = jobs[-1].arrival_s if jobs else 0.0
         self.events: list[tuple[float, int, int, int]] = []
         count = len(jobs)
         self.start = [NAN] * count
         self.finish = [NAN] * count
         self.runtime = [0.0] * count
-        # Cloud attempt of a job: when its instance was ready, when work began.
-        self.ready = [NAN] * count
-        self.work = [NAN] * count
+        self.deadline = deadlines(jobs, options.offpeak)
+        # The local GPU a job is queued on (-1: none), and whether it was moved off.
+        self.on_gpu = [-1] * count
+        self.moved = [False] * count
+        self.demand = (Demand(self.now_s, options.forecast_weeks) if options.forecasting
+                       else None)
 
         gpus = fleet.gpus
         self.gpus = gpus
-        self.queue: list[list[tuple[int, float, int]]] = [[] for _ in gpus]
-        # Seconds of work queued on each GPU, by job priority (the queue's order).
+        # (deferred, -priority, arrival, job): deferred work last, then as today.
+        self.queue: list[list[tuple[bool, int, float, int]]] = [[] for _ in gpus]
+        # Seconds of work queued on each GPU, by job priority (the queue's order),
+        # and of deferred work queued behind it.
         self.queued_s: list[Counter[int]] = [Counter() for _ in gpus]
+        self.filler_s = [0.0] * len(gpus)
         self.running = [-1] * len(gpus)
         self.busy_until = [0.0] * len(gpus)
         self.wake_at: list[float | None] = [None] * len(gpus)
@@ -85,35 +111,14 @@ class _Replay:
         self.gpu_views = [replace(gpu, backlog_s=0.0) for gpu in gpus]
         self.gpu_tuple = tuple(self.gpu_views)
 
-        offers = market.book.offers
-        self.offers = offers
-        self.capacity = market.capacity
         policy = fleet.policy
-        # Bytes per second from the control plane to an instance of each offer.
-        self.upload_rate = [min(policy.upload_mbps, o.bandwidth_mbps) * 1e6 / 8 for o in offers]
-        self.interrupt_rate = [
-            (o.interruption_per_hour if o.interruption_per_hour is not None
-             else policy.spot_interruption_per_hour) / 3600 for o in offers]
-        self.live = [0] * len(offers)
-        self.waiting: list[list[tuple[int, float, int, bool]]] = [[] for _ in offers]
-        self.idle: dict[tuple[int, bool], list[int]] = {}
-        self.inst_offer: list[int] = []
-        self.inst_spot: list[bool] = []
-        self.inst_launch: list[float] = []
-        self.inst_price: list[float] = []
-        self.inst_interrupt: list[float] = []
-        self.inst_gen: list[int] = []
-        self.inst_idle_since: list[float] = []
-        self.alive: set[int] = set()
-
-        self.track_month = policy.monthly_budget is not None
-        self.month_closed: Counter[tuple[int, int]] = Counter()
-        self.cost: Counter[str] = Counter()
+        self._init_cloud(market.book.offers, market.capacity, policy.upload_mbps,
+                         policy.spot_interruption_per_hour, policy.monthly_budget is not None)
         self.violations: Counter[str] = Counter()
         self.placed_local = self.placed_cloud = self.refused = 0
-        self.interruptions = 0
-        self.rework_s = 0.0
-        self.idle_gpu_s = 0.0
+        self.deferred = self.rescued = 0
+        if options.warm is not None and jobs:
+            self._push(self.now_s, instances.TICK, 0, 0)
 
     # ------------------------------------------------------------ the loop
 
@@ -121,8 +126,8 @@ class _Replay:
         jobs = self.jobs
         events = self.events
         pop = heapq.heappop
-        handlers = (self._done_local, self._done_cloud, self._interrupt, self._idle_end,
-                    self._wake)
+        handlers = (self._done_cloud, self._interrupt, self._idle_end, self._pause_end,
+                    self._tick, self._done_local, self._wake, self._rescue)
         total = len(jobs)
         index = 0
         next_arrival = jobs[0].arrival_s if total else INF
@@ -138,30 +143,30 @@ class _Replay:
                 next_arrival = jobs[index].arrival_s if index < total else INF
         return self._outcome()
 
-    def _push(self, when: float, kind: int, first: int, second: int) -> None:
-        heapq.heappush(self.events, (when, kind, first, second))
-
     def _arrive(self, job: int, trace_job: TraceJob, now: float) -> None:
         placement = self.placer.place(trace_job, self)
+        if self.demand is not None:
+            self.demand.arrival(now, gpu_class(trace_job.spec),
+                                placement is not None and placement.gpu < 0)
         if placement is None:
             self.refused += 1
             self._count(rules.refusal_violations(trace_job.spec, self.gpus))
             return
-        runtime = placement.runtime_s * trace_job.runtime_factor
-        self.runtime[job] = runtime
-        spec = trace_job.spec
         if placement.gpu >= 0:
-            gpu = placement.gpu
             self.placed_local += 1
-            self._count(rules.local_violations(spec, self.gpus[gpu]))
-            heapq.heappush(self.queue[gpu], (-spec.priority, now, job))
-            self.queued_s[gpu][spec.priority] += runtime
-            if self.running[gpu] < 0:
-                self._try_start(gpu, now)
+            self._queue_local(job, placement, now)
         else:
             self.placed_cloud += 1
-            self._count(rules.cloud_violations(spec, self.offers[placement.offer]))
-            self._request(job, placement.offer, placement.spot, now)
+            self._to_cloud(job, placement, now)
+
+    def _to_cloud(self, job: int, placement: Placement, now: float) -> None:
+        spec = self.jobs[job].spec
+        self.runtime[job] = placement.runtime_s * self.jobs[job].runtime_factor
+        self._count(rules.cloud_violations(spec, self.offers[placement.offer]))
+        klass = gpu_class(spec)
+        if klass is not None:
+            self.class_offer[klass] = (placement.offer, placement.spot)
+        self._request(job, placement.offer, placement.spot, now)
 
     def _count(self, broken: tuple[rules.Rule, ...]) -> None:
         for rule in broken:
@@ -169,8 +174,29 @@ class _Replay:
 
     # ------------------------------------------------------------ local GPUs
 
+    def _queue_local(self, job: int, placement: Placement, now: float) -> None:
+        gpu = placement.gpu
+        spec = self.jobs[job].spec
+        runtime = placement.runtime_s * self.jobs[job].runtime_factor
+        self.runtime[job] = runtime
+        self.on_gpu[job] = gpu
+        self._count(rules.local_violations(spec, self.gpus[gpu]))
+        deferred = math.isfinite(placement.latest_start_s)
+        # Deferred work fills the GPU's free time: every other job overtakes it.
+        heapq.heappush(self.queue[gpu], (deferred, -spec.priority, now, job))
+        if deferred:
+            self.deferred += 1
+            self.filler_s[gpu] += runtime
+            self._push(max(placement.latest_start_s, now), _RESCUE, job, 0)
+        else:
+            self.queued_s[gpu][spec.priority] += runtime
+        if self.running[gpu] < 0:
+            self._try_start(gpu, now)
+
     def _try_start(self, gpu: int, now: float) -> None:
         queue = self.queue[gpu]
+        while queue and self.moved[queue[0][3]]:
+            heapq.heappop(queue)  # rescued to the cloud since it was queued
         if self.running[gpu] >= 0 or not queue:
             return
         schedule = self.gpus[gpu].schedule
@@ -181,9 +207,12 @@ class _Replay:
                     self.wake_at[gpu] = now + wait
                     self._push(now + wait, _WAKE, gpu, 0)
                 return
-        _, _, job = heapq.heappop(queue)
+        deferred, _, _, job = heapq.heappop(queue)
         runtime = self.runtime[job]
-        self.queued_s[gpu][self.jobs[job].spec.priority] -= runtime
+        if deferred:
+            self.filler_s[gpu] -= runtime
+        else:
+            self.queued_s[gpu][self.jobs[job].spec.priority] -= runtime
         self.running[gpu] = job
         self.start[job] = now
         self.busy_until[gpu] = now + runtime
@@ -199,10 +228,30 @@ class _Replay:
         self.wake_at[gpu] = None
         self._try_start(gpu, now)
 
-    def backlog_s(self, gpu: int, priority: int | None = None) -> float:
+    def _rescue(self, now: float, job: int, _unused: int) -> None:
+        """A deferred job still queued at its latest start: placed anew, in the cloud."""
+        if not math.isnan(self.start[job]) or self.moved[job]:
+            return
+        rescue = getattr(self.placer, "rescue", None)
+        placement = rescue(self.jobs[job], self) if rescue is not None else None
+        if placement is None or placement.gpu >= 0:
+            return  # nowhere else to go: it keeps its place in the queue
+        gpu = self.on_gpu[job]
+        self.moved[job] = True
+        self.filler_s[gpu] -= self.runtime[job]
+        self.placed_local -= 1
+        self.placed_cloud += 1
+        self.rescued += 1
+        self._to_cloud(job, placement, now)
+
+    def backlog_s(self, gpu: int, priority: int | None = None, deferred: bool = False) -> float:
         """Seconds of work still running on a local GPU and queued for it; given
-        a job's priority, only the queued work it cannot overtake."""
+        a job's priority, only the queued work it cannot overtake; for a job to
+        be deferred (``deferred``), the deferred work queued before it too."""
         running = self.busy_until[gpu] - self.now_s if self.running[gpu] >= 0 else 0.0
+        if deferred:
+            return max(running, 0.0) + max(sum(self.queued_s[gpu].values())
+                                           + self.filler_s[gpu], 0.0)
         queued = sum(s for p, s in self.queued_s[gpu].items() if priority is None or p >= priority)
         return max(running, 0.0) + max(queued, 0.0)
 
@@ -222,165 +271,17 @@ class _Replay:
                           month_spend=self._month_spend(now) if self.track_month else 0.0,
                           knowledge=self.knowledge)
 
-    # ------------------------------------------------------------ cloud
-
-    def _request(self, job: int, offer: int, spot: bool, now: float) -> None:
-        pool = self.idle.get((offer, spot))
-        if pool:
-            instance = pool.pop()
-            self._leave_idle(instance, now)
-            self._assign(instance, job, now, 0.0)
-            return
-        limit = self.capacity[offer]
-        if limit is None or self.live[offer] < limit:
-            self._assign(self._launch(offer, spot, now), job, now, self.offers[offer].boot_s)
-            return
-        other = self.idle.get((offer, not spot))
-        if other:
-            # An idle instance of the other purchase option holds the slot: trade it in.
-            instance = other.pop()
-            self._leave_idle(instance, now)
-            self._terminate(instance, now)
-            self._assign(self._launch(offer, spot, now), job, now, self.offers[offer].boot_s)
-            return
-        trace_job = self.jobs[job]
-        heapq.heappush(self.waiting[offer],
-                       (-trace_job.spec.priority, trace_job.arrival_s, job, spot))
-
-    def _launch(self, offer: int, spot: bool, now: float) -> int:
-        instance = len(self.inst_offer)
-        terms = self.offers[offer]
-        rate = self.interrupt_rate[offer]
-        self.inst_offer.append(offer)
-        self.inst_spot.append(spot)
-        self.inst_launch.append(now)
-        self.inst_price.append(terms.spot_price_per_hour if spot else terms.price_per_hour)
-        # Memoryless: one draw at launch is the instance's whole interruption process.
-        self.inst_interrupt.append(now + self.rng.expovariate(rate) if spot and rate > 0
-                                   else INF)
-        self.inst_gen.append(0)
-        self.inst_idle_since.append(NAN)
-        self.live[offer] += 1
-        self.alive.add(instance)
-        return instance
-
-    def _assign(self, instance: int, job: int, now: float, boot_s: float) -> None:
-        offer = self.inst_offer[instance]
-        ready = now + boot_s
-        work = ready + self.jobs[job].spec.size_bytes / self.upload_rate[offer]
-        end = work + self.runtime[job]
-        self.ready[job] = ready
-        self.work[job] = work
-        lost_at = self.inst_interrupt[instance]
-        if lost_at < end:
-            self._push(lost_at, _INTERRUPT, instance, job)
-        else:
-            self._push(end, _DONE_CLOUD, instance, job)
-
-    def _done_cloud(self, now: float, instance: int, job: int) -> None:
-        self.finish[job] = now
-        if math.isnan(self.start[job]):
-            self.start[job] = self.work[job]
-        self._release(instance, now)
-
-    def _interrupt(self, now: float, instance: int, job: int) -> None:
-        self.interruptions += 1
-        if now > self.work[job] and math.isnan(self.start[job]):
-            self.start[job] = self.work[job]
-        # Upload and analysis done on the lost instance are done again.
-        self.rework_s += max(now - self.ready[job], 0.0)
-        offer, spot = self.inst_offer[instance], self.inst_spot[instance]
-        self._terminate(instance, now)
-        self._request(job, offer, spot, now)
-        self._serve_waiting(offer, now)
-
-    def _release(self, instance: int, now: float) -> None:
-        offer, spot = self.inst_offer[instance], self.inst_spot[instance]
-        waiting = self.waiting[offer]
-        if waiting:
-            _, _, job, wants_spot = heapq.heappop(waiting)
-            if wants_spot == spot:
-                self._assign(instance, job, now, 0.0)
-            else:
-                self._terminate(instance, now)
-                self._assign(self._launch(offer, wants_spot, now), job, now,
-                             self.offers[offer].boot_s)
-            return
-        self.inst_idle_since[instance] = now
-        self.inst_gen[instance] += 1
-        self.idle.setdefault((offer, spot), []).append(instance)
-        until = min(now + self.grace, self.inst_interrupt[instance])
-        self._push(until, _IDLE_END, instance, self.inst_gen[instance])
-
-    def _idle_end(self, now: float, instance: int, generation: int) -> None:
-        if generation != self.inst_gen[instance] or math.isnan(self.inst_idle_since[instance]):
-            return  # reused since this expiry was set
-        offer = self.inst_offer[instance]
-        self.idle[(offer, self.inst_spot[instance])].remove(instance)
-        self._leave_idle(instance, now)
-        if self.inst_interrupt[instance] <= now:
-            self.interruptions += 1
-        self._terminate(instance, now)
-        self._serve_waiting(offer, now)
-
-    def _leave_idle(self, instance: int, now: float) -> None:
-        gpus = self.offers[self.inst_offer[instance]].gpu_count
-        self.idle_gpu_s += (now - self.inst_idle_since[instance]) * gpus
-        self.inst_idle_since[instance] = NAN
-        self.inst_gen[instance] += 1
-
-    def _terminate(self, instance: int, now: float) -> None:
-        offer = self.inst_offer[instance]
-        launched = self.inst_launch[instance]
-        price = self.inst_price[instance]
-        self.cost[self.offers[offer].provider] += price * (now - launched) / 3600
-        self.live[offer] -= 1
-        self.alive.discard(instance)
-        if self.track_month:
-            for month, seconds in self._months(launched, now):
-                self.month_closed[month] += price * seconds / 3600
-
-    def _serve_waiting(self, offer: int, now: float) -> None:
-        waiting = self.waiting[offer]
-        limit = self.capacity[offer]
-        while waiting and (limit is None or self.live[offer] < limit):
-            _, _, job, spot = heapq.heappop(waiting)
-            self._request(job, offer, spot, now)
-
-    # ------------------------------------------------------------ the budget
-
-    def _month_spend(self, now: float) -> float:
-        """Cloud spend of the current calendar month so far, running instances included."""
-        month, month_start = self._month_of(now)
-        spend = self.month_closed[month]
-        for instance in self.alive:
-            since = max(self.inst_launch[instance], month_start)
-            spend += self.inst_price[instance] * (now - since) / 3600
-        return spend
-
-    def _month_of(self, moment: float) -> tuple[tuple[int, int], float]:
-        local = datetime.fromtimestamp(moment, self.zone)
-        start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        return (local.year, local.month), start.timestamp()
-
-    def _months(self, begin: float, end: float) -> list[tuple[tuple[int, int], float]]:
-        parts = []
-        while begin < end:
-            month, _ = self._month_of(begin)
-            year, number = month
-            following = datetime(year + number // 12, number % 12 + 1, 1,
-                                 tzinfo=self.zone).timestamp()
-            parts.append((month, min(end, following) - begin))
-            begin = following
-        return parts
-
     # ------------------------------------------------------------ results
 
     def _outcome(self) -> Outcome:
         jobs = self.jobs
+        now = self.now_s
+        for instance in sorted(self.alive):
+            self._bill(instance, now)  # instances still paused when the trace ends
         waits = [self.start[i] - job.arrival_s for i, job in enumerate(jobs)
                  if not math.isnan(self.start[i])]
         finished = [t for t in self.finish if not math.isnan(t)]
+        late = sum(1 for t, d in zip(self.finish, self.deadline, strict=True) if t > d)
         placed = self.placed_local + self.placed_cloud
         placer = self.placer
         return Outcome(
@@ -394,5 +295,7 @@ class _Replay:
             makespan_s=max(finished) - jobs[0].arrival_s if finished else 0.0,
             idle_gpu_s=self.idle_gpu_s, spot_interruptions=self.interruptions,
             rework_s=self.rework_s, cloud_instances=len(self.inst_offer),
-            unfinished=placed - len(finished),
+            unfinished=placed - len(finished), past_deadline=late, deferred=self.deferred,
+            rescued=self.rescued, pauses=self.pauses, resumes=self.resumes,
+            warm_launches=self.warm_launches,
         )
