@@ -90,6 +90,9 @@ POWER_STATES = {
 }
 
 log = logging.getLogger(__name__)
+# azure-core logs every request and answer at INFO (headers, redacted); ours
+# say what was done, and its warnings still come through.
+logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
 
 
 class AzureProvider(ProviderBase, Pausable, SpotMarket, Regional, MultiGpu):

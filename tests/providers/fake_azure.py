@@ -30,48 +30,30 @@ azure-mgmt-core ``polling/arm_polling.py`` for long-running operations):
   ``InvalidAuthenticationToken`` without a good bearer token, 404
   ``ResourceNotFound``, 400 ``MissingApiVersionParameter``.
 
-Entra ID (msal 1.39 through azure-identity 1.27 ``ClientSecretCredential``;
-``msal/authority.py``, ``msal/oauth2cli/oauth2.py``): with instance discovery
-off, msal reads ``/{tenant}/v2.0/.well-known/openid-configuration`` and POSTs
-``grant_type=client_credentials`` with ``client_id``, ``client_secret`` and
-``scope`` to its ``token_endpoint``; a wrong secret is 401 ``invalid_client``
-(AADSTS7000215). ``/common/discovery/instance`` is answered too.
-
-Retail Prices (learn.microsoft.com, "Azure Retail Prices overview"):
-``GET /api/retail/prices?$filter=a eq 'x' and b eq 'y'``; pages of ``Items``
-with ``NextPageLink`` (``$skip``), ``Count``.
+Entra ID, the Retail Prices API and the test CA: ``fake_azure_edges``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import json
 import re
-import secrets
 import ssl
 import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from providers.azure import AzureProvider
+from tests.providers import fake_azure_edges as edges
+from tests.providers.fake_azure_edges import Request
 
 SUBSCRIPTION = "00000000-0000-4000-8000-000000000001"
 RESOURCE_GROUP = "aima-test"
-TENANT = "11111111-2222-4333-8444-555555555555"
-CLIENT_ID = "66666666-7777-4888-9999-aaaaaaaaaaaa"
-CLIENT_SECRET = "fake~secret.for-tests"
 SUBNET = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/"
           f"Microsoft.Network/virtualNetworks/aima/subnets/agents")
 VM_PATH = re.compile(r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
@@ -80,54 +62,6 @@ VM_PATH = re.compile(r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+
                      r"(?P<role>/providers/Microsoft\.Authorization/roleAssignments/[^/]+)?\Z")
 OPERATION = re.compile(r"/subscriptions/[^/]+/providers/Microsoft\.Compute/locations/[^/]+/"
                        r"operations/(?P<id>[^/]+)\Z")
-# The sizes the fake's subscription has: size -> (regions, Spot capable, GPUs).
-SIZE_TABLE = {
-    "Standard_NC4as_T4_v3": (("eastus", "westeurope"), True, 1),
-    "Standard_NC64as_T4_v3": (("eastus",), True, 4),
-    "Standard_NV36ads_A10_v5": (("westeurope",), True, 1),
-    "Standard_NC24ads_A100_v4": (("eastus", "westeurope"), False, 1),
-    "Standard_D4s_v5": (("eastus",), True, 0),  # no GPU: never offered
-}
-# (size, region) -> (pay-as-you-go, Spot) USD per hour, as the Retail Prices API lists them.
-PRICE_TABLE = {
-    ("Standard_NC4as_T4_v3", "eastus"): (0.526, 0.0526),
-    ("Standard_NC4as_T4_v3", "westeurope"): (0.59, 0.059),
-    ("Standard_NC64as_T4_v3", "eastus"): (4.352, 0.4352),
-    ("Standard_NV36ads_A10_v5", "westeurope"): (3.52, 0.704),
-    ("Standard_NC24ads_A100_v4", "eastus"): (3.673, 0.7346),
-    ("Standard_NC24ads_A100_v4", "westeurope"): (4.01, 0.802),
-}
-
-
-def sku(size: str, regions: tuple[str, ...], spot: bool, gpus: int) -> dict[str, Any]:
-    """A ``resource_skus`` entry as ARM lists one (resourceType, locations, capabilities)."""
-    capabilities = [{"name": "vCPUs", "value": "4"}, {"name": "GPUs", "value": str(gpus)},
-                    {"name": "LowPriorityCapable", "value": str(spot)}]
-    return {"resourceType": "virtualMachines", "name": size, "tier": "Standard",
-            "size": size.removeprefix("Standard_"), "locations": list(regions),
-            "locationInfo": [{"location": r, "zones": ["1", "2", "3"]} for r in regions],
-            "capabilities": [c for c in capabilities if gpus or c["name"] != "GPUs"],
-            "restrictions": []}
-
-
-def price_items(size: str, region: str, on_demand: float, spot: float) -> list[dict[str, Any]]:
-    """A size's items in one region: Linux, Linux Spot, Windows and Low Priority."""
-    meter = size.removeprefix("Standard_").replace("_", " ")
-    series = f"Virtual Machines {size.split('_')[1]} Series"
-    common = {"currencyCode": "USD", "armRegionName": region, "armSkuName": size,
-              "serviceName": "Virtual Machines", "type": "Consumption",
-              "unitOfMeasure": "1 Hour", "effectiveStartDate": "2025-01-01T00:00:00Z",
-              "isPrimaryMeterRegion": True}
-    rows = [(meter, series, on_demand), (f"{meter} Spot", series, spot),
-            (meter, f"{series} Windows", on_demand * 1.8),
-            (f"{meter} Low Priority", series, spot * 0.9)]
-    return [{**common, "meterName": name, "skuName": name, "productName": product,
-             "retailPrice": price, "unitPrice": price} for name, product, price in rows]
-
-
-SKUS = [sku(size, *row) for size, row in SIZE_TABLE.items()]
-PRICES = [item for (size, region), (on_demand, spot) in PRICE_TABLE.items()
-          for item in price_items(size, region, on_demand, spot)]
 # What each error kind of the contract suite looks like at ARM.
 KINDS: dict[str, tuple[int, str, str]] = {
     "quota": (409, "OperationNotAllowed", "Operation could not be completed as it results in "
@@ -140,46 +74,7 @@ KINDS: dict[str, tuple[int, str, str]] = {
 }
 
 
-# ------------------------------------------------------------------ TLS
-
-def make_ca(folder: Path) -> tuple[Path, Path, Path]:
-    """A CA and a certificate for 127.0.0.1 it signed: (ca.pem, cert.pem, key.pem)."""
-    now = dt.datetime.now(dt.UTC)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "AIMA test CA")])
-
-    def signed(subject: x509.Name, public: Any, *extensions: tuple[Any, bool]) -> Any:
-        builder = (x509.CertificateBuilder().subject_name(subject).issuer_name(ca_name)
-                   .public_key(public).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - dt.timedelta(minutes=5))
-                   .not_valid_after(now + dt.timedelta(days=1)))
-        for extension, critical in extensions:
-            builder = builder.add_extension(extension, critical=critical)
-        return builder.sign(ca_key, hashes.SHA256())
-
-    ca = signed(ca_name, ca_key.public_key(), (x509.BasicConstraints(ca=True, path_length=0), True))
-    cert = signed(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]),
-                  key.public_key(), (x509.SubjectAlternativeName(
-                      [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False))
-    paths = folder / "ca.pem", folder / "cert.pem", folder / "key.pem"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return paths
-
-
 # ------------------------------------------------------------------ state
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: Any
 
 
 @dataclass
@@ -196,8 +91,8 @@ class FakeAzure:
     """The state behind the server, with fault injection and a request log."""
 
     folder: Path
-    skus: list[dict[str, Any]] = field(default_factory=lambda: json.loads(json.dumps(SKUS)))
-    prices: list[dict[str, Any]] = field(default_factory=lambda: list(PRICES))
+    skus: list[dict[str, Any]] = field(default_factory=edges.skus)
+    prices: list[dict[str, Any]] = field(default_factory=edges.price_list)
     # A long-running operation finishes after this many reads of its VM.
     settle_after: int = 1
     page_size: int = 2
@@ -212,8 +107,8 @@ class FakeAzure:
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __post_init__(self) -> None:
-        self.ca, cert, key = make_ca(self.folder)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.ca, cert, key = edges.make_ca(self.folder)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), edges.handler(self.answer))
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert, key)
         self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
@@ -266,10 +161,9 @@ class FakeAzure:
             self.requests.append(request)
             path = request.path
             if path.startswith("/api/retail/prices"):
-                return self._prices(request)
-            if path == "/common/discovery/instance" or "/oauth2/" in path or \
-                    path.endswith("/openid-configuration"):
-                return self._entra(request)
+                return edges.prices(self.prices, request, self._page)
+            if edges.is_entra(path):
+                return edges.entra(self.url, self.tokens, request)
             if "api-version" not in request.query:
                 return _error(400, "MissingApiVersionParameter",
                               "The api-version query parameter (?api-version=) is required.")
@@ -351,7 +245,7 @@ class FakeAzure:
                   "_power": "starting"}
         if (body.get("identity") or {}).get("type") == "SystemAssigned":
             stored["identity"] = {"type": "SystemAssigned", "principalId": str(uuid.uuid4()),
-                                  "tenantId": TENANT}
+                                  "tenantId": edges.TENANT}
         self.vms[name] = stored
         if self._hide:
             self._hidden[name] = self._hide
@@ -445,46 +339,6 @@ class FakeAzure:
                                 f"{skip + self.page_size}")
         return 200, {}, answer
 
-    # ---------------------------------------------------------- Entra ID, prices
-
-    def _entra(self, request: Request) -> tuple[int, dict[str, str], Any]:
-        base = self.url
-        if request.path == "/common/discovery/instance":
-            return 200, {}, {"tenant_discovery_endpoint":
-                             f"{base}/{TENANT}/v2.0/.well-known/openid-configuration"}
-        tenant = request.path.strip("/").split("/")[0]
-        if tenant != TENANT:
-            return 400, {}, {"error": "invalid_tenant", "error_description":
-                             f"AADSTS90002: Tenant '{tenant}' not found."}
-        if request.path.endswith("/openid-configuration"):
-            return 200, {}, {
-                "issuer": f"{base}/{TENANT}/v2.0",
-                "authorization_endpoint": f"{base}/{TENANT}/oauth2/v2.0/authorize",
-                "token_endpoint": f"{base}/{TENANT}/oauth2/v2.0/token",
-                "token_endpoint_auth_methods_supported": ["client_secret_post"]}
-        form = request.body or {}
-        if form.get("client_id") != CLIENT_ID or form.get("client_secret") != CLIENT_SECRET:
-            return 401, {}, {"error": "invalid_client", "error_description":
-                             "AADSTS7000215: Invalid client secret provided.",
-                             "error_codes": [7000215]}
-        token = secrets.token_urlsafe(24)
-        self.tokens.add(token)
-        return 200, {}, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
-                         "access_token": token}
-
-    def _prices(self, request: Request) -> tuple[int, dict[str, str], Any]:
-        terms = dict(re.findall(r"(\w+) eq '([^']*)'", request.query.get("$filter", "")))
-        # The filter's priceType is the items' "type".
-        if "priceType" in terms:
-            terms["type"] = terms.pop("priceType")
-        items = [item for item in self.prices
-                 if all(str(item.get(k)) == v for k, v in terms.items())]
-        status, headers, page = self._page(request, items, "Items", "NextPageLink")
-        page.update(BillingCurrency="USD", CustomerEntityId="Default",
-                    CustomerEntityType="Retail", Count=len(page["Items"]))
-        return status, headers, page
-
-
 def _settle(vm: dict[str, Any], power: str) -> None:
     vm["_power"] = power
     vm["properties"]["provisioningState"] = "Succeeded"
@@ -514,42 +368,6 @@ def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], A
                                                                   "message": message}}
 
 
-def _handler(fake: FakeAzure) -> Callable[..., BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _serve(self) -> None:
-            split = urlsplit(self.path)
-            query = {k: v[0] for k, v in parse_qs(split.query).items()}
-            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            kind = self.headers.get("Content-Type", "")
-            if raw and "json" in kind:
-                body: Any = json.loads(raw)
-            elif raw:
-                body = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
-            else:
-                body = None
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            status, extra, answer = fake.answer(
-                Request(self.command, split.path, query, headers, body))
-            payload = b"" if answer is None else json.dumps(answer).encode()
-            self.send_response(status)
-            for key, value in extra.items():
-                self.send_header(key, value)
-            if payload:
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = do_PUT = do_POST = do_DELETE = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # the tests read fake.requests, not stderr
-
-    return Handler
-
-
 def running() -> Iterator[FakeAzure]:
     """For a pytest fixture: ``yield from running()``."""
     with tempfile.TemporaryDirectory() as folder:
@@ -564,7 +382,8 @@ def azure_provider(fake: FakeAzure, **settings: str) -> AzureProvider:
     """The real provider, signed in with a service principal at the fake."""
     return AzureProvider({
         "subscription_id": SUBSCRIPTION, "resource_group": RESOURCE_GROUP,
-        "tenant_id": TENANT, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
+        "tenant_id": edges.TENANT, "client_id": edges.CLIENT_ID,
+        "client_secret": edges.CLIENT_SECRET,
         "authority_host": fake.url, "arm_endpoint": fake.url,
         "prices_endpoint": f"{fake.url}/api/retail/prices", "ca_bundle": str(fake.ca),
         "regions": "eastus,westeurope", "subnet_id": SUBNET, "image": "ghcr.io/aima/agent:1.4",

@@ -181,7 +181,7 @@ def test_describe_follows_the_vm_from_creating_to_running(fake, az):
 def test_list_finds_by_tag_after_a_moment_of_invisibility(fake, az):
     fake.hide_new_instances(1)
     mine = az.launch(offer(az, f"{T4}:eastus"), spec())
-    az.launch(offer(az, f"{T4}:eastus"), spec() and LaunchSpec(
+    az.launch(offer(az, f"{T4}:eastus"), LaunchSpec(
         name="other", image="i:1", env={}, command="", tags={"aima-deployment": "d2"}))
     assert az.list_instances({"aima-deployment": "d1"}) == []
     [found] = az.list_instances({"aima-deployment": "d1"})
