@@ -313,27 +313,12 @@ AIMA_INSTANCE_TICK_S = env_int("AIMA_INSTANCE_TICK_S", 5)
 AIMA_RECONCILE_S = env_int("AIMA_RECONCILE_S", 60)
 AIMA_PRICE_REFRESH_S = env_int("AIMA_PRICE_REFRESH_S", 900)
 
-# --- Off-peak deferral and warm capacity (aima_web/jobs/deferral.py, instances/warm.py)
-# A job without a deadline of its own must be done this long after submission, by
-# urgency; off-peak deferral never holds a job past it (0: that urgency is never
-# deferred). High urgency is never deferred.
+# --- Off-peak deferral and warm capacity: meanings in jobs/deferral.py, instances/warm.py
 AIMA_DEADLINE_LOW_S = env_int("AIMA_DEADLINE_LOW_S", 72 * 3600)
 AIMA_DEADLINE_NORMAL_S = env_int("AIMA_DEADLINE_NORMAL_S", 24 * 3600)
-# A job is held for later hours only when that saves at least this much (in the
-# policy's currency): a few cents are not worth a later result.
 AIMA_DEFER_MIN_SAVING = env_float("AIMA_DEFER_MIN_SAVING", 0.10)
-# A deferred job must be expected to finish this long before its deadline.
-AIMA_DEFER_MARGIN_S = env_int("AIMA_DEFER_MARGIN_S", 1800)
-# Warm capacity: what an hour of a job's waiting is worth (policy's currency); an
-# instance is requested ahead of a forecast burst when the waiting it saves is
-# worth more than the instance costs while it waits.
 AIMA_WARM_VALUE_PER_WAIT_HOUR = env_float("AIMA_WARM_VALUE_PER_WAIT_HOUR", 5.0)
-# How far beyond an instance's boot time warm capacity looks for a burst (seconds),
-# and how many weeks of job history the forecast averages.
 AIMA_WARM_MARGIN_S = env_int("AIMA_WARM_MARGIN_S", 900)
-AIMA_WARM_WEEKS = env_int("AIMA_WARM_WEEKS", 4)
-# Expected arrivals of a GPU class within that window that count as a burst.
-AIMA_WARM_MIN_JOBS = env_float("AIMA_WARM_MIN_JOBS", 1.0)
 
 # --- The operator's view (issue 17) -----------------------------------------------
 # GET /metrics wants "Authorization: Bearer <this>"; unset, it answers this machine only.

@@ -14,6 +14,10 @@ requested now, if the waiting it saves is worth more than it costs:
 - cost: its price per hour over the time it may idle for nothing: the margin
   when a job comes, the whole window and the idle grace when none does.
 
+Settings: ``AIMA_WARM_VALUE_PER_WAIT_HOUR``, what an hour of a job's waiting is
+worth (the policy's currency); ``AIMA_WARM_MARGIN_S``, how far beyond a boot a
+burst is looked for.
+
 Queued work is not this module's: ``capacity.ensure_capacity`` rents for it.
 Every request is audited (``instance.warm_requested``) with these numbers.
 """
@@ -42,6 +46,10 @@ from aima_web.jobs.models import Job
 
 log = logging.getLogger(__name__)
 
+# Weeks of history the forecast averages, and the expected arrivals within a
+# class's window that make a burst.
+WEEKS = 4
+MIN_JOBS = 1.0
 # Boots observed per class that the expected boot time is the median of.
 OBSERVED_BOOTS = 20
 # Present for a burst: it will take work, or can be resumed for it (pause states,
@@ -73,9 +81,9 @@ class WarmChoice:
 
 
 def demand_forecast(now: datetime) -> DemandForecast:
-    """Cloud arrivals per class and hour of the week over ``AIMA_WARM_WEEKS``:
+    """Cloud arrivals per class and hour of the week over the last ``WEEKS``:
     each cloud job counts when it was queued (when it wanted an instance)."""
-    weeks = settings.AIMA_WARM_WEEKS
+    weeks = WEEKS
     since = now - timedelta(weeks=weeks)
     rows = (Job.objects.filter(placement__scope=Scope.CLOUD.value, queued_at__gte=since,
                                queued_at__lt=now)
@@ -135,7 +143,7 @@ def choose(gpu_class: int, demand: DemandForecast,
     boot = boot_s(gpu_class, offer)
     window = boot + settings.AIMA_WARM_MARGIN_S
     expected = demand.expected(gpu_class, now, window)
-    if expected < settings.AIMA_WARM_MIN_JOBS:
+    if expected < MIN_JOBS:
         return WarmChoice(gpu_class, False, f"no burst: {expected:.2f} job(s) expected "
                                             f"within {window:.0f} s", expected_jobs=expected,
                           window_s=window, boot_s=boot), None
@@ -164,7 +172,7 @@ def plan(now: datetime) -> list[tuple[WarmChoice, Offer | None]]:
     horizon = settings.AIMA_BOOT_TIMEOUT_S + settings.AIMA_WARM_MARGIN_S
     return [choose(gpu_class, demand, now) for gpu_class in demand.classes
             if gpu_class not in queued
-            and demand.expected(gpu_class, now, horizon) >= settings.AIMA_WARM_MIN_JOBS]
+            and demand.expected(gpu_class, now, horizon) >= MIN_JOBS]
 
 
 def ensure_warm(now: datetime | None = None) -> list[int]:

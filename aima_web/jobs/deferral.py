@@ -10,6 +10,11 @@ that hour: the same eligibility rules (VRAM, CUDA, access, schedules, caps)
 decide then as now, so a deferral cannot count on a GPU the job may not use.
 A job is deferred once at most: released, it is placed for good, whatever the
 fleet looks like then, so its deadline holds.
+
+Settings: ``AIMA_DEADLINE_LOW_S`` and ``AIMA_DEADLINE_NORMAL_S``, the deadline of a
+job that states none, counted from its submission (0: that urgency is never
+deferred); ``AIMA_DEFER_MIN_SAVING``, the least saving, in the policy's currency,
+worth a later result.
 """
 
 from __future__ import annotations
@@ -62,7 +67,8 @@ SETTLED = frozenset({Verdict.URGENT, Verdict.CONFIDENTIAL, Verdict.NO_DEADLINE})
 
 def deferral_policy() -> DeferralPolicy:
     """The rule's policy from the settings: default deadlines per urgency (0: none,
-    so never deferred), the margin kept before a deadline and the least saving."""
+    so never deferred) and the least saving; the rule's margin before a deadline,
+    plus one sweeper round, by which a release may come late."""
     def seconds(value: int) -> float | None:
         return float(value) if value > 0 else None
 
@@ -70,7 +76,7 @@ def deferral_policy() -> DeferralPolicy:
         deadlines_s={Urgency.LOW: seconds(settings.AIMA_DEADLINE_LOW_S),
                      Urgency.NORMAL: seconds(settings.AIMA_DEADLINE_NORMAL_S),
                      Urgency.HIGH: None},
-        margin_s=float(settings.AIMA_DEFER_MARGIN_S + settings.AIMA_SWEEP_S),
+        margin_s=DeferralPolicy.margin_s + settings.AIMA_SWEEP_S,
         min_saving=settings.AIMA_DEFER_MIN_SAVING)
 
 
