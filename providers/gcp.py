@@ -262,7 +262,7 @@ class GcpProvider(Pausable, SpotMarket, Regional, MultiGpu, ProviderBase):
         error, if it ended with one, raised as a typed ProviderError. Not hearing
         back is no failure: the VM may well be coming, and the caller keeps it."""
         deadline = time.monotonic() + self.config.operation_timeout_s
-        while operation.status != "DONE":
+        while operation.status != compute_v1.Operation.Status.DONE:
             left = deadline - time.monotonic()
             if left <= 0:
                 log.warning("gcp %s: not done after %.0f s", action,
@@ -284,8 +284,7 @@ class GcpProvider(Pausable, SpotMarket, Regional, MultiGpu, ProviderBase):
         return instance_from(self._get(instance_id))
 
     def list_instances(self, tags: Mapping[str, str]) -> list[Instance]:
-        request = compute_v1.AggregatedListInstancesRequest(
-            project=self.config.project, return_partial_success=True)
+        request = compute_v1.AggregatedListInstancesRequest(project=self.config.project)
         if tags:
             request.filter = label_filter(tags)
         found = []

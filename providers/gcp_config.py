@@ -11,6 +11,7 @@ from typing import Any
 import google.auth
 from google.auth import credentials as ga_credentials
 from google.auth.exceptions import DefaultCredentialsError, GoogleAuthError
+from google.oauth2 import service_account
 
 from aima_tasks.kernel.placement.inputs import cuda_tuple
 from providers.errors import AuthError
@@ -117,13 +118,16 @@ def load_credentials(config: Config) -> ga_credentials.Credentials:
                 info = json.loads(config.credentials_json)
             except ValueError:
                 raise AuthError("AIMA_GCP_CREDENTIALS_JSON is not JSON") from None
-            credentials, _ = google.auth.load_credentials_from_dict(info, scopes=SCOPES)
+            # A service-account key only: google-auth warns that a generic
+            # loader would also run whatever an external-account JSON names.
+            credentials = service_account.Credentials.from_service_account_info(
+                info, scopes=SCOPES)
         elif config.credentials_file:
-            credentials, _ = google.auth.load_credentials_from_file(
+            credentials = service_account.Credentials.from_service_account_file(
                 config.credentials_file, scopes=SCOPES)
         else:
             credentials, _ = google.auth.default(scopes=SCOPES)
-    except DefaultCredentialsError as problem:
+    except (DefaultCredentialsError, ValueError, OSError) as problem:
         where = ("AIMA_GCP_CREDENTIALS_JSON" if config.credentials_json else
                  "AIMA_GCP_CREDENTIALS_FILE" if config.credentials_file else
                  "Application Default Credentials (set AIMA_GCP_CREDENTIALS_FILE)")
