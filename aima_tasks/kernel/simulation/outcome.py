@@ -42,6 +42,8 @@ class Outcome:
     # them moved to the cloud to keep their deadline; instance pauses and
     # resumes; instances launched ahead of forecast demand.
     past_deadline: int | None = None
+    # Waits of the jobs that ran in the cloud (boot or resume, upload, capacity).
+    cloud_wait_p95_s: float | None = None
     deferred: int | None = None
     rescued: int | None = None
     pauses: int | None = None

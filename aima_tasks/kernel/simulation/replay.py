@@ -280,6 +280,8 @@ class _Replay(CloudPool):
             self._bill(instance, now)  # instances still paused when the trace ends
         waits = [self.start[i] - job.arrival_s for i, job in enumerate(jobs)
                  if not math.isnan(self.start[i])]
+        cloud_waits = [self.start[i] - job.arrival_s for i, job in enumerate(jobs)
+                       if not math.isnan(self.ready[i]) and not math.isnan(self.start[i])]
         finished = [t for t in self.finish if not math.isnan(t)]
         late = sum(1 for t, d in zip(self.finish, self.deadline, strict=True) if t > d)
         placed = self.placed_local + self.placed_cloud
@@ -295,7 +297,8 @@ class _Replay(CloudPool):
             makespan_s=max(finished) - jobs[0].arrival_s if finished else 0.0,
             idle_gpu_s=self.idle_gpu_s, spot_interruptions=self.interruptions,
             rework_s=self.rework_s, cloud_instances=len(self.inst_offer),
-            unfinished=placed - len(finished), past_deadline=late, deferred=self.deferred,
+            unfinished=placed - len(finished), past_deadline=late,
+            cloud_wait_p95_s=percentile(cloud_waits, 0.95), deferred=self.deferred,
             rescued=self.rescued, pauses=self.pauses, resumes=self.resumes,
             warm_launches=self.warm_launches,
         )

@@ -8,7 +8,8 @@ JSON document keys:
         violations_by_rule {rule: count}, wait_p50_s, wait_p95_s, makespan_s,
         idle_gpu_s, spot_interruptions, rework_s, cloud_instances, unfinished}}
 Costs are in the offers' currency (USD), times in seconds; the lower bound has
-null for every time measure.
+null for every time measure. With ``--what-if`` the document also has
+``what_if`` (see ``what_if_json``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from aima_tasks.kernel.simulation.compare import Comparison
 from aima_tasks.kernel.simulation.outcome import Outcome
 from aima_tasks.kernel.simulation.replay import LOCAL
+from aima_tasks.kernel.simulation.whatif import WhatIf
 
 RESULT_KEYS = ("kind", "label", "total_cost", "cost_by_provider", "placed_local", "placed_cloud",
                "refused", "violations", "violations_by_rule", "wait_p50_s", "wait_p95_s",
@@ -123,3 +125,53 @@ def _duration(seconds: float | None) -> str:
     if seconds < 2 * 86400:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} d"
+
+
+# ---------------------------------------------------------------- what if
+
+WHAT_IF_KEYS = ("strategy", "lower_bound", "variants", "verdicts")
+VARIANT_KEYS = (*RESULT_KEYS, "cost_vs_bound", "cloud_wait_p95_s", "past_deadline", "deferred",
+                "rescued", "pauses", "resumes", "warm_launches")
+_WHAT_IF_COLUMNS = ("variant", "cost $", "x bound", "local", "cloud", "wait p50", "wait p95",
+                    "cloud wait p95", "idle GPU-h", "past deadline", "deferred", "rescued",
+                    "paused", "resumed", "warm")
+
+
+def what_if_json(result: WhatIf) -> dict[str, Any]:
+    """``what_if``: strategy, lower_bound (its cost), variants {name: every result key
+    plus cost_vs_bound, cloud_wait_p95_s, past_deadline, deferred, rescued,
+    pauses, resumes, warm_launches}, verdicts {variant: {off-peak verdict code: count}}."""
+    bound = result.bound.total_cost
+    return {
+        "strategy": str(result.strategy),
+        "lower_bound": round(bound, 6),
+        "variants": {o.name: {**_result(o),
+                              "cost_vs_bound": round(o.total_cost / bound, 6) if bound else None,
+                              "cloud_wait_p95_s": _seconds(o.cloud_wait_p95_s),
+                              "past_deadline": o.past_deadline, "deferred": o.deferred,
+                              "rescued": o.rescued, "pauses": o.pauses, "resumes": o.resumes,
+                              "warm_launches": o.warm_launches}
+                     for o in result.outcomes},
+        "verdicts": {name: dict(counts) for name, counts in result.verdicts.items()},
+    }
+
+
+def what_if_table(result: WhatIf) -> str:
+    bound = result.bound.total_cost
+    rows: list[tuple[str, ...]] = [_WHAT_IF_COLUMNS]
+    for o in result.outcomes:
+        rows.append((o.name, f"{o.total_cost:.2f}",
+                     f"{o.total_cost / bound:.3f}" if bound else "-", str(o.placed_local),
+                     str(o.placed_cloud), _duration(o.wait_p50_s), _duration(o.wait_p95_s),
+                     _duration(o.cloud_wait_p95_s), f"{(o.idle_gpu_s or 0.0) / 3600:.1f}",
+                     *(str(n) for n in (o.past_deadline, o.deferred, o.rescued, o.pauses,
+                                        o.resumes, o.warm_launches))))
+    rows.append(("lower_bound", f"{bound:.2f}", "1.000", str(result.bound.placed_local),
+                 str(result.bound.placed_cloud), *("-",) * 10))
+    lines = [f"what if ({result.strategy}): today's behaviour, then each option, then all", ""]
+    lines += _aligned(rows)
+    lines += [""] + [f"{o.name}: {o.label}" for o in result.outcomes]
+    for name, counts in result.verdicts.items():
+        lines.append(f"{name} off-peak verdicts: "
+                     + ", ".join(f"{code} {n}" for code, n in counts.items()))
+    return "\n".join(lines)

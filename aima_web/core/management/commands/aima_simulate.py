@@ -18,7 +18,9 @@ from aima_tasks.kernel.simulation import (
     load_offer_files,
     load_trace,
 )
-from aima_tasks.kernel.simulation.report import table, to_json
+from aima_tasks.kernel.simulation.options import VARIANTS
+from aima_tasks.kernel.simulation.report import table, to_json, what_if_json, what_if_table
+from aima_tasks.kernel.simulation.whatif import what_if
 from aima_web.core.progress_bar import ProgressBar
 
 
@@ -40,13 +42,17 @@ class Command(BaseCommand):
         parser.add_argument("--idle-grace-s", type=float, default=None, metavar="SECONDS",
                             help="idle seconds before an instance is terminated "
                                  "(default: the fleet file's, else 60)")
+        parser.add_argument("--what-if", dest="whatif", action="store_true",
+                            help="also replay today's behaviour (the first strategy, default "
+                                 "balanced) with pause/resume, warm capacity, off-peak "
+                                 "deferral, and all three, next to the lower bound")
         parser.add_argument("--json", dest="as_json", action="store_true",
                             help="print one JSON document "
                                  "(keys: aima_tasks.kernel.simulation.report)")
 
     def handle(self, *args, trace: str, fleet: str, offers: list[str],
                strategy: list[str] | None, seed: int, idle_grace_s: float | None, as_json: bool,
-               **options) -> None:
+               whatif: bool = False, **options) -> None:
         if idle_grace_s is not None and idle_grace_s < 0:
             raise CommandError("--idle-grace-s must be 0 or more seconds")
         try:
@@ -60,7 +66,18 @@ class Command(BaseCommand):
         with ProgressBar(len(strategies) + 3, "replaying", unit=" replays") as bar:
             comparison = compare(jobs, the_fleet, offer_file, strategies, seed,
                                  on_step=lambda done, _total: bar.update(done))
+        variants = None
+        if whatif:
+            # One replay per variant, then the lower bound.
+            with ProgressBar(len(VARIANTS) + 1, "what if", unit=" replays") as bar:
+                variants = what_if(jobs, the_fleet, offer_file, strategies[0], seed,
+                                   on_step=lambda done, _total: bar.update(done))
         if as_json:
-            self.stdout.write(json.dumps(to_json(comparison), indent=2))
+            document = to_json(comparison)
+            if variants is not None:
+                document["what_if"] = what_if_json(variants)
+            self.stdout.write(json.dumps(document, indent=2))
         else:
             self.stdout.write(table(comparison))
+            if variants is not None:
+                self.stdout.write("\n" + what_if_table(variants))
