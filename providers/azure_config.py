@@ -23,8 +23,10 @@ DEFAULT_AUTHORITY = "login.microsoftonline.com"
 KNOWN_AUTHORITIES = frozenset({DEFAULT_AUTHORITY, "login.microsoftonline.us",
                                "login.chinacloudapi.cn", "login.microsoft.com",
                                "login.windows.net", "sts.windows.net"})
-# Azure's HPC Ubuntu image: the NVIDIA driver, CUDA, Docker and the NVIDIA
-# container toolkit, which the boot script needs (providers.azure_boot).
+# Azure's HPC Ubuntu image, built by github.com/Azure/azhpc-images
+# (ubuntu-22.04-hpc/install.sh): the NVIDIA driver and CUDA, Docker and the NVIDIA
+# container toolkit, which the boot script needs (providers.azure_boot). It is
+# SkyPilot's Azure default too.
 DEFAULT_VM_IMAGE = "microsoft-dsvm:ubuntu-hpc:2204:latest"
 # Standard SSD managed disk, E-tier list price in East US: $9.60 a month for
 # E10 (128 GiB), $0.075 per GiB-month; a deallocated VM bills only its disk.

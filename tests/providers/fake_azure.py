@@ -93,6 +93,8 @@ class FakeAzure:
     folder: Path
     skus: list[dict[str, Any]] = field(default_factory=edges.skus)
     prices: list[dict[str, Any]] = field(default_factory=edges.price_list)
+    # Role assignments are refused (the service principal may not grant roles).
+    refuse_roles: bool = False
     # A long-running operation finishes after this many reads of its VM.
     settle_after: int = 1
     page_size: int = 2
@@ -325,6 +327,9 @@ class FakeAzure:
     def _role(self, request: Request, name: str | None) -> tuple[int, dict[str, str], Any]:
         if request.method != "PUT" or name not in self.vms:
             return _error(404, "ResourceNotFound", f"no VM {name}")
+        if self.refuse_roles:
+            return _error(403, "AuthorizationFailed", "The client does not have authorization "
+                          "to perform action 'Microsoft.Authorization/roleAssignments/write'.")
         self.roles[request.path] = request.body
         return 201, {}, {"id": request.path, "properties": request.body["properties"]}
 

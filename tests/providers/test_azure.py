@@ -24,6 +24,7 @@ from providers.base import (
     TransientError,
 )
 from providers.matching import matches
+from providers.settings_schema import SettingsError
 from tests.providers import fake_azure
 from tests.providers.fake_azure import FakeAzure, azure_provider
 
@@ -147,6 +148,16 @@ def test_launch_grants_the_vms_identity_the_right_to_delete_itself(fake, az):
         "9980e02c-c2be-4d73-94e8-173b1dc7cf3c")
 
 
+def test_a_refused_role_assignment_leaves_the_launch_standing(fake, az, caplog):
+    fake.refuse_roles = True
+    instance = az.launch(offer(az, f"{T4}:eastus"), spec())
+    assert instance.instance_id in fake.vms and fake.roles == {}
+    assert "will not be able to delete it" in caplog.text
+    az_off = azure_provider(fake, self_delete_role="false")
+    az_off.launch(offer(az_off, f"{T4}:eastus"), spec())
+    assert len([r for r in fake.requests if "roleAssignments" in r.path]) == 1
+
+
 def test_launch_spot_bids_with_eviction_delete(fake, az):
     instance = az.launch(offer(az, f"{T4}:westeurope"), spec(spot=True, bid_per_hour=0.07))
     properties = fake.vms[instance.instance_id]["properties"]
@@ -251,6 +262,24 @@ def test_a_refused_secret_is_an_auth_error_and_an_unhealthy_provider(fake):
         az.offers(Requirements())
     health = az.health()
     assert not health.ok and "wrong" not in health.message
+
+
+@pytest.mark.parametrize("given, says", [
+    ({"subscription_id": ""}, "AIMA_AZURE_SUBSCRIPTION_ID is required"),
+    ({"client_secret": ""}, "go together"),
+    ({"subnet_id": "subnet-1"}, "AIMA_AZURE_SUBNET_ID"),
+    ({"arm_endpoint": "http://127.0.0.1:1"}, "AIMA_AZURE_ARM_ENDPOINT must be an https URL"),
+    ({"boot_s": "soon"}, "AIMA_AZURE_BOOT_S must be a number"),
+    ({"regoins": "eastus"}, "not a setting of provider 'azure'"),
+])
+def test_settings_are_checked_with_one_clear_line(fake, given, says):
+    with pytest.raises(SettingsError, match=says):
+        azure_provider(fake, **given)
+
+
+def test_subnets_per_region_limit_offers_to_those_regions(fake):
+    az = azure_provider(fake, subnet_id=f"westeurope={fake_azure.SUBNET}")
+    assert {o.region for o in az.offers(Requirements())} == {"westeurope"}
 
 
 def test_health(fake, az):
