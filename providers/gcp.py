@@ -180,7 +180,7 @@ class GcpProvider(Pausable, SpotMarket, Regional, MultiGpu, ProviderBase):
         with calling(f"listing machine types in {zone}"):
             # eq takes an RE2 expression that must match the whole name.
             request = compute_v1.ListMachineTypesRequest(
-                project=project, zone=zone, filter=f"name eq ({'|'.join(names)})")
+                project=project, zone=zone, filter=f'name eq "({"|".join(names)})"')
             machine_types = {m.name: (m.guest_cpus, round(m.memory_mb / 1024, 2)) for m in
                              self.machine_types.list(request=request, **self._call)
                              if m.deprecated.state not in DEPRECATED}

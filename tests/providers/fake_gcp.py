@@ -26,7 +26,9 @@ SKU shape of cloud.google.com/billing/docs/reference/rest/v1/services.skus.
 
 What the server does here, and where that comes from:
 
-- OAuth: ``Authorization: Bearer <token>`` or HTTP 401 UNAUTHENTICATED with reason
+- OAuth: ``Authorization: Bearer <token>`` (an access token, or a service
+  account's self-signed JWT, google-auth's ``with_always_use_jwt_access``, which
+  the Compute transports turn on), else HTTP 401 UNAUTHENTICATED with reason
   ``required`` (a missing header) or ``authError`` (a wrong token); the billing API
   also takes ``?key=``.
 - An insert is accepted with a RUNNING operation (status PROVISIONING), and the
@@ -43,7 +45,8 @@ What the server does here, and where that comes from:
   ("Instances with guest accelerators do not support live migration."), N1
   machine types needing guestAccelerators, an existing name: 409 alreadyExists.
 - Filters: ``(labels.KEY = "VALUE") ...`` on instances, ``name eq RE2`` on
-  machine types (a full match); anything else is 400 ``invalid``.
+  machine types, quoted or not (a full match: the ``filter`` field's docstring in
+  ``compute_v1.types``); anything else is 400 ``invalid``.
 - GCP's ``TERMINATED`` is a stopped VM; a deleted one is gone (404 ``notFound``).
 """
 
@@ -60,6 +63,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from google.auth import jwt
+from google.auth.exceptions import GoogleAuthError
 from google.oauth2.credentials import Credentials
 
 from providers.gcp import GcpProvider
@@ -77,7 +82,7 @@ _NAME = re.compile(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?\Z")
 _LABEL_KEY = re.compile(r"[a-z][a-z0-9_-]{0,62}\Z")
 _LABEL_VALUE = re.compile(r"[a-z0-9_-]{0,63}\Z")
 _LABEL_TERM = re.compile(r'\s*\(labels\.([a-z][a-z0-9_-]*) = "([a-z0-9_-]*)"\)\s*')
-_NAME_EQ = re.compile(r"name eq (\S+)\Z")
+_NAME_EQ = re.compile(r"""name eq (?:"([^"]+)"|'([^']+)'|(\S+))\Z""")
 
 # zone -> accelerator -> maximumCardsPerInstance
 ACCELERATORS = {
@@ -194,6 +199,8 @@ class FakeGcp(FakeServer):
         self._faults: list[GcpError] = []
         self._hidden: dict[tuple[str, str], int] = {}
         self._hide_next = 0
+        self.service_accounts: dict[str, str] = {}  # e-mail -> key id
+        self.public_keys: dict[str, str] = {}  # key id -> public key (PEM)
         self._lock = threading.RLock()
         super().__init__(_handler(self))
 
@@ -244,8 +251,11 @@ class FakeGcp(FakeServer):
             try:
                 if self._faults:
                     raise self._faults.pop(0)
-                self._authenticate(url.path, headers, query)
-                status, answer = 200, self._route(method, url.path, query, given)
+                if url.path == "/token" and method == "POST":
+                    status, answer = 200, self._grant(body)
+                else:
+                    self._authenticate(url.path, headers, query)
+                    status, answer = 200, self._route(method, url.path, query, given)
             except GcpError as error:
                 status, answer = error.status, error.body()
             self.requests.append(Recorded(method, url.path, query, given, status))
@@ -259,10 +269,31 @@ class FakeGcp(FakeServer):
             raise GcpError(401, "required", "Request is missing required authentication "
                            "credential. Expected OAuth 2 access token, login cookie or other "
                            "valid authentication credential.")
-        if bearer != f"Bearer {self.token}":
+        if bearer != f"Bearer {self.token}" and not self._signed(bearer[7:]):
             raise GcpError(401, "authError", "Request had invalid authentication credentials. "
                            "Expected OAuth 2 access token, login cookie or other valid "
                            "authentication credential.")
+
+    def accept_service_account(self, email: str, key_id: str, public_key_pem: str) -> None:
+        """Take JWTs that ``email``'s key signed: self-signed ones as bearer tokens
+        (what the Compute SDK sends for a service account) and assertions at
+        ``/token`` (google-auth's JWT-bearer grant, for the billing session)."""
+        self.service_accounts[email] = key_id
+        self.public_keys[key_id] = public_key_pem
+
+    def _signed(self, token: str) -> bool:
+        try:
+            claims = jwt.decode(token, certs=self.public_keys, verify=True)
+        except (ValueError, GoogleAuthError):
+            return False
+        return claims.get("iss") in self.service_accounts
+
+    def _grant(self, body: bytes) -> dict[str, Any]:
+        form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" or \
+                not self._signed(form.get("assertion", "")):
+            raise GcpError(400, "invalid_grant", "Invalid JWT Signature.")
+        return {"access_token": self.token, "expires_in": 3599, "token_type": "Bearer"}
 
     def _route(self, method: str, path: str, query: dict[str, str],
                given: dict[str, Any]) -> dict[str, Any]:
@@ -540,7 +571,7 @@ def _machine_types(fake: FakeGcp, args: dict[str, str], query: dict[str, str],
     for name, (cpus, memory, gpus) in MACHINE_TYPES.items():
         gpu = _FAMILY_GPU.get(name[:2])
         if (gpu and gpu not in fake.accelerators[zone]) or \
-                (found and not re.fullmatch(found.group(1), name)):
+                (found and not re.fullmatch(next(g for g in found.groups() if g), name)):
             continue
         items.append({"kind": "compute#machineType", "name": name, "guestCpus": cpus,
                       "memoryMb": memory, "zone": zone, "isSharedCpu": False,

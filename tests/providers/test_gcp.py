@@ -8,6 +8,8 @@ import json
 import socket
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth.credentials import AnonymousCredentials
 
 from aima_tasks.kernel.instance_env import PREEMPTION_ENV, SHUTDOWN_ENV
@@ -69,7 +71,7 @@ def test_offers_are_priced_per_zone_from_the_billing_catalogue(fake):
     assert offers["g2-standard-8:europe-west4-a:nvidia-l4:1"].spot_price_per_hour is None
     # The catalogue came in pages; machine types were asked for by name.
     assert len(fake.calls("GET", "/skus")) > 1
-    assert fake.calls("GET", "/machineTypes")[0].query["filter"].startswith("name eq (")
+    assert fake.calls("GET", "/machineTypes")[0].query["filter"].startswith('name eq "(')
 
 
 def test_offers_are_filtered_by_the_one_matching_rule(fake):
@@ -320,6 +322,35 @@ def test_settings_are_checked_and_named():
     with pytest.raises(AuthError) as refused:
         GcpProvider({"project": "p", "credentials_json": secret})
     assert "NEVER-SHOWN" not in str(refused.value)
+
+
+def service_account_key(fake) -> str:
+    """A service-account key file's JSON, its token URI the fake's, and its
+    public half given to the fake."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()
+    public = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    email = f"aima-launcher@{fake.project}.iam.gserviceaccount.com"
+    fake.accept_service_account(email, "k1", public)
+    return json.dumps({"type": "service_account", "project_id": fake.project,
+                       "private_key_id": "k1", "private_key": pem, "client_email": email,
+                       "client_id": "1234567890", "token_uri": f"{fake.url}/token"})
+
+
+def test_the_registry_loads_it_with_a_service_account_key(fake):
+    loaded = registry.load(("gcp",), environ={
+        "AIMA_GCP_PROJECT": fake.project, "AIMA_GCP_ZONES": "us-central1-a",
+        "AIMA_GCP_CREDENTIALS_JSON": service_account_key(fake),
+        "AIMA_GCP_API_ENDPOINT": fake.url, "AIMA_GCP_BILLING_ENDPOINT": fake.url,
+        "AIMA_GCP_IMAGE": "projects/aima-test/global/images/aima-agent-gpu"})
+    gcp = loaded.get("gcp")
+    assert isinstance(gcp, GcpProvider)
+    assert L4 in {o.offer_id for o in gcp.offers(Requirements())}
+    # Compute took the key's self-signed JWT; the billing session got a token for it.
+    assert [r.status for r in fake.calls("POST", "/token")] == [200]
+    assert all(r.status == 200 for r in fake.requests)
 
 
 def test_the_registry_finds_it_through_its_entry_point():
