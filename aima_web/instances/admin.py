@@ -1,9 +1,10 @@
 from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from aima_web.access.admin import RoleAdmin
 from aima_web.audit import trail
+from aima_web.instances.admin_providers import provider_rows
 from aima_web.instances.ending import terminate
 from aima_web.instances.models import CloudInstance
 
@@ -17,6 +18,12 @@ class CloudInstanceAdmin(RoleAdmin):
     list_filter = ("state", "provider", "gpu_class", "spot")
     search_fields = ("provider_instance_id", "offer_id", "gpu_model")
     actions = ["terminate"]
+
+    def changelist_view(self, request: HttpRequest,
+                        extra_context: dict | None = None) -> HttpResponse:
+        # The providers that rent them, above the list: read-only, secrets masked.
+        return super().changelist_view(request, {**(extra_context or {}),
+                                                 "provider_rows": provider_rows()})
 
     def get_readonly_fields(self, request: HttpRequest, obj: CloudInstance | None = None):
         return [field.name for field in CloudInstance._meta.fields]

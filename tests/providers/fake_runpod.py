@@ -475,22 +475,42 @@ class FakeRunPod(FakeServer):
         self.boot_at_once = True
         # True: spot pods are gone from the API, as RunPod announced in 2026 (runpodctl#267).
         self.spot_removed = False
-        self._faults: list[tuple[int, str, str]] = []
+        # (status, content type, body, root field it waits for; "" for any request)
+        self._faults: list[tuple[int, str, str, str]] = []
+        # Pods created from now on stay out of this many listings each.
+        self._hide_new = 0
+        self._hidden: dict[str, int] = {}
         self._lock = threading.RLock()
         super().__init__(_handler(self))
 
     # ---------------------------------------------------------- test controls
 
-    def fail_next(self, count: int = 1, status: int = 500, body: str | None = None) -> None:
-        """Answer the next ``count`` requests with ``status``, before any auth check, as
-        a gateway or an overloaded server does."""
+    def fail_next(self, count: int = 1, status: int = 500, body: str | None = None,
+                  field: str = "") -> None:
+        """Answer the next ``count`` requests (that ask for the root ``field``, if
+        given) with ``status``, before any auth check, as a gateway or an
+        overloaded server does."""
         if body is None:
             body = {500: json.dumps({"errors": [{"message": SERVER_ERROR, "extensions": {
                 "code": "INTERNAL_SERVER_ERROR"}}]}),
                     429: "Too Many Requests"}.get(status, BAD_GATEWAY)
         content_type = "application/json" if body.startswith("{") else "text/html"
         with self._lock:
-            self._faults.extend([(status, content_type, body)] * count)
+            self._faults.extend([(status, content_type, body, field)] * count)
+
+    def refuse_next(self, field: str, message: str) -> None:
+        """The next request for ``field`` is refused the way RunPod refuses a
+        mutation: HTTP 200 with ``errors`` and the field null."""
+        body = json.dumps({"errors": [{"message": message, "path": [field], "extensions": {
+            "code": "INTERNAL_SERVER_ERROR"}}], "data": {field: None}})
+        self.fail_next(status=200, body=body, field=field)
+
+    def hide_new_instances(self, listings: int) -> None:
+        """Pods created from now on are missing from the next ``listings``
+        listings (``myself { pods }``) after their creation, as an eventually
+        consistent listing leaves out a just-created pod (SkyPilot PR 4443)."""
+        with self._lock:
+            self._hide_new = listings
 
     def exhaust(self, gpu_type_id: str, cloud: str | None = None) -> None:
         """No machine of that type is free any more (in one cloud, or both)."""
@@ -542,10 +562,12 @@ class FakeRunPod(FakeServer):
         with contextlib.suppress(ValueError, AttributeError):
             text = json.loads(body or b"{}").get("query", "")
         with self._lock:
-            fault = self._faults.pop(0) if self._faults else None
+            fault = next((f for f in self._faults if not f[3] or f[3] in text), None)
+            if fault is not None:
+                self._faults.remove(fault)
         if fault is not None:
             self._record(text, auth, fault[0])
-            return fault
+            return fault[:3]
         if url.path != "/graphql":
             self._record(text, auth, 404)
             return 404, "text/plain", "Not Found"
@@ -634,10 +656,17 @@ class FakeRunPod(FakeServer):
 
     def _myself(self, _: dict[str, Any]) -> dict[str, Any]:
         return {"id": "user_fake0001", "pubKey": "", "networkVolumes": [],
-                "pods": list(self.pods.values()), "clientBalance": self.balance,
+                "pods": self._listing, "clientBalance": self.balance,
                 "spendLimit": 80, "underBalance": self.balance <= 0,
                 "currentSpendPerHr": sum(p["costPerHr"] for p in self.pods.values()
                                          if p["desiredStatus"] == "RUNNING")}
+
+    def _listing(self, _: dict[str, Any]) -> list[dict[str, Any]]:
+        """``myself { pods }``, called only when a query asks for the pods."""
+        with self._lock:
+            shown = [p for p in self.pods.values() if not self._hidden.get(p["id"])]
+            self._hidden = {pid: n - 1 for pid, n in self._hidden.items() if n > 1}
+            return shown
 
     def _pod(self, given: dict[str, Any]) -> dict[str, Any] | None:
         return self.pods.get(given["podId"])
@@ -697,6 +726,8 @@ class FakeRunPod(FakeServer):
             "_cloud": cloud, "_gpu": gpu.id,
         }
         self.pods[pod_id] = pod
+        if self._hide_new:
+            self._hidden[pod_id] = self._hide_new
         return pod
 
     def _known(self, given: dict[str, Any]) -> dict[str, Any]:

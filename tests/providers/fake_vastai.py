@@ -163,6 +163,9 @@ class FakeVastAi(FakeServer):
         self.requests: list[Recorded] = []
         self._faults: list[Fault] = []
         self._next_instance = 7_000_001
+        # Instances rented from now on stay out of this many listings each.
+        self._hide_new = 0
+        self._hidden: dict[int, int] = {}
         self._lock = threading.Lock()
         super().__init__(_Handler)
         self._server.fake = self  # type: ignore[attr-defined]
@@ -177,6 +180,13 @@ class FakeVastAi(FakeServer):
             body = {"success": False, "error": "server_error", "msg": "Internal Server Error"}
         with self._lock:
             self._faults.append(Fault(status, body, path, count))
+
+    def hide_new_instances(self, listings: int) -> None:
+        """Instances rented from now on are missing from the next ``listings``
+        listings after their rent, as an eventually consistent listing leaves
+        out a just-created instance (SkyPilot's leak rules, PR 4443)."""
+        with self._lock:
+            self._hide_new = listings
 
     def take(self, ask_id: int) -> None:
         """Someone else rents the ask: it leaves searches and cannot be rented."""
@@ -278,6 +288,8 @@ class FakeVastAi(FakeServer):
                 return error(400, "invalid_args", f"bid {price} is below the minimum bid")
         offer["rented"] = True
         row = self._new_instance(offer, body)
+        if self._hide_new:
+            self._hidden[row["id"]] = self._hide_new
         return Answer(200, {"success": True, "new_contract": row["id"]})
 
     def _new_instance(self, offer: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
@@ -310,6 +322,9 @@ class FakeVastAi(FakeServer):
         rows = sorted(self.instances.values(), key=lambda r: r["id"])
         rows = [r for r in rows if _matches(r, query.get("select_filters") or {})]
         token = str(query.get("after_token") or "")
+        rows = [r for r in rows if not self._hidden.get(r["id"])]
+        if not token:  # a listing's first page: one listing more for the hidden
+            self._hidden = {iid: n - 1 for iid, n in self._hidden.items() if n > 1}
         if token.startswith("after:"):
             rows = [r for r in rows if r["id"] > int(token.removeprefix("after:"))]
         limit = int(query.get("limit") or 25)
