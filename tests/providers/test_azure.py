@@ -67,6 +67,18 @@ def test_it_is_a_registered_provider_with_its_capabilities(az):
     assert az.paused_price_per_hour(64) == pytest.approx(64 * 0.075 / 730)
 
 
+def test_the_registry_loads_it_from_the_environment_with_secrets_masked(fake):
+    environ = {"AIMA_PROVIDERS": "azure", "AIMA_AZURE_SUBSCRIPTION_ID": fake_azure.SUBSCRIPTION,
+               "AIMA_AZURE_RESOURCE_GROUP": fake_azure.RESOURCE_GROUP,
+               "AIMA_AZURE_CLIENT_SECRET": "s3cret", "AIMA_AZURE_TENANT_ID": "t",
+               "AIMA_AZURE_CLIENT_ID": "c"}
+    loaded = registry.load(environ=environ)
+    assert isinstance(loaded.get("azure"), AzureProvider)
+    assert loaded.settings["azure"]["client_secret"] != "s3cret"
+    broken = registry.load(environ={**environ, "AIMA_AZURE_DISK_GB": "big"})
+    assert "AIMA_AZURE_DISK_GB must be a whole number" in broken.broken["azure"]
+
+
 def test_every_call_signs_in_at_the_fake_over_verified_tls(fake, az):
     az.offers(Requirements())
     token_posts = [r for r in fake.requests if r.path.endswith("/oauth2/v2.0/token")]
@@ -254,6 +266,19 @@ def test_allocation_failures_are_capacity(fake, az, code):
     fake.fail_next(409, code)
     with pytest.raises(CapacityError):
         az.launch(chosen, spec())
+
+
+def test_a_token_arm_refuses_is_an_auth_error(fake, az):
+    az.offers(Requirements())
+    fake.tokens.clear()  # e.g. revoked, or for another tenant
+    with pytest.raises(AuthError):
+        az.describe("aima-7-abcdef")
+
+
+def test_an_unreachable_endpoint_is_transient(fake):
+    az = azure_provider(fake, arm_endpoint="https://127.0.0.1:9")
+    with pytest.raises(TransientError):
+        az.terminate("aima-7-abcdef")
 
 
 def test_a_refused_secret_is_an_auth_error_and_an_unhealthy_provider(fake):
