@@ -1,8 +1,10 @@
 from django.contrib import admin
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from aima_web.access.admin import RoleAdmin, RoleTabularInline
 from aima_web.jobs.models import AnalysisResult, Job, MediaAsset
+from aima_web.jobs.states import JobState
 from aima_web.placement.html import decision_html
 from aima_web.placement.models import PlacementPolicy
 
@@ -37,11 +39,19 @@ class JobAdmin(RoleAdmin):
     @admin.display(description="placement")
     def placed_on(self, job: Job) -> str:
         placement = job.placement or {}
+        if job.state == JobState.DEFERRED and job.deferred_until:
+            return f"deferred until {job.deferred_until:%Y-%m-%d %H:%M %Z}"
         return placement.get("queue") or ("not placed" if placement else "—")
 
     @admin.display(description="decision")
     def placement_decision(self, job: Job) -> SafeString:
-        return decision_html(job.placement, PlacementPolicy.current().currency)
+        block = decision_html(job.placement, PlacementPolicy.current().currency)
+        deferral = (job.placement or {}).get("deferral")
+        if not deferral:
+            return block
+        # The off-peak rule's verdict, held or not, in its own words.
+        return format_html("{}<h4>Off-peak deferral</h4><p>{}</p>", block,
+                           deferral.get("reason", ""))
 
 
 @admin.register(MediaAsset)

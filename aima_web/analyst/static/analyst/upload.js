@@ -201,7 +201,10 @@ class UploadPage {
 
   jobRequest(uploadId) {
     const analyses = Array.from(this.form.querySelectorAll('input[name="analyses"]:checked'), (box) => box.value);
-    return { upload: uploadId, confidentiality: $("confidentiality").value, urgency: $("urgency").value, analyses };
+    const request = { upload: uploadId, confidentiality: $("confidentiality").value, urgency: $("urgency").value, analyses };
+    // The field holds the browser's wall-clock time; the API wants a moment with its zone.
+    if ($("deadline").value) request.deadline = new Date($("deadline").value).toISOString();
+    return request;
   }
 
   async sha256(file) {
