@@ -95,3 +95,16 @@ def test_none_when_one_of_the_class_is_there(alice, settings):
     assert warm.ensure_warm() == []
     [(choice, _)] = warm.plan(timezone.now())
     assert choice.reason == "an instance of the class is there or coming"
+
+
+def test_an_idle_instance_is_kept_for_a_burst_due(alice, settings):
+    settings.AIMA_WARM_VALUE_PER_WAIT_HOUR = 100.0
+    now = timezone.now()
+    idle = CloudInstance.objects.create(
+        provider="subprocess", offer_id="subprocess:LOCAL", gpu_class=24, price_per_hour=0.9,
+        state=InstanceState.IDLE, launched_at=now - timedelta(minutes=30),
+        ready_at=now - timedelta(minutes=20), idle_since=now - timedelta(minutes=10))
+    assert not warm.keep_for_burst(idle).request  # no history: no burst
+    weekly_burst(alice, timedelta(minutes=5))
+    kept = warm.keep_for_burst(idle)
+    assert kept.request and kept.boot_s == pytest.approx(600.0) and kept.value > kept.cost

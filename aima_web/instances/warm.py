@@ -108,16 +108,23 @@ def boot_s(gpu_class: int, offer: Offer) -> float:
 
 def weigh(gpu_class: int, expected: float, boot: float, offer: Offer) -> WarmChoice:
     """Is one instance ahead worth it? Pure arithmetic over the figures given."""
+    return weigh_price(gpu_class, expected, boot, offer.price_per_hour, offer.provider,
+                       offer.key)
+
+
+def weigh_price(gpu_class: int, expected: float, boot: float, price_per_hour: float,
+                provider: str, offer_id: str) -> WarmChoice:
+    """``weigh`` for an instance of ``price_per_hour`` from ``provider``."""
     margin = float(settings.AIMA_WARM_MARGIN_S)
     window = boot + margin
     some = 1.0 - math.exp(-max(expected, 0.0))
     saved_h = some * boot / 3600
     value = saved_h * settings.AIMA_WARM_VALUE_PER_WAIT_HOUR
     idle_s = some * margin + (1.0 - some) * (window + settings.AIMA_IDLE_GRACE_S)
-    cost = offer.price_per_hour * idle_s / 3600
+    cost = price_per_hour * idle_s / 3600
     figures = dict(gpu_class=gpu_class, expected_jobs=expected, window_s=window, boot_s=boot,
-                   wait_saved_h=saved_h, value=value, cost=cost, provider=offer.provider,
-                   offer_id=offer.key, price_per_hour=offer.price_per_hour)
+                   wait_saved_h=saved_h, value=value, cost=cost, provider=provider,
+                   offer_id=offer_id, price_per_hour=price_per_hour)
     if value <= cost:
         return WarmChoice(request=False, reason=(
             f"not worth it: {expected:.2f} job(s) expected within {window:.0f} s would save "
@@ -200,3 +207,22 @@ def request_ahead(choice: WarmChoice, offer: Offer, now: datetime) -> int:
     trail.record(trail.SYSTEM, "instance.warm_requested", f"instance:{instance.pk}",
                  **choice.to_dict())
     return instance.pk
+
+
+def keep_for_burst(instance: CloudInstance, now: datetime | None = None) -> WarmChoice:
+    """Whether an idle instance is worth keeping (not paused, not ended) for a
+    burst of its class forecast within the margin: the same weighing as asking
+    for one ahead, its own boot being what the burst's first job is spared. For
+    the idle pass (upkeep), so that an instance asked for ahead of a burst is
+    still there when it comes."""
+    now = now or timezone.now()
+    margin = float(settings.AIMA_WARM_MARGIN_S)
+    expected = demand_forecast(now).expected(instance.gpu_class, now, margin)
+    if expected < MIN_JOBS:
+        return WarmChoice(instance.gpu_class, False, f"no burst: {expected:.2f} job(s) "
+                                                     f"expected within {margin:.0f} s",
+                          expected_jobs=expected, window_s=margin)
+    boot = (instance.ready_at - instance.launched_at).total_seconds() if (
+        instance.ready_at and instance.launched_at) else margin
+    return weigh_price(instance.gpu_class, expected, max(boot, 0.0), instance.price_per_hour,
+                       instance.provider, instance.offer_id)
