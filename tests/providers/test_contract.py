@@ -24,7 +24,12 @@ from providers.base import (
 from providers.matching import matches
 from providers.registry import schema_of
 from tests.providers.contract import ERRORS, list_until_found
-from tests.providers.harnesses import HARNESSES, KINDS_OF
+from tests.providers.harnesses import HARNESSES as LOCAL_HARNESSES
+from tests.providers.harnesses import KINDS_OF as LOCAL_KINDS
+from tests.providers.harnesses_clouds import CLOUD_HARNESSES, CLOUD_KINDS
+
+HARNESSES = {**LOCAL_HARNESSES, **CLOUD_HARNESSES}
+KINDS_OF = {**LOCAL_KINDS, **CLOUD_KINDS}
 
 ASKED = [
     Requirements(),
