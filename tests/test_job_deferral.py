@@ -164,3 +164,12 @@ def test_the_api_takes_a_deadline_in_the_future_only(api, image_file):
     for value in ((timezone.now() - timedelta(minutes=1)).isoformat(), "tomorrow"):
         response = submit(api, image_file.path, deadline=value)
         assert response.status_code == 400 and "deadline" in response.json()
+
+
+def test_a_saving_under_the_least_worth_a_deferral_is_not_taken(api, night_gpu, image_file,
+                                                                settings):
+    settings.AIMA_DEFER_MIN_SAVING = 0.10  # the default; a picture costs cents in the cloud
+    job = run_to_queue(submit(api, image_file.path).json()["id"])
+    assert job.state == JobState.QUEUED and job.placement["scope"] == "cloud"
+    verdict = job.placement["deferral"]
+    assert not verdict["defer"] and verdict["code"] == "not_deferred_not_cheaper"

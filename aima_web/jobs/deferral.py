@@ -104,6 +104,11 @@ def consider(job: Job, spec: JobSpec, needs: Mapping[str, Needs] | None, now_dec
     early = decide_deferral(about, now, now_option, (), rule)
     if early.code in SETTLED or early.deadline is None:
         return early, None
+    if chosen.cost < rule.min_saving:
+        # No later start can save more than the whole of it.
+        return Deferral(False, Verdict.NOT_CHEAPER, f"it costs {chosen.cost:.2f} now, under "
+                        f"the least saving worth a deferral ({rule.min_saving:.2f})",
+                        deadline=early.deadline), None
     later = later_decisions(spec, needs, now, early.deadline)
     starts = [StartOption(start=at, cost=d.choice.cost, runtime_s=d.choice.duration_s,
                           where=d.choice.label) for at, d in later.items() if d.choice]
