@@ -289,10 +289,9 @@ AIMA_BOOT_TIMEOUT_S = env_int("AIMA_BOOT_TIMEOUT_S", 600)
 # A cloud agent that has not reached this control plane for this long ends its
 # own instance (agents/self_shutdown.py): no rented host outlives its control plane.
 AIMA_SELF_SHUTDOWN_AFTER_S = env_int("AIMA_SELF_SHUTDOWN_AFTER_S", 600)
-# An idle instance is terminated, or paused (kernel/idle_policy.py), this long
-# after its last job (0: at once); a paused one is terminated after the pause grace.
+# An idle instance is terminated or paused (kernel/idle_policy.py) this long after its last job.
 AIMA_IDLE_GRACE_S = env_int("AIMA_IDLE_GRACE_S", 60)
-AIMA_PAUSE_GRACE_S = env_int("AIMA_PAUSE_GRACE_S", 3600)
+AIMA_PAUSE_GRACE_S = env_int("AIMA_PAUSE_GRACE_S", 3600)  # then a paused one is terminated
 # A launch (the provider's API call) still unfinished this long after it began
 # is taken for lost with its control worker: the instance is looked for at the
 # provider by its tag and adopted, or launched again.
