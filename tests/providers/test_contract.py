@@ -104,6 +104,7 @@ def test_terminate_is_idempotent_and_an_ended_instance_says_so(harness) -> None:
     provider.terminate(launched.instance_id)
     provider.terminate(launched.instance_id)
     provider.terminate(harness.unknown_id())
+    provider.terminate("no-such-instance")  # not even of the provider's form
 
     # Gone from the vendor's books (NotFoundError) is as good as terminated.
     with contextlib.suppress(NotFoundError):
