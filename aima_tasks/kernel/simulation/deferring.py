@@ -16,7 +16,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from aima_tasks.kernel.offpeak import (
-    Deferral,
     DeferralJob,
     DeferralPolicy,
     StartOption,
@@ -45,15 +44,15 @@ class DeferringPlacer:
         self.zone = fleet.timezone
         self.policy = policy
         self.estimates = Estimates(knowledge or RuntimeKnowledge())
-        # How often each verdict was given: what the decision records said.
+        # How often each verdict was given, and each cloud-bound job's record
+        # (job id -> Deferral.to_dict()): what its decision record would say.
         self.verdicts: Counter[str] = Counter()
-        self.last: Deferral | None = None
+        self.records: dict[str, dict] = {}
 
     def place(self, job: TraceJob, view: ReplayView) -> Placement | None:
         fleet = view.fleet_state(job.spec.priority)
         decision = decide(job.spec, fleet, self.inner.book, self.inner.policy)
         placement = self.inner.placement(job, decision, fleet.knowledge)
-        self.last = None
         if placement is None or placement.gpu >= 0 or decision.choice is None:
             return placement
         return self._maybe_defer(job, view, decision, placement)
@@ -88,7 +87,7 @@ class DeferringPlacer:
                                                            choice.label),
                                    [option for option, _, _ in later], self.policy)
         self.verdicts[deferral.code.value] += 1
-        self.last = deferral
+        self.records[job.job_id] = deferral.to_dict()
         if not deferral.defer or deferral.deadline is None:
             return placement
         _, index, runtime = next(item for item in later

@@ -28,7 +28,6 @@ INF = math.inf
 # times the lower runs first: work finishing frees its instance before
 # anything else happens then.
 DONE_CLOUD, INTERRUPT, IDLE_END, PAUSE_END, TICK = range(5)
-TICK_S = 3600.0
 
 
 class CloudPool:
@@ -291,8 +290,9 @@ class CloudPool:
         self._terminate(instance, now)
 
     def _tick(self, now: float, _first: int, _second: int) -> None:
-        """Launch (or resume) an instance ahead of forecast demand for each GPU
-        class's usual offer that has none ready, where that is worth it."""
+        """Every ``step_s``: launch an instance ahead of forecast demand for each
+        GPU class's usual offer that has none ready (idle or paused), where
+        that is worth it."""
         warm = self.options.warm
         for offer, spot in sorted(set(self.class_offer.values())):
             if self.idle.get((offer, spot)) or (self.paused.get(offer) and not spot):
@@ -302,13 +302,16 @@ class CloudPool:
             if limit is not None and self.live[offer] >= limit:
                 continue
             price = terms.spot_price_per_hour if spot else terms.price_per_hour
-            if worth_warming(self._expected(offer, now, warm.step_s), warm.step_s,
-                             terms.boot_s, price or 0.0, warm.value_per_wait_hour):
+            # Launched now, it serves the jobs until the next look and those
+            # arriving while it boots (they wait what is left of the boot).
+            span = warm.step_s + terms.boot_s
+            if worth_warming(self._expected(offer, now, span), span, terms.boot_s,
+                             price or 0.0, warm.value_per_wait_hour):
                 self.warm_launches += 1
-                self._enter_idle(self._launch(offer, spot, now), now, now + warm.step_s)
+                self._enter_idle(self._launch(offer, spot, now), now, now + span)
         # Warming after the last arrival serves no one.
-        if now + TICK_S <= self.last_arrival_s:
-            self._push(now + TICK_S, TICK, 0, 0)
+        if now + warm.step_s <= self.last_arrival_s:
+            self._push(now + warm.step_s, TICK, 0, 0)
 
     # ------------------------------------------------------------ billing
 
