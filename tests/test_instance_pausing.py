@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from aima_tasks.broker import EMBEDDED_BROKER_URL
 from aima_web.audit.models import AuditEvent
 from aima_web.fleet import services as fleet
 from aima_web.fleet.assignments import Unit
@@ -54,7 +55,6 @@ def cloud(monkeypatch, tmp_path, settings):
     settings.AIMA_DEPLOYMENT_ID = "test-deployment"
     settings.AIMA_IDLE_GRACE_S = 0
     settings.AIMA_PAUSE_GRACE_S = 600
-    from aima_tasks.broker import EMBEDDED_BROKER_URL
     settings.AIMA_BROKER_URL = EMBEDDED_BROKER_URL
     registry.reload_providers()
     assert offers.refresh_offers() == {}
