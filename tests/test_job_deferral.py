@@ -20,7 +20,7 @@ from aima_web.jobs import deferral, sweeper
 from aima_web.jobs.models import Job
 from aima_web.jobs.states import JobState
 from aima_web.jobs.tasks import place_task
-from aima_web.placement.models import PlacementPolicy
+from aima_web.placement.models import CloudOffer, OfferPrice, PlacementPolicy
 from tests.agent_api import as_agent, delivered, enroll, result_body, start_body, taken_off
 from tests.placing import run_to_queue, write_prices
 from tests.test_api_jobs import submit
@@ -173,3 +173,27 @@ def test_a_saving_under_the_least_worth_a_deferral_is_not_taken(api, night_gpu, 
     assert job.state == JobState.QUEUED and job.placement["scope"] == "cloud"
     verdict = job.placement["deferral"]
     assert not verdict["defer"] and verdict["code"] == "not_deferred_not_cheaper"
+
+
+def test_a_job_waits_for_the_hour_its_spot_price_is_low(api, settings, tmp_path, image_file):
+    settings.AIMA_DEFER_MIN_SAVING = 0.0
+    call_command("aima_offers", "load", str(write_prices(tmp_path)), stdout=None)
+    cheapest = CloudOffer.objects.get(provider="vastai", instance_type="1x-RTX_4090")
+    # Its spot price was low in the hour three hours from now, in each of the last weeks.
+    until = window_opens()
+    OfferPrice.objects.bulk_create(
+        OfferPrice(key=cheapest.key, provider="vastai", gpu_model=cheapest.gpu_model,
+                   price_per_hour=0.40, spot_price_per_hour=0.05,
+                   priced_at=until + timedelta(minutes=10) - timedelta(weeks=week))
+        for week in range(1, 5))
+    job = run_to_queue(submit(api, image_file.path).json()["id"])
+    assert job.state == JobState.DEFERRED and job.deferred_until == until
+    record = job.placement
+    assert record["code"] == DEFERRED_CODE and record["choice"]["spot"]
+    assert record["choice"]["offer_id"] == cheapest.key
+    assert record["choice"]["price_per_hour"] == pytest.approx(0.05)
+    assert record["alternatives"][0]["offer_id"] == cheapest.key
+    assert not record["alternatives"][0]["spot"]
+    # High urgency may not run on spot: nothing to wait for.
+    urgent = run_to_queue(submit(api, image_file.path, urgency="high").json()["id"])
+    assert urgent.state == JobState.QUEUED

@@ -8,6 +8,9 @@ applies the answer).
 Later starts are priced by the placement engine itself, asked as if it were
 that hour: the same eligibility rules (VRAM, CUDA, access, schedules, caps)
 decide then as now, so a deferral cannot count on a GPU the job may not use.
+Spot prices that fall at night come from the price history: the cloud offers
+the decision weighed are priced at each coming hour by their mean spot price in
+that hour of the week.
 A job is deferred once at most: released, it is placed for good, whatever the
 fleet looks like then, so its deadline holds.
 
@@ -20,6 +23,7 @@ worth a later result.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -37,6 +41,8 @@ from aima_tasks.kernel.offpeak import (
     StartOption,
     Verdict,
     decide_deferral,
+    spot_price_by_hour,
+    spot_starts,
 )
 from aima_tasks.kernel.placement import (
     Alternative,
@@ -47,13 +53,13 @@ from aima_tasks.kernel.placement import (
     decide,
     decide_partial,
 )
-from aima_tasks.kernel.routing import message_priority
+from aima_tasks.kernel.routing import Scope, message_priority
 from aima_web.audit import trail
 from aima_web.jobs import pipeline
 from aima_web.jobs.models import Job
 from aima_web.jobs.states import JobState
 from aima_web.placement import services as placement
-from aima_web.placement.models import PlacementPolicy
+from aima_web.placement.models import OfferPrice, PlacementPolicy
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +67,8 @@ HOUR = timedelta(hours=1)
 # Later starts priced at most this far ahead, an hour apart: a week covers every
 # night and weekend the default deadlines reach.
 MAX_HOURS = 7 * 24
+# How far back spot prices are averaged by hour of the week.
+SPOT_HISTORY = timedelta(weeks=4)
 # Verdicts that no later start could change.
 SETTLED = frozenset({Verdict.URGENT, Verdict.CONFIDENTIAL, Verdict.NO_DEADLINE})
 
@@ -110,6 +118,9 @@ def consider(job: Job, spec: JobSpec, needs: Mapping[str, Needs] | None, now_dec
                         f"the least saving worth a deferral ({rule.min_saving:.2f})",
                         deadline=early.deadline), None
     later = later_decisions(spec, needs, now, early.deadline)
+    for at, on_spot in spot_later(now_decision, job.urgency, now, early.deadline).items():
+        if at not in later or on_spot.choice.cost < later[at].choice.cost:
+            later[at] = on_spot
     starts = [StartOption(start=at, cost=d.choice.cost, runtime_s=d.choice.duration_s,
                           where=d.choice.label) for at, d in later.items() if d.choice]
     verdict = decide_deferral(about, now, now_option, starts, rule)
@@ -141,6 +152,36 @@ def later_decisions(spec: JobSpec, needs: Mapping[str, Needs] | None, now: datet
                     else decide(spec, fleet, book, later_policy))
         if decision.placed and decision.choice is not None:
             found[at] = decision
+    return found
+
+
+def spot_later(now_decision: Decision, urgency: str, now: datetime,
+               deadline: datetime) -> dict[datetime, Decision]:
+    """Later starts on spot at the hours the price history says are cheaper, for
+    each cloud offer the decision weighed (its choice and alternatives): the mean
+    spot price of each hour of the week over the last weeks (kernel/offpeak).
+    Only where the policy lets the job's urgency run on spot; placed again when
+    released, the job is priced at the spot price of that hour, not the mean."""
+    if urgency not in PlacementPolicy.current().spot_urgencies:
+        return {}
+    weighed = [now_decision.choice, *(alt.option for alt in now_decision.alternatives)]
+    cloud = {o.offer_id: o for o in weighed if o is not None and o.scope == Scope.CLOUD}
+    history: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+    for key, at, price in OfferPrice.objects.filter(
+            key__in=list(cloud), spot_price_per_hour__isnull=False,
+            priced_at__gte=now - SPOT_HISTORY).values_list("key", "priced_at",
+                                                           "spot_price_per_hour"):
+        history[key].append((at, price))
+    found: dict[datetime, Decision] = {}
+    for key, option in cloud.items():
+        prices = spot_price_by_hour(history.get(key, ()))
+        for start in spot_starts(prices, now, (deadline - now).total_seconds(),
+                                 option.runtime_s, option.label, overhead_s=option.wait_s):
+            known = found.get(start.start)
+            if known is None or (known.choice is not None and start.cost < known.choice.cost):
+                spot = replace(option, spot=True, cost=start.cost,
+                               price_per_hour=start.cost * 3600 / max(start.runtime_s, 1.0))
+                found[start.start] = replace(now_decision, choice=spot)
     return found
 
 
