@@ -46,10 +46,11 @@ def instance_families(now: datetime) -> Iterator[Metric]:
                              gauge("aima_cloud_instance_price_per_hour"),
                              gauge("aima_cloud_instance_idle_seconds"))
     billing_now = [i for i in instances if i.state in BILLABLE]
-    per_hour.add_metric([], sum(i.price_per_hour for i in billing_now))
+    # A paused instance bills its storage only (billing.price_now).
+    per_hour.add_metric([], sum(billing.price_now(i) for i in billing_now))
     for instance in billing_now:
         price.add_metric([instance.name, instance.provider, instance.gpu_model],
-                         instance.price_per_hour)
+                         billing.price_now(instance))
         idle_s = 0.0
         if instance.state in AVAILABLE and instance.idle_since is not None:
             idle_s = max((now - instance.idle_since).total_seconds(), 0.0)

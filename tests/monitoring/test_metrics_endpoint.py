@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from aima_web.instances import billing
+from aima_web.instances.models import InstanceState
 from aima_web.jobs.states import JobState
 from aima_web.monitoring.catalogue import CATALOGUE
 from aima_web.placement.models import PlacementPolicy
@@ -146,7 +147,7 @@ def test_cloud_spend_and_instances(seeded):
     assert scrape.value("aima_cloud_spend_per_hour") == pytest.approx(2.3)
     assert scrape.value("aima_cloud_budget_month") == 500
     states = scrape.series("aima_cloud_instances")
-    assert len(states) == 2 * 9  # every state of each provider
+    assert len(states) == 2 * len(InstanceState)  # every state of each provider
     assert {k: v for k, v in states.items() if v} == {
         (("provider", "vastai"), ("state", "busy")): 1,
         (("provider", "vastai"), ("state", "terminated")): 1,
