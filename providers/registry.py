@@ -101,8 +101,18 @@ def discover() -> dict[str, EntryPoint]:
     return plugins.claimed(GROUP)
 
 
+def check(names: tuple[str, ...] | None = None,
+          environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """What would leave each enabled provider broken, found without making any
+    (no vendor SDK is started): a missing plugin, one that fails to import, or
+    settings its schema refuses. For a start-up check such as ``manage.py check``."""
+    return load(names, environ, make=False).broken
+
+
 def load(names: tuple[str, ...] | None = None,
-         environ: Mapping[str, str] | None = None) -> Registry:
+         environ: Mapping[str, str] | None = None, make: bool = True) -> Registry:
+    """The enabled providers, made from their settings once these pass their
+    schema (``make=False``: checked only, none made)."""
     wanted = enabled_names(environ) if names is None else names
     available = discover()
     registry = Registry()
@@ -114,15 +124,16 @@ def load(names: tuple[str, ...] | None = None,
             registry.broken[name] = (f"no installed plugin provides it (entry-point group "
                                      f"{GROUP!r} has: {', '.join(sorted(available)) or 'none'})")
             continue
-        problem = _load_one(registry, name, point, raw)
+        problem = _load_one(registry, name, point, raw, make)
         if problem:
             registry.broken[name] = problem
-            log.error("provider %s could not be loaded: %s", name, problem)
+            if make:
+                log.error("provider %s could not be loaded: %s", name, problem)
     return registry
 
 
 def _load_one(registry: Registry, name: str, point: EntryPoint,
-              raw: dict[str, str]) -> str:
+              raw: dict[str, str], make: bool) -> str:
     """Make one provider into ``registry``; return what went wrong, if anything."""
     try:
         factory = point.load()
@@ -135,6 +146,8 @@ def _load_one(registry: Registry, name: str, point: EntryPoint,
         values = parse(name, schema, raw) if schema is not None else {}
     except SettingsError as exc:
         return f"SettingsError: {exc}"
+    if not make:
+        return ""
     try:
         provider = factory(raw)
     except Exception as exc:  # a plugin's failure must not take the others down

@@ -7,6 +7,7 @@ import logging
 import threading
 
 from django.conf import settings
+from django.core import checks
 
 from providers import registry as provider_registry
 from providers.base import DEPLOYMENT_TAG, INSTANCE_TAG, ProviderError
@@ -32,6 +33,17 @@ def agent_image(provider: str) -> str:
     """The agent image an instance at ``provider`` runs: the provider's own
     (``AIMA_<PROVIDER>_IMAGE``), else the deployment's (``AIMA_AGENT_IMAGE``)."""
     return providers().agent_image(provider) or settings.AIMA_AGENT_IMAGE
+
+
+@checks.register("aima")
+def provider_settings(app_configs: object = None, **kwargs: object) -> list[checks.CheckMessage]:
+    """``manage.py check`` (and every command that runs the checks): each enabled
+    provider that would load broken, found without starting any vendor's SDK.
+    A warning, not an error: the other providers work, and migrations must run.
+    Registered on import, which the admin's autodiscovery does at start."""
+    return [checks.Warning(f"provider {name} is enabled but broken: {problem}",
+                           hint="see deploy/providers/ for its settings", id="aima.W001")
+            for name, problem in provider_registry.check().items()]
 
 
 def reload_providers() -> provider_registry.Registry:

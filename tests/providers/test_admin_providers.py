@@ -5,6 +5,7 @@ secret masked."""
 from __future__ import annotations
 
 import pytest
+from django.core import checks
 
 from aima_web.access.roles import Role
 from aima_web.instances import registry
@@ -48,3 +49,11 @@ def test_operators_see_each_provider_with_its_settings_masked(client, make_user)
 def test_staff_without_a_role_do_not_see_it(client, make_user) -> None:
     client.force_login(make_user("sam", staff=True, role=None))
     assert client.get(PAGE).status_code == 403
+
+
+@pytest.mark.usefixtures("enabled")
+def test_manage_py_check_warns_of_a_broken_provider() -> None:
+    [warning] = checks.run_checks(tags=["aima"])
+    assert warning.id == "aima.W001" and warning.level == checks.WARNING
+    assert warning.msg == ("provider runpod is enabled but broken: SettingsError: "
+                           "AIMA_RUNPOD_BOOT_S must be a number, not 'soon'")

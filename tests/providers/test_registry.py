@@ -185,3 +185,13 @@ def test_each_provider_may_name_its_own_agent_image():
     default = registry.load(("vastai",), environ={"AIMA_VASTAI_API_KEY": "k"})
     assert default.agent_image("vastai") == ""  # the deployment's AIMA_AGENT_IMAGE applies
     assert default.agent_image("nosuchcloud") == ""
+
+
+def test_a_check_finds_what_would_break_without_making_any_provider(tmp_path):
+    env = {"AIMA_SUBPROCESS_STATE_DIR": str(tmp_path / "never-made"),
+           "AIMA_VASTAI_API_KEY": "k", "AIMA_VASTAI_RETRIES": "three"}
+    problems = registry.check(("subprocess", "vastai", "nosuchcloud"), environ=env)
+    assert set(problems) == {"vastai", "nosuchcloud"}
+    assert problems["vastai"] == "SettingsError: AIMA_VASTAI_RETRIES must be a whole number, " \
+                                 "not 'three'"
+    assert not (tmp_path / "never-made").exists()  # the subprocess provider was not made
