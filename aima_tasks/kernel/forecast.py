@@ -48,6 +48,9 @@ class DemandForecast:
     weeks: int
     # Hours of history actually observed (fewer than weeks x 168 for a young history).
     observed_hours: float
+    # GPU class -> 168 shares of the observed weeks that had any arrival in
+    # that hour: how bursty it is (a burst every fourth Monday: 0.25).
+    presence: Mapping[int, tuple[float, ...]] = field(default_factory=dict)
     classes: tuple[int, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -64,16 +67,24 @@ class DemandForecast:
         series = self.means.get(gpu_class)
         if not series or seconds <= 0:
             return 0.0
-        begin = _posix(start)
-        end = begin + seconds
-        total = 0.0
-        while begin < end:
-            hour_end = (math.floor((begin - _EPOCH_MONDAY_S) / _HOUR_S) + 1) * _HOUR_S \
-                + _EPOCH_MONDAY_S
-            part = min(end, hour_end) - begin
-            total += series[_slot(begin)] * part / _HOUR_S
-            begin += part
-        return total
+        return sum(series[hour] * part / _HOUR_S for hour, part in _hours(_posix(start), seconds))
+
+    def chance(self, gpu_class: int, start: datetime, seconds: float,
+               share: float = 1.0) -> float:
+        """The chance of at least one arrival of ``gpu_class`` (of which ``share``
+        counts) in [start, start + seconds). Each hour is active in the share of
+        weeks it had arrivals, at the rate that gives its mean, so that a burst
+        seen once in four weeks is not taken for steady demand."""
+        means, present = self.means.get(gpu_class), self.presence.get(gpu_class)
+        if not means or not present or seconds <= 0 or share <= 0:
+            return 0.0
+        none = 1.0
+        for hour, part in _hours(_posix(start), seconds):
+            active = present[hour]
+            if active > 0:
+                rate = means[hour] * share / active
+                none *= 1.0 - active * (1.0 - math.exp(-rate * part / _HOUR_S))
+        return 1.0 - none
 
     def peak(self, gpu_class: int) -> float:
         series = self.means.get(gpu_class)
@@ -86,6 +97,8 @@ class DemandForecast:
             "observed_hours": round(self.observed_hours, 3),
             "hours_per_week": HOURS_PER_WEEK,
             "classes": {str(c): [round(v, 4) for v in self.means[c]] for c in self.classes},
+            "presence": {str(c): [round(v, 4) for v in self.presence[c]]
+                         for c in self.classes if c in self.presence},
         }
 
 
@@ -105,14 +118,37 @@ def forecast(arrivals: Iterable[tuple[datetime, int]], now: datetime, weeks: int
     if since is not None:
         begin = min(max(begin, _posix(since)), end)
     counts: dict[int, list[int]] = {}
+    # (class, hour of the week) -> the weeks (by number) it had arrivals in.
+    seen: dict[tuple[int, int], set[int]] = {}
     for moment, gpu_class in arrivals:
         at = _posix(moment)
         if begin <= at < end:
-            counts.setdefault(gpu_class, [0] * HOURS_PER_WEEK)[_slot(at)] += 1
+            hour = _slot(at)
+            counts.setdefault(gpu_class, [0] * HOURS_PER_WEEK)[hour] += 1
+            seen.setdefault((gpu_class, hour), set()).add(
+                int((at - _EPOCH_MONDAY_S) // _WEEK_S))
     observed = _observed_hours(begin, end)
     means = {c: tuple(n / observed[h] if observed[h] > 0 else 0.0 for h, n in enumerate(row))
              for c, row in counts.items()}
-    return DemandForecast(means=means, weeks=weeks, observed_hours=(end - begin) / _HOUR_S)
+    # An hour seen in part counts as one week seen: a young history's
+    # presence is read from the whole hours it has.
+    presence = {c: tuple(min(len(seen.get((c, h), ())) / max(observed[h], 1.0), 1.0)
+                         for h in range(HOURS_PER_WEEK)) for c in counts}
+    return DemandForecast(means=means, weeks=weeks, observed_hours=(end - begin) / _HOUR_S,
+                          presence=presence)
+
+
+def _hours(begin: float, seconds: float) -> list[tuple[int, float]]:
+    """(hour of the week, seconds of it) for each hour [begin, begin + seconds) touches."""
+    end = begin + seconds
+    parts = []
+    while begin < end:
+        hour_end = (math.floor((begin - _EPOCH_MONDAY_S) / _HOUR_S) + 1) * _HOUR_S \
+            + _EPOCH_MONDAY_S
+        part = min(end, hour_end) - begin
+        parts.append((_slot(begin), part))
+        begin += part
+    return parts
 
 
 def _observed_hours(begin: float, end: float) -> list[float]:
@@ -121,12 +157,8 @@ def _observed_hours(begin: float, end: float) -> list[float]:
     whole_weeks = (end - begin) // _WEEK_S
     observed = [whole_weeks] * HOURS_PER_WEEK
     cursor = begin + whole_weeks * _WEEK_S
-    while cursor < end:
-        hour_end = (math.floor((cursor - _EPOCH_MONDAY_S) / _HOUR_S) + 1) * _HOUR_S \
-            + _EPOCH_MONDAY_S
-        part = min(end, hour_end) - cursor
-        observed[_slot(cursor)] += part / _HOUR_S
-        cursor += part
+    for hour, part in _hours(cursor, end - cursor):
+        observed[hour] += part / _HOUR_S
     return observed
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -90,3 +91,28 @@ def test_to_dict_is_plain_json_data():
 def test_weeks_must_be_positive():
     with pytest.raises(ValueError, match="weeks"):
         forecast([], MONDAY, weeks=0)
+
+
+def test_a_burst_seen_in_one_week_of_four_is_no_steady_demand():
+    # Eight jobs on the first Monday at nine only; two every Monday at ten.
+    burst = [(MONDAY + timedelta(hours=9, minutes=m), 24) for m in range(0, 40, 5)]
+    steady = [(MONDAY + timedelta(weeks=w, hours=10, minutes=m), 24)
+              for w in range(4) for m in (10, 40)]
+    made = forecast(burst + steady, MONDAY + timedelta(weeks=4))
+    assert made.means[24][9] == made.means[24][10] == pytest.approx(2.0)
+    assert made.presence[24][9] == pytest.approx(0.25)
+    assert made.presence[24][10] == pytest.approx(1.0)
+    monday = MONDAY + timedelta(weeks=4)
+    at_nine = made.chance(24, monday + timedelta(hours=9), 3600)
+    at_ten = made.chance(24, monday + timedelta(hours=10), 3600)
+    # Same mean, but nine o'clock is busy one week in four.
+    assert at_nine == pytest.approx(0.25 * (1 - math.exp(-8)))
+    assert at_ten == pytest.approx(1 - math.exp(-2))
+    # Half the jobs counted: half the rate.
+    assert made.chance(24, monday + timedelta(hours=10), 3600, share=0.5) \
+        == pytest.approx(1 - math.exp(-1))
+    # Across both hours: at least one unless both are empty.
+    both = made.chance(24, monday + timedelta(hours=9), 7200)
+    assert both == pytest.approx(1 - (1 - at_nine) * (1 - at_ten))
+    assert made.chance(16, monday, 3600) == 0.0
+    assert made.to_dict()["presence"]["24"][9] == 0.25

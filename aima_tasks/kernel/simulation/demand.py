@@ -51,11 +51,15 @@ class Demand:
         return self.to_cloud.get(gpu_class_, 0) / arrived if arrived else 0.0
 
     def expected_cloud_jobs(self, gpu_class_: int, now_s: float, seconds: float) -> float:
-        """Jobs of the class expected to need a cloud instance in [now, now + seconds)."""
+        """Jobs of the class expected to need a cloud instance in [now, now + seconds),
+        as the steady (Poisson) count with the same chance of at least one: the
+        pause and warm rules assume steady arrivals, and a burst seen once in
+        four weeks would otherwise count as an hour of steady demand every week."""
         share = self.cloud_share(gpu_class_)
         if share <= 0:
             return 0.0
-        return self._forecast(now_s).expected(gpu_class_, utc(now_s), seconds) * share
+        chance = self._forecast(now_s).chance(gpu_class_, utc(now_s), seconds, share)
+        return -math.log1p(-min(chance, 1.0 - 1e-12))
 
     def _forecast(self, now_s: float) -> DemandForecast:
         day = math.floor(now_s / DAY_S)
