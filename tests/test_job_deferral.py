@@ -84,6 +84,11 @@ def test_a_job_cheaper_at_night_is_held_released_and_run(api, admin_client, nigh
     listed = admin_client.get("/admin/jobs/job/").content.decode()
     assert "deferred until" in listed
 
+    # A place task delivered again leaves it held.
+    place_task.apply(args=(job_id,))
+    again = Job.objects.get(pk=job_id)
+    assert again.state == JobState.DEFERRED and again.placement == record
+
     # Not before its hour; then the sweeper's round sends place again, once.
     control_messages(job_id)
     assert deferral.release_due(until - timedelta(seconds=1)) == 0

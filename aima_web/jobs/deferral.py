@@ -222,7 +222,8 @@ def record_of(decision: Decision, verdict: Deferral | None) -> dict:
 
 
 def hold(job: Job, decision: Decision, verdict: Deferral) -> bool:
-    """Store the held record and move the job from placing to deferred."""
+    """Store the held record and move the job from placing to deferred; True too
+    when a redelivered place held it meanwhile (its record stands)."""
     record = record_of(decision, verdict)
     with transaction.atomic():
         moved = Job.objects.transition(job.pk, JobState.DEFERRED, placement=record,
@@ -231,7 +232,8 @@ def hold(job: Job, decision: Decision, verdict: Deferral) -> bool:
             trail.record(trail.SYSTEM, "job.deferred", job.subject, **verdict.to_dict())
     if moved:
         job.placement, job.deferred_until = record, verdict.until
-    return moved
+        return True
+    return Job.objects.filter(pk=job.pk, state=JobState.DEFERRED).exists()
 
 
 def placed_after_hold(job: Job, decision: Decision) -> Decision:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +49,18 @@ validate_region = RegexValidator(
 
 
 class JobQuerySet(models.QuerySet):
-    def transition(self, job_id: uuid.UUID | str, to: JobState, **fields: Any) -> bool:
-        """Move a job to ``to`` if its current state allows it; return whether it moved.
+    def transition(self, job_id: uuid.UUID | str, to: JobState,
+                   among: Iterable[JobState] | None = None, **fields: Any) -> bool:
+        """Move a job to ``to`` if its current state allows it (and is among
+        ``among``, where a caller wants fewer); return whether it moved.
 
         One conditional UPDATE, so concurrent movers (a cancel racing a worker,
         a redelivered task) cannot both win.
         """
         now = timezone.now()
         fields[STAMP_FIELD[to]] = now
-        moved = self.filter(pk=job_id, state__in=SOURCES[to]).update(
+        sources = SOURCES[to] if among is None else SOURCES[to] & frozenset(among)
+        moved = self.filter(pk=job_id, state__in=sources).update(
             state=to, updated_at=now, **fields)
         return moved == 1
 

@@ -120,9 +120,11 @@ def fail(job_id: str, message: str) -> bool:
     return moved
 
 
-def enter(job_id: str, state: JobState, **fields: Any) -> bool:
-    """Move to ``state``, or carry on if a redelivered task finds the job there already."""
-    if Job.objects.transition(job_id, state, **fields):
+def enter(job_id: str, state: JobState, among: Iterable[JobState] | None = None,
+          **fields: Any) -> bool:
+    """Move to ``state`` (from a state ``among`` these, if given), or carry on if a
+    redelivered task finds the job there already."""
+    if Job.objects.transition(job_id, state, among, **fields):
         return True
     return Job.objects.filter(pk=job_id, state=state).exists()
 

@@ -140,7 +140,9 @@ def place_task(job_id: str) -> None:
     # A job that failed or was cancelled while probing cannot enter placing. One
     # placed already (a redelivered place, or one the sweeper sent) goes straight
     # to the outbox, which sends its units if they are not all out yet.
-    if services.enter(job_id, JobState.PLACING):
+    # Only a probed job enters placing here: a held one (deferred) waits for its
+    # release, however often its place task is delivered again.
+    if services.enter(job_id, JobState.PLACING, among=(JobState.PROBING,)):
         job = Job.objects.select_related("media").get(pk=job_id)
         decision = services.place(job)
         if decision.code == Code.DEFERRED_OFF_PEAK and not decision.placed:
