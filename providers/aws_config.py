@@ -23,7 +23,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("instance_profile", str, "", help="IAM instance profile, a name or an ARN"),
     Setting("instance_types", str, ",".join(DEFAULT_TYPES), help="type patterns to offer"),
     Setting("architecture", str, "x86_64", help="the AMI's architecture"),
-    Setting("pricing", str, "table", help="on-demand prices: table or api (Price List)"),
+    Setting("pricing", str, "table", choices=("table", "api"),
+            help="on-demand prices: the dated table, or the Price List API"),
     Setting("cuda_version", str, "12.4", help="the CUDA version the AMI provides"),
     Setting("boot_s", float, 120.0, help="seconds from launch to a working agent"),
     Setting("profile", str, "", help="an AWS profile name in ~/.aws/config"),
@@ -55,9 +56,6 @@ class Config:
     def from_settings(cls, settings: Mapping[str, str]) -> Config:
         values = parse(NAME, SETTINGS, settings)
         text = {key: value.strip() for key, value in values.items() if isinstance(value, str)}
-        pricing = text["pricing"].lower()
-        if pricing not in ("table", "api"):
-            raise SettingsError(f"AIMA_AWS_PRICING must be 'table' or 'api', not {pricing!r}")
         try:
             cuda_tuple(text["cuda_version"])
         except ValueError:
@@ -73,7 +71,7 @@ class Config:
             instance_profile=text["instance_profile"],
             instance_types=words(text["instance_types"]) or DEFAULT_TYPES,
             architecture=text["architecture"],
-            pricing=pricing,
+            pricing=values["pricing"],
             cuda_version=text["cuda_version"],
             boot_s=values["boot_s"],
             profile=text["profile"],

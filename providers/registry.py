@@ -49,7 +49,8 @@ class Registry:
     broken: dict[str, str] = field(default_factory=dict)
     # Settings per provider with secrets masked: for the API, the admin and logs.
     settings: dict[str, dict[str, str]] = field(default_factory=dict)
-    # Each working provider's schema and typed values (secrets included: never shown).
+    # Each provider's declared schema, and each working one's typed values
+    # (secrets included: never shown).
     schemas: dict[str, tuple[Setting, ...]] = field(default_factory=dict)
     values: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
 
@@ -142,6 +143,8 @@ def _load_one(registry: Registry, name: str, point: EntryPoint,
         return f"{type(exc).__name__}: {exc}"
     schema = schema_of(factory)
     registry.settings[name] = shown(schema, raw)
+    if schema is not None:
+        registry.schemas[name] = schema  # shown for a broken provider too
     try:
         values = parse(name, schema, raw) if schema is not None else {}
     except SettingsError as exc:
@@ -155,7 +158,5 @@ def _load_one(registry: Registry, name: str, point: EntryPoint,
     if not isinstance(provider, Provider):
         return f"{point.value} did not return a Provider"
     registry.providers[name] = provider
-    if schema is not None:
-        registry.schemas[name] = schema
     registry.values[name] = values
     return ""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from providers.settings_schema import IMAGE, Setting, SettingsError, parse
+from providers.settings_schema import IMAGE, Setting, parse
 
 NAME = "runpod"
 DEFAULT_URL = "https://api.runpod.io"
@@ -20,8 +20,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("api_key", str, required=True, secret=True,
             help="a RunPod API key with read and write access"),
     Setting("url", str, DEFAULT_URL, help="the API's base; /graphql is added"),
-    Setting("cloud_type", str, "ALL", help="SECURE, COMMUNITY or ALL (offers from both)"),
-    Setting("min_cuda", str, "12.4",
+    Setting("cloud_type", str, "ALL", help="SECURE, COMMUNITY or ALL (offers from both)",
+            choices=(*CLOUD_TYPES, "ALL")),
+    Setting("min_cuda", str, "12.4", choices=CUDA_VERSIONS,
             help="the least CUDA its offers promise; launches are pinned to it"),
     Setting("boot_s", float, 240.0, help="expected seconds from launch to a running agent"),
     IMAGE,
@@ -39,14 +40,7 @@ class Config:
     @classmethod
     def from_settings(cls, settings: Mapping[str, str]) -> Config:
         values = parse(NAME, SETTINGS, settings)
-        cloud_type = values["cloud_type"].strip().upper()
-        if cloud_type not in (*CLOUD_TYPES, "ALL"):
-            raise SettingsError(f"AIMA_RUNPOD_CLOUD_TYPE={cloud_type!r}: use SECURE, "
-                                "COMMUNITY or ALL")
-        min_cuda = values["min_cuda"].strip()
-        if min_cuda not in CUDA_VERSIONS:
-            raise SettingsError(f"AIMA_RUNPOD_MIN_CUDA={min_cuda!r}: use one of "
-                                f"{', '.join(CUDA_VERSIONS)}")
+        cloud_type = values["cloud_type"]
         return cls(api_key=values["api_key"].strip(), url=values["url"].strip().rstrip("/"),
                    cloud_types=CLOUD_TYPES if cloud_type == "ALL" else (cloud_type,),
-                   min_cuda=min_cuda, boot_s=values["boot_s"])
+                   min_cuda=values["min_cuda"], boot_s=values["boot_s"])

@@ -30,12 +30,17 @@ class Setting:
     secret: bool = False
     required: bool = False
     help: str = ""
+    # The values a text setting may take, matched without regard to case and
+    # given back as spelt here; empty: any.
+    choices: tuple[str, ...] = ()
 
     def variable(self, provider: str) -> str:
         return f"AIMA_{provider.upper().replace('-', '_')}_{self.name.upper()}"
 
     def convert(self, provider: str, raw: str) -> Any:
         text = raw.strip()
+        if self.choices:
+            return self.choose(provider, text)
         try:
             if self.type is bool:
                 if text.lower() in _TRUE | _FALSE:
@@ -47,6 +52,13 @@ class Setting:
                     bool: "true or false"}.get(self.type, self.type.__name__)
             shown = MASK if self.secret else repr(raw)
             raise SettingsError(f"{self.variable(provider)} must be {kind}, not {shown}") from None
+
+    def choose(self, provider: str, text: str) -> str:
+        for choice in self.choices:
+            if choice.lower() == text.lower():
+                return choice
+        raise SettingsError(f"{self.variable(provider)} must be one of "
+                            f"{', '.join(self.choices)}, not {text!r}")
 
 
 # Every provider's own agent image; blank: the deployment's (AIMA_AGENT_IMAGE),

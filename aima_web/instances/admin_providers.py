@@ -52,12 +52,18 @@ def setting_rows(name: str, registry: Registry) -> tuple[SettingRow, ...]:
     (what breaks a provider, or a plugin's that declares none), all as shown."""
     shown = registry.settings.get(name, {})
     schema = registry.schemas.get(name, ())
-    declared = [SettingRow(setting.variable(name), _value(setting, shown), setting.help)
+    declared = [SettingRow(setting.variable(name), _value(setting, shown), _help(setting))
                 for setting in schema]
     known = {setting.name for setting in schema}
     extra = [SettingRow(Setting(key).variable(name), value, "")
              for key, value in sorted(shown.items()) if key not in known]
     return tuple(declared + extra)
+
+
+def _help(setting: Setting) -> str:
+    if not setting.choices:
+        return setting.help
+    return f"{setting.help} (one of: {', '.join(setting.choices)})".strip()
 
 
 def _value(setting: Setting, shown: dict[str, str]) -> str:

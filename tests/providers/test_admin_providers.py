@@ -41,6 +41,7 @@ def test_operators_see_each_provider_with_its_settings_masked(client, make_user)
     assert "pause, spot, regions, multi-GPU" in text
     assert "AIMA_VASTAI_IMAGE" in text and "registry.test/aima-agent:vast" in text
     assert "AIMA_VASTAI_TIMEOUT_S" in text and "(default: 30.0)" in text
+    assert "(one of: SECURE, COMMUNITY, ALL)" in text
     [vast] = [row for row in page.context["provider_rows"] if row.name == "vastai"]
     assert {s.variable: s.value for s in vast.settings}["AIMA_VASTAI_API_KEY"] == "••••"
 

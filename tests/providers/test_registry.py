@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from providers import registry
-from providers.settings_schema import MASK
+from providers.settings_schema import MASK, Setting, SettingsError, parse
 from providers.subprocess import SubprocessProvider
 from providers.vastai import VastAiProvider
 from tests.plugin_dists import fake_distribution
@@ -195,3 +195,12 @@ def test_a_check_finds_what_would_break_without_making_any_provider(tmp_path):
     assert problems["vastai"] == "SettingsError: AIMA_VASTAI_RETRIES must be a whole number, " \
                                  "not 'three'"
     assert not (tmp_path / "never-made").exists()  # the subprocess provider was not made
+
+
+def test_a_setting_with_choices_takes_one_of_them_as_spelt_in_the_schema():
+    schema = (Setting("cloud_type", str, "ALL", choices=("SECURE", "COMMUNITY", "ALL")),)
+    assert parse("runpod", schema, {"cloud_type": "community"}) == {"cloud_type": "COMMUNITY"}
+    assert parse("runpod", schema, {}) == {"cloud_type": "ALL"}
+    with pytest.raises(SettingsError, match="AIMA_RUNPOD_CLOUD_TYPE must be one of SECURE, "
+                                            "COMMUNITY, ALL, not 'cheap'"):
+        parse("runpod", schema, {"cloud_type": "cheap"})
