@@ -44,6 +44,8 @@ class Outcome:
     past_deadline: int | None = None
     # Waits of the jobs that ran in the cloud (boot or resume, upload, capacity).
     cloud_wait_p95_s: float | None = None
+    # Open schedule time of usable local GPUs with no work, first to last arrival.
+    local_idle_gpu_s: float | None = None
     deferred: int | None = None
     rescued: int | None = None
     pauses: int | None = None

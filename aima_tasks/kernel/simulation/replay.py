@@ -35,6 +35,7 @@ from aima_tasks.kernel.simulation.offers import Market
 from aima_tasks.kernel.simulation.options import TODAY, ReplayOptions
 from aima_tasks.kernel.simulation.outcome import Outcome, percentile
 from aima_tasks.kernel.simulation.placing import Placement, Placer
+from aima_tasks.kernel.simulation.utilisation import local_idle_s
 
 __all__ = ["LOCAL", "replay"]
 
@@ -284,6 +285,11 @@ class _Replay(CloudPool):
                        if not math.isnan(self.ready[i]) and not math.isnan(self.start[i])]
         finished = [t for t in self.finish if not math.isnan(t)]
         late = sum(1 for t, d in zip(self.finish, self.deadline, strict=True) if t > d)
+        runs: list[list[tuple[float, float]]] = [[] for _ in self.gpus]
+        for i, gpu in enumerate(self.on_gpu):
+            if gpu >= 0 and not self.moved[i] and not math.isnan(self.finish[i]):
+                runs[gpu].append((self.start[i], self.finish[i]))
+        first = jobs[0].arrival_s if jobs else 0.0
         placed = self.placed_local + self.placed_cloud
         placer = self.placer
         return Outcome(
@@ -298,7 +304,9 @@ class _Replay(CloudPool):
             idle_gpu_s=self.idle_gpu_s, spot_interruptions=self.interruptions,
             rework_s=self.rework_s, cloud_instances=len(self.inst_offer),
             unfinished=placed - len(finished), past_deadline=late,
-            cloud_wait_p95_s=percentile(cloud_waits, 0.95), deferred=self.deferred,
+            cloud_wait_p95_s=percentile(cloud_waits, 0.95),
+            local_idle_gpu_s=local_idle_s(self.gpus, runs, first, self.last_arrival_s,
+                                          self.zone), deferred=self.deferred,
             rescued=self.rescued, pauses=self.pauses, resumes=self.resumes,
             warm_launches=self.warm_launches,
         )

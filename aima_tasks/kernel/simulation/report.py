@@ -130,17 +130,18 @@ def _duration(seconds: float | None) -> str:
 # ---------------------------------------------------------------- what if
 
 WHAT_IF_KEYS = ("strategy", "lower_bound", "variants", "verdicts")
-VARIANT_KEYS = (*RESULT_KEYS, "cost_vs_bound", "cloud_wait_p95_s", "past_deadline", "deferred",
-                "rescued", "pauses", "resumes", "warm_launches")
+VARIANT_KEYS = (*RESULT_KEYS, "cost_vs_bound", "cloud_wait_p95_s", "local_idle_gpu_s",
+                "past_deadline", "deferred", "rescued", "pauses", "resumes", "warm_launches")
 _WHAT_IF_COLUMNS = ("variant", "cost $", "x bound", "local", "cloud", "wait p50", "wait p95",
-                    "cloud wait p95", "idle GPU-h", "past deadline", "deferred", "rescued",
-                    "paused", "resumed", "warm")
+                    "cloud wait p95", "idle GPU-h", "local idle GPU-h", "past deadline",
+                    "deferred", "rescued", "paused", "resumed", "warm")
 
 
 def what_if_json(result: WhatIf) -> dict[str, Any]:
     """``what_if``: strategy, lower_bound (its cost), variants {name: every result key
-    plus cost_vs_bound, cloud_wait_p95_s, past_deadline, deferred, rescued,
-    pauses, resumes, warm_launches}, verdicts {variant: {off-peak verdict code: count}}."""
+    plus cost_vs_bound, cloud_wait_p95_s, local_idle_gpu_s, past_deadline,
+    deferred, rescued, pauses, resumes, warm_launches}, verdicts {variant:
+    {off-peak verdict code: count}}."""
     bound = result.bound.total_cost
     return {
         "strategy": str(result.strategy),
@@ -148,6 +149,7 @@ def what_if_json(result: WhatIf) -> dict[str, Any]:
         "variants": {o.name: {**_result(o),
                               "cost_vs_bound": round(o.total_cost / bound, 6) if bound else None,
                               "cloud_wait_p95_s": _seconds(o.cloud_wait_p95_s),
+                              "local_idle_gpu_s": _seconds(o.local_idle_gpu_s),
                               "past_deadline": o.past_deadline, "deferred": o.deferred,
                               "rescued": o.rescued, "pauses": o.pauses, "resumes": o.resumes,
                               "warm_launches": o.warm_launches}
@@ -164,10 +166,11 @@ def what_if_table(result: WhatIf) -> str:
                      f"{o.total_cost / bound:.3f}" if bound else "-", str(o.placed_local),
                      str(o.placed_cloud), _duration(o.wait_p50_s), _duration(o.wait_p95_s),
                      _duration(o.cloud_wait_p95_s), f"{(o.idle_gpu_s or 0.0) / 3600:.1f}",
+                     f"{(o.local_idle_gpu_s or 0.0) / 3600:.0f}",
                      *(str(n) for n in (o.past_deadline, o.deferred, o.rescued, o.pauses,
                                         o.resumes, o.warm_launches))))
     rows.append(("lower_bound", f"{bound:.2f}", "1.000", str(result.bound.placed_local),
-                 str(result.bound.placed_cloud), *("-",) * 10))
+                 str(result.bound.placed_cloud), *("-",) * 11))
     lines = [f"what if ({result.strategy}): today's behaviour, then each option, then all", ""]
     lines += _aligned(rows)
     lines += [""] + [f"{o.name}: {o.label}" for o in result.outcomes]
