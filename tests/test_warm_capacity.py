@@ -108,3 +108,16 @@ def test_an_idle_instance_is_kept_for_a_burst_due(alice, settings):
     weekly_burst(alice, timedelta(minutes=5))
     kept = warm.keep_for_burst(idle)
     assert kept.request and kept.boot_s == pytest.approx(600.0) and kept.value > kept.cost
+
+
+def test_a_history_younger_than_a_week_forecasts_no_burst(alice, settings):
+    """Jobs seen minutes ago make no weekly pattern: nothing is rented ahead,
+    and an idle instance is not kept for a burst read from them."""
+    settings.AIMA_WARM_VALUE_PER_WAIT_HOUR = 100.0
+    now = timezone.now()
+    history(alice, [now - timedelta(minutes=10, seconds=i) for i in range(BURST)])
+    assert warm.demand_forecast(now).expected(24, now, 3600) == 0
+    assert warm.ensure_warm() == []
+    # The same burst a week and more back is a pattern.
+    weekly_burst(alice, timedelta(minutes=5))
+    assert warm.demand_forecast(timezone.now()).expected(24, timezone.now(), 3600) > 1

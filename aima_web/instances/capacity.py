@@ -78,11 +78,11 @@ def ensure_capacity(now: datetime | None = None) -> list[int]:
     boots, within the caps; return the new instances' ids."""
     now = now or timezone.now()
     with transaction.atomic():
-        _lock_capacity()
+        lock_capacity()
         return meet_demand(now)
 
 
-def _lock_capacity() -> None:
+def lock_capacity() -> None:
     """Serialise ensure_capacity across processes. The periodic tick and the
     provision task both run it, in separate prefork processes even on one
     worker: unserialised, both read the same demand before either's instance

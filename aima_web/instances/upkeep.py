@@ -17,7 +17,7 @@ from aima_tasks.kernel.idle_policy import IdleAction
 from aima_tasks.kernel.placement import Decision
 from aima_web.audit import trail
 from aima_web.fleet.models import Agent, EnrollmentToken
-from aima_web.instances import billing, pausing
+from aima_web.instances import billing, pausing, warm
 from aima_web.instances.capacity import cloud_demand, ensure_capacity, stranded_jobs
 from aima_web.instances.ending import record_host, terminate, terminate_again
 from aima_web.instances.launching import LaunchOutcome, launch_failed
@@ -48,6 +48,7 @@ class Tally(StrEnum):
     PAUSED = "paused"
     LOST_JOBS = "lost_jobs"
     REQUESTED = "requested"
+    WARM = "warm"  # asked for ahead of a forecast burst (instances/warm.py)
 
 
 class Verdict(StrEnum):
@@ -125,6 +126,7 @@ def tick(now: datetime | None = None) -> dict[str, int]:
         terminate_again(instance)
     counts[Tally.LOST_JOBS] = give_up_lost_jobs(now)
     counts[Tally.REQUESTED] = len(ensure_capacity(now))
+    counts[Tally.WARM] = len(warm.ensure_warm(now))
     return counts
 
 
@@ -178,6 +180,8 @@ def end_idle(now: datetime) -> dict[str, int]:
         verdict = idle_verdict(instance, demand)
         if verdict == Verdict.BUSY:
             transition(instance.pk, InstanceState.BUSY, [instance.state], idle_since=None)
+        elif verdict == Verdict.END and warm.keep_for_burst(instance, now).request:
+            continue  # kept warm: a burst of its class is forecast within its boot time
         elif verdict == Verdict.END:
             decision = pausing.idle_decision(instance, now, queued=False)
             if decision.action == IdleAction.PAUSE:

@@ -50,6 +50,10 @@ log = logging.getLogger(__name__)
 # class's window that make a burst.
 WEEKS = 4
 MIN_JOBS = 1.0
+# Renting a GPU ahead of a burst is only worth it for a burst that recurs: an
+# hour-of-the-week pattern cannot be read from less than a week of history
+# (a young deployment's first job would otherwise forecast a burst of them).
+MIN_HISTORY = timedelta(weeks=1)
 # Boots observed per class that the expected boot time is the median of.
 OBSERVED_BOOTS = 20
 # Present for a burst: it will take work, or can be resumed for it (pause states,
@@ -92,6 +96,8 @@ def demand_forecast(now: datetime) -> DemandForecast:
     # A young deployment's history is averaged over the hours it covers, not
     # read as quiet weeks before it existed.
     first = Job.objects.order_by("created_at").values_list("created_at", flat=True).first()
+    if first is None or now - first < MIN_HISTORY:
+        return forecast([], now, weeks=weeks)
     return forecast(arrivals, now, weeks=weeks, since=first)
 
 
@@ -189,7 +195,7 @@ def ensure_warm(now: datetime | None = None) -> list[int]:
     with transaction.atomic():
         # The same lock as ensure_capacity: neither reads "nothing of the class is
         # coming" while the other is creating a row for it.
-        capacity._lock_capacity()
+        capacity.lock_capacity()
         for choice, offer in plan(now):
             if offer is not None and choice.request:
                 created.append(request_ahead(choice, offer, now))
