@@ -8,10 +8,16 @@ Pure: no Django, no Celery, no clock; one seed gives one result.
     offers     price snapshot files -> the offer book with capacities
     placing    what a placer answers and may read of the replay
     replay     the discrete-event loop over local GPUs and cloud instances
+    instances  cloud instances: launch, reuse, idle, pause, warm, billing
     placers    the engine deciding each job at its arrival
+    deferring  the engine with off-peak deferral (kernel/offpeak.py)
     baselines  B1, B2 and the offline lower bound
     rules      the hard rules every placement is audited against
-    compare    one run over all of them; report: its table and JSON
+    options    what a replay may do beyond today: pause, warm, off-peak
+    demand     the trace's past as a forecast (kernel/forecast.py)
+    utilisation  local GPUs' idle open time
+    compare    one run over all of them; whatif: today against each option;
+    report     their tables and JSON
 """
 
 from aima_tasks.kernel.simulation.compare import Comparison, compare
