@@ -21,14 +21,12 @@ from aima_tasks.kernel.placement.decision import PriceOutage
 from aima_web.audit import trail
 from aima_web.placement.models import CloudOffer, OfferPrice, ProviderRefresh
 
-# Until settings.py names it (AIMA_PRICE_HISTORY_DAYS): three months of prices.
-HISTORY_DAYS = 90
 # Rows per INSERT (SQLite caps bound variables per statement).
 BATCH = 500
 
 
 def history_days() -> int:
-    return int(getattr(settings, "AIMA_PRICE_HISTORY_DAYS", HISTORY_DAYS))
+    return settings.AIMA_PRICE_HISTORY_DAYS
 
 
 def record_history(offers: Iterable[Offer]) -> None:
