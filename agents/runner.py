@@ -162,7 +162,7 @@ class HostEnd:
     losing the control plane, or its provider preempts it."""
 
     shutdown: SelfShutdown | None
-    notices: preemption.AwsSpotNotices | None
+    notices: preemption.Notices | None
     poll_s: float = preemption.POLL_S
     # Set once the agent decided to end its own instance.
     ending: threading.Event = field(default_factory=threading.Event)
