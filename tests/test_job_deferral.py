@@ -80,7 +80,7 @@ def test_a_job_cheaper_at_night_is_held_released_and_run(api, admin_client, nigh
     assert body["state"] == "deferred"
     assert datetime.fromisoformat(body["deferred_until"].replace("Z", "+00:00")) == until
     admin = admin_client.get(f"/admin/jobs/job/{job_id}/change/").content.decode()
-    assert "Off-peak deferral" in admin and DEFERRED_CODE in admin
+    assert "off-peak deferral" in admin and DEFERRED_CODE in admin
     listed = admin_client.get("/admin/jobs/job/").content.decode()
     assert "deferred until" in listed
 

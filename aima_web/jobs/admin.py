@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from aima_web.access.admin import RoleAdmin, RoleTabularInline
@@ -45,13 +44,7 @@ class JobAdmin(RoleAdmin):
 
     @admin.display(description="decision")
     def placement_decision(self, job: Job) -> SafeString:
-        block = decision_html(job.placement, PlacementPolicy.current().currency)
-        deferral = (job.placement or {}).get("deferral")
-        if not deferral:
-            return block
-        # The off-peak rule's verdict, held or not, in its own words.
-        return format_html("{}<h4>Off-peak deferral</h4><p>{}</p>", block,
-                           deferral.get("reason", ""))
+        return decision_html(job.placement, PlacementPolicy.current().currency)
 
 
 @admin.register(MediaAsset)

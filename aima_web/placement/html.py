@@ -38,6 +38,9 @@ def decision_html(record: dict[str, Any] | None, currency: str) -> SafeString:
             f"{skip.get('analysis', '')} ({skip.get('why', '')})" for skip in skipped)))
     for outage in record.get("last_good_prices") or ():
         rows.append(("last good prices", last_good_prices(outage)))
+    deferral = record.get("deferral")
+    if deferral:  # the off-peak rule's verdict, held or not (jobs/deferral.py)
+        rows.append(("off-peak deferral", str(deferral.get("reason", ""))))
     rows.append(("reason codes", ", ".join(record.get("reasons") or ()) or "-"))
     excluded = record.get("excluded") or {}
     rows.append(("excluded", ", ".join(f"{code}: {n}" for code, n in excluded.items()) or "-"))

@@ -48,6 +48,17 @@ class PriceOutageSerializer(serializers.Serializer):
     error = serializers.CharField(help_text="The last failed refresh's error.")
 
 
+class DeferralSerializer(serializers.Serializer):
+    defer = serializers.BooleanField(help_text="Whether the job is held for a later start.")
+    code = serializers.CharField(help_text="The rule's reason code.")
+    reason = serializers.CharField(help_text="The verdict in one sentence.")
+    deadline = serializers.CharField(allow_null=True,
+                                     help_text="ISO 8601: the job's or the policy's deadline.")
+    until = serializers.CharField(allow_null=True, help_text="ISO 8601: held until then.")
+    where = serializers.CharField(help_text="Where the later start runs.")
+    saving = serializers.FloatField(help_text="What the later start saves on running now.")
+
+
 class DecisionSerializer(serializers.Serializer):
     placed = serializers.BooleanField()
     code = serializers.CharField(help_text="The reason code of the rule that decided.")
@@ -72,3 +83,6 @@ class DecisionSerializer(serializers.Serializer):
         many=True, help_text="Providers of the choice or an alternative whose last price "
                              "refresh failed (reason code last_good_prices): those options "
                              "are priced from the provider's last good prices.")
+    deferral = DeferralSerializer(
+        required=False, help_text="The off-peak rule's verdict where it was asked (reason "
+                                  "code deferred_off_peak when the job is held).")
