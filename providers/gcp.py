@@ -196,8 +196,8 @@ class GcpProvider(Pausable, SpotMarket, Regional, MultiGpu, ProviderBase):
     # ------------------------------------------------------------ lifecycle
 
     def launch(self, offer: Offer, spec: LaunchSpec) -> Instance:
-        if not self.config.image:
-            raise ProviderError("the gcp provider has no boot image: set AIMA_GCP_IMAGE to an "
+        if not self.config.vm_image:
+            raise ProviderError("the gcp provider has no boot image: set AIMA_GCP_VM_IMAGE to an "
                                 "image with the NVIDIA driver, Docker and its NVIDIA toolkit")
         machine_type, zone, gpu, count = parse_offer(offer)
         name = instance_name(spec.name)
@@ -245,7 +245,7 @@ class GcpProvider(Pausable, SpotMarket, Regional, MultiGpu, ProviderBase):
             disks=[compute_v1.AttachedDisk(
                 boot=True, auto_delete=True,
                 initialize_params=compute_v1.AttachedDiskInitializeParams(
-                    source_image=config.image, disk_size_gb=max(spec.disk_gb, config.disk_gb),
+                    source_image=config.vm_image, disk_size_gb=max(spec.disk_gb, config.disk_gb),
                     disk_type=f"zones/{zone}/diskTypes/{config.disk_type}"))],
             network_interfaces=[interface], scheduling=scheduling)
         if gpu.attached:
@@ -342,9 +342,9 @@ class GcpProvider(Pausable, SpotMarket, Regional, MultiGpu, ProviderBase):
         except ProviderError as problem:
             return Health(ok=False, message=str(problem))
         where = f"project {self.config.project}, zones {','.join(self.config.zones)}"
-        if not self.config.image:
-            return Health(ok=False, message=f"{where}; no boot image: set AIMA_GCP_IMAGE")
-        return Health(ok=True, message=f"{where}, image {self.config.image}")
+        if not self.config.vm_image:
+            return Health(ok=False, message=f"{where}; no boot image: set AIMA_GCP_VM_IMAGE")
+        return Health(ok=True, message=f"{where}, boot image {self.config.vm_image}")
 
     def _get(self, instance_id: str) -> compute_v1.Instance:
         zone, name = split_id(instance_id)

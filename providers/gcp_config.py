@@ -37,9 +37,11 @@ SETTINGS: tuple[Setting, ...] = (
             help="Compute Engine's REST endpoint"),
     Setting("billing_endpoint", default="https://cloudbilling.googleapis.com",
             help="the Cloud Billing Catalog's REST endpoint"),
-    Setting("image", default="",
+    Setting("vm_image", default="",
             help="the boot image: NVIDIA driver, Docker and its NVIDIA toolkit, e.g. "
                  "projects/P/global/images/family/F; unset: launches are refused"),
+    Setting("image", default="",
+            help="the agent image its VMs run in Docker; unset: AIMA_AGENT_IMAGE"),
     Setting("cuda_version", default="12.4", help="the CUDA version the image provides"),
     Setting("gpus", default="", help="comma list of accelerator types to offer "
                                      "(e.g. nvidia-l4); unset: all the provider knows"),
@@ -72,6 +74,7 @@ class Config:
     billing_api_key: str = field(repr=False)
     api_endpoint: str
     billing_endpoint: str
+    vm_image: str
     image: str
     cuda_version: str
     gpus: tuple[str, ...]

@@ -638,7 +638,7 @@ def gcp_provider(fake: FakeGcp, **settings: str) -> GcpProvider:
     """A provider pointed at ``fake``, with an access token it accepts."""
     return GcpProvider({"project": fake.project, "zones": "us-central1-a,europe-west4-a",
                         "api_endpoint": fake.url, "billing_endpoint": fake.url,
-                        "image": "projects/aima-test/global/images/aima-agent-gpu",
+                        "vm_image": "projects/aima-test/global/images/aima-agent-gpu",
                         "operation_timeout_s": "5", **settings},
                        credentials=Credentials(token=fake.token))
 

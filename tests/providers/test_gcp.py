@@ -130,6 +130,19 @@ def test_launch_inserts_a_labelled_vm_with_its_startup_script(fake):
         InstanceState.RUNNING
 
 
+def test_the_boot_image_and_the_agent_image_are_two_settings(fake):
+    """AIMA_GCP_VM_IMAGE boots the VM; AIMA_GCP_IMAGE is the agent image the control
+    plane hands the launch (Registry.agent_image), as for every provider."""
+    gcp = gcp_provider(fake, vm_image="projects/p/global/images/family/gpu-base",
+                       image="registry.example/aima/agent:2")
+    instance = gcp.launch(offer_for(gcp, L4), spec(image="registry.example/aima/agent:2"))
+    [sent] = fake.calls("POST", "/instances")
+    [disk] = sent.body["disks"]
+    assert disk["initializeParams"]["sourceImage"] == "projects/p/global/images/family/gpu-base"
+    script = fake.metadata(instance.instance_id)["startup-script"]
+    assert "registry.example/aima/agent:2" in script and "gpu-base" not in script
+
+
 def test_a_spot_launch_asks_for_a_spot_vm_deleted_when_preempted(fake):
     gcp = gcp_provider(fake)
     instance = gcp.launch(offer_for(gcp, T4), spec(spot=True))
@@ -146,8 +159,8 @@ def test_a_spot_launch_asks_for_a_spot_vm_deleted_when_preempted(fake):
 
 
 def test_a_launch_without_a_boot_image_is_refused(fake):
-    gcp = gcp_provider(fake, image="")
-    with pytest.raises(ProviderError, match="AIMA_GCP_IMAGE"):
+    gcp = gcp_provider(fake, vm_image="")
+    with pytest.raises(ProviderError, match="AIMA_GCP_VM_IMAGE"):
         gcp.launch(offer_for(gcp, L4), spec())
     assert not gcp.health().ok
 
@@ -344,7 +357,7 @@ def test_the_registry_loads_it_with_a_service_account_key(fake):
         "AIMA_GCP_PROJECT": fake.project, "AIMA_GCP_ZONES": "us-central1-a",
         "AIMA_GCP_CREDENTIALS_JSON": service_account_key(fake),
         "AIMA_GCP_API_ENDPOINT": fake.url, "AIMA_GCP_BILLING_ENDPOINT": fake.url,
-        "AIMA_GCP_IMAGE": "projects/aima-test/global/images/aima-agent-gpu"})
+        "AIMA_GCP_VM_IMAGE": "projects/aima-test/global/images/aima-agent-gpu"})
     gcp = loaded.get("gcp")
     assert isinstance(gcp, GcpProvider)
     assert L4 in {o.offer_id for o in gcp.offers(Requirements())}
