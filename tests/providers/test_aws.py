@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shlex
-import subprocess
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from providers import aws_boot, aws_prices, registry
+from providers import aws_prices, registry
 from providers.aws import AwsProvider, boot_script
 from providers.aws_boot import host_env
 from providers.base import (
@@ -34,6 +31,7 @@ from providers.base import (
     Requirements,
     TransientError,
 )
+from tests.providers.test_boot import runner_of
 
 REGION = "us-east-1"
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -228,8 +226,11 @@ def test_launch_on_demand_tags_user_data_zone_and_disk(ec2, ami: str) -> None:
                                               Attribute="userData")["UserData"]["Value"]
     script = base64.b64decode(encoded).decode()
     assert script == boot_script(spec().command, {**spec().env, **host_env(spec())})
+    # Installed as a service, so that a stop and start (a pause) runs the agent again.
+    assert script.endswith("systemctl enable --now aima-agent.service\n")
     # Its agent ends it by powering it off; an on-demand host polls no spot notices.
-    assert "export AIMA_SHUTDOWN=aws" in script and "AIMA_PREEMPTION_NOTICES" not in script
+    runner = runner_of(script)
+    assert "export AIMA_SHUTDOWN=aws" in runner and "AIMA_PREEMPTION_NOTICES" not in runner
     assert ec2.describe_instance_attribute(
         InstanceId=instance.instance_id, Attribute="instanceInitiatedShutdownBehavior",
     )["InstanceInitiatedShutdownBehavior"]["Value"] == "terminate"
@@ -255,7 +256,7 @@ def test_launch_spot_bids_the_on_demand_price_or_the_given_bid(ec2, ami: str) ->
     # Its agent polls the metadata service for interruption notices.
     encoded = ec2.describe_instance_attribute(InstanceId=instance.instance_id,
                                               Attribute="userData")["UserData"]["Value"]
-    assert "export AIMA_PREEMPTION_NOTICES=aws" in base64.b64decode(encoded).decode()
+    assert "export AIMA_PREEMPTION_NOTICES=aws" in runner_of(base64.b64decode(encoded).decode())
 
     client = p.client("ec2", REGION)
     seen: list[dict] = []
@@ -279,18 +280,6 @@ def test_explicit_user_data_is_sent_as_it_is(ec2, ami: str) -> None:
     assert base64.b64decode(encoded).decode() == cloud_config
 
 
-def test_boot_script_exports_values_exactly_as_given(tmp_path) -> None:
-    env = {"PLAIN": "v", "TRICKY": "it's $(touch pwned) `touch pwned2` \"q\" \\ $HOME\nline2"}
-    script = boot_script('printf "%s|%s" "$PLAIN" "$TRICKY"', env)
-    assert script.startswith("#!/bin/bash\n")
-    out = subprocess.run(["bash", "-c", script], cwd=tmp_path, capture_output=True,
-                         text=True, check=True).stdout
-    assert out == f"v|{env['TRICKY']}"
-    assert list(tmp_path.iterdir()) == []
-    with pytest.raises(ProviderError, match="shell name"):
-        boot_script("true", {"BAD-NAME": "x"})
-
-
 def test_launch_with_an_image_runs_the_agent_in_its_container(ec2, ami: str) -> None:
     p = provider(ami)
     with_image = spec(image=IMAGE)
@@ -300,69 +289,17 @@ def test_launch_with_an_image_runs_the_agent_in_its_container(ec2, ami: str) -> 
     script = base64.b64decode(encoded).decode()
     assert script == boot_script(with_image.command, {**with_image.env, **host_env(with_image)},
                                  image=IMAGE, name="agent-1")
-    [run] = [line.removesuffix(" || rc=$?") for line in script.splitlines()
+    # The env in a root-only file; the container in the service, with the agent's
+    # workdir on the disk (providers/boot.py, tests/providers/test_boot.py).
+    assert "printf '%s\\n' AIMA_AGENT_TOKEN=t0k 'NOTE=" in script
+    [run] = [line.removesuffix(" || rc=$?") for line in runner_of(script).splitlines()
              if line.startswith("docker run")]
     assert shlex.split(run) == [
         "docker", "run", "--rm", "--init", "--gpus", "all", "--network", "host",
-        "--name", "agent-1", "--env-file", "/run/aima/agent.env", IMAGE,
+        "--name", "agent-1", "--env-file", "/etc/aima/agent.env",
+        "--volume", "/var/lib/aima-agent:/var/lib/aima-agent", IMAGE,
         "sh", "-c", "/opt/aima/agent --serve"]
-    assert "t0k" not in run and "export" not in script
-
-
-def container_run(tmp_path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
-                  command: str = "python -m agents run") -> tuple[list[str], Path]:
-    """Runs the container script with a stand-in docker; returns the docker run
-    arguments and the env file the script wrote."""
-    monkeypatch.setattr(aws_boot, "ENV_DIR", str(tmp_path / "run" / "aima"))
-    script = boot_script(command, env, image=IMAGE, name="aima-7")
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    docker = bin_dir / "docker"
-    docker.write_text('#!/bin/sh\n[ "$1" = info ] && exit 0\n'
-                      'for a in "$@"; do printf "%s\\0" "$a"; done > "$DOCKER_ARGS"\n')
-    docker.chmod(0o755)
-    work = tmp_path / "work"
-    work.mkdir()
-    subprocess.run(["bash", "-c", script], cwd=work, check=True, env={
-        **os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
-        "DOCKER_ARGS": str(tmp_path / "docker-args")})
-    assert list(work.iterdir()) == [], "nothing in the values ran"
-    args = (tmp_path / "docker-args").read_text().split("\0")[:-1]
-    return args, tmp_path / "run" / "aima" / "agent.env"
-
-
-def test_container_script_keeps_the_env_in_a_root_only_file(tmp_path, monkeypatch) -> None:
-    env = {"AIMA_AGENT_TOKEN": SECRET, "PLAIN": "v",
-           "TRICKY": "it's $(touch pwned) `touch pwned2` \"q\" \\ $HOME a=b #c  "}
-    args, env_file = container_run(tmp_path, monkeypatch, env)
-    assert env_file.read_text() == "".join(f"{k}={v}\n" for k, v in env.items())
-    assert env_file.stat().st_mode & 0o777 == 0o600
-    assert env_file.parent.stat().st_mode & 0o777 == 0o700
-    assert args == ["run", "--rm", "--init", "--gpus", "all", "--network", "host",
-                    "--name", "aima-7", "--env-file", str(env_file), IMAGE,
-                    "sh", "-c", "python -m agents run"]
-    assert not any(SECRET in a or "pwned" in a for a in args)
-
-
-def test_container_script_without_a_command_runs_the_images_own(tmp_path, monkeypatch) -> None:
-    args, env_file = container_run(tmp_path, monkeypatch, {}, command="")
-    assert args[-1] == IMAGE
-    assert env_file.read_text().strip() == ""
-
-
-@pytest.mark.parametrize("env, image, name, message", [
-    ({"TOKEN": "a\nb"}, IMAGE, "aima-1", "line break"),
-    ({"TOKEN": "a\r"}, IMAGE, "aima-1", "line break"),
-    ({}, "--privileged", "aima-1", "image reference"),
-    ({}, "ghcr.io/aima/agent:1.4 --rm", "aima-1", "image reference"),
-    ({}, IMAGE, "", "container name"),
-    ({}, IMAGE, "aima 1", "container name"),
-    ({"BAD-NAME": "x"}, IMAGE, "aima-1", "shell name"),
-])
-def test_container_script_refuses_what_docker_would_misread(env, image, name,
-                                                              message) -> None:
-    with pytest.raises(ProviderError, match=message):
-        boot_script("true", env, image=image, name=name)
+    assert "t0k" not in run and "export" not in runner_of(script)
 
 
 def test_launch_without_an_ami_says_to_set_it(ec2) -> None:
@@ -547,29 +484,3 @@ def test_the_registry_loads_it_by_entry_point(ec2, ami: str) -> None:
 
     broken = registry.load(("aws",), environ={"AIMA_AWS_PRICING": "guess"})
     assert "AIMA_AWS_PRICING" in broken.broken["aws"]
-
-
-@pytest.mark.parametrize("image", ["", IMAGE])
-def test_an_agent_that_ended_its_instance_has_the_boot_script_power_it_off(
-        tmp_path, monkeypatch: pytest.MonkeyPatch, image: str) -> None:
-    """Exit code 75 is the agent's "end this instance": from a container it cannot
-    power the VM off itself, the boot script does (and EC2 terminates it)."""
-    monkeypatch.setattr(aws_boot, "ENV_DIR", str(tmp_path / "run" / "aima"))
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    # Stand-ins: docker "runs" the agent, which exits 75 or 3; shutdown says it was called.
-    (bin_dir / "docker").write_text('#!/bin/sh\n[ "$1" = info ] && exit 0\nexit "$AGENT_RC"\n')
-    (bin_dir / "shutdown").write_text('#!/bin/sh\necho "$@" > "$POWERED_OFF"\n')
-    for tool in bin_dir.iterdir():
-        tool.chmod(0o755)
-    env = {"AIMA_SHUTDOWN": "aws"}
-    script = (boot_script("true", env, image=image, name="aima-7") if image
-              else boot_script("sh -c 'exit \"$AGENT_RC\"'", env))
-    for agent_rc, powered_off in (("75", True), ("3", False)):
-        flag = tmp_path / f"powered-off-{agent_rc}"
-        subprocess.run(["bash", "-c", script], check=True, env={
-            **os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "AGENT_RC": agent_rc,
-            "POWERED_OFF": str(flag)})
-        assert flag.exists() == powered_off
-        if powered_off:
-            assert flag.read_text().split() == ["-h", "now"]

@@ -27,6 +27,7 @@ from providers.matching import matches
 from providers.settings_schema import SettingsError
 from tests.providers import fake_azure
 from tests.providers.fake_azure import FakeAzure, azure_provider
+from tests.providers.test_boot import runner_of
 
 T4 = "Standard_NC4as_T4_v3"
 A100 = "Standard_NC24ads_A100_v4"
@@ -181,8 +182,8 @@ def test_launch_spot_bids_with_eviction_delete(fake, az):
 
 def test_boot_script_runs_the_image_as_a_service_from_every_boot():
     script = boot_script("python -m agents run", {"A": "1"}, "ghcr.io/aima/agent:1", "aima-1")
-    [runner] = [line for line in script.splitlines() if "base64 -d" in line]
-    agent = base64.b64decode(runner.split()[1]).decode()
+    assert "\nWantedBy=multi-user.target\n" in script
+    agent = runner_of(script)
     assert "--volume /var/lib/aima-agent:/var/lib/aima-agent" in agent
     assert "ghcr.io/aima/agent:1 sh -c 'python -m agents run'" in agent
     assert 'if [ "$rc" -eq 75 ]; then systemctl poweroff; fi' in agent

@@ -31,6 +31,7 @@ from providers.gcp import GcpProvider
 from providers.gcp_labels import decode, encode
 from providers.settings_schema import SettingsError
 from tests.providers.fake_gcp import gcp_provider, running
+from tests.providers.test_boot import runner_of
 
 L4 = "g2-standard-8:us-central1-a:nvidia-l4:1"
 T4 = "n1-standard-8:us-central1-a:nvidia-tesla-t4:1"
@@ -120,7 +121,9 @@ def test_launch_inserts_a_labelled_vm_with_its_startup_script(fake):
     metadata = fake.metadata(instance.instance_id)
     assert json.loads(metadata["aima-tags"]) == dict(spec().tags)
     script = metadata["startup-script"]
-    assert script.startswith("#!/bin/bash") and "ghcr.io/aima/agent:1.4" in script
+    # The agent's container as a service, so that a stop and start (a pause) runs it again.
+    assert script.startswith("#!/bin/bash") and "ghcr.io/aima/agent:1.4" in runner_of(script)
+    assert script.endswith("systemctl enable --now aima-agent.service\n")
     assert f"{SHUTDOWN_ENV}=gcp" in script and f"{PREEMPTION_ENV}=gcp" in script
     assert "AIMA_AGENT_TOKEN=s3cr3t-agent-token" in script
     assert (instance.state, instance.price_per_hour, instance.tags) == (
@@ -140,7 +143,7 @@ def test_the_boot_image_and_the_agent_image_are_two_settings(fake):
     [disk] = sent.body["disks"]
     assert disk["initializeParams"]["sourceImage"] == "projects/p/global/images/family/gpu-base"
     script = fake.metadata(instance.instance_id)["startup-script"]
-    assert "registry.example/aima/agent:2" in script and "gpu-base" not in script
+    assert "registry.example/aima/agent:2" in runner_of(script) and "gpu-base" not in script
 
 
 def test_a_spot_launch_asks_for_a_spot_vm_deleted_when_preempted(fake):
