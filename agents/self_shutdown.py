@@ -7,8 +7,8 @@ their controller is gone).
 Each provider's boot environment names the mechanism (``AIMA_SHUTDOWN``):
 
 - ``aws``: ``shutdown -h now`` where the agent runs on the VM as root; in a
-  container it cannot, so it exits with ``POWER_OFF_EXIT`` and the boot script
-  (``providers/aws_boot.py``) powers the VM off. EC2 launched it with
+  container it cannot, so it exits with ``POWER_OFF_EXIT`` and the service the
+  boot script installed (``providers/boot.py``) powers the VM off. EC2 launched it with
   ``InstanceInitiatedShutdownBehavior=terminate``: powered off is terminated.
 - ``runpod``: RunPod gives every pod ``RUNPOD_POD_ID`` and ``RUNPOD_API_KEY``, a
   key scoped to the pod; ``podTerminate`` with it ends the pod.

@@ -36,10 +36,12 @@ are not interrupted, and spot interruptions are the policy's
 settings because the AMI decides both.
 
 A launch without ``LaunchSpec.user_data`` boots a ``#!/bin/bash`` script
-(``boot_script``): with ``LaunchSpec.image`` it writes ``LaunchSpec.env`` to a
-root-only file and runs ``LaunchSpec.command`` in that image with Docker (the
-AMI brings Docker and the NVIDIA container toolkit); without an image it
-exports the env and runs the command on the VM itself. Either way the env
+(``boot_script``, built by ``providers/boot.py``): it writes ``LaunchSpec.env``
+to a root-only file and installs a systemd service that runs the agent at every
+boot (so a stopped and started instance runs it again, with its credential kept
+in /var/lib/aima-agent): ``LaunchSpec.command`` in ``LaunchSpec.image`` with
+Docker (the AMI brings Docker and the NVIDIA container toolkit), or without an
+image the command on the VM itself. Either way the env
 also says how the agent ends its host (``AIMA_SHUTDOWN=aws``: it powers the VM
 off, or exits ``POWER_OFF_EXIT`` for the script to, and
 ``InstanceInitiatedShutdownBehavior=terminate`` makes that a termination) and,

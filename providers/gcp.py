@@ -26,7 +26,7 @@ filtering and metadata (``aima-tags``, JSON) for reading back, beside the offer
 and the hourly price it was launched at; ``list_instances`` lists only VMs
 with ``aima-tags``, so VMs started by hand are left alone. GPUs cannot live
 migrate: ``onHostMaintenance=TERMINATE``, and no automatic restart (a VM that
-restarted would boot an agent whose enrolment is spent). A Spot VM is
+crashed stays stopped for the control plane to end: its work has gone to another host). A Spot VM is
 ``provisioningModel=SPOT`` and deleted when preempted; GCP has no bids, so
 ``bid_per_hour`` is not used. The launch waits up to ``operation_timeout_s``
 for the insert to finish, because an exhausted zone is only told there.
