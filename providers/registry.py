@@ -82,10 +82,13 @@ def settings_for(name: str, environ: Mapping[str, str] | None = None) -> dict[st
 
 
 def schema_of(factory: object) -> tuple[Setting, ...] | None:
-    """The ``SETTINGS`` a provider declares, on its class or in its module."""
+    """The ``SETTINGS`` a provider declares, on its class or in its module (or
+    a base class's, for a subclass in a module of its own)."""
     schema = getattr(factory, "SETTINGS", None)
-    if schema is None:
-        module = sys.modules.get(getattr(factory, "__module__", "") or "")
+    for owner in getattr(factory, "__mro__", (factory,)):
+        if schema is not None:
+            break
+        module = sys.modules.get(getattr(owner, "__module__", "") or "")
         schema = getattr(module, "SETTINGS", None)
     return tuple(schema) if schema is not None else None
 

@@ -16,7 +16,7 @@ Settings (``AIMA_SUBPROCESS_<KEY>``):
 | ``boot_delay_s`` | ``1.0`` | seconds before the command starts |
 | ``launch_delay_s`` | ``0`` | seconds a launch call takes once its host exists |
 | ``fail_launch_share`` | ``0`` | share of launches that fail, 0 to 1 |
-| ``fail_as`` | ``capacity`` | how they fail: ``capacity``, ``transient`` or ``quota`` |
+| ``fail_as`` | ``capacity`` | how they fail: ``capacity``, ``transient``, ``quota`` or ``auth`` |
 | ``never_register_share`` | ``0`` | share of hosts that boot but never run the command |
 | ``fail_seed`` | ``0`` | seed of the failure draws, for repeatable tests |
 | ``region`` | ``LOCAL`` | the offers' region |
@@ -24,6 +24,11 @@ Settings (``AIMA_SUBPROCESS_<KEY>``):
 | ``pause_support`` | ``0`` | ``1``: hosts can pause and resume (``subprocess_pause.py``) |
 | ``resume_delay_s`` | ``0.2`` | seconds before a resumed host's command starts again |
 | ``storage_price_gb_month`` | ``0.10`` | what a paused host's disk costs per GB and month |
+| ``cuda_version`` | ``12.4`` | the CUDA version its offers claim |
+| ``image`` | ``AIMA_AGENT_IMAGE`` | declared as every provider's; hosts here run no image |
+
+The settings are declared in ``SETTINGS`` and checked with ``parse``; offers are
+checked with ``providers.matching.matches``, the one rule of every provider.
 
 A host's agent ends its host by ending its process (``AIMA_SHUTDOWN=process``).
 With ``metadata_url`` every host plays an AWS spot instance: its agent polls
@@ -61,17 +66,55 @@ from aima_tasks.kernel.instance_env import (
     ShutdownMechanism,
 )
 from providers import errors
-from providers.base import Health, Instance, InstanceState, LaunchSpec, Offer, Requirements
+from providers.base import (
+    Health,
+    Instance,
+    InstanceState,
+    LaunchSpec,
+    MultiGpu,
+    Offer,
+    ProviderBase,
+    Regional,
+    Requirements,
+    SpotMarket,
+)
+from providers.matching import matches
+from providers.settings_schema import IMAGE, Setting, SettingsError, parse
 
 NAME = "subprocess"
 INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV", "PYTHONPATH",
                  "SYSTEMROOT")
 FAILURES: dict[str, type[errors.ProviderError]] = {
     "capacity": errors.CapacityError, "transient": errors.TransientError,
-    "quota": errors.QuotaError}
+    "quota": errors.QuotaError, "auth": errors.AuthError}
 # A cloud takes a terminated machine away at once; the agent gets a moment to
 # give its unfinished task back, no more.
 STOP_GRACE_S = 2.0
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("state_dir", str, "", help="where instance records live "
+            "(default: $AIMA_VAR_DIR/subprocess-instances)"),
+    Setting("gpu", str, "Subprocess GPU:24", help="the GPU model and VRAM (GB) its offers claim"),
+    Setting("gpu_count", int, 1, help="GPUs per instance"),
+    Setting("cuda_version", str, "12.4", help="the CUDA version its offers claim"),
+    Setting("price_per_hour", float, 0.50, help="on-demand price"),
+    Setting("spot_price_per_hour", float, None, help="spot price; no spot offers without it"),
+    Setting("boot_delay_s", float, 1.0, help="seconds before the command starts"),
+    Setting("launch_delay_s", float, 0.0, help="seconds a launch call takes once its host exists"),
+    Setting("fail_launch_share", float, 0.0, help="share of launches that fail, 0 to 1"),
+    Setting("fail_as", str, "capacity", choices=tuple(FAILURES), help="how they fail"),
+    Setting("never_register_share", float, 0.0,
+            help="share of hosts that boot but never run the command"),
+    Setting("fail_seed", int, 0, help="seed of the failure draws, for repeatable tests"),
+    Setting("region", str, "LOCAL", help="the offers' region"),
+    Setting("metadata_url", str, "", help="a fake EC2 metadata service for spot notices"),
+    Setting("pause_support", bool, False, help="hosts can pause and resume"),
+    Setting("resume_delay_s", float, 0.2, help="seconds before a resumed host's command starts"),
+    Setting("storage_price_gb_month", float, 0.10,
+            help="what a paused host's disk costs per GB and month"),
+    # Declared as every provider's is; hosts here run the command without an image.
+    IMAGE,
+)
 
 
 @dataclass(frozen=True)
@@ -93,57 +136,38 @@ class Config:
     pause_support: bool = False
     resume_delay_s: float = 0.2
     storage_price_gb_month: float = 0.10
+    cuda_version: str = "12.4"
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, str]) -> Config:
-        def number(key: str, default: str) -> float:
-            raw = settings.get(key, default)
-            try:
-                return float(raw)
-            except ValueError:
-                raise ValueError(f"AIMA_SUBPROCESS_{key.upper()}={raw!r} is not a number") \
-                    from None
-
-        model, _, vram = settings.get("gpu", "Subprocess GPU:24").rpartition(":")
+        values = parse(NAME, SETTINGS, settings)
+        model, _, vram = values["gpu"].rpartition(":")
         try:
             vram_gb = float(vram)
         except ValueError:
-            raise ValueError(f"AIMA_SUBPROCESS_GPU={settings['gpu']!r}: write NAME:VRAM_GB, "
-                             "e.g. 'Subprocess GPU:24'") from None
-        fail_as = settings.get("fail_as", "capacity")
-        if fail_as not in FAILURES:
-            raise ValueError(f"AIMA_SUBPROCESS_FAIL_AS={fail_as!r}: use one of "
-                             f"{', '.join(FAILURES)}")
-        def share(key: str) -> float:
-            value = number(key, "0")
-            if not 0 <= value <= 1:
-                raise ValueError(f"AIMA_SUBPROCESS_{key.upper()}={value:g} must be between "
-                                 "0 and 1")
-            return value
-
-        spot = settings.get("spot_price_per_hour")
+            raise SettingsError(f"AIMA_SUBPROCESS_GPU={values['gpu']!r}: write NAME:VRAM_GB, "
+                                "e.g. 'Subprocess GPU:24'") from None
+        for key in ("fail_launch_share", "never_register_share"):
+            if not 0 <= values[key] <= 1:
+                raise SettingsError(f"AIMA_SUBPROCESS_{key.upper()}={values[key]:g} must be "
+                                    "between 0 and 1")
         return cls(
-            state_dir=Path(settings.get("state_dir") or var_dir() / "subprocess-instances"),
+            state_dir=Path(values["state_dir"] or var_dir() / "subprocess-instances"),
             gpu_model=model or "Subprocess GPU", vram_gb=vram_gb,
-            gpu_count=int(number("gpu_count", "1")),
-            price_per_hour=number("price_per_hour", "0.50"),
-            spot_price_per_hour=float(spot) if spot else None,
-            boot_delay_s=number("boot_delay_s", "1.0"),
-            launch_delay_s=number("launch_delay_s", "0"),
-            fail_launch_share=share("fail_launch_share"),
-            never_register_share=share("never_register_share"),
-            fail_as=FAILURES[fail_as], fail_seed=int(number("fail_seed", "0")),
-            region=settings.get("region", "LOCAL"),
-            metadata_url=settings.get("metadata_url", "").rstrip("/"),
-            pause_support=settings.get("pause_support", "0").strip().lower()
-            in ("1", "true", "yes", "on"),
-            resume_delay_s=number("resume_delay_s", "0.2"),
-            storage_price_gb_month=number("storage_price_gb_month", "0.10"))
+            gpu_count=values["gpu_count"], price_per_hour=values["price_per_hour"],
+            spot_price_per_hour=values["spot_price_per_hour"] or None,
+            boot_delay_s=values["boot_delay_s"], launch_delay_s=values["launch_delay_s"],
+            fail_launch_share=values["fail_launch_share"],
+            never_register_share=values["never_register_share"],
+            fail_as=FAILURES[values["fail_as"]], fail_seed=values["fail_seed"],
+            region=values["region"], metadata_url=values["metadata_url"].rstrip("/"),
+            pause_support=values["pause_support"], resume_delay_s=values["resume_delay_s"],
+            storage_price_gb_month=values["storage_price_gb_month"],
+            cuda_version=values["cuda_version"])
 
 
-class SubprocessProvider:
+class SubprocessProvider(ProviderBase, SpotMarket, Regional, MultiGpu):
     name = NAME
-    supports_pause = False
 
     def __new__(cls, settings: Mapping[str, str]) -> SubprocessProvider:
         # One entry point, two capabilities: with pause support on, the provider
@@ -162,23 +186,14 @@ class SubprocessProvider:
 
     def offers(self, requirements: Requirements) -> list[Offer]:
         config = self.config
-        if config.vram_gb < requirements.min_vram_gb or config.gpu_count < requirements.gpu_count:
-            return []
-        if requirements.regions and not any(
-                config.region.upper().startswith(r.upper()) for r in requirements.regions):
-            return []
-        if requirements.spot and config.spot_price_per_hour is None:
-            return []
-        cap = requirements.max_price_per_hour
-        price = config.spot_price_per_hour if requirements.spot else config.price_per_hour
-        if cap is not None and price is not None and price > cap:
-            return []
-        return [Offer(
+        offer = Offer(
             provider=NAME, instance_type=f"{config.gpu_count}x-local-process",
             gpu_model=config.gpu_model, vram_gb=config.vram_gb, gpu_count=config.gpu_count,
             price_per_hour=config.price_per_hour, spot_price_per_hour=config.spot_price_per_hour,
-            region=config.region, boot_s=config.boot_delay_s + 3.0,
-            priced_at=datetime.now(UTC), offer_id=f"{NAME}:{config.region}")]
+            region=config.region, cuda_version=config.cuda_version,
+            boot_s=config.boot_delay_s + 3.0, priced_at=datetime.now(UTC),
+            offer_id=f"{NAME}:{config.region}")
+        return [offer] if matches(requirements, offer) else []
 
     # ------------------------------------------------------------ lifecycle
 
@@ -255,11 +270,6 @@ class SubprocessProvider:
             _stop_group(record["pid"])
         record["terminated"] = True
         self._write(record)
-
-    def pause(self, instance_id: str) -> None:
-        raise errors.NotSupportedError("the subprocess provider cannot pause or resume an instance")
-
-    resume = pause
 
     def health(self) -> Health:
         writable = os.access(self.config.state_dir, os.W_OK)

@@ -3,9 +3,7 @@ the vendor's own ways of saying no (each error as that vendor reports it; the
 sources are in the fakes' and the providers' docstrings).
 
 ``HARNESSES`` maps a name to a context manager that makes the harness for a
-test and cleans up after it. A provider added later adds its harness there:
-GCP from ``fake_gcp.gcp_provider(fake)`` (fake hooks ``fail_next(status,
-reason)``, ``hide_new_instances(n)``), Azure from ``fake_azure.azure_provider``.
+test and cleans up after it; GCP's and Azure's are in ``harnesses_clouds.py``.
 """
 
 from __future__ import annotations
@@ -252,7 +250,7 @@ class SubprocessHarness:
     launch of the harness from then on; its listing reads records written
     before a launch returns, so nothing can lag."""
 
-    kinds = ("quota", "capacity", "transient")
+    kinds = ("quota", "capacity", "auth", "transient")
     hides = False
     fails_once = False
 
@@ -299,8 +297,10 @@ HARNESSES: dict[str, Callable[..., AbstractContextManager[Any]]] = {
     "vastai": vastai,
     "runpod": runpod,
     "aws": aws,
-    # "gcp": ..., "azure": ...: their harnesses go here once fake_gcp.py and
-    # fake_azure.py expose gcp_provider(fake) and azure_provider(fake).
+    "subprocess": _subprocess(pausable=False),
+    "subprocess-pausable": _subprocess(pausable=True),
+    # GCP's and Azure's are in harnesses_clouds.py.
 }
 KINDS_OF = {"vastai": VastHarness.kinds, "runpod": RunPodHarness.kinds,
-            "aws": AwsHarness.kinds}
+            "aws": AwsHarness.kinds, "subprocess": SubprocessHarness.kinds,
+            "subprocess-pausable": SubprocessHarness.kinds}

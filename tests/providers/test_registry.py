@@ -63,14 +63,20 @@ class DemoCloud:
 
 # A plugin that declares no settings schema: nothing says which values are secret.
 PLAIN_PLUGIN = '''
-from aima_democloud import DemoCloud
+from providers.base import Health
 
 
-class PlainCloud(DemoCloud):
+class PlainCloud:
     name = "plaincloud"
+    supports_pause = False
+    offers = list_instances = lambda self, _: []
+    launch = describe = terminate = pause = resume = lambda self, *_: None
 
     def __init__(self, settings):
         self.settings = {"region": settings.get("region", "?")}
+
+    def health(self):
+        return Health(ok=True, message="plain")
 '''
 
 

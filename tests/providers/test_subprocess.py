@@ -49,7 +49,10 @@ def test_offers_follow_the_settings_and_the_requirements(tmp_path):
     assert (offer.gpu_model, offer.vram_gb, offer.price_per_hour, offer.spot_price_per_hour) == (
         "Sim L40S", 48, 0.8, 0.3)
     assert sp.offers(Requirements(min_vram_gb=80)) == []
-    assert sp.offers(Requirements(max_price_per_hour=0.5)) == []
+    assert sp.offers(Requirements(spot=False, max_price_per_hour=0.5)) == []
+    # Spot or not left open, the lower price counts (providers.matching.price_for).
+    assert sp.offers(Requirements(max_price_per_hour=0.5))
+    assert sp.offers(Requirements(min_cuda="12.8")) == []  # it claims CUDA 12.4
     assert sp.offers(Requirements(spot=True, max_price_per_hour=0.5))
     assert provider(tmp_path / "b").offers(Requirements(spot=True)) == []
 
