@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from aima_tasks.kernel.analyses import MediaType
@@ -235,3 +237,14 @@ def test_the_admin_shows_refresh_status_and_history(clouds, runpod, client, make
     offer = CloudOffer.objects.filter(provider="runpod").first()
     page = client.get(f"/admin/placement/cloudoffer/{offer.pk}/change/").content.decode()
     assert "1 price(s) recorded" in page
+
+
+def test_the_refresh_command_says_placement_keeps_the_last_good_prices(clouds, runpod):
+    call_command("aima_offers", "refresh", stdout=StringIO(), stderr=StringIO())
+    runpod.fail_next()
+    out, err = StringIO(), StringIO()
+    with pytest.raises(CommandError, match="some providers gave no offers"):
+        call_command("aima_offers", "refresh", stdout=out, stderr=err)
+    assert "runpod: offers not refreshed" in err.getvalue()
+    assert "runpod: placement keeps deciding from its last good prices from" in err.getvalue()
+    assert "vastai" in out.getvalue()

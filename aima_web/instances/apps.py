@@ -7,4 +7,7 @@ class InstancesConfig(AppConfig):
     verbose_name = "cloud instances"
 
     def ready(self) -> None:
-        from aima_web.instances import hooks  # noqa: F401  (connects to fleet and job signals)
+        from aima_web.instances import (
+            hooks,  # noqa: F401  (connects to fleet and job signals)
+            registry,  # noqa: F401  (registers the provider check)
+        )

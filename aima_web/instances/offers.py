@@ -3,9 +3,10 @@ from the providers, and the offer an instance is launched on."""
 
 from __future__ import annotations
 
+import logging
+
 from django.utils import timezone
 
-from aima_tasks.kernel.placement import LOCAL
 from aima_tasks.kernel.routing import VRAM_TOLERANCE
 from aima_web.instances.models import CloudInstance
 from aima_web.instances.registry import providers
@@ -13,6 +14,8 @@ from aima_web.placement import prices
 from aima_web.placement import services as placement
 from aima_web.placement.models import CloudOffer
 from providers.base import Offer, ProviderError, Requirements
+
+log = logging.getLogger(__name__)
 
 
 def refresh_offers() -> dict[str, str]:
@@ -22,11 +25,11 @@ def refresh_offers() -> dict[str, str]:
     which placement uses until they are too old (``placement.prices``)."""
     failures: dict[str, str] = {}
     for name, provider in providers().providers.items():
-        if name == LOCAL:
-            continue  # the local fleet is placed from its own rows
         try:
             offers = provider.offers(Requirements())
-        except ProviderError as exc:
+        except Exception as exc:  # one plugin's failure, typed or not, must not stop the rest
+            if not isinstance(exc, ProviderError):
+                log.exception("refreshing the offers of %s", name)
             failures[name] = f"{type(exc).__name__}: {exc}"
             prices.refresh_failed(name, failures[name], timezone.now())
             continue
@@ -58,7 +61,7 @@ def offer_for_retry(instance: CloudInstance) -> Offer | None:
 def next_offer(gpu_class: int, tried: list[str], skip_providers: set[str]) -> Offer | None:
     """The cheapest stored on-demand offer of an enabled provider for the class
     that has not failed this instance yet."""
-    enabled = set(providers().providers) - skip_providers - {LOCAL}
+    enabled = set(providers().providers) - skip_providers
     rows = (CloudOffer.objects.filter(provider__in=enabled,
                                       vram_gb__gte=gpu_class * VRAM_TOLERANCE)
             .exclude(key__in=tried).order_by("price_per_hour", "key"))

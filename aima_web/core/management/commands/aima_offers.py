@@ -14,7 +14,7 @@ from aima_tasks.kernel.placement import Offer
 from aima_tasks.kernel.placement_csv import load_offers_csv
 from aima_web.audit import trail
 from aima_web.placement import services
-from aima_web.placement.models import CloudOffer, PlacementPolicy
+from aima_web.placement.models import CloudOffer, PlacementPolicy, ProviderRefresh
 
 COLUMNS = ("provider", "instance type", "GPU", "n", "VRAM", "region", "$/h", "spot $/h",
            "reliab.", "age")
@@ -65,8 +65,11 @@ class Command(BaseCommand):
         failures = refresh_offers()
         for name, problem in failures.items():
             self.stderr.write(f"{name}: offers not refreshed: {problem}")
+            status = ProviderRefresh.objects.filter(provider=name).first()
+            if status is not None and status.last_success_at is not None:
+                self.stderr.write(f"{name}: placement keeps deciding from its {status.status()}")
         counts = {name: CloudOffer.objects.filter(provider=name).count()
-                  for name in registry.providers if name != "local" and name not in failures}
+                  for name in registry.providers if name not in failures}
         self.stdout.write("refreshed: " + (", ".join(f"{n} {c} offer(s)"
                                                      for n, c in counts.items()) or "nothing"))
         if failures or not counts:
