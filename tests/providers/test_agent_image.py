@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from aima_tasks.broker import EMBEDDED_BROKER_URL
 from aima_web.instances import launching, registry
 from aima_web.instances.models import CloudInstance
 
@@ -17,6 +18,9 @@ VAST = "registry.test/aima-agent:vast"
 @pytest.fixture
 def two_providers(monkeypatch: pytest.MonkeyPatch, settings) -> None:
     settings.AIMA_AGENT_IMAGE = DEFAULT
+    # No agent starts: on RabbitMQ too the spec takes the embedded broker rather
+    # than a broker user of its own (as tests/test_instances.py's cloud does).
+    settings.AIMA_BROKER_URL = EMBEDDED_BROKER_URL
     monkeypatch.setenv("AIMA_PROVIDERS", "vastai,runpod")
     monkeypatch.setenv("AIMA_VASTAI_API_KEY", "vast-key")
     monkeypatch.setenv("AIMA_VASTAI_IMAGE", VAST)
