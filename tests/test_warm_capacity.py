@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from aima_web.audit.models import AuditEvent
 from aima_web.instances import capacity, warm
+from aima_web.instances.demand_history import cloud_forecast
 from aima_web.instances.models import CloudInstance, InstanceState
 from aima_web.jobs.models import Job, MediaAsset
 from aima_web.jobs.states import JobState
@@ -116,8 +117,9 @@ def test_a_history_younger_than_a_week_forecasts_no_burst(alice, settings):
     settings.AIMA_WARM_VALUE_PER_WAIT_HOUR = 100.0
     now = timezone.now()
     history(alice, [now - timedelta(minutes=10, seconds=i) for i in range(BURST)])
-    assert warm.demand_forecast(now).expected(24, now, 3600) == 0
+    assert cloud_forecast(now, warm.MIN_HISTORY).expected(24, now, 3600) == 0
     assert warm.ensure_warm() == []
     # The same burst a week and more back is a pattern.
     weekly_burst(alice, timedelta(minutes=5))
-    assert warm.demand_forecast(timezone.now()).expected(24, timezone.now(), 3600) > 1
+    assert cloud_forecast(timezone.now(), warm.MIN_HISTORY).expected(
+        24, timezone.now(), 3600) > 1

@@ -13,7 +13,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from aima_tasks.kernel import forecast
 from aima_tasks.kernel.idle_policy import (
     IdleAction,
     IdleDecision,
@@ -21,21 +20,18 @@ from aima_tasks.kernel.idle_policy import (
     decide,
     decide_paused,
 )
-from aima_tasks.kernel.routing import Scope
 from aima_web.audit import trail
+from aima_web.instances.demand_history import cloud_forecast
 from aima_web.instances.ending import terminate
 from aima_web.instances.models import CloudInstance, InstanceState
 from aima_web.instances.offers import offer_for
 from aima_web.instances.preemption import release_units
 from aima_web.instances.registry import providers
 from aima_web.instances.states import AVAILABLE, ERROR_CHARS, transition
-from aima_web.jobs.models import Job
 from providers.base import LaunchSpec, ProviderError
 
 log = logging.getLogger(__name__)
 
-# How many weeks of job history the forecast of expected work reads.
-FORECAST_WEEKS = 4
 # The disk a launch asks for (LaunchSpec's default): what a paused instance keeps.
 DISK_GB = next(f.default for f in fields(LaunchSpec) if f.name == "disk_gb")
 
@@ -75,14 +71,7 @@ def boot_seconds(instance: CloudInstance) -> float:
 def expected_jobs(gpu_class: int, now: datetime, horizon_s: float) -> float:
     """Cloud jobs of ``gpu_class`` expected within ``horizon_s`` from now, by the
     forecast from the job history (its hour of the week, over the last weeks)."""
-    cloud = Job.objects.filter(placement__scope=Scope.CLOUD.value,
-                               created_at__gte=now - timedelta(weeks=FORECAST_WEEKS))
-    arrivals = [(created, int(cls)) for created, cls in
-                cloud.values_list("created_at", "placement__gpu_class") if cls is not None]
-    # A young history is averaged over the time it covers, not read as a quiet one.
-    first = Job.objects.order_by("created_at").values_list("created_at", flat=True).first()
-    demand = forecast.forecast(arrivals, now, weeks=FORECAST_WEEKS, since=first)
-    return demand.expected(gpu_class, now, horizon_s)
+    return cloud_forecast(now).expected(gpu_class, now, horizon_s)
 
 
 def pause(instance: CloudInstance, decision: IdleDecision) -> bool:

@@ -34,21 +34,18 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from aima_tasks.kernel.forecast import DemandForecast, forecast
+from aima_tasks.kernel.forecast import DemandForecast
 from aima_tasks.kernel.placement import Offer
-from aima_tasks.kernel.routing import Scope
 from aima_web.audit import trail
 from aima_web.instances import capacity
+from aima_web.instances.demand_history import cloud_forecast
 from aima_web.instances.models import CloudInstance, InstanceState
 from aima_web.instances.offers import next_offer
 from aima_web.instances.states import WAITING_FOR_WORK
-from aima_web.jobs.models import Job
 
 log = logging.getLogger(__name__)
 
-# Weeks of history the forecast averages, and the expected arrivals within a
-# class's window that make a burst.
-WEEKS = 4
+# The expected arrivals within a class's window that make a burst.
 MIN_JOBS = 1.0
 # Renting a GPU ahead of a burst is only worth it for a burst that recurs: an
 # hour-of-the-week pattern cannot be read from less than a week of history
@@ -82,23 +79,6 @@ class WarmChoice:
     def to_dict(self) -> dict:
         return {key: round(value, 6) if isinstance(value, float) else value
                 for key, value in asdict(self).items()}
-
-
-def demand_forecast(now: datetime) -> DemandForecast:
-    """Cloud arrivals per class and hour of the week over the last ``WEEKS``:
-    each cloud job counts when it was queued (when it wanted an instance)."""
-    weeks = WEEKS
-    since = now - timedelta(weeks=weeks)
-    rows = (Job.objects.filter(placement__scope=Scope.CLOUD.value, queued_at__gte=since,
-                               queued_at__lt=now)
-            .values_list("queued_at", "placement__gpu_class"))
-    arrivals = [(at, int(gpu_class)) for at, gpu_class in rows if gpu_class is not None]
-    # A young deployment's history is averaged over the hours it covers, not
-    # read as quiet weeks before it existed.
-    first = Job.objects.order_by("created_at").values_list("created_at", flat=True).first()
-    if first is None or now - first < MIN_HISTORY:
-        return forecast([], now, weeks=weeks)
-    return forecast(arrivals, now, weeks=weeks, since=first)
 
 
 def boot_s(gpu_class: int, offer: Offer) -> float:
@@ -178,7 +158,7 @@ def choose(gpu_class: int, demand: DemandForecast,
 def plan(now: datetime) -> list[tuple[WarmChoice, Offer | None]]:
     """The choice for every class the history knows that has no queued work (for
     that, ``ensure_capacity`` rents) and may see a burst within a boot timeout."""
-    demand = demand_forecast(now)
+    demand = cloud_forecast(now, MIN_HISTORY)
     queued = {want.gpu_class for want in capacity.cloud_demand()}
     # No boot takes longer than the boot timeout: a class quiet for that long
     # plus the margin needs no query about its instances and offers.
@@ -223,7 +203,7 @@ def keep_for_burst(instance: CloudInstance, now: datetime | None = None) -> Warm
     still there when it comes."""
     now = now or timezone.now()
     margin = float(settings.AIMA_WARM_MARGIN_S)
-    expected = demand_forecast(now).expected(instance.gpu_class, now, margin)
+    expected = cloud_forecast(now, MIN_HISTORY).expected(instance.gpu_class, now, margin)
     if expected < MIN_JOBS:
         return WarmChoice(instance.gpu_class, False, f"no burst: {expected:.2f} job(s) "
                                                      f"expected within {margin:.0f} s",
